@@ -1,0 +1,3 @@
+module github.com/dshrink/dshrink
+
+go 1.26.8
