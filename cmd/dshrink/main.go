@@ -1,0 +1,30 @@
+// Command dshrink trains, searches, fine-tunes, merges, benchmarks and
+// imports/exports MobileNetV2-family CNNs with the DepthShrinker method.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// rootCmd is the top-level command; each subcommand registers itself in an
+// init function of its own file.
+var rootCmd = &cobra.Command{
+	Use:   "dshrink",
+	Short: "Make compact CNNs faster by removing activations and merging layers (DepthShrinker)",
+	Long: `dshrink makes MobileNetV2-family CNNs faster on real hardware with the
+DepthShrinker method: learn which activation functions can go, fine-tune
+without them, and merge each now-linear run of 1x1 / depthwise / 1x1
+convolutions into one dense convolution, verified to compute the same function.`,
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func main() {
+	if err := rootCmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "dshrink:", err)
+		os.Exit(1)
+	}
+}
