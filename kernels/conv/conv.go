@@ -1,0 +1,403 @@
+package conv
+
+import (
+	"sync"
+
+	"github.com/dshrink/dshrink/kernels/gemm"
+	"github.com/dshrink/dshrink/kernels/parallel"
+)
+
+// Forward computes y = conv(x, w) + bias, then applies ep (residual add and
+// activation). x is [N, C, H, W], w is [K, C/Groups, KH, KW], bias is [K] or
+// nil, y is [N, K, OutH, OutW] and is overwritten; ws must hold at least
+// WorkspaceSize(p) elements. y must not alias x, w, ws or ep.Residual.
+func Forward(p Params, x, w, bias, y, ws []float32, ep Epilogue) error {
+	return forward(p, choose(p), x, w, bias, y, ws, ep)
+}
+
+// BackwardData computes dx, the gradient with respect to the input, from dy
+// (the gradient with respect to the output, [N, K, OutH, OutW]) and the
+// weights. dx is [N, C, H, W] and is overwritten. ws must hold at least
+// WorkspaceSize(p) elements.
+func BackwardData(p Params, dy, w, dx, ws []float32) error {
+	return backwardData(p, choose(p), dy, w, dx, ws)
+}
+
+// BackwardWeight computes dw, the gradient with respect to the weights
+// ([K, C/Groups, KH, KW]), summed over the batch, and, when dbias is not nil,
+// dbias ([K]), the gradient with respect to the bias. Both are overwritten
+// (not accumulated). ws must hold at least WorkspaceSize(p) elements.
+func BackwardWeight(p Params, x, dy, dw, dbias, ws []float32) error {
+	return backwardWeight(p, choose(p), x, dy, dw, dbias, ws)
+}
+
+func check(p Params, a algo, x, w, y, ws []float32) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if len(x) < p.InputLen() || len(w) < p.WeightLen() || len(y) < p.OutputLen() || len(ws) < workspaceFor(p, a) {
+		return errShort
+	}
+	return nil
+}
+
+func forward(p Params, a algo, x, w, bias, y, ws []float32, ep Epilogue) error {
+	if err := check(p, a, x, w, y, ws); err != nil {
+		return err
+	}
+	if (bias != nil && len(bias) < p.K) || (ep.Residual != nil && len(ep.Residual) < p.OutputLen()) {
+		return errShort
+	}
+	t := getTask(p, x, w, bias, y, ws)
+	t.res, t.act = ep.Residual, ep.Act
+	defer putTask(t)
+	oh, ow := p.OutH(), p.OutW()
+	switch a {
+	case algoDepthwise, algoDWGeneric:
+		t.kind, t.generic = kDWForward, a == algoDWGeneric
+		run(t, p.N*p.C, 1)
+		return nil
+	}
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	ohw, hw := oh*ow, p.H*p.W
+	kk := cg * p.KH * p.KW
+	for n := 0; n < p.N; n++ {
+		for g := 0; g < p.Groups; g++ {
+			xg := x[(n*p.C+g*cg)*hw:]
+			yg := y[(n*p.K+g*kg)*ohw:]
+			wg := w[g*kg*kk:]
+			if a == algoIm2col {
+				t.kind, t.n, t.g = kIm2col, n, g
+				run(t, kk, 1)
+				gemm.Sgemm(false, false, kg, ohw, kk, 1, wg, kk, ws, ohw, 0, yg, ohw)
+			} else {
+				gemm.Sgemm(false, false, kg, ohw, cg, 1, wg, cg, xg, hw, 0, yg, ohw)
+			}
+		}
+		if bias != nil || ep.Residual != nil || ep.Act != ActNone {
+			t.kind, t.n = kEpilogue, n
+			run(t, p.K, 1)
+		}
+	}
+	return nil
+}
+
+func backwardData(p Params, a algo, dy, w, dx, ws []float32) error {
+	if err := check(p, a, dx, w, dy, ws); err != nil {
+		return err
+	}
+	t := getTask(p, nil, w, nil, dy, ws)
+	t.dx = dx
+	defer putTask(t)
+	switch a {
+	case algoDepthwise, algoDWGeneric:
+		t.kind = kDWBackData
+		run(t, p.N*p.C, 1)
+		return nil
+	}
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	ohw, hw := p.OutH()*p.OutW(), p.H*p.W
+	kk := cg * p.KH * p.KW
+	for n := 0; n < p.N; n++ {
+		for g := 0; g < p.Groups; g++ {
+			dxg := dx[(n*p.C+g*cg)*hw:]
+			dyg := dy[(n*p.K+g*kg)*ohw:]
+			wg := w[g*kg*kk:]
+			if a == algoIm2col {
+				gemm.Sgemm(true, false, kk, ohw, kg, 1, wg, kk, dyg, ohw, 0, ws, ohw)
+				t.kind, t.n, t.g = kCol2im, n, g
+				run(t, cg, 1)
+			} else {
+				gemm.Sgemm(true, false, cg, hw, kg, 1, wg, cg, dyg, ohw, 0, dxg, hw)
+			}
+		}
+	}
+	return nil
+}
+
+func backwardWeight(p Params, a algo, x, dy, dw, dbias, ws []float32) error {
+	if err := check(p, a, x, dw, dy, ws); err != nil {
+		return err
+	}
+	if dbias != nil && len(dbias) < p.K {
+		return errShort
+	}
+	t := getTask(p, x, nil, nil, dy, ws)
+	t.dw, t.dbias = dw, dbias
+	defer putTask(t)
+	if dbias != nil {
+		t.kind = kBiasGrad
+		run(t, p.K, 1)
+	}
+	switch a {
+	case algoDepthwise, algoDWGeneric:
+		t.kind = kDWBackWeight
+		run(t, p.C, 1)
+		return nil
+	}
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	ohw, hw := p.OutH()*p.OutW(), p.H*p.W
+	kk := cg * p.KH * p.KW
+	for n := 0; n < p.N; n++ {
+		var beta float32
+		if n > 0 {
+			beta = 1
+		}
+		for g := 0; g < p.Groups; g++ {
+			xg := x[(n*p.C+g*cg)*hw:]
+			dyg := dy[(n*p.K+g*kg)*ohw:]
+			dwg := dw[g*kg*kk:]
+			if a == algoIm2col {
+				t.kind, t.n, t.g = kIm2col, n, g
+				run(t, kk, 1)
+				gemm.Sgemm(false, true, kg, kk, ohw, 1, dyg, ohw, ws, ohw, beta, dwg, kk)
+			} else {
+				gemm.Sgemm(false, true, kg, cg, hw, 1, dyg, ohw, xg, hw, beta, dwg, cg)
+			}
+		}
+	}
+	return nil
+}
+
+type taskKind uint8
+
+const (
+	kDWForward taskKind = iota
+	kDWBackData
+	kDWBackWeight
+	kIm2col
+	kCol2im
+	kEpilogue
+	kBiasGrad
+)
+
+// task is one parallel job over a range of planes, channels or rows; it has
+// the Run(lo, hi) shape of package parallel's tasks. Tasks are pooled so that
+// calls allocate nothing.
+type task struct {
+	kind                   taskKind
+	generic                bool
+	act                    Activation
+	p                      Params
+	n, g                   int
+	x, w, bias, y, ws, res []float32
+	dx, dw, dbias          []float32
+}
+
+var taskPool = sync.Pool{New: func() any { return new(task) }}
+
+func getTask(p Params, x, w, bias, y, ws []float32) *task {
+	t := taskPool.Get().(*task)
+	*t = task{p: p, x: x, w: w, bias: bias, y: y, ws: ws}
+	return t
+}
+
+func putTask(t *task) {
+	*t = task{}
+	taskPool.Put(t)
+}
+
+// run executes t over [0, n), split across threads when worthwhile.
+func run(t *task, n, grain int) {
+	if n <= grain || parallel.Threads() <= 1 {
+		t.Run(0, n)
+		return
+	}
+	parallel.For(n, grain, t.Run)
+}
+
+// Run executes the task over the index range [lo, hi).
+func (t *task) Run(lo, hi int) {
+	switch t.kind {
+	case kDWForward:
+		for i := lo; i < hi; i++ {
+			t.dwForwardPlane(i)
+		}
+	case kDWBackData:
+		for i := lo; i < hi; i++ {
+			t.dwBackDataPlane(i)
+		}
+	case kDWBackWeight:
+		for c := lo; c < hi; c++ {
+			t.dwBackWeightChannel(c)
+		}
+	case kIm2col:
+		t.im2col(lo, hi)
+	case kCol2im:
+		t.col2im(lo, hi)
+	case kEpilogue:
+		t.epilogue(lo, hi)
+	case kBiasGrad:
+		t.biasGrad(lo, hi)
+	}
+}
+
+// epilogue applies bias, residual and activation to output channels [lo, hi)
+// of image t.n.
+func (t *task) epilogue(lo, hi int) {
+	p := &t.p
+	ohw := p.OutH() * p.OutW()
+	for k := lo; k < hi; k++ {
+		off := (t.n*p.K + k) * ohw
+		row := t.y[off : off+ohw]
+		var b float32
+		if t.bias != nil {
+			b = t.bias[k]
+		}
+		var r []float32
+		if t.res != nil {
+			r = t.res[off : off+ohw]
+		}
+		epiRow(row, b, r, t.act)
+	}
+}
+
+// epiRow sets row[i] = act(row[i] + b + r[i]) (r may be nil).
+func epiRow(row []float32, b float32, r []float32, act Activation) {
+	if r != nil {
+		r = r[:len(row)]
+		for i, v := range r {
+			row[i] += b + v
+		}
+	} else if b != 0 {
+		for i := range row {
+			row[i] += b
+		}
+	}
+	switch act {
+	case ActReLU:
+		for i, v := range row {
+			if v < 0 {
+				row[i] = 0
+			}
+		}
+	case ActReLU6:
+		for i, v := range row {
+			if v < 0 {
+				v = 0
+			}
+			if v > 6 {
+				v = 6
+			}
+			row[i] = v
+		}
+	}
+}
+
+// biasGrad sets dbias[k] = sum of dy over images and positions, k in [lo, hi).
+func (t *task) biasGrad(lo, hi int) {
+	p := &t.p
+	ohw := p.OutH() * p.OutW()
+	for k := lo; k < hi; k++ {
+		var s float64
+		for n := 0; n < p.N; n++ {
+			off := (n*p.K + k) * ohw
+			var s32 float32
+			for _, v := range t.y[off : off+ohw] {
+				s32 += v
+			}
+			s += float64(s32)
+		}
+		t.dbias[k] = float32(s)
+	}
+}
+
+// validRange returns the output index range [lo, hi) for which the input
+// index o*s - pad + k lies in [0, size), clamped to [0, out).
+func validRange(out, size, s, pad, k int) (lo, hi int) {
+	d := pad - k // need o*s >= d and o*s <= size-1+d
+	if d > 0 {
+		lo = (d + s - 1) / s
+	}
+	if size-1+d < 0 {
+		return 0, 0
+	}
+	hi = (size-1+d)/s + 1
+	if hi > out {
+		hi = out
+	}
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// im2col fills rows [lo, hi) of the column buffer ws ([Cg*KH*KW, OH*OW]) for
+// image t.n and group t.g from the input t.x.
+func (t *task) im2col(lo, hi int) {
+	p := &t.p
+	oh, ow := p.OutH(), p.OutW()
+	cg := p.C / p.Groups
+	khw := p.KH * p.KW
+	for r := lo; r < hi; r++ {
+		c, kh, kw := r/khw, r%khw/p.KW, r%p.KW
+		plane := t.x[((t.n*p.C)+t.g*cg+c)*p.H*p.W:][:p.H*p.W]
+		row := t.ws[r*oh*ow : (r+1)*oh*ow]
+		wlo, whi := validRange(ow, p.W, p.StrideW, p.PadL, kw)
+		hlo, hhi := validRange(oh, p.H, p.StrideH, p.PadT, kh)
+		clear(row[:hlo*ow])
+		clear(row[hhi*ow:])
+		for y := hlo; y < hhi; y++ {
+			ih := y*p.StrideH - p.PadT + kh
+			src := plane[ih*p.W : (ih+1)*p.W]
+			dst := row[y*ow : (y+1)*ow]
+			clear(dst[:wlo])
+			clear(dst[whi:])
+			if wlo >= whi {
+				continue
+			}
+			iw := wlo*p.StrideW - p.PadL + kw
+			if p.StrideW == 1 {
+				copy(dst[wlo:whi], src[iw:])
+			} else {
+				s := p.StrideW
+				d := dst[wlo:whi]
+				src = src[iw:]
+				for i := range d {
+					d[i] = src[i*s]
+				}
+			}
+		}
+	}
+}
+
+// col2im accumulates the column buffer ws into channels [lo, hi) (within
+// group t.g) of image t.n of dx, which it first clears.
+func (t *task) col2im(lo, hi int) {
+	p := &t.p
+	oh, ow := p.OutH(), p.OutW()
+	cg := p.C / p.Groups
+	hw := p.H * p.W
+	for c := lo; c < hi; c++ {
+		plane := t.dx[((t.n*p.C)+t.g*cg+c)*hw:][:hw]
+		clear(plane)
+		for kh := 0; kh < p.KH; kh++ {
+			hlo, hhi := validRange(oh, p.H, p.StrideH, p.PadT, kh)
+			for kw := 0; kw < p.KW; kw++ {
+				r := (c*p.KH+kh)*p.KW + kw
+				row := t.ws[r*oh*ow : (r+1)*oh*ow]
+				wlo, whi := validRange(ow, p.W, p.StrideW, p.PadL, kw)
+				if wlo >= whi {
+					continue
+				}
+				for y := hlo; y < hhi; y++ {
+					ih := y*p.StrideH - p.PadT + kh
+					dst := plane[ih*p.W : (ih+1)*p.W]
+					src := row[y*ow+wlo : y*ow+whi]
+					iw := wlo*p.StrideW - p.PadL + kw
+					if p.StrideW == 1 {
+						dst = dst[iw : iw+len(src)]
+						for i, v := range src {
+							dst[i] += v
+						}
+					} else {
+						s := p.StrideW
+						for i, v := range src {
+							dst[iw+i*s] += v
+						}
+					}
+				}
+			}
+		}
+	}
+}

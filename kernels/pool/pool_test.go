@@ -1,0 +1,170 @@
+package pool
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/dshrink/dshrink/kernels/parallel"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func near(t *testing.T, what string, got []float32, want []float64) {
+	t.Helper()
+	for i, w := range want {
+		if math.Abs(float64(got[i])-w) > 1e-5*(1+math.Abs(w)) {
+			t.Fatalf("%s[%d] = %v, want %v", what, i, got[i], w)
+		}
+	}
+}
+
+// ref computes forward outputs and input gradients for dy in float64.
+func ref(p Params, isMax bool, x, dy []float32) (y, dx []float64) {
+	oh, ow := p.OutH(), p.OutW()
+	y = make([]float64, p.N*p.C*oh*ow)
+	dx = make([]float64, len(x))
+	for pl := 0; pl < p.N*p.C; pl++ {
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				o := (pl*oh+i)*ow + j
+				best, m, s, cnt := -1, math.Inf(-1), 0.0, 0
+				for kh := 0; kh < p.KH; kh++ {
+					for kw := 0; kw < p.KW; kw++ {
+						ih, iw := i*p.StrideH-p.PadT+kh, j*p.StrideW-p.PadL+kw
+						if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
+							continue
+						}
+						xi := (pl*p.H+ih)*p.W + iw
+						if v := float64(x[xi]); v > m {
+							best, m = xi, v
+						}
+						s += float64(x[xi])
+						cnt++
+					}
+				}
+				if isMax {
+					y[o] = m
+					dx[best] += float64(dy[o])
+					continue
+				}
+				div := float64(cnt)
+				if p.CountIncludePad {
+					div = float64(p.KH * p.KW)
+				}
+				y[o] = s / div
+				for kh := 0; kh < p.KH; kh++ {
+					for kw := 0; kw < p.KW; kw++ {
+						ih, iw := i*p.StrideH-p.PadT+kh, j*p.StrideW-p.PadL+kw
+						if ih >= 0 && ih < p.H && iw >= 0 && iw < p.W {
+							dx[(pl*p.H+ih)*p.W+iw] += float64(dy[o]) / div
+						}
+					}
+				}
+			}
+		}
+	}
+	return y, dx
+}
+
+func TestPool(t *testing.T) {
+	defer parallel.SetThreads(parallel.Threads())
+	r := rand.New(rand.NewSource(1))
+	ps := []Params{
+		{N: 2, C: 3, H: 9, W: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
+		{N: 1, C: 5, H: 8, W: 10, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
+		{N: 1, C: 2, H: 11, W: 6, KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadT: 2, PadL: 0, PadB: 0, PadR: 1},
+		{N: 3, C: 7, H: 64, W: 65, KH: 5, KW: 5, StrideH: 3, StrideW: 1, PadT: 2, PadL: 1, PadB: 2, PadR: 3},
+	}
+	for _, th := range []int{1, 2} {
+		parallel.SetThreads(th)
+		for _, p0 := range ps {
+			for _, inc := range []bool{false, true} {
+				p := p0
+				p.CountIncludePad = inc
+				x := randSlice(r, p.N*p.C*p.H*p.W)
+				dy := randSlice(r, p.N*p.C*p.OutH()*p.OutW())
+				y := make([]float32, len(dy))
+				dx := make([]float32, len(x))
+				for _, isMax := range []bool{true, false} {
+					wy, wdx := ref(p, isMax, x, dy)
+					if isMax {
+						must(t, MaxForward(p, x, y))
+						must(t, MaxBackward(p, x, dy, dx))
+					} else {
+						must(t, AvgForward(p, x, y))
+						must(t, AvgBackward(p, dy, dx))
+					}
+					near(t, "y", y, wy)
+					near(t, "dx", dx, wdx)
+				}
+			}
+		}
+		for _, sz := range [][3]int{{2, 3, 49}, {1, 7, 1}, {4, 64, 300}} {
+			n, c, hw := sz[0], sz[1], sz[2]
+			x, dy := randSlice(r, n*c*hw), randSlice(r, n*c)
+			y, dx := make([]float32, n*c), make([]float32, n*c*hw)
+			must(t, GlobalAvgForward(x, y, n, c, hw))
+			must(t, GlobalAvgBackward(dy, dx, n, c, hw))
+			wy, wdx := make([]float64, n*c), make([]float64, n*c*hw)
+			for i := range wy {
+				for j := 0; j < hw; j++ {
+					wy[i] += float64(x[i*hw+j]) / float64(hw)
+					wdx[i*hw+j] = float64(dy[i]) / float64(hw)
+				}
+			}
+			near(t, "gap y", y, wy)
+			near(t, "gap dx", dx, wdx)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	bad := []Params{
+		{N: 1, C: 1, H: 4, W: 4, KH: 0, KW: 2, StrideH: 1, StrideW: 1},
+		{N: 1, C: 1, H: 4, W: 4, KH: 2, KW: 2, StrideH: 1, StrideW: 1, PadT: 2},
+		{N: 0, C: 1, H: 4, W: 4, KH: 2, KW: 2, StrideH: 1, StrideW: 1},
+		{N: 1, C: 1, H: 1, W: 4, KH: 3, KW: 2, StrideH: 1, StrideW: 1, PadT: 1},
+	}
+	for _, p := range bad {
+		if p.Validate() == nil || MaxForward(p, nil, nil) == nil {
+			t.Errorf("%+v accepted", p)
+		}
+	}
+	p := Params{N: 1, C: 1, H: 4, W: 4, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	if AvgForward(p, make([]float32, 3), make([]float32, 4)) == nil {
+		t.Error("short input accepted")
+	}
+}
+
+func TestAllocs(t *testing.T) {
+	p := Params{N: 1, C: 8, H: 15, W: 15, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+	x, dx := make([]float32, 8*15*15), make([]float32, 8*15*15)
+	y := make([]float32, 8*8*8)
+	defer parallel.SetThreads(parallel.Threads())
+	parallel.SetThreads(1)
+	n := testing.AllocsPerRun(10, func() {
+		_ = MaxForward(p, x, y)
+		_ = MaxBackward(p, x, y, dx)
+		_ = AvgForward(p, x, y)
+		_ = AvgBackward(p, y, dx)
+		_ = GlobalAvgForward(x, y, 1, 8, 225)
+		_ = GlobalAvgBackward(y, dx, 1, 8, 225)
+	})
+	if n != 0 {
+		t.Errorf("%v allocs per run", n)
+	}
+}
