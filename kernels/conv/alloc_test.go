@@ -1,5 +1,5 @@
 package conv
 
 // parallelAllocFree reports whether package parallel runs tasks without
-// allocating (true once parallel.Do is used).
-const parallelAllocFree = false
+// allocating.
+const parallelAllocFree = true

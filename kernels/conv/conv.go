@@ -197,13 +197,16 @@ func putTask(t *task) {
 	taskPool.Put(t)
 }
 
-// run executes t over [0, n), split across threads when worthwhile.
+// run executes t over [0, n) in chunks of at least grain items, about four
+// chunks per thread so that dynamic claiming balances the load.
 func run(t *task, n, grain int) {
-	if n <= grain || parallel.Threads() <= 1 {
+	th := parallel.Threads()
+	if n <= grain || th <= 1 {
 		t.Run(0, n)
 		return
 	}
-	parallel.For(n, grain, t.Run)
+	chunk := max(grain, (n+4*th-1)/(4*th))
+	parallel.Do(t, n, chunk)
 }
 
 // Run executes the task over the index range [lo, hi).

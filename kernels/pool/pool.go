@@ -81,7 +81,8 @@ func launch(t task, planes, work int) {
 	pt := taskPool.Get().(*task)
 	*pt = t
 	grain := 1 + (1<<13)/(work/planes+1)
-	parallel.For(planes, grain, pt.Run)
+	th := parallel.Threads()
+	parallel.Do(pt, planes, max(grain, (planes+4*th-1)/(4*th)))
 	*pt = task{}
 	taskPool.Put(pt)
 }

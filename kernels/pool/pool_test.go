@@ -151,18 +151,18 @@ func TestValidate(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
-	p := Params{N: 1, C: 8, H: 15, W: 15, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
-	x, dx := make([]float32, 8*15*15), make([]float32, 8*15*15)
-	y := make([]float32, 8*8*8)
+	p := Params{N: 1, C: 8, H: 63, W: 63, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+	x, dx := make([]float32, 8*63*63), make([]float32, 8*63*63)
+	y := make([]float32, 8*32*32)
 	defer parallel.SetThreads(parallel.Threads())
-	parallel.SetThreads(1)
+	parallel.SetThreads(2)
 	n := testing.AllocsPerRun(10, func() {
 		_ = MaxForward(p, x, y)
 		_ = MaxBackward(p, x, y, dx)
 		_ = AvgForward(p, x, y)
 		_ = AvgBackward(p, y, dx)
-		_ = GlobalAvgForward(x, y, 1, 8, 225)
-		_ = GlobalAvgBackward(y, dx, 1, 8, 225)
+		_ = GlobalAvgForward(x, y, 1, 8, 63*63)
+		_ = GlobalAvgBackward(y, dx, 1, 8, 63*63)
 	})
 	if n != 0 {
 		t.Errorf("%v allocs per run", n)

@@ -86,7 +86,7 @@ func dispatch(op opKind, dst, a, b []float32, alpha float32) {
 	}
 	t := taskPool.Get().(*vtask)
 	*t = vtask{op: op, dst: dst, a: a, b: b, alpha: alpha}
-	parallel.For(n, parGrain, t.Run)
+	parallel.Do(t, n, max(parGrain, (n+4*parallel.Threads()-1)/(4*parallel.Threads())))
 	*t = vtask{}
 	taskPool.Put(t)
 }

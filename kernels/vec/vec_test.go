@@ -132,8 +132,8 @@ func TestChannel(t *testing.T) {
 
 func TestAllocs(t *testing.T) {
 	defer parallel.SetThreads(parallel.Threads())
-	parallel.SetThreads(1)
-	x, d := make([]float32, 1000), make([]float32, 1000)
+	parallel.SetThreads(2)
+	x, d := make([]float32, 3*parGrain), make([]float32, 3*parGrain)
 	if n := testing.AllocsPerRun(10, func() { ReLU6(d, x); Axpy(2, x, d); HardSwishBackward(d, x, x) }); n != 0 {
 		t.Errorf("%v allocs", n)
 	}
