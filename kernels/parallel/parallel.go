@@ -109,9 +109,9 @@ func Do(t Task, n, grain int) {
 // job describes the loop currently running on the pool. It is reused across
 // loops; the generation in the upper half of state tells stale workers apart.
 type job struct {
-	task   Task
-	n      int
-	grain  int
+	task  Task
+	n     int
+	grain int
 	// chunks is atomic because stale workers read it before their claim fails.
 	chunks atomic.Int64
 	// state holds generation<<32 | next unclaimed chunk.
