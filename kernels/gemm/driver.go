@@ -1,0 +1,342 @@
+package gemm
+
+import (
+	"sync"
+
+	"github.com/dshrink/dshrink/kernels/parallel"
+)
+
+// Blocking parameters. A micro-panel of B (kc x nr) stays in L1 while the
+// micro-kernel sweeps an mc x kc block of packed A held in L2.
+const (
+	kcMax   = 384       // longest k block
+	aBlockB = 384 << 10 // bytes of packed A per mc x kc block
+	ncMax   = 2048      // widest block of packed B
+	// parMinMACs is the product size (m*n*k) below which a multiplication
+	// runs on the calling goroutine only.
+	parMinMACs = 1 << 18
+	// chunkMinMACs is the least work handed to a thread at a time.
+	chunkMinMACs = 1 << 17
+	// chunksPerThread is how many chunks each thread gets on average, so a
+	// thread slowed down by a busy core claims fewer.
+	chunksPerThread = 4
+)
+
+// workspace holds one thread's pack buffers and kernel arguments. It is
+// reused across calls: buffers grow when needed and never shrink.
+type workspace struct {
+	args tileArgs
+	b    []float32 // packed block of B
+	edge []float32 // packed edge panel when B is read in place
+}
+
+// freeList is a mutex-protected stack of reusable objects.
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []*T
+}
+
+func (f *freeList[T]) get() *T {
+	f.mu.Lock()
+	if n := len(f.free); n > 0 {
+		x := f.free[n-1]
+		f.free = f.free[:n-1]
+		f.mu.Unlock()
+		return x
+	}
+	f.mu.Unlock()
+	return new(T)
+}
+
+func (f *freeList[T]) put(x *T) {
+	f.mu.Lock()
+	f.free = append(f.free, x)
+	f.mu.Unlock()
+}
+
+var (
+	workspaces freeList[workspace]
+	packs      freeList[PackedA]
+	jobs       freeList[mulJob]
+	packJobs   freeList[packJob]
+)
+
+func getPacked() *PackedA  { return packs.get() }
+func putPacked(p *PackedA) { packs.put(p) }
+
+// grow returns s resliced to n elements, reallocating only when too small.
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n, n+n/4)
+	}
+	return s[:n]
+}
+
+// pack fills p with alpha*op(A) in the layout of kern, in parallel when large.
+func (p *PackedA) pack(kern *kernelImpl, transA bool, m, k int, alpha float32, a []float32, lda int) {
+	mr := kern.mr
+	panels := (m + mr - 1) / mr
+	p.m, p.k, p.kern = m, k, kern
+	p.data = grow(p.data, panels*k*mr)
+	if k == 0 || m == 0 {
+		return
+	}
+	j := packJobs.get()
+	*j = packJob{p: p, transA: transA, alpha: alpha, a: a, lda: lda}
+	grain := panels
+	if parallel.Threads() > 1 && m*k >= 1<<16 {
+		grain = max(1, (1<<14)/(k*mr))
+	}
+	parallel.Do(j, panels, grain)
+	*j = packJob{}
+	packJobs.put(j)
+}
+
+// packJob packs a range of A micro-panels.
+type packJob struct {
+	p      *PackedA
+	transA bool
+	alpha  float32
+	a      []float32
+	lda    int
+}
+
+// Run packs micro-panels [lo, hi).
+func (j *packJob) Run(lo, hi int) {
+	p := j.p
+	mr, m, k := p.kern.mr, p.m, p.k
+	for ip := lo; ip < hi; ip++ {
+		i0 := ip * mr
+		rows := min(mr, m-i0)
+		dst := p.data[ip*k*mr : (ip+1)*k*mr]
+		if !j.transA {
+			for i := 0; i < rows; i++ {
+				src := j.a[(i0+i)*j.lda : (i0+i)*j.lda+k]
+				d := dst[i:]
+				if j.alpha == 1 {
+					for kk, v := range src {
+						d[kk*mr] = v
+					}
+				} else {
+					for kk, v := range src {
+						d[kk*mr] = j.alpha * v
+					}
+				}
+			}
+			if rows < mr {
+				for kk := 0; kk < k; kk++ {
+					clear(dst[kk*mr+rows : kk*mr+mr])
+				}
+			}
+			continue
+		}
+		for kk := 0; kk < k; kk++ {
+			src := j.a[kk*j.lda+i0 : kk*j.lda+i0+rows]
+			d := dst[kk*mr : kk*mr+mr]
+			if j.alpha == 1 {
+				copy(d, src)
+			} else {
+				for i, v := range src {
+					d[i] = j.alpha * v
+				}
+			}
+			clear(d[rows:])
+		}
+	}
+}
+
+// mulJob is one multiplication C = op(A)*op(B) (+ beta*C, epilogue), split
+// into chunks of column panels (splitN) or row panels.
+type mulJob struct {
+	pa     *PackedA
+	transB bool
+	n      int
+	b      []float32
+	ldb    int
+	beta   float32
+	c      []float32
+	ldc    int
+	ep     Epilogue
+	splitN bool
+}
+
+// multiply runs a multiplication against packed A, in parallel when worth it.
+func multiply(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
+	j := jobs.get()
+	*j = mulJob{pa: pa, transB: transB, n: n, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	if ep != nil {
+		j.ep = *ep
+	}
+	kern := pa.kern
+	m, k := pa.m, pa.k
+	nT := (n + kern.nr - 1) / kern.nr
+	mT := (m + kern.mr - 1) / kern.mr
+	th := parallel.Threads()
+	j.splitN = true
+	if th <= 1 || m*n*max(k, 1) < parMinMACs {
+		j.Run(0, nT)
+	} else {
+		tiles, tileMACs := nT, m*max(k, 1)*kern.nr
+		if nT < 2*th && mT > nT {
+			j.splitN = false
+			tiles, tileMACs = mT, kern.mr*max(k, 1)*n
+		}
+		grain := (tiles + chunksPerThread*th - 1) / (chunksPerThread * th)
+		grain = max(grain, (chunkMinMACs+tileMACs-1)/tileMACs)
+		parallel.Do(j, tiles, grain)
+	}
+	*j = mulJob{}
+	jobs.put(j)
+}
+
+// Run computes the C block of panels [lo, hi) along the split dimension.
+func (j *mulJob) Run(lo, hi int) {
+	ws := workspaces.get()
+	kern := j.pa.kern
+	if j.splitN {
+		j.block(ws, 0, j.pa.m, lo*kern.nr, min(hi*kern.nr, j.n))
+	} else {
+		j.block(ws, lo*kern.mr, min(hi*kern.mr, j.pa.m), 0, j.n)
+	}
+	workspaces.put(ws)
+}
+
+// block computes C[m0:m1, n0:n1]; m0 and n0 are multiples of the tile size.
+func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
+	kern := j.pa.kern
+	mr, nr := kern.mr, kern.nr
+	k := j.pa.k
+	kcStep := k
+	if k > kcMax {
+		nb := (k + kcMax - 1) / kcMax
+		kcStep = (k + nb - 1) / nb
+	}
+	mcStep := max(mr, aBlockB/(4*max(kcStep, 1))/mr*mr)
+	direct := !j.transB
+	ncStep := ncMax
+	if direct {
+		ncStep = n1 - n0
+	}
+	args := &ws.args
+	ldc4 := j.ldc * 4
+	ep := &j.ep
+	for jc := n0; jc < n1; jc += ncStep {
+		nc := min(ncStep, n1-jc)
+		for pc := 0; pc == 0 || pc < k; pc += kcStep {
+			kc := min(kcStep, k-pc)
+			first, last := pc == 0, pc+kc >= k
+			flags, beta := 0, float32(1)
+			if !first {
+				flags = flagLoadC
+			} else if j.beta != 0 {
+				flags, beta = flagLoadC, j.beta
+			}
+			if last {
+				if ep.Bias != nil {
+					flags |= flagBias
+				}
+				if ep.Residual != nil {
+					flags |= flagRes
+				}
+				if ep.Clamp {
+					flags |= flagClamp
+				}
+			}
+			// Lay out B for this block: packed panels, or in place with
+			// only the trailing partial panel packed.
+			edgeAt := nc
+			if direct {
+				if rem := nc % nr; rem != 0 {
+					edgeAt = nc - rem
+					ws.edge = grow(ws.edge, kc*nr)
+					j.packB(ws.edge, pc, kc, jc+edgeAt, rem)
+				}
+			} else {
+				ws.b = grow(ws.b, (nc+nr-1)/nr*kc*nr)
+				j.packB(ws.b, pc, kc, jc, nc)
+			}
+			for ic := m0; ic < m1; ic += mcStep {
+				mc := min(mcStep, m1-ic)
+				for jr := 0; jr < nc; jr += nr {
+					cols := min(nr, nc-jr)
+					w, widx := kern.width(cols)
+					tiles := kern.tiles[widx]
+					*args = tileArgs{k: kc, ldc: ldc4, flags: flags, beta: beta, min: ep.Min, max: ep.Max, mr: 0, nr: cols}
+					switch {
+					case kc == 0:
+					case direct && jr < edgeAt:
+						args.b = &j.b[pc*j.ldb+jc+jr]
+						args.bstride = j.ldb * 4
+					case direct:
+						args.b = &ws.edge[0]
+						args.bstride = w * 4
+					default:
+						args.b = &ws.b[jr/nr*kc*nr]
+						args.bstride = w * 4
+					}
+					if cols < w {
+						args.flags |= flagPartial
+						args.mask = 1<<cols - 1
+						if cols <= 16 {
+							args.maskp = &avx2Masks[16-cols]
+						}
+					}
+					if ep.Residual != nil {
+						args.ldr = ep.LdRes * 4
+					}
+					for ir := ic; ir < ic+mc; ir += mr {
+						rows := min(mr, m1-ir)
+						args.mr = rows
+						if kc > 0 {
+							args.a = &j.pa.data[ir/mr*k*mr+pc*mr]
+						}
+						args.c = &j.c[ir*j.ldc+jc+jr]
+						if args.flags&flagBias != 0 {
+							args.bias = &ep.Bias[ir]
+						}
+						if args.flags&flagRes != 0 {
+							args.res = &ep.Residual[ir*ep.LdRes+jc+jr]
+						}
+						tiles[rows](args)
+					}
+				}
+			}
+			if k == 0 {
+				break
+			}
+		}
+	}
+}
+
+// packB packs the kc x cols block of op(B) starting at row pc, column j0 into
+// panels of the kernel's width (the last one possibly narrow), each panel
+// starting kc*nr floats after the previous one and zero-padded to its width.
+func (j *mulJob) packB(dst []float32, pc, kc, j0, cols int) {
+	kern := j.pa.kern
+	nr := kern.nr
+	for jr := 0; jr < cols; jr += nr {
+		n := min(nr, cols-jr)
+		w, _ := kern.width(n)
+		panel := dst[jr/nr*kc*nr:]
+		if !j.transB {
+			for kk := 0; kk < kc; kk++ {
+				row := panel[kk*w : kk*w+w]
+				src := j.b[(pc+kk)*j.ldb+j0+jr:]
+				copy(row[:n], src[:n])
+				clear(row[n:])
+			}
+			continue
+		}
+		for jj := 0; jj < n; jj++ {
+			src := j.b[(j0+jr+jj)*j.ldb+pc : (j0+jr+jj)*j.ldb+pc+kc]
+			for kk, v := range src {
+				panel[kk*w+jj] = v
+			}
+		}
+		if n < w {
+			for kk := 0; kk < kc; kk++ {
+				clear(panel[kk*w+n : kk*w+w])
+			}
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package gemm
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+)
+
+//go:generate go run gen_tiles.go
+
+// Flag bits of tileArgs.flags (mirrored in gen_tiles.go).
+const (
+	flagLoadC   = 1  // C = acc + beta*C instead of C = acc
+	flagBias    = 2  // add bias[row]
+	flagRes     = 4  // add the residual tile
+	flagClamp   = 8  // clamp to [min, max]
+	flagPartial = 16 // fewer valid columns than the panel width
+)
+
+// tileArgs is what a micro-kernel receives. The assembly kernels read it by
+// fixed offsets (see gen_tiles.go); the layout is checked by a test.
+type tileArgs struct {
+	a       *float32 // packed A micro-panel, mr floats per k step
+	b       *float32 // B panel, one row of w floats per k step
+	c       *float32 // top-left element of the C tile
+	k       int      // k steps
+	bstride int      // bytes between consecutive B rows
+	ldc     int      // bytes between C rows
+	flags   int      // flag* bits
+	mask    uint64   // AVX-512: bit j set when column j is valid
+	maskp   *int32   // AVX2: lane masks of the first vector (avx2Masks)
+	bias    *float32 // bias of the tile's first row
+	res     *float32 // top-left element of the residual tile
+	ldr     int      // bytes between residual rows
+	beta    float32  // C multiplier when flagLoadC is set
+	min     float32  // clamp bounds when flagClamp is set
+	max     float32
+	// Only the generic kernel reads these.
+	mr, nr int
+}
+
+// avx2Masks[16-nr:] holds the lane masks of a row of nr valid columns.
+var avx2Masks = [32]int32{
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+}
+
+// kernelImpl describes one micro-kernel family.
+type kernelImpl struct {
+	name string
+	// mr is the height of a packed A micro-panel; nr the width of a full
+	// B panel; narrow the width of the narrow edge panel (0: none).
+	mr, nr, narrow int
+	// tiles[0] are the narrow kernels, tiles[1] the full-width ones, each
+	// indexed by the number of rows (1..mr).
+	tiles [2][]func(*tileArgs)
+}
+
+// width returns the panel width and kernel table index for nr valid columns.
+func (k *kernelImpl) width(nr int) (w, idx int) {
+	if k.narrow > 0 && nr <= k.narrow {
+		return k.narrow, 0
+	}
+	return k.nr, 1
+}
+
+var genericKernel = &kernelImpl{name: "generic", mr: 4, nr: 8}
+
+func init() {
+	t := make([]func(*tileArgs), 5)
+	for i := 1; i < len(t); i++ {
+		t[i] = tileGeneric
+	}
+	genericKernel.tiles[1] = t
+}
+
+// available lists the kernels this CPU can run, best first.
+var available []*kernelImpl
+
+var active atomic.Pointer[kernelImpl]
+
+func init() {
+	available = append(cpuKernels(), genericKernel)
+	active.Store(available[0])
+}
+
+// Kernel returns the name of the micro-kernel in use: "avx512", "avx2" or
+// "generic".
+func Kernel() string { return active.Load().name }
+
+// Kernels returns the names of the micro-kernels this CPU can run, best first.
+func Kernels() []string {
+	names := make([]string, len(available))
+	for i, k := range available {
+		names[i] = k.name
+	}
+	return names
+}
+
+// SetKernel forces the micro-kernel family ("avx512", "avx2" or "generic";
+// "" or "auto" picks the best one) and returns a function restoring the
+// previous choice. It is meant for tests and benchmarks and must not be called
+// while multiplications are running. It fails when the CPU cannot run the
+// named kernel. A PackedA keeps using the kernel it was packed for.
+func SetKernel(name string) (restore func(), err error) {
+	var k *kernelImpl
+	if name == "" || name == "auto" {
+		k = available[0]
+	}
+	for _, c := range available {
+		if c.name == name {
+			k = c
+		}
+	}
+	if k == nil {
+		return nil, fmt.Errorf("gemm: kernel %q not available on this CPU (have %v)", name, Kernels())
+	}
+	old := active.Swap(k)
+	return func() { active.Store(old) }, nil
+}
+
+// tileGeneric is the portable micro-kernel: a 4 x 8 tile.
+func tileGeneric(p *tileArgs) {
+	const mr, nr = 4, 8
+	var acc [mr][nr]float32
+	if p.k > 0 {
+		a := unsafe.Slice(p.a, p.k*mr)
+		bs := p.bstride / 4
+		b := unsafe.Slice(p.b, (p.k-1)*bs+nr)
+		for k := 0; k < p.k; k++ {
+			av := (*[mr]float32)(a[k*mr:])
+			bv := (*[nr]float32)(b[k*bs:])
+			for i := 0; i < mr; i++ {
+				ai := av[i]
+				r := &acc[i]
+				r[0] += ai * bv[0]
+				r[1] += ai * bv[1]
+				r[2] += ai * bv[2]
+				r[3] += ai * bv[3]
+				r[4] += ai * bv[4]
+				r[5] += ai * bv[5]
+				r[6] += ai * bv[6]
+				r[7] += ai * bv[7]
+			}
+		}
+	}
+	ldc, ldr := p.ldc/4, p.ldr/4
+	c := unsafe.Slice(p.c, (p.mr-1)*ldc+p.nr)
+	var bias, res []float32
+	if p.flags&flagBias != 0 {
+		bias = unsafe.Slice(p.bias, p.mr)
+	}
+	if p.flags&flagRes != 0 {
+		res = unsafe.Slice(p.res, (p.mr-1)*ldr+p.nr)
+	}
+	for i := 0; i < p.mr; i++ {
+		for j := 0; j < p.nr; j++ {
+			v := acc[i][j]
+			if p.flags&flagLoadC != 0 {
+				v += p.beta * c[i*ldc+j]
+			}
+			if bias != nil {
+				v += bias[i]
+			}
+			if res != nil {
+				v += res[i*ldr+j]
+			}
+			if p.flags&flagClamp != 0 {
+				v = max(v, p.min)
+				v = min(v, p.max)
+			}
+			c[i*ldc+j] = v
+		}
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package gemm
+
+// cpuKernels returns no assembly kernels on this platform.
+func cpuKernels() []*kernelImpl { return nil }
