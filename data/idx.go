@@ -139,6 +139,12 @@ func readIDXFile(path string, magic uint32, check func(dims []uint32) error) ([]
 		return nil, nil, err
 	}
 	defer closeFn()
+	return parseIDX(path, r, limit, exact, magic, check)
+}
+
+// parseIDX reads an IDX stream r (from path, content length at most limit, exactly limit
+// when exact).
+func parseIDX(path string, r io.Reader, limit int64, exact bool, magic uint32, check func(dims []uint32) error) ([]uint32, []byte, error) {
 	ndims := int(magic & 0xff)
 	hdr := make([]byte, 4+4*ndims)
 	readHdr := func(b []byte, what string) error {
@@ -224,19 +230,29 @@ func openMaybeGzip(path string) (r io.Reader, limit int64, exact bool, closeFn f
 		f.Close()
 		return nil, 0, false, nil, fmt.Errorf("data: %w", err)
 	}
-	size := st.Size()
-	br := bufio.NewReaderSize(f, 1<<16)
+	r, limit, exact, err = maybeGzip(path, f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, 0, false, nil, err
+	}
+	return r, limit, exact, f.Close, nil
+}
+
+// maybeGzip returns a reader of the content of rd (size bytes, read from path), decompressed
+// when it starts with the gzip magic bytes, and an upper bound on the content's length
+// (exact when not compressed).
+func maybeGzip(path string, rd io.Reader, size int64) (r io.Reader, limit int64, exact bool, err error) {
+	br := bufio.NewReaderSize(rd, 1<<16)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			f.Close()
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, 0, false, nil, fmt.Errorf("data: %s: %w: gzip header cut short", path, ErrTruncated)
+				return nil, 0, false, fmt.Errorf("data: %s: %w: gzip header cut short", path, ErrTruncated)
 			}
-			return nil, 0, false, nil, fmt.Errorf("data: %s: %w", path, err)
+			return nil, 0, false, fmt.Errorf("data: %s: %w", path, err)
 		}
-		return zr, size * maxDeflateRatio, false, f.Close, nil
+		return zr, size * maxDeflateRatio, false, nil
 	}
-	return br, size, true, f.Close, nil
+	return br, size, true, nil
 }
