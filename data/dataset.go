@@ -73,8 +73,8 @@ var (
 	// ImageNetNorm is the usual ImageNet RGB normalisation, a reasonable default for image
 	// folders of natural photographs.
 	ImageNetNorm = Normalization{Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}}
-	// Identity maps pixels to p/255 in [0, 1].
-	Identity = Normalization{Mean: []float32{0}, Std: []float32{1}}
+	// ZeroOne maps pixels to p/255 in [0, 1].
+	ZeroOne = Normalization{Mean: []float32{0}, Std: []float32{1}}
 )
 
 // channel returns the mean and standard deviation used for channel c.

@@ -11,7 +11,7 @@ import (
 func ExampleLoader() {
 	pixels := make([]uint8, 10*1*4*4)
 	labels := []int32{0, 1, 2, 0, 1, 2, 0, 1, 2, 0}
-	ds, err := data.NewImages("toy", 1, 4, 4, pixels, labels, 3, data.Identity)
+	ds, err := data.NewImages("toy", 1, 4, 4, pixels, labels, 3, data.ZeroOne)
 	if err != nil {
 		panic(err)
 	}

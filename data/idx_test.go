@@ -243,7 +243,7 @@ func TestIDXErrors(t *testing.T) {
 	dir := t.TempDir()
 	ip := writeFile(t, dir, "a", img32)
 	lp := writeFile(t, dir, "b", gz(lbl))
-	d, err := ReadIDX(ip, lp, 10, Identity)
+	d, err := ReadIDX(ip, lp, 10, ZeroOne)
 	if err != nil {
 		t.Fatal(err)
 	}

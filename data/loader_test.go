@@ -18,7 +18,7 @@ func synthImages(t testing.TB, n, c, h, w, classes int) *Images {
 	for i := range labels {
 		labels[i] = int32(i % classes)
 	}
-	d, err := NewImages("synthetic", c, h, w, pix, labels, classes, Identity)
+	d, err := NewImages("synthetic", c, h, w, pix, labels, classes, ZeroOne)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestLoaderCoversEpoch(t *testing.T) {
 
 func TestLoaderDeterminism(t *testing.T) {
 	d := synthImages(t, 257, 1, 8, 8, 10)
-	aug := []Transform{RandomCrop{Pad: 2, Fill: Identity.Black(1)}, RandomHFlip{}, RandomErasing{P: 0.5}}
+	aug := []Transform{RandomCrop{Pad: 2, Fill: ZeroOne.Black(1)}, RandomHFlip{}, RandomErasing{P: 0.5}}
 	mk := func(workers, prefetch int, seed uint64) *Loader {
 		l, err := NewLoader(d, LoaderConfig{BatchSize: 16, Shuffle: true, Seed: seed, Transforms: aug, Workers: workers, Prefetch: prefetch})
 		if err != nil {
