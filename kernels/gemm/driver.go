@@ -110,24 +110,7 @@ func (j *packJob) Run(lo, hi int) {
 		rows := min(mr, m-i0)
 		dst := p.data[ip*k*mr : (ip+1)*k*mr]
 		if !j.transA {
-			for i := 0; i < rows; i++ {
-				src := j.a[(i0+i)*j.lda : (i0+i)*j.lda+k]
-				d := dst[i:]
-				if j.alpha == 1 {
-					for kk, v := range src {
-						d[kk*mr] = v
-					}
-				} else {
-					for kk, v := range src {
-						d[kk*mr] = j.alpha * v
-					}
-				}
-			}
-			if rows < mr {
-				for kk := 0; kk < k; kk++ {
-					clear(dst[kk*mr+rows : kk*mr+mr])
-				}
-			}
+			packRows(dst, j.a[i0*j.lda:], j.lda, rows, mr, k, j.alpha)
 			continue
 		}
 		for kk := 0; kk < k; kk++ {
@@ -146,9 +129,15 @@ func (j *packJob) Run(lo, hi int) {
 }
 
 // mulJob is one multiplication C = op(A)*op(B) (+ beta*C, epilogue), split
-// into chunks of column panels (splitN) or row panels.
+// into chunks of column panels (splitN) or row panels. A is either packed
+// (apack) or, when direct, read in place from a with row stride lda.
 type mulJob struct {
-	pa     *PackedA
+	kern   *kernelImpl
+	direct bool
+	m, k   int
+	apack  []float32
+	a      []float32
+	lda    int
 	transB bool
 	n      int
 	b      []float32
@@ -160,52 +149,71 @@ type mulJob struct {
 	splitN bool
 }
 
-// multiply runs a multiplication against packed A, in parallel when worth it.
-func multiply(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
+// multiplyPacked runs C = op(A)*op(B) (+ beta*C, ep) with op(A) packed.
+func multiplyPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
 	j := jobs.get()
-	*j = mulJob{pa: pa, transB: transB, n: n, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	*j = mulJob{kern: pa.kern, m: pa.m, k: pa.k, apack: pa.data, transB: transB, n: n, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	if ep != nil {
 		j.ep = *ep
 	}
-	kern := pa.kern
-	m, k := pa.m, pa.k
+	j.run()
+	*j = mulJob{}
+	jobs.put(j)
+}
+
+// multiplyDirect runs C = A*op(B) + beta*C reading the row-major m x k
+// matrix A in place; kern must have direct kernels.
+func multiplyDirect(kern *kernelImpl, m, k int, a []float32, lda int, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	j := jobs.get()
+	*j = mulJob{kern: kern, direct: true, m: m, k: k, a: a, lda: lda, transB: transB, n: n, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	j.run()
+	*j = mulJob{}
+	jobs.put(j)
+}
+
+// run executes the job, in parallel when worth it.
+func (j *mulJob) run() {
+	kern := j.kern
+	m, n, k := j.m, j.n, j.k
 	nT := (n + kern.nr - 1) / kern.nr
 	mT := (m + kern.mr - 1) / kern.mr
 	th := parallel.Threads()
 	j.splitN = true
 	if th <= 1 || m*n*max(k, 1) < parMinMACs {
 		j.Run(0, nT)
-	} else {
-		tiles, tileMACs := nT, m*max(k, 1)*kern.nr
-		if nT < 2*th && mT > nT {
-			j.splitN = false
-			tiles, tileMACs = mT, kern.mr*max(k, 1)*n
-		}
-		grain := (tiles + chunksPerThread*th - 1) / (chunksPerThread * th)
-		grain = max(grain, (chunkMinMACs+tileMACs-1)/tileMACs)
-		parallel.Do(j, tiles, grain)
+		return
 	}
-	*j = mulJob{}
-	jobs.put(j)
+	tiles, tileMACs := nT, m*max(k, 1)*kern.nr
+	if nT < 2*th && mT > nT {
+		j.splitN = false
+		tiles, tileMACs = mT, kern.mr*max(k, 1)*n
+	}
+	grain := (tiles + chunksPerThread*th - 1) / (chunksPerThread * th)
+	grain = max(grain, (chunkMinMACs+tileMACs-1)/tileMACs)
+	parallel.Do(j, tiles, grain)
 }
 
 // Run computes the C block of panels [lo, hi) along the split dimension.
 func (j *mulJob) Run(lo, hi int) {
 	ws := workspaces.get()
-	kern := j.pa.kern
+	kern := j.kern
 	if j.splitN {
-		j.block(ws, 0, j.pa.m, lo*kern.nr, min(hi*kern.nr, j.n))
+		j.block(ws, 0, j.m, lo*kern.nr, min(hi*kern.nr, j.n))
 	} else {
-		j.block(ws, lo*kern.mr, min(hi*kern.mr, j.pa.m), 0, j.n)
+		j.block(ws, lo*kern.mr, min(hi*kern.mr, j.m), 0, j.n)
 	}
 	workspaces.put(ws)
 }
 
 // block computes C[m0:m1, n0:n1]; m0 and n0 are multiples of the tile size.
 func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
-	kern := j.pa.kern
+	kern := j.kern
 	mr, nr := kern.mr, kern.nr
-	k := j.pa.k
+	k := j.k
+	table := &kern.tiles
+	if j.direct {
+		table = &kern.direct
+	}
 	kcStep := k
 	if k > kcMax {
 		nb := (k + kcMax - 1) / kcMax
@@ -228,13 +236,15 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 			flags, beta := 0, float32(1)
 			if !first {
 				flags = flagLoadC
-			} else if j.beta != 0 {
-				flags, beta = flagLoadC, j.beta
-			}
-			if last {
+			} else {
+				if j.beta != 0 {
+					flags, beta = flagLoadC, j.beta
+				}
 				if ep.Bias != nil {
 					flags |= flagBias
 				}
+			}
+			if last {
 				if ep.Residual != nil {
 					flags |= flagRes
 				}
@@ -260,8 +270,8 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 				for jr := 0; jr < nc; jr += nr {
 					cols := min(nr, nc-jr)
 					w, widx := kern.width(cols)
-					tiles := kern.tiles[widx]
-					*args = tileArgs{k: kc, ldc: ldc4, flags: flags, beta: beta, min: ep.Min, max: ep.Max, mr: 0, nr: cols}
+					tiles := table[widx]
+					*args = tileArgs{k: kc, ldc: ldc4, lda: j.lda * 4, flags: flags, beta: beta, min: ep.Min, max: ep.Max, nr: cols}
 					switch {
 					case kc == 0:
 					case direct && jr < edgeAt:
@@ -287,8 +297,12 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 					for ir := ic; ir < ic+mc; ir += mr {
 						rows := min(mr, m1-ir)
 						args.mr = rows
-						if kc > 0 {
-							args.a = &j.pa.data[ir/mr*k*mr+pc*mr]
+						switch {
+						case kc == 0:
+						case j.direct:
+							args.a = &j.a[ir*j.lda+pc]
+						default:
+							args.a = &j.apack[ir/mr*k*mr+pc*mr]
 						}
 						args.c = &j.c[ir*j.ldc+jc+jr]
 						if args.flags&flagBias != 0 {
@@ -312,7 +326,7 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 // panels of the kernel's width (the last one possibly narrow), each panel
 // starting kc*nr floats after the previous one and zero-padded to its width.
 func (j *mulJob) packB(dst []float32, pc, kc, j0, cols int) {
-	kern := j.pa.kern
+	kern := j.kern
 	nr := kern.nr
 	for jr := 0; jr < cols; jr += nr {
 		n := min(nr, cols-jr)
@@ -337,6 +351,41 @@ func (j *mulJob) packB(dst []float32, pc, kc, j0, cols int) {
 			for kk := 0; kk < kc; kk++ {
 				clear(panel[kk*w+n : kk*w+w])
 			}
+		}
+	}
+}
+
+// packRows packs rows (<= mr) rows of length k, lda apart in a, into one
+// micro-panel dst (k*mr floats), scaled by alpha and zero-padded to mr rows.
+func packRows(dst, a []float32, lda, rows, mr, k int, alpha float32) {
+	var src [16][]float32
+	for i := 0; i < rows; i++ {
+		src[i] = a[i*lda : i*lda+k]
+	}
+	switch {
+	case mr == 12 && rows == 12:
+		s0, s1, s2, s3, s4, s5 := src[0], src[1], src[2], src[3], src[4], src[5]
+		s6, s7, s8, s9, s10, s11 := src[6], src[7], src[8], src[9], src[10], src[11]
+		for kk := 0; kk < k; kk++ {
+			d := (*[12]float32)(dst[kk*12:])
+			d[0], d[1], d[2], d[3] = alpha*s0[kk], alpha*s1[kk], alpha*s2[kk], alpha*s3[kk]
+			d[4], d[5], d[6], d[7] = alpha*s4[kk], alpha*s5[kk], alpha*s6[kk], alpha*s7[kk]
+			d[8], d[9], d[10], d[11] = alpha*s8[kk], alpha*s9[kk], alpha*s10[kk], alpha*s11[kk]
+		}
+	case mr == 6 && rows == 6:
+		s0, s1, s2, s3, s4, s5 := src[0], src[1], src[2], src[3], src[4], src[5]
+		for kk := 0; kk < k; kk++ {
+			d := (*[6]float32)(dst[kk*6:])
+			d[0], d[1], d[2] = alpha*s0[kk], alpha*s1[kk], alpha*s2[kk]
+			d[3], d[4], d[5] = alpha*s3[kk], alpha*s4[kk], alpha*s5[kk]
+		}
+	default:
+		for kk := 0; kk < k; kk++ {
+			d := dst[kk*mr : kk*mr+mr]
+			for i := 0; i < rows; i++ {
+				d[i] = alpha * src[i][kk]
+			}
+			clear(d[rows:])
 		}
 	}
 }

@@ -59,9 +59,13 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	kern := active.Load()
+	if !transA && alpha == 1 && kern.direct[1] != nil {
+		multiplyDirect(kern, m, k, a, lda, transB, n, b, ldb, beta, c, ldc)
+		return
+	}
 	pa := getPacked()
 	pa.pack(kern, transA, m, k, alpha, a, lda)
-	multiply(pa, transB, n, b, ldb, beta, c, ldc, nil)
+	multiplyPacked(pa, transB, n, b, ldb, beta, c, ldc, nil)
 	putPacked(pa)
 }
 
@@ -216,6 +220,6 @@ func SgemmPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, c []floa
 	if ep != nil && ep.Accumulate {
 		beta = 1
 	}
-	multiply(pa, transB, n, b, ldb, beta, c, ldc, ep)
+	multiplyPacked(pa, transB, n, b, ldb, beta, c, ldc, ep)
 	return nil
 }

@@ -316,6 +316,7 @@ func TestTileArgsLayout(t *testing.T) {
 		{"bias", unsafe.Offsetof(p.bias), 72}, {"res", unsafe.Offsetof(p.res), 80},
 		{"ldr", unsafe.Offsetof(p.ldr), 88}, {"beta", unsafe.Offsetof(p.beta), 96},
 		{"min", unsafe.Offsetof(p.min), 100}, {"max", unsafe.Offsetof(p.max), 104},
+		{"lda", unsafe.Offsetof(p.lda), 112},
 	}
 	for _, o := range offs {
 		if o.got != o.want {

@@ -11,7 +11,7 @@ import (
 // Flag bits of tileArgs.flags (mirrored in gen_tiles.go).
 const (
 	flagLoadC   = 1  // C = acc + beta*C instead of C = acc
-	flagBias    = 2  // add bias[row]
+	flagBias    = 2  // add bias[row] (kernels start the accumulators at it)
 	flagRes     = 4  // add the residual tile
 	flagClamp   = 8  // clamp to [min, max]
 	flagPartial = 16 // fewer valid columns than the panel width
@@ -35,6 +35,7 @@ type tileArgs struct {
 	beta    float32  // C multiplier when flagLoadC is set
 	min     float32  // clamp bounds when flagClamp is set
 	max     float32
+	lda     int // bytes between rows of A read in place (direct kernels)
 	// Only the generic kernel reads these.
 	mr, nr int
 }
@@ -53,6 +54,9 @@ type kernelImpl struct {
 	// tiles[0] are the narrow kernels, tiles[1] the full-width ones, each
 	// indexed by the number of rows (1..mr).
 	tiles [2][]func(*tileArgs)
+	// direct is like tiles for kernels reading A in place (row-major,
+	// lda apart) instead of packed; nil when the family has none.
+	direct [2][]func(*tileArgs)
 }
 
 // width returns the panel width and kernel table index for nr valid columns.

@@ -76,10 +76,88 @@ func tileAVX512M11N32(p *tileArgs)
 //go:noescape
 func tileAVX512M12N32(p *tileArgs)
 
-// tilesAVX512[w][mr] is the kernel for mr rows and panel width index w (0 narrow, 1 wide).
+// tilesAVX512[w][mr] is the kernel for mr rows of packed A and panel width index w (0 narrow, 1 wide).
 var tilesAVX512 = [2][13]func(*tileArgs){
 	{nil, tileAVX512M1N16, tileAVX512M2N16, tileAVX512M3N16, tileAVX512M4N16, tileAVX512M5N16, tileAVX512M6N16, tileAVX512M7N16, tileAVX512M8N16, tileAVX512M9N16, tileAVX512M10N16, tileAVX512M11N16, tileAVX512M12N16},
 	{nil, tileAVX512M1N32, tileAVX512M2N32, tileAVX512M3N32, tileAVX512M4N32, tileAVX512M5N32, tileAVX512M6N32, tileAVX512M7N32, tileAVX512M8N32, tileAVX512M9N32, tileAVX512M10N32, tileAVX512M11N32, tileAVX512M12N32},
+}
+
+//go:noescape
+func tileAVX512DM1N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM2N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM3N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM4N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM5N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM6N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM7N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM8N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM9N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM10N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM11N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM12N16(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM1N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM2N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM3N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM4N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM5N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM6N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM7N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM8N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM9N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM10N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM11N32(p *tileArgs)
+
+//go:noescape
+func tileAVX512DM12N32(p *tileArgs)
+
+// tilesAVX512Direct[w][mr] is the kernel for mr rows of in-place A and panel width index w (0 narrow, 1 wide).
+var tilesAVX512Direct = [2][13]func(*tileArgs){
+	{nil, tileAVX512DM1N16, tileAVX512DM2N16, tileAVX512DM3N16, tileAVX512DM4N16, tileAVX512DM5N16, tileAVX512DM6N16, tileAVX512DM7N16, tileAVX512DM8N16, tileAVX512DM9N16, tileAVX512DM10N16, tileAVX512DM11N16, tileAVX512DM12N16},
+	{nil, tileAVX512DM1N32, tileAVX512DM2N32, tileAVX512DM3N32, tileAVX512DM4N32, tileAVX512DM5N32, tileAVX512DM6N32, tileAVX512DM7N32, tileAVX512DM8N32, tileAVX512DM9N32, tileAVX512DM10N32, tileAVX512DM11N32, tileAVX512DM12N32},
 }
 
 //go:noescape
@@ -118,8 +196,50 @@ func tileAVX2M5N16(p *tileArgs)
 //go:noescape
 func tileAVX2M6N16(p *tileArgs)
 
-// tilesAVX2[w][mr] is the kernel for mr rows and panel width index w (0 narrow, 1 wide).
+// tilesAVX2[w][mr] is the kernel for mr rows of packed A and panel width index w (0 narrow, 1 wide).
 var tilesAVX2 = [2][7]func(*tileArgs){
 	{nil, tileAVX2M1N8, tileAVX2M2N8, tileAVX2M3N8, tileAVX2M4N8, tileAVX2M5N8, tileAVX2M6N8},
 	{nil, tileAVX2M1N16, tileAVX2M2N16, tileAVX2M3N16, tileAVX2M4N16, tileAVX2M5N16, tileAVX2M6N16},
+}
+
+//go:noescape
+func tileAVX2DM1N8(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM2N8(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM3N8(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM4N8(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM5N8(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM6N8(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM1N16(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM2N16(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM3N16(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM4N16(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM5N16(p *tileArgs)
+
+//go:noescape
+func tileAVX2DM6N16(p *tileArgs)
+
+// tilesAVX2Direct[w][mr] is the kernel for mr rows of in-place A and panel width index w (0 narrow, 1 wide).
+var tilesAVX2Direct = [2][7]func(*tileArgs){
+	{nil, tileAVX2DM1N8, tileAVX2DM2N8, tileAVX2DM3N8, tileAVX2DM4N8, tileAVX2DM5N8, tileAVX2DM6N8},
+	{nil, tileAVX2DM1N16, tileAVX2DM2N16, tileAVX2DM3N16, tileAVX2DM4N16, tileAVX2DM5N16, tileAVX2DM6N16},
 }
