@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -643,7 +644,7 @@ func (im *importer) dropout(n *onnxpb.NodeProto, at attrs) error {
 		if err != nil {
 			return err
 		}
-		p = float64(r)
+		p = shortest(r)
 	} else {
 		c, err := im.floatConst(n, 1, true)
 		if err != nil {
@@ -653,7 +654,7 @@ func (im *importer) dropout(n *onnxpb.NodeProto, at attrs) error {
 			if c.numel() != 1 {
 				return fmt.Errorf("%s: ratio has shape %v, want a scalar", where(n), c.shape)
 			}
-			p = float64(c.f[0])
+			p = shortest(c.f[0])
 		}
 		if len(n.GetInput()) > 2 && n.GetInput()[2] != "" {
 			t, err := im.constIn(n, 2, false)
@@ -813,7 +814,7 @@ func (im *importer) batchNorm(n *onnxpb.NodeProto, at attrs) error {
 		ps = append(ps, t)
 	}
 	// ONNX momentum weighs the running value; PyTorch's weighs the batch.
-	bn := &graph.BNAttr{C: s[1], Eps: float64(eps), Momentum: math.Round((1-float64(mom))*1e6) / 1e6}
+	bn := &graph.BNAttr{C: s[1], Eps: shortest(eps), Momentum: shortest(1 - mom)}
 	v := im.add(&graph.Node{Op: graph.OpBatchNorm, Inputs: []string{x}, BN: bn}, paramHint(n, n.GetInput()[1]), clone(s), ps...)
 	return im.setOut(n, v)
 }
@@ -1530,4 +1531,15 @@ func applyStructure(g *graph.Graph, js string) error {
 		}
 	}
 	return nil
+}
+
+// shortest widens a float32 attribute to the float64 with the shortest
+// decimal form that rounds to it (float32 1e-5 becomes 1e-5, as PyTorch
+// and our files hold it, not 9.99999974737875e-06).
+func shortest(f float32) float64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(f)
+	}
+	return v
 }
