@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/onnx"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var out string
+	var opts onnx.ExportOptions
+	cmd := &cobra.Command{
+		Use:   "export MODEL.dsk -o MODEL.onnx",
+		Short: "Write a dshrink model (original, searched, fine-tuned or merged) as ONNX",
+		Long: `Write a .dsk model as ONNX (IR version 8, opset 13 to 17) for ONNX Runtime,
+TensorRT and other runtimes. Node names are the model's node names and
+initializers its parameter names; metadata records the producer, the model's
+metadata (the shrink plan among it) and the block/unit structure, so
+"dshrink import" restores it. ReLU6 is written as Clip, a merged conv's
+border bias map as an Add after the Conv.`,
+		Example: `  dshrink export merged.dsk -o merged.onnx
+  dshrink export merged.dsk -o merged_b1.onnx --batch 1      # fixed batch size
+  dshrink export model.dsk -o model.onnx --opset 17          # HardSwish as one op`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("missing -o OUTPUT")
+			}
+			g, err := graph.Load(args[0])
+			if err != nil {
+				return err
+			}
+			data, err := onnx.Export(g, opts)
+			if err != nil {
+				return err
+			}
+			tmp := out + ".tmp"
+			if err := os.WriteFile(tmp, data, 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+			if err := os.Rename(tmp, out); err != nil {
+				return fmt.Errorf("write %s: %w", out, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%d nodes) -> %s (%d bytes)\n", args[0], len(g.Nodes), out, len(data))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output ONNX file")
+	cmd.Flags().IntVar(&opts.Opset, "opset", 13, "ONNX opset version (13 to 17)")
+	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "fixed batch size (0: dynamic)")
+	rootCmd.AddCommand(cmd)
+}
