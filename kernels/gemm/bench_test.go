@@ -19,13 +19,22 @@ var benchShapes = []struct{ m, k, n int }{
 // BenchmarkSgemm reports GFLOP/s of Sgemm (A packed on every call) for each
 // kernel, thread count and shape. Select with e.g.
 // -bench 'Sgemm/avx512/threads=1'.
-func BenchmarkSgemm(b *testing.B) { benchAll(b, false) }
+func BenchmarkSgemm(b *testing.B) { benchAll(b, unpacked) }
 
-// BenchmarkSgemmPacked is BenchmarkSgemm with A prepacked and a ReLU6 epilogue
-// with bias, the inference path of a 1x1 convolution.
-func BenchmarkSgemmPacked(b *testing.B) { benchAll(b, true) }
+// BenchmarkSgemmPacked is BenchmarkSgemm with A prepacked.
+func BenchmarkSgemmPacked(b *testing.B) { benchAll(b, packedPlain) }
 
-func benchAll(b *testing.B, packed bool) {
+// BenchmarkSgemmPackedReLU6 adds a fused bias + ReLU6 epilogue: the inference
+// path of a 1x1 convolution.
+func BenchmarkSgemmPackedReLU6(b *testing.B) { benchAll(b, packedReLU6) }
+
+const (
+	unpacked = iota
+	packedPlain
+	packedReLU6
+)
+
+func benchAll(b *testing.B, mode int) {
 	for _, name := range []string{"avx512", "avx2", "generic"} {
 		b.Run(name, func(b *testing.B) {
 			restore, err := SetKernel(name)
@@ -38,7 +47,7 @@ func benchAll(b *testing.B, packed bool) {
 					withThreads(b, th)
 					for _, s := range benchShapes {
 						b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n), func(b *testing.B) {
-							benchOne(b, s.m, s.k, s.n, packed)
+							benchOne(b, s.m, s.k, s.n, mode)
 						})
 					}
 				})
@@ -47,7 +56,7 @@ func benchAll(b *testing.B, packed bool) {
 	}
 }
 
-func benchOne(b *testing.B, m, k, n int, packed bool) {
+func benchOne(b *testing.B, m, k, n int, mode int) {
 	r := rand.New(rand.NewPCG(1, 1))
 	a, bm, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
 	bias := randSlice(r, m)
@@ -55,9 +64,12 @@ func benchOne(b *testing.B, m, k, n int, packed bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ep := ReLU6(bias)
+	var ep *Epilogue
+	if mode == packedReLU6 {
+		ep = ReLU6(bias)
+	}
 	run := func() {
-		if packed {
+		if mode != unpacked {
 			if err := SgemmPacked(pa, false, n, bm, n, c, n, ep); err != nil {
 				b.Fatal(err)
 			}
