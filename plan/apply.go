@@ -1,0 +1,202 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dshrink/dshrink/graph"
+)
+
+// ApplyOptions selects the form in which a plan is applied.
+type ApplyOptions struct {
+	// AddFinalAct adds a ReLU6 after the output (the residual add, when there
+	// is one) of every block whose unit is removed, as the paper's fine-tuning
+	// does (ADD_FINAL_ACT, DESIGN.md 1.3). It stops consecutive merged blocks
+	// from being merged together.
+	AddFinalAct bool
+	// PadFirst rewrites every removed block into the pad-first form: one Pad
+	// node before the block's first convolution with the block's total
+	// padding, and the block's convolutions unpadded. The residual add still
+	// reads the unpadded input. The block's output shape is unchanged, but it
+	// is a different function at the border (the expand bias reaches the
+	// padded border); merging this form is exact without a bias map. Blocks
+	// that already contain a Pad node are left as they are.
+	PadFirst bool
+}
+
+// Apply returns a copy of g with p applied: the activations of removed units
+// become the identity, optionally with a ReLU6 after each removed block and
+// in the pad-first form (see ApplyOptions). g is not modified.
+func Apply(g *graph.Graph, p *Plan, opts ApplyOptions) (*graph.Graph, error) {
+	if err := p.Validate(g); err != nil {
+		return nil, err
+	}
+	c := g.Clone()
+	removed := map[string]bool{}
+	for _, u := range p.Units {
+		if !u.Keep {
+			removed[u.Name] = true
+		}
+	}
+	for _, n := range c.Nodes {
+		if n.Op == graph.OpAct && n.Act != nil && removed[n.Act.Unit] {
+			n.Act.Kind = graph.ActIdentity
+		}
+	}
+	var blocks []string
+	for _, u := range c.Units {
+		if removed[u.Name] && u.Block != "" && c.Block(u.Block) != nil {
+			blocks = append(blocks, u.Block)
+		}
+	}
+	if opts.PadFirst {
+		for _, b := range blocks {
+			if err := padFirst(c, c.Block(b)); err != nil {
+				return nil, fmt.Errorf("apply plan (pad-first): %w", err)
+			}
+		}
+	}
+	if opts.AddFinalAct {
+		for _, b := range blocks {
+			if err := addFinalAct(c, c.Block(b)); err != nil {
+				return nil, fmt.Errorf("apply plan (final activation): %w", err)
+			}
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("apply plan: result is not a valid model: %w", err)
+	}
+	if opts.PadFirst {
+		before, err := g.Shapes(1)
+		if err != nil {
+			return nil, fmt.Errorf("apply plan: %w", err)
+		}
+		after, _ := c.Shapes(1)
+		for _, b := range blocks {
+			out := g.Block(b).Output
+			if !sameInts(before[out], after[out]) {
+				return nil, fmt.Errorf("apply plan (pad-first): block %s output shape changed from %v to %v", b, before[out], after[out])
+			}
+		}
+	}
+	if c.Meta == nil {
+		c.Meta = map[string]string{}
+	}
+	name := p.Name
+	if name == "" {
+		name = p.Source
+	}
+	c.Meta["plan"] = name
+	c.Meta["plan.removed"] = strings.Join(p.Removed(), ",")
+	if opts.PadFirst {
+		c.Meta["plan.pad_first"] = "true"
+	}
+	if opts.AddFinalAct {
+		c.Meta["plan.add_final_act"] = "true"
+	}
+	return c, nil
+}
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// padFirst moves the padding of block b's convolutions into one Pad node in
+// front of its first convolution.
+func padFirst(g *graph.Graph, b *graph.Block) error {
+	var convs []*graph.Node
+	first := -1
+	for i, n := range g.Nodes {
+		if n.Block != b.Name {
+			continue
+		}
+		switch n.Op {
+		case graph.OpPad:
+			return nil // already in the pad-first form
+		case graph.OpConv:
+			if first < 0 {
+				first = i
+			}
+			convs = append(convs, n)
+		}
+	}
+	if len(convs) == 0 {
+		return fmt.Errorf("block %s has no convolution", b.Name)
+	}
+	if convs[0].Inputs[0] != b.Input {
+		return fmt.Errorf("block %s: first convolution %s does not read the block input %q", b.Name, convs[0].Name, b.Input)
+	}
+	var pads [4]int
+	sh, sw := 1, 1
+	for _, n := range convs {
+		a := n.Conv
+		pads[0] += a.Pads[0] * sh
+		pads[1] += a.Pads[1] * sw
+		pads[2] += a.Pads[2] * sh
+		pads[3] += a.Pads[3] * sw
+		sh *= a.StrideH
+		sw *= a.StrideW
+	}
+	if pads == [4]int{} {
+		return nil
+	}
+	for _, n := range convs {
+		n.Conv.Pads = [4]int{}
+	}
+	name := b.Name + ".pad"
+	if g.Node(name) != nil || g.Producer(name) != nil {
+		return fmt.Errorf("block %s: a node or value named %q already exists", b.Name, name)
+	}
+	pad := &graph.Node{Name: name, Op: graph.OpPad, Inputs: []string{b.Input}, Output: name, Block: b.Name, Pad: &graph.PadAttr{Pads: pads}}
+	convs[0].Inputs[0] = name
+	g.Nodes = append(g.Nodes[:first], append([]*graph.Node{pad}, g.Nodes[first:]...)...)
+	return nil
+}
+
+// addFinalAct inserts a ReLU6 after block b's output and makes its output the
+// block output.
+func addFinalAct(g *graph.Graph, b *graph.Block) error {
+	out := b.Output
+	idx := -1
+	for i, n := range g.Nodes {
+		if n.Output == out {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return fmt.Errorf("block %s: output %q has no producer", b.Name, out)
+	}
+	name := b.Name + ".final_act"
+	if g.Node(name) != nil || g.Producer(name) != nil {
+		return fmt.Errorf("block %s: a node or value named %q already exists", b.Name, name)
+	}
+	for _, n := range g.Nodes {
+		for i, in := range n.Inputs {
+			if in == out {
+				n.Inputs[i] = name
+			}
+		}
+	}
+	act := &graph.Node{Name: name, Op: graph.OpAct, Inputs: []string{out}, Output: name, Block: b.Name, Act: &graph.ActAttr{Kind: graph.ActReLU6}}
+	g.Nodes = append(g.Nodes[:idx+1], append([]*graph.Node{act}, g.Nodes[idx+1:]...)...)
+	if g.Output == out {
+		g.Output = name
+	}
+	for i := range g.Blocks {
+		if g.Blocks[i].Input == out {
+			g.Blocks[i].Input = name
+		}
+		if g.Blocks[i].Output == out {
+			g.Blocks[i].Output = name
+		}
+	}
+	return nil
+}

@@ -1,0 +1,359 @@
+// Package plan holds the activation plan shared by search, fine-tuning,
+// merging and the latency planner: which removable activation units of a
+// model keep their activation and which become the identity (and are then
+// merged away). A plan is stored as JSON:
+//
+//	{"version":1, "model":"mobilenet_v2_1", "source":"preset",
+//	 "units":[{"name":"features.0","keep":true}, {"name":"features.1","keep":false,"gate":0.83}, ...]}
+//
+// A valid plan lists every unit of its model exactly once.
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
+)
+
+// Version is the plan file format version written by Save; Load rejects others.
+const Version = 1
+
+// Sources of a plan (Plan.Source).
+const (
+	SourceSearch  = "search"
+	SourcePreset  = "preset"
+	SourceManual  = "manual"
+	SourcePlanner = "planner"
+)
+
+// Unit is the decision for one removable activation unit.
+type Unit struct {
+	Name string   `json:"name"`           // unit name, as in graph.Graph.Units
+	Keep bool     `json:"keep"`           // true: the activation stays; false: it becomes the identity
+	Gate *float64 `json:"gate,omitempty"` // the learned gate value s in [0,1], when the plan comes from a search
+}
+
+// Plan says which activation units of a model are kept.
+type Plan struct {
+	Version int               `json:"version"`
+	Model   string            `json:"model"`            // the graph name (graph.Graph.Name) or architecture it applies to
+	Units   []Unit            `json:"units"`            // one entry per unit of the model
+	Source  string            `json:"source,omitempty"` // search, preset, manual or planner
+	Name    string            `json:"name,omitempty"`   // e.g. the preset name
+	Meta    map[string]string `json:"meta,omitempty"`   // free-form provenance (keep ratio, latency budget, ...)
+}
+
+// Removed returns the names of the units whose activation is removed, in plan order.
+func (p *Plan) Removed() []string {
+	var out []string
+	for _, u := range p.Units {
+		if !u.Keep {
+			out = append(out, u.Name)
+		}
+	}
+	return out
+}
+
+// Keep reports whether unit name keeps its activation (false for a unit not in the plan).
+func (p *Plan) Keep(name string) bool {
+	for _, u := range p.Units {
+		if u.Name == name {
+			return u.Keep
+		}
+	}
+	return false
+}
+
+// Vector returns the plan as a 0/1 keep vector in the order of g.Units.
+func (p *Plan) Vector(g *graph.Graph) []int {
+	v := make([]int, len(g.Units))
+	for i, u := range g.Units {
+		if p.Keep(u.Name) {
+			v[i] = 1
+		}
+	}
+	return v
+}
+
+// Validate checks that p applies to g: right model, every unit of g listed
+// exactly once, no unknown or duplicate units.
+func (p *Plan) Validate(g *graph.Graph) error {
+	if p == nil {
+		return errors.New("plan: nil plan")
+	}
+	if p.Version != Version {
+		return fmt.Errorf("plan: format version %d, this dshrink reads version %d", p.Version, Version)
+	}
+	if p.Model != "" && p.Model != g.Name && p.Model != g.Meta["architecture"] {
+		return fmt.Errorf("plan: made for model %q, but the model is %q (architecture %q)", p.Model, g.Name, g.Meta["architecture"])
+	}
+	if len(g.Units) == 0 {
+		return fmt.Errorf("plan: model %q has no removable activation units", g.Name)
+	}
+	known := make(map[string]bool, len(g.Units))
+	for _, u := range g.Units {
+		known[u.Name] = true
+	}
+	seen := map[string]bool{}
+	for i, u := range p.Units {
+		if !known[u.Name] {
+			return fmt.Errorf("plan: unit %d %q is not a unit of model %q (units: %s)", i, u.Name, g.Name, unitRange(g))
+		}
+		if seen[u.Name] {
+			return fmt.Errorf("plan: unit %q is listed more than once", u.Name)
+		}
+		seen[u.Name] = true
+		if u.Gate != nil && (*u.Gate < 0 || *u.Gate > 1) {
+			return fmt.Errorf("plan: unit %q has gate %g outside [0, 1]", u.Name, *u.Gate)
+		}
+	}
+	if len(p.Units) != len(g.Units) {
+		var missing []string
+		for _, u := range g.Units {
+			if !seen[u.Name] {
+				missing = append(missing, u.Name)
+			}
+		}
+		return fmt.Errorf("plan: lists %d units, model %q has %d (missing: %s)", len(p.Units), g.Name, len(g.Units), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func unitRange(g *graph.Graph) string {
+	if len(g.Units) == 0 {
+		return "none"
+	}
+	return g.Units[0].Name + " ... " + g.Units[len(g.Units)-1].Name
+}
+
+// New returns a plan for g in which every unit keeps its activation except
+// those in removed.
+func New(g *graph.Graph, source string, removed map[string]bool) *Plan {
+	p := &Plan{Version: Version, Model: g.Name, Source: source}
+	for _, u := range g.Units {
+		p.Units = append(p.Units, Unit{Name: u.Name, Keep: !removed[u.Name]})
+	}
+	return p
+}
+
+// Encode writes p as indented JSON.
+func (p *Plan) Encode(w io.Writer) error {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode plan: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Save writes p to path atomically (temporary file, sync, rename).
+func (p *Plan) Save(path string) error {
+	if p.Version == 0 {
+		p.Version = Version
+	}
+	return fsutil.WriteFileAtomic(path, p.Encode)
+}
+
+// Decode parses a plan from JSON, rejecting unknown fields and other versions.
+func Decode(data []byte) (*Plan, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	p := &Plan{}
+	if err := dec.Decode(p); err != nil {
+		return nil, fmt.Errorf("plan: not a valid plan file: %w", err)
+	}
+	if p.Version != Version {
+		return nil, fmt.Errorf("plan: format version %d, this dshrink reads version %d", p.Version, Version)
+	}
+	return p, nil
+}
+
+// Load reads a plan file written by Save (or by hand).
+func Load(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load plan: %w", err)
+	}
+	p, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("load plan %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// paperPlans are the published MobileNetV2-1.4 plans (DESIGN.md 1.2): 19 units
+// in module order (stem, expansion-1 block, 16 blocks, head); 1 = keep.
+var paperPlans = map[string][19]int{
+	"ds-a": {0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1},
+	"ds-b": {1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1},
+	"ds-c": {1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1},
+	"ds-d": {0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+	"ds-e": {0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1},
+	"ds-f": {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+}
+
+// PresetNames lists the preset names accepted by Preset.
+func PresetNames() []string {
+	names := []string{"all"}
+	var ds []string
+	for k := range paperPlans {
+		ds = append(ds, k)
+	}
+	sort.Strings(ds)
+	return append(names, ds...)
+}
+
+// IsPreset reports whether name is a preset name (case-insensitive).
+func IsPreset(name string) bool {
+	n := strings.ToLower(name)
+	_, ok := paperPlans[n]
+	return ok || n == "all"
+}
+
+// Preset returns a named plan for g:
+//   - "all": every block's unit is removed (each block becomes linear and
+//     mergeable); units outside blocks (stem, head) keep their activation;
+//   - "ds-a" ... "ds-f": the paper's MobileNetV2-1.4 plans, mapped onto g's
+//     units in order; valid only for a graph with exactly 19 units and 17 blocks.
+func Preset(name string, g *graph.Graph) (*Plan, error) {
+	n := strings.ToLower(name)
+	if n == "all" {
+		removed := map[string]bool{}
+		for _, u := range g.Units {
+			if u.Block != "" {
+				removed[u.Name] = true
+			}
+		}
+		if len(removed) == 0 {
+			return nil, fmt.Errorf("plan: preset all: model %q has no block units", g.Name)
+		}
+		p := New(g, SourcePreset, removed)
+		p.Name = n
+		return p, nil
+	}
+	vec, ok := paperPlans[n]
+	if !ok {
+		return nil, fmt.Errorf("plan: unknown preset %q (known: %s)", name, strings.Join(PresetNames(), ", "))
+	}
+	if len(g.Units) != len(vec) || len(g.Blocks) != 17 {
+		return nil, fmt.Errorf("plan: preset %s is the paper's MobileNetV2 plan over %d units (stem, 17 blocks, head); model %q has %d units and %d blocks",
+			n, len(vec), g.Name, len(g.Units), len(g.Blocks))
+	}
+	removed := map[string]bool{}
+	for i, u := range g.Units {
+		if vec[i] == 0 {
+			removed[u.Name] = true
+		}
+	}
+	p := New(g, SourcePreset, removed)
+	p.Name = n
+	return p, nil
+}
+
+// FromList returns a plan for g that removes the units named in list, a
+// comma-separated list of unit names or numeric ranges of them, e.g.
+// "features.3,features.5-8" (features.5, 6, 7 and 8). Every other unit keeps
+// its activation.
+func FromList(g *graph.Graph, list string) (*Plan, error) {
+	known := map[string]bool{}
+	for _, u := range g.Units {
+		known[u.Name] = true
+	}
+	removed := map[string]bool{}
+	var order []string
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		names, err := expandItem(item)
+		if err != nil {
+			return nil, fmt.Errorf("plan: list %q: %w", list, err)
+		}
+		for _, nm := range names {
+			if !known[nm] {
+				return nil, fmt.Errorf("plan: list %q: %q is not a unit of model %q (units: %s)", list, nm, g.Name, unitRange(g))
+			}
+			if removed[nm] {
+				return nil, fmt.Errorf("plan: list %q: unit %q is listed more than once", list, nm)
+			}
+			removed[nm] = true
+			order = append(order, nm)
+		}
+	}
+	if len(order) == 0 {
+		return nil, fmt.Errorf("plan: list %q names no unit", list)
+	}
+	p := New(g, SourceManual, removed)
+	return p, nil
+}
+
+// expandItem turns "features.5-8" into features.5 ... features.8; other items
+// are returned as they are.
+func expandItem(item string) ([]string, error) {
+	dash := strings.LastIndexByte(item, '-')
+	if dash < 0 {
+		return []string{item}, nil
+	}
+	hi, err := strconv.Atoi(item[dash+1:])
+	if err != nil {
+		return []string{item}, nil // a name that happens to contain a dash
+	}
+	head := item[:dash]
+	i := len(head)
+	for i > 0 && head[i-1] >= '0' && head[i-1] <= '9' {
+		i--
+	}
+	if i == len(head) {
+		return nil, fmt.Errorf("range %q: want PREFIXlo-hi, e.g. features.5-8", item)
+	}
+	lo, _ := strconv.Atoi(head[i:])
+	if hi < lo {
+		return nil, fmt.Errorf("range %q: end %d before start %d", item, hi, lo)
+	}
+	if hi-lo > 10000 {
+		return nil, fmt.Errorf("range %q is too long", item)
+	}
+	var out []string
+	for k := lo; k <= hi; k++ {
+		out = append(out, head[:i]+strconv.Itoa(k))
+	}
+	return out, nil
+}
+
+// Resolve turns a command-line plan argument into a validated plan for g: an
+// existing file is loaded as a plan file, a preset name ("all", "ds-a" ...
+// "ds-f") gives that preset, anything else is read as an explicit list of
+// units for FromList.
+func Resolve(spec string, g *graph.Graph) (*Plan, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, errors.New("plan: empty plan argument (give a plan file, a preset or a list of blocks)")
+	}
+	var p *Plan
+	var err error
+	if st, serr := os.Stat(spec); serr == nil && st.Mode().IsRegular() {
+		p, err = Load(spec)
+	} else if IsPreset(spec) {
+		p, err = Preset(spec, g)
+	} else if strings.HasSuffix(spec, ".json") {
+		return nil, fmt.Errorf("plan: file %s: %w", spec, serr)
+	} else {
+		p, err = FromList(g, spec)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Validate(g); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
