@@ -920,6 +920,9 @@ func (im *importer) add2(n *onnxpb.NodeProto) error {
 		}
 		if bs, ok := broadcastTo(c.shape, 4); ok && bs[0] == 1 && (bs[1] == 1 || bs[1] == K) && bs[2] == s[2] && bs[3] == s[3] {
 			hw := s[2] * s[3]
+			if int64(K)*int64(hw) > MaxTensorElems {
+				return fmt.Errorf("%s: a bias map of %d x %d x %d values is too large", where(n), K, s[2], s[3])
+			}
 			m := im.convBiasMap(p, s)
 			for k := 0; k < K; k++ {
 				for j := 0; j < hw; j++ {
