@@ -138,7 +138,7 @@ func mergeAllBlocks(t *testing.T, g *graph.Graph) *graph.Graph {
 		out.Params[name+".weight"], out.Params[name+".bias"], out.Params[name+".bias_map"] = K, bias, bmap
 		out.Nodes = append(out.Nodes, &graph.Node{Name: name, Op: graph.OpConv, Inputs: []string{b.Input}, Output: name,
 			Params: []string{name + ".weight", name + ".bias", name + ".bias_map"},
-			Conv: &graph.ConvAttr{InC: in, OutC: Co, KH: k, KW: k, StrideH: s, StrideW: s, Pads: pads, Groups: 1, Bias: true, BiasMap: true}})
+			Conv:   &graph.ConvAttr{InC: in, OutC: Co, KH: k, KW: k, StrideH: s, StrideW: s, Pads: pads, Groups: 1, Bias: true, BiasMap: true}})
 	}
 	out.Output = g.Output
 	if err := out.Validate(); err != nil {
