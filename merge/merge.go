@@ -96,6 +96,18 @@ type Report struct {
 	OriginalNodeCout int        `json:"nodes_before"`
 }
 
+// ChainOutputs returns the values produced by the merged chains: both the
+// unmerged and the merged model have them, so Verify can compare them.
+func (r *Report) ChainOutputs() []string {
+	var out []string
+	for _, c := range r.Chains {
+		if c.Merged {
+			out = append(out, c.Output)
+		}
+	}
+	return out
+}
+
 // Merge returns a copy of g with BatchNorm folded and every activation-free
 // linear chain merged into one convolution, and a report. g is not modified.
 // The merged graph computes the same function as g (up to float32 rounding

@@ -115,7 +115,7 @@ func applyAll(t testing.TB, g *graph.Graph, padFirst bool) *graph.Graph {
 // returns the max abs difference of the outputs relative to the max |a|.
 func relErr(t testing.TB, a, b *graph.Graph, seed uint64) (rel, abs float64) {
 	t.Helper()
-	r, err := Verify(a, b, VerifyOptions{Random: 1, Seed: seed, Intermediates: true})
+	r, err := Verify(a, b, VerifyOptions{Random: 1, Seed: seed, Intermediates: true, Executor: ExecReference})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,5 +453,49 @@ func TestMaxKernel(t *testing.T) {
 	rel, _ := relErr(t, g, merged, 1)
 	if rel > 1e-5 {
 		t.Errorf("relative error %.3g", rel)
+	}
+}
+
+// TestVerify: the float32 executor accepts a correct merge and rejects one
+// whose border bias map was dropped, and it catches the error at the chain
+// output even when the model output hides it.
+func TestVerify(t *testing.T) {
+	g := buildNet(t, 41, 3, 12, []blockSpec{{out: 8, expand: 6, kernel: 3, stride: 1}, {out: 16, expand: 6, kernel: 5, stride: 2}})
+	applied := applyAll(t, g, false)
+	merged, rep, err := Merge(applied, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Verify(applied, merged, VerifyOptions{Random: 3, Seed: 1, Values: rep.ChainOutputs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("float32 nn executor: max rel %.3g, worst chain output %s %.3g", res.MaxRel, res.WorstValue, res.WorstRel)
+	if !res.OK || res.Executor != "nn (float32)" || res.Images != 3 {
+		t.Errorf("correct merge rejected: %+v", res)
+	}
+	real := make([]float32, 2*3*12*12)
+	for i := range real {
+		real[i] = float32(i%13) / 13
+	}
+	res, err = Verify(applied, merged, VerifyOptions{Random: 1, Real: real, RealN: 2})
+	if err != nil || !res.OK || res.RealImages != 2 || res.Images != 3 {
+		t.Errorf("with real images: %+v, %v", res, err)
+	}
+	if _, err := Verify(applied, merged, VerifyOptions{Real: real[:5], RealN: 2}); err == nil {
+		t.Error("short real input accepted")
+	}
+	for _, n := range merged.Nodes {
+		if n.Conv != nil && n.Conv.BiasMap {
+			n.Conv.BiasMap = false
+			n.Params = n.Params[:len(n.Params)-1]
+		}
+	}
+	res, err = Verify(applied, merged, VerifyOptions{Random: 1, Values: rep.ChainOutputs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK {
+		t.Errorf("merge without bias maps accepted: %+v", res)
 	}
 }

@@ -90,7 +90,7 @@ func TestMobileNetV2Small(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := Verify(applied, m, VerifyOptions{Random: 1, Seed: 3, Intermediates: true})
+			res, err := Verify(applied, m, VerifyOptions{Random: 1, Seed: 3, Intermediates: true, Executor: ExecReference})
 			if err != nil {
 				t.Fatal(err)
 			}

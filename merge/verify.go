@@ -10,6 +10,7 @@ import (
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/graph/reference"
+	"github.com/dshrink/dshrink/nn"
 )
 
 // DefaultTolerance is the default relative tolerance of Verify: the largest
@@ -26,6 +27,68 @@ type VerifyOptions struct {
 	// Intermediates also compares every value both models share (by name
 	// and shape), e.g. each merged chain's output, not only the model output.
 	Intermediates bool
+	// Values lists further values to compare (by name, when both models
+	// have them with the same shape), e.g. the outputs of the merged chains
+	// (Report.ChainOutputs). A model output can hide a wrong merge (e.g.
+	// behind a saturated ReLU6); the chain outputs cannot.
+	Values []string
+	// Executor runs the models: ExecNN (the default: the float32 nn
+	// executor, what the tolerance is set for) or ExecReference (the float64
+	// reference, slow but free of float32 rounding in the activations).
+	Executor string
+}
+
+// Executors accepted by VerifyOptions.Executor.
+const (
+	ExecNN        = "nn"
+	ExecReference = "reference"
+)
+
+// runner runs a model on one image and returns every value it can see
+// (name -> data) and their shapes.
+type runner func(x []float32) (map[string][]float64, map[string][]int, error)
+
+func newRunner(g *graph.Graph, exec string, all bool) (runner, error) {
+	switch exec {
+	case ExecReference:
+		return func(x []float32) (map[string][]float64, map[string][]int, error) {
+			return reference.Forward(g, x, 1)
+		}, nil
+	case "", ExecNN:
+		m, err := nn.NewModel(g, 1)
+		if err != nil {
+			return nil, err
+		}
+		shapes, err := g.Shapes(1)
+		if err != nil {
+			return nil, err
+		}
+		return func(x []float32) (vals map[string][]float64, _ map[string][]int, err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("nn executor: %v", r)
+				}
+			}()
+			vals = map[string][]float64{g.Output: f64(m.Forward(x, 1, false))}
+			if all {
+				for _, n := range g.Nodes {
+					if v := m.Value(n.Output); v != nil {
+						vals[n.Output] = f64(v)
+					}
+				}
+			}
+			return vals, shapes, nil
+		}, nil
+	}
+	return nil, fmt.Errorf("verify: unknown executor %q (want %s or %s)", exec, ExecNN, ExecReference)
+}
+
+func f64(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
 }
 
 // Result is the outcome of Verify.
@@ -45,9 +108,10 @@ type Result struct {
 }
 
 // Verify runs orig and merged on the same inputs and compares their outputs
-// (and, optionally, every shared intermediate value). The models are run by
-// the float64 reference executor on float32 parameters, so the figures
-// measure the merge itself (float32 rounding of the merged weights included).
+// (and, optionally, every shared intermediate value). By default the models
+// run on the float32 nn executor; with ExecReference they run in float64 on
+// the float32 parameters, so the figures measure the merge itself (float32
+// rounding of the merged weights included).
 func Verify(orig, merged *graph.Graph, opts VerifyOptions) (*Result, error) {
 	if opts.Random <= 0 {
 		opts.Random = 2
@@ -62,7 +126,19 @@ func Verify(orig, merged *graph.Graph, opts VerifyOptions) (*Result, error) {
 	for _, d := range orig.Input.Shape {
 		per *= d
 	}
-	res := &Result{Tol: opts.Tol, Executor: "graph/reference (float64)"}
+	res := &Result{Tol: opts.Tol, Executor: "nn (float32)"}
+	if opts.Executor == ExecReference {
+		res.Executor = "graph/reference (float64)"
+	}
+	all := opts.Intermediates || len(opts.Values) > 0
+	runA, err := newRunner(orig, opts.Executor, all)
+	if err != nil {
+		return nil, fmt.Errorf("verify: original model: %w", err)
+	}
+	runB, err := newRunner(merged, opts.Executor, all)
+	if err != nil {
+		return nil, fmt.Errorf("verify: merged model: %w", err)
+	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x7e51f7))
 	var batches [][]float32
 	for i := 0; i < opts.Random; i++ {
@@ -82,12 +158,16 @@ func Verify(orig, merged *graph.Graph, opts VerifyOptions) (*Result, error) {
 		res.RealImages = opts.RealN
 	}
 	worst := map[string][2]float64{} // value -> max abs diff, max |orig|
+	want := map[string]bool{}
+	for _, v := range opts.Values {
+		want[v] = true
+	}
 	for _, x := range batches {
-		va, sa, err := reference.Forward(orig, x, 1)
+		va, sa, err := runA(x)
 		if err != nil {
 			return nil, fmt.Errorf("verify: run original: %w", err)
 		}
-		vb, sb, err := reference.Forward(merged, x, 1)
+		vb, sb, err := runB(x)
 		if err != nil {
 			return nil, fmt.Errorf("verify: run merged: %w", err)
 		}
@@ -98,10 +178,10 @@ func Verify(orig, merged *graph.Graph, opts VerifyOptions) (*Result, error) {
 		d, s := maxDiff(b, a)
 		res.MaxAbs = math.Max(res.MaxAbs, d)
 		res.Scale = math.Max(res.Scale, s)
-		if opts.Intermediates {
+		if opts.Intermediates || len(opts.Values) > 0 {
 			for name, av := range va {
 				bv, ok := vb[name]
-				if !ok || name == orig.Input.Name || !sameShape(sa[name], sb[name]) {
+				if !ok || name == orig.Input.Name || !sameShape(sa[name], sb[name]) || !opts.Intermediates && !want[name] {
 					continue
 				}
 				d, s := maxDiff(bv, av)
@@ -192,7 +272,7 @@ func (r *Report) Explain(w io.Writer) error {
 		fmt.Fprintf(&b, "  %d images (%d real), %s: max abs error %.3g, max relative error %.3g (output scale %.3g)",
 			v.Images, v.RealImages, v.Executor, v.MaxAbs, v.MaxRel, v.Scale)
 		if v.WorstValue != "" {
-			fmt.Fprintf(&b, "; worst shared value %s: %.3g relative", v.WorstValue, v.WorstRel)
+			fmt.Fprintf(&b, "; worst compared value %s: %.3g relative", v.WorstValue, v.WorstRel)
 		}
 		status := "PASS"
 		if !v.OK {

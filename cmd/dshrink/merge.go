@@ -85,7 +85,7 @@ nothing is written and the command fails.`,
 			if err != nil {
 				return err
 			}
-			vo := merge.VerifyOptions{Random: images, Seed: seed, Tol: tol, Intermediates: true}
+			vo := merge.VerifyOptions{Random: images, Seed: seed, Tol: tol, Values: rep.ChainOutputs()}
 			if inputs != "" {
 				if vo.Real, vo.RealN, err = mergeReadInputs(inputs, g.Input.Shape); err != nil {
 					return err
@@ -115,11 +115,11 @@ nothing is written and the command fails.`,
 				if skipped := len(rep.Chains) - rep.Merged; skipped > 0 {
 					fmt.Fprintf(w, "%d chains left unmerged (see --explain)\n", skipped)
 				}
-				fmt.Fprintf(w, "verified against %s on %d images (%d real): max abs error %.3g, max relative error %.3g (worst shared value %s: %.3g), tolerance %.3g\n",
+				fmt.Fprintf(w, "verified against %s on %d images (%d real): max abs error %.3g, max relative error %.3g (worst merged chain output %s: %.3g), tolerance %.3g\n",
 					rep.VerifiedAgainst, res.Images, res.RealImages, res.MaxAbs, res.MaxRel, res.WorstValue, res.WorstRel, res.Tol)
 			}
 			if !res.OK {
-				return fmt.Errorf("merge: %w: max relative error %.3g (worst shared value %s: %.3g) above tolerance %.3g; nothing written",
+				return fmt.Errorf("merge: %w: max relative error %.3g (worst merged chain output %s: %.3g) above tolerance %.3g; nothing written",
 					merge.ErrTolerance, res.MaxRel, res.WorstValue, res.WorstRel, res.Tol)
 			}
 			merged.Meta["plan"] = mergePlanName(p, planSpec)
