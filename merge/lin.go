@@ -164,7 +164,26 @@ func compose(a, b *lin) (*lin, error) {
 	cpgA, kpgA, cpgB, kpgB := a.cpg(), a.kpg(), b.cpg(), b.kpg()
 	cpgC, kpgC := c.cpg(), c.kpg()
 	c.w = make([]float64, c.outC*cpgC*c.kh*c.kw)
-	for o := 0; o < b.outC; o++ {
+	if b.kh == 1 && b.kw == 1 && a.groups == 1 {
+		// A pointwise b after a dense a: c's rows are combinations of a's
+		// rows (same layout), one axpy per weight of b.
+		per := cpgC * c.kh * c.kw
+		for o := 0; o < b.outC; o++ {
+			gb := o / kpgB
+			dst := c.w[o*per : (o+1)*per]
+			for el := 0; el < cpgB; el++ {
+				wb := b.w[o*cpgB+el]
+				if wb == 0 {
+					continue
+				}
+				e := gb*cpgB + el
+				for i, v := range a.w[e*per : (e+1)*per] {
+					dst[i] += wb * v
+				}
+			}
+		}
+	}
+	for o := 0; o < b.outC && !(b.kh == 1 && b.kw == 1 && a.groups == 1); o++ {
 		gb, gc := o/kpgB, o/kpgC
 		for el := 0; el < cpgB; el++ {
 			e := gb*cpgB + el

@@ -499,3 +499,29 @@ func TestVerify(t *testing.T) {
 		t.Errorf("merge without bias maps accepted: %+v", res)
 	}
 }
+
+// TestGroupedCompose: grouped convolutions of different group counts compose
+// into a conv with gcd groups; asymmetric padding and stride are kept exact.
+func TestGroupedCompose(t *testing.T) {
+	b := graph.NewBuilder("groups", 12, 11, 10)
+	x := b.Conv("a", "input", 12, 12, 3, 1, 1, 4, true)
+	x = b.Conv("b", x, 12, 12, 1, 1, 0, 6, true)
+	x = b.Conv("c", x, 12, 24, 3, 2, 0, 2, true)
+	g, err := b.Finish(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Node("a").Conv.Pads = [4]int{2, 0, 1, 1}
+	randomize(g, 12)
+	merged, rep, err := Merge(g, Options{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Merged != 1 || merged.Nodes[0].Conv.Groups != 2 || merged.Nodes[0].Conv.KH != 5 {
+		t.Fatalf("want one 5x5/s2 conv with 2 groups, got %+v", rep.Chains)
+	}
+	rel, _ := relErr(t, g, merged, 1)
+	if rel > 1e-5 {
+		t.Errorf("relative error %.3g", rel)
+	}
+}
