@@ -62,38 +62,38 @@ func (o Options) withDefaults() Options {
 
 // Chain describes one linear chain the merger found, merged or not.
 type Chain struct {
-	Name      string   `json:"name"`             // name of the merged node
-	Blocks    []string `json:"blocks,omitempty"` // blocks the chain's nodes belong to
-	Nodes     []string `json:"nodes"`            // nodes replaced, in order
-	Input     string   `json:"input"`            // value read by the chain
-	Output    string   `json:"output"`           // value produced by the chain
-	Kernels   []string `json:"kernels"`          // the layers before merging, e.g. "1x1", "3x3/s2 dw", "+residual"
-	Kernel    string   `json:"kernel"`           // the merged convolution, e.g. "3x3/s2"
-	MACs      int64    `json:"macs_before"`      // MACs per image of the replaced layers
-	MACsAfter int64    `json:"macs_after"`       // MACs per image of the merged convolution
-	Params    int64    `json:"params_before"`    // parameters of the replaced layers (BatchNorm folded)
-	ParamsAft int64    `json:"params_after"`     // parameters of the merged convolution (bias map included)
-	BiasMap   bool     `json:"bias_map"`         // the merged convolution needs a border bias map
-	Merged    bool     `json:"merged"`           // false: left as it was
-	Reason    string   `json:"reason"`           // why it was (not) merged
-	Stop      string   `json:"stop,omitempty"`   // why the chain ends where it does
+	Name        string   `json:"name"`             // name of the merged node
+	Blocks      []string `json:"blocks,omitempty"` // blocks the chain's nodes belong to
+	Nodes       []string `json:"nodes"`            // nodes replaced, in order
+	Input       string   `json:"input"`            // value read by the chain
+	Output      string   `json:"output"`           // value produced by the chain
+	Kernels     []string `json:"kernels"`          // the layers before merging, e.g. "1x1", "3x3/s2 dw", "+residual"
+	Kernel      string   `json:"kernel"`           // the merged convolution, e.g. "3x3/s2"
+	MACs        int64    `json:"macs_before"`      // MACs per image of the replaced layers
+	MACsAfter   int64    `json:"macs_after"`       // MACs per image of the merged convolution
+	Params      int64    `json:"params_before"`    // parameters of the replaced layers (BatchNorm folded)
+	ParamsAfter int64    `json:"params_after"`     // parameters of the merged convolution (bias map included)
+	BiasMap     bool     `json:"bias_map"`         // the merged convolution needs a border bias map
+	Merged      bool     `json:"merged"`           // false: left as it was
+	Reason      string   `json:"reason"`           // why it was (not) merged
+	Stop        string   `json:"stop,omitempty"`   // why the chain ends where it does
 }
 
 // Report describes what Merge did.
 type Report struct {
-	Options          Options    `json:"options"`
-	Before           graph.Cost `json:"before"`           // the input model
-	After            graph.Cost `json:"after"`            // the merged model
-	FoldedBN         int        `json:"folded_batchnorm"` // BatchNorm nodes folded into convolutions
-	RemovedIdentity  int        `json:"removed_identity"` // identity activations removed
-	Chains           []Chain    `json:"chains"`           // every chain of two or more layers
-	Merged           int        `json:"merged"`           // chains merged
-	BiasMaps         int        `json:"bias_maps"`        // merged convolutions with a border bias map
-	UnmergedNotes    []string   `json:"notes,omitempty"`  // other things left alone, and why
-	VerifiedAgainst  string     `json:"verified_against"` // what the equivalence proof compares
-	Verification     *Result    `json:"verification,omitempty"`
-	MergedNodeCount  int        `json:"nodes_after"`
-	OriginalNodeCout int        `json:"nodes_before"`
+	Options           Options    `json:"options"`
+	Before            graph.Cost `json:"before"`           // the input model
+	After             graph.Cost `json:"after"`            // the merged model
+	FoldedBN          int        `json:"folded_batchnorm"` // BatchNorm nodes folded into convolutions
+	RemovedIdentity   int        `json:"removed_identity"` // identity activations removed
+	Chains            []Chain    `json:"chains"`           // every chain of two or more layers
+	Merged            int        `json:"merged"`           // chains merged
+	BiasMaps          int        `json:"bias_maps"`        // merged convolutions with a border bias map
+	UnmergedNotes     []string   `json:"notes,omitempty"`  // other things left alone, and why
+	VerifiedAgainst   string     `json:"verified_against"` // what the equivalence proof compares
+	Verification      *Result    `json:"verification,omitempty"`
+	MergedNodeCount   int        `json:"nodes_after"`
+	OriginalNodeCount int        `json:"nodes_before"`
 }
 
 // ChainOutputs returns the values produced by the merged chains: both the
@@ -118,7 +118,7 @@ func Merge(g *graph.Graph, opts Options) (*graph.Graph, *Report, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("merge: %w", err)
 	}
-	rep := &Report{Options: opts, Before: before, OriginalNodeCout: len(g.Nodes),
+	rep := &Report{Options: opts, Before: before, OriginalNodeCount: len(g.Nodes),
 		VerifiedAgainst: "the input model as given (with the plan's activations already removed, when a plan was applied)"}
 	m := &merger{g: g.Clone(), opts: opts, rep: rep, mergedBlocks: map[string]bool{}}
 	m.removeIdentities()
@@ -575,7 +575,7 @@ func (m *merger) record(in string, w *walk) {
 	}
 	info.Kernel = w.l.kernelString()
 	info.MACsAfter = w.l.macs()
-	info.ParamsAft = w.l.params()
+	info.ParamsAfter = w.l.params()
 	info.BiasMap = w.l.m != nil
 	growth := float64(info.MACsAfter) / math.Max(1, float64(info.MACs))
 	switch {

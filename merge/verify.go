@@ -228,7 +228,7 @@ func maxDiff(a, b []float64) (d, s float64) {
 func (r *Report) Explain(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "model: %s MACs, %s params -> %s MACs, %s params (%d -> %d nodes)\n",
-		human(r.Before.MACs), human(r.Before.Params), human(r.After.MACs), human(r.After.Params), r.OriginalNodeCout, r.MergedNodeCount)
+		human(r.Before.MACs), human(r.Before.Params), human(r.After.MACs), human(r.After.Params), r.OriginalNodeCount, r.MergedNodeCount)
 	fmt.Fprintf(&b, "folded %d BatchNorm, removed %d identity activations, merged %d of %d chains (%d with a border bias map)\n",
 		r.FoldedBN, r.RemovedIdentity, r.Merged, len(r.Chains), r.BiasMaps)
 	mode := "per block"
@@ -251,7 +251,7 @@ func (r *Report) Explain(w io.Writer) error {
 			bm = "yes"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, strings.Join(c.Kernels, " > "), c.Kernel,
-			human(c.MACs), human(c.MACsAfter), human(c.Params), human(c.ParamsAft), bm, c.Reason)
+			human(c.MACs), human(c.MACsAfter), human(c.Params), human(c.ParamsAfter), bm, c.Reason)
 	}
 	tw.Flush()
 	stops := false

@@ -111,7 +111,7 @@ nothing is written and the command fails.`,
 			} else {
 				fmt.Fprintf(w, "merged %d chains (%d with a border bias map): MACs %.1f M -> %.1f M, params %.3f M -> %.3f M, nodes %d -> %d\n",
 					rep.Merged, rep.BiasMaps, float64(rep.Before.MACs)/1e6, float64(rep.After.MACs)/1e6,
-					float64(rep.Before.Params)/1e6, float64(rep.After.Params)/1e6, rep.OriginalNodeCout, rep.MergedNodeCount)
+					float64(rep.Before.Params)/1e6, float64(rep.After.Params)/1e6, rep.OriginalNodeCount, rep.MergedNodeCount)
 				if skipped := len(rep.Chains) - rep.Merged; skipped > 0 {
 					fmt.Fprintf(w, "%d chains left unmerged (see --explain)\n", skipped)
 				}
