@@ -133,7 +133,7 @@ func testShapes() []shape {
 	add(mk(1, 3, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3)) // depth multiplier 2
 	// depthwise: 3x3 / 5x5 at stride 1 / 2, even and odd inputs, asymmetric pads,
 	// generic kernels 1, 7, and 3x5.
-	for _, hw := range [][2]int{{9, 7}, {8, 10}, {1, 3}, {17, 16}} {
+	for _, hw := range [][2]int{{9, 7}, {8, 10}, {1, 3}, {17, 16}, {6, 37}, {5, 70}} {
 		for _, k := range []int{3, 5} {
 			for _, st := range []int{1, 2} {
 				pd := k / 2
@@ -153,6 +153,10 @@ func testShapes() []shape {
 	add(mk(2, 3, 11, 9, 3, 7, 7, 2, 2, 3, 2, 1, 3, 3))
 	add(mk(1, 2, 9, 10, 2, 3, 5, 2, 1, 1, 2, 1, 2, 2))
 	add(mk(1, 2, 9, 10, 2, 3, 3, 3, 3, 1, 1, 1, 1, 2))
+	add(mk(1, 2, 9, 40, 2, 3, 5, 1, 1, 1, 2, 1, 2, 2))
+	add(mk(1, 2, 8, 35, 2, 7, 7, 1, 1, 3, 3, 3, 3, 2))
+	add(mk(1, 2, 5, 33, 2, 1, 1, 1, 1, 0, 0, 0, 0, 2))
+	add(mk(1, 2, 5, 33, 2, 3, 3, 1, 1, 0, 2, 1, 0, 2))
 	return s
 }
 
@@ -169,7 +173,19 @@ func algosFor(p Params) []algo {
 
 func TestConv(t *testing.T) {
 	defer parallel.SetThreads(parallel.Threads())
+	defer func(v bool) { useAVX512 = v }(useAVX512)
+	asmModes := []bool{false}
+	if useAVX512 {
+		asmModes = append(asmModes, true)
+	}
 	r := rand.New(rand.NewSource(1))
+	for _, asm := range asmModes {
+		useAVX512 = asm
+		testConvShapes(t, r)
+	}
+}
+
+func testConvShapes(t *testing.T, r *rand.Rand) {
 	for _, s := range testShapes() {
 		p := s.p
 		if err := p.Validate(); err != nil {
@@ -184,7 +200,7 @@ func TestConv(t *testing.T) {
 		for _, a := range algosFor(p) {
 			for _, th := range []int{1, 2} {
 				parallel.SetThreads(th)
-				name := fmt.Sprintf("%s algo=%d threads=%d", s.name, a, th)
+				name := fmt.Sprintf("%s algo=%d threads=%d asm=%v", s.name, a, th, useAVX512)
 				ws := make([]float32, workspaceFor(p, a))
 				y := make([]float32, p.OutputLen())
 				for ei, ep := range []Epilogue{{}, {Act: ActReLU}, {Residual: res, Act: ActReLU6}, {Residual: res}} {
