@@ -84,3 +84,33 @@ func benchOne(b *testing.B, m, k, n int, mode int) {
 	}
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkSgemmTrans covers the transposed products of training: a weight
+// gradient dW = dY * cols^T (transB, long k) and an input gradient
+// cols = W^T * dY (transA).
+func BenchmarkSgemmTrans(b *testing.B) {
+	for _, s := range []struct {
+		name    string
+		tA, tB  bool
+		m, k, n int
+	}{
+		{"dW_transB", false, true, 32, 12544, 288},
+		{"dX_transA", true, false, 288, 32, 12544},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, bm, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+			lda, ldb := s.k, s.n
+			if s.tA {
+				lda = s.m
+			}
+			if s.tB {
+				ldb = s.k
+			}
+			for b.Loop() {
+				Sgemm(s.tA, s.tB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+			}
+			b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

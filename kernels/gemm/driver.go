@@ -12,6 +12,10 @@ const (
 	kcMax   = 384       // longest k block
 	aBlockB = 384 << 10 // bytes of packed A per mc x kc block
 	ncMax   = 2048      // widest block of packed B
+	// shortK is the longest k block for which row panels of A are the outer
+	// loop (see block); bBlockB is then the byte size of a B block.
+	shortK  = 64
+	bBlockB = 256 << 10
 	// parMinMACs is the product size (m*n*k) below which a multiplication
 	// runs on the calling goroutine only.
 	parMinMACs = 1 << 18
@@ -205,14 +209,31 @@ func (j *mulJob) Run(lo, hi int) {
 	workspaces.put(ws)
 }
 
+// blockState is the loop-invariant part of one (jc, pc) block.
+type blockState struct {
+	table  *[2][]func(*tileArgs)
+	pc, kc int
+	jc     int // first column of the block
+	edgeAt int // columns from edgeAt on come from the packed edge panel
+	flags  int
+	beta   float32
+}
+
 // block computes C[m0:m1, n0:n1]; m0 and n0 are multiples of the tile size.
+//
+// Blocks of kc x nc of B are combined with blocks of mc x kc of A. Usually
+// (as in BLIS) the column panels of B are the outer loop, so a kc x nr panel
+// of B stays in L1 while the packed A block streams from L2. For short k the
+// row panels of A go outside instead: the tiny A micro-panel stays in L1, B
+// streams from L2, and each C row is written as one long sequential run, which
+// matters when writing C dominates.
 func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 	kern := j.kern
 	mr, nr := kern.mr, kern.nr
 	k := j.k
-	table := &kern.tiles
+	st := blockState{table: &kern.tiles}
 	if j.direct {
-		table = &kern.direct
+		st.table = &kern.direct
 	}
 	kcStep := k
 	if k > kcMax {
@@ -220,98 +241,68 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 		kcStep = (k + nb - 1) / nb
 	}
 	mcStep := max(mr, aBlockB/(4*max(kcStep, 1))/mr*mr)
+	rowsOuter := kcStep <= shortK && m1-m0 > mr
 	direct := !j.transB
 	ncStep := ncMax
-	if direct {
+	switch {
+	case rowsOuter:
+		ncStep = max(nr, bBlockB/(4*max(kcStep, 1))/nr*nr)
+	case direct:
 		ncStep = n1 - n0
 	}
-	args := &ws.args
-	ldc4 := j.ldc * 4
 	ep := &j.ep
 	for jc := n0; jc < n1; jc += ncStep {
 		nc := min(ncStep, n1-jc)
+		st.jc = jc
 		for pc := 0; pc == 0 || pc < k; pc += kcStep {
 			kc := min(kcStep, k-pc)
+			st.pc, st.kc = pc, kc
 			first, last := pc == 0, pc+kc >= k
-			flags, beta := 0, float32(1)
+			st.flags, st.beta = 0, 1
 			if !first {
-				flags = flagLoadC
+				st.flags = flagLoadC
 			} else {
 				if j.beta != 0 {
-					flags, beta = flagLoadC, j.beta
+					st.flags, st.beta = flagLoadC, j.beta
 				}
 				if ep.Bias != nil {
-					flags |= flagBias
+					st.flags |= flagBias
 				}
 			}
 			if last {
 				if ep.Residual != nil {
-					flags |= flagRes
+					st.flags |= flagRes
 				}
 				if ep.Clamp {
-					flags |= flagClamp
+					st.flags |= flagClamp
 				}
 			}
 			// Lay out B for this block: packed panels, or in place with
 			// only the trailing partial panel packed.
-			edgeAt := nc
+			st.edgeAt = nc
 			if direct {
 				if rem := nc % nr; rem != 0 {
-					edgeAt = nc - rem
+					st.edgeAt = nc - rem
 					ws.edge = grow(ws.edge, kc*nr)
-					j.packB(ws.edge, pc, kc, jc+edgeAt, rem)
+					j.packB(ws.edge, pc, kc, jc+st.edgeAt, rem)
 				}
 			} else {
 				ws.b = grow(ws.b, (nc+nr-1)/nr*kc*nr)
 				j.packB(ws.b, pc, kc, jc, nc)
 			}
 			for ic := m0; ic < m1; ic += mcStep {
-				mc := min(mcStep, m1-ic)
+				icEnd := min(ic+mcStep, m1)
+				if rowsOuter {
+					for ir := ic; ir < icEnd; ir += mr {
+						for jr := 0; jr < nc; jr += nr {
+							j.tile(ws, &st, ir, min(mr, icEnd-ir), jr, min(nr, nc-jr))
+						}
+					}
+					continue
+				}
 				for jr := 0; jr < nc; jr += nr {
-					cols := min(nr, nc-jr)
-					w, widx := kern.width(cols)
-					tiles := table[widx]
-					*args = tileArgs{k: kc, ldc: ldc4, lda: j.lda * 4, flags: flags, beta: beta, min: ep.Min, max: ep.Max, nr: cols}
-					switch {
-					case kc == 0:
-					case direct && jr < edgeAt:
-						args.b = &j.b[pc*j.ldb+jc+jr]
-						args.bstride = j.ldb * 4
-					case direct:
-						args.b = &ws.edge[0]
-						args.bstride = w * 4
-					default:
-						args.b = &ws.b[jr/nr*kc*nr]
-						args.bstride = w * 4
-					}
-					if cols < w {
-						args.flags |= flagPartial
-						args.mask = 1<<cols - 1
-						if cols <= 16 {
-							args.maskp = &avx2Masks[16-cols]
-						}
-					}
-					if ep.Residual != nil {
-						args.ldr = ep.LdRes * 4
-					}
-					for ir := ic; ir < ic+mc; ir += mr {
-						rows := min(mr, m1-ir)
-						args.mr = rows
-						switch {
-						case kc == 0:
-						case j.direct:
-							args.a = &j.a[ir*j.lda+pc]
-						default:
-							args.a = &j.apack[ir/mr*k*mr+pc*mr]
-						}
-						args.c = &j.c[ir*j.ldc+jc+jr]
-						if args.flags&flagBias != 0 {
-							args.bias = &ep.Bias[ir]
-						}
-						if args.flags&flagRes != 0 {
-							args.res = &ep.Residual[ir*ep.LdRes+jc+jr]
-						}
-						tiles[rows](args)
+					for ir := ic; ir < icEnd; ir += mr {
+						j.tile(ws, &st, ir, min(mr, icEnd-ir), jr, min(nr, nc-jr))
 					}
 				}
 			}
@@ -320,6 +311,52 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 			}
 		}
 	}
+}
+
+// tile computes the rows x cols tile of C at row ir and block column jr.
+func (j *mulJob) tile(ws *workspace, st *blockState, ir, rows, jr, cols int) {
+	kern := j.kern
+	ep := &j.ep
+	w, widx := kern.width(cols)
+	args := &ws.args
+	*args = tileArgs{k: st.kc, ldc: j.ldc * 4, lda: j.lda * 4, flags: st.flags, beta: st.beta,
+		min: ep.Min, max: ep.Max, mr: rows, nr: cols}
+	pc, kc, col := st.pc, st.kc, st.jc+jr
+	switch {
+	case kc == 0:
+	case !j.transB && jr < st.edgeAt:
+		args.b = &j.b[pc*j.ldb+col]
+		args.bstride = j.ldb * 4
+	case !j.transB:
+		args.b = &ws.edge[0]
+		args.bstride = w * 4
+	default:
+		args.b = &ws.b[jr/kern.nr*kc*kern.nr]
+		args.bstride = w * 4
+	}
+	if cols < w {
+		args.flags |= flagPartial
+		args.mask = 1<<cols - 1
+		if cols <= 16 {
+			args.maskp = &avx2Masks[16-cols]
+		}
+	}
+	switch {
+	case kc == 0:
+	case j.direct:
+		args.a = &j.a[ir*j.lda+pc]
+	default:
+		args.a = &j.apack[ir/kern.mr*j.k*kern.mr+pc*kern.mr]
+	}
+	args.c = &j.c[ir*j.ldc+col]
+	if args.flags&flagBias != 0 {
+		args.bias = &ep.Bias[ir]
+	}
+	if args.flags&flagRes != 0 {
+		args.res = &ep.Residual[ir*ep.LdRes+col]
+		args.ldr = ep.LdRes * 4
+	}
+	st.table[widx][rows](args)
 }
 
 // packB packs the kc x cols block of op(B) starting at row pc, column j0 into
