@@ -186,6 +186,10 @@ type task struct {
 
 var taskPool = sync.Pool{New: func() any { return new(task) }}
 
+// scratchPool holds per-chunk scratch buffers (padded depthwise input
+// planes); they are grown on first use and then reused.
+var scratchPool = sync.Pool{New: func() any { return new([]float32) }}
+
 func getTask(p Params, x, w, bias, y, ws []float32) *task {
 	t := taskPool.Get().(*task)
 	*t = task{p: p, x: x, w: w, bias: bias, y: y, ws: ws}
@@ -213,9 +217,11 @@ func run(t *task, n, grain int) {
 func (t *task) Run(lo, hi int) {
 	switch t.kind {
 	case kDWForward:
+		scratch := scratchPool.Get().(*[]float32)
 		for i := lo; i < hi; i++ {
-			t.dwForwardPlane(i)
+			t.dwForwardPlane(i, scratch)
 		}
+		scratchPool.Put(scratch)
 	case kDWBackData:
 		for i := lo; i < hi; i++ {
 			t.dwBackDataPlane(i)

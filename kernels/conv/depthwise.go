@@ -13,7 +13,7 @@ func dwSpecial(p *Params) bool {
 }
 
 // dwForwardPlane computes output plane i (= n*C + c).
-func (t *task) dwForwardPlane(i int) {
+func (t *task) dwForwardPlane(i int, scratch *[]float32) {
 	p := &t.p
 	c := i % p.C
 	oh, ow := p.OutH(), p.OutW()
@@ -31,35 +31,8 @@ func (t *task) dwForwardPlane(i int) {
 	}
 	wlo, _ := validRange(ow, p.W, p.StrideW, p.PadL, 0)
 	_, whi := validRange(ow, p.W, p.StrideW, p.PadL, p.KW-1)
-	if !t.generic {
-		hlo, _ := validRange(oh, p.H, p.StrideH, p.PadT, 0)
-		_, hhi := validRange(oh, p.H, p.StrideH, p.PadT, p.KH-1)
-		if dwInteriorAsm(p, yp, xp, wp, rp, b, t.act, hlo, hhi, wlo, whi) {
-			for y := 0; y < oh; y++ {
-				yrow := yp[y*ow : (y+1)*ow]
-				var r []float32
-				if rp != nil {
-					r = rp[y*ow : (y+1)*ow]
-				}
-				if y < hlo || y >= hhi {
-					dwGenericRow(p, yrow, xp, wp, y, b)
-					epiRow(yrow, 0, r, t.act)
-					continue
-				}
-				for x := 0; x < ow; x++ {
-					if x == wlo {
-						x = whi - 1
-						continue
-					}
-					v := b + dwPoint(p, xp, wp, y, x)
-					if r != nil {
-						v += r[x]
-					}
-					yrow[x] = activate(v, t.act)
-				}
-			}
-			return
-		}
+	if !t.generic && dwPlaneAsm(p, yp, xp, wp, rp, b, t.act, scratch) {
+		return
 	}
 	special := !t.generic && dwSpecial(p)
 	for y := 0; y < oh; y++ {
@@ -290,15 +263,4 @@ func (t *task) dwBackWeightChannel(c int) {
 			}
 		}
 	}
-}
-
-// activate applies act to one value.
-func activate(v float32, act Activation) float32 {
-	switch act {
-	case ActReLU:
-		return max(v, 0)
-	case ActReLU6:
-		return min(max(v, 0), 6)
-	}
-	return v
 }

@@ -45,42 +45,58 @@ func actBounds(act Activation) (lo, hi float32) {
 	return lo, hi
 }
 
-// dwInteriorAsm computes the interior block of output rows [y0, y1) and
-// columns [x0, x1) of one depthwise plane with the assembly kernels, bias,
-// residual and activation included. It reports false when no assembly kernel
-// applies.
-func dwInteriorAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, y0, y1, x0, x1 int) bool {
-	if !useAVX512 || y1 <= y0 || x1 <= x0 {
+// dwPlaneAsm computes one whole depthwise output plane with the assembly
+// kernels, bias, residual and activation included. A padded input is first
+// copied into *scratch (grown as needed) with its zero border, so that the
+// kernels never test bounds. It reports false when no assembly kernel applies.
+func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {
+	if !useAVX512 {
 		return false
 	}
 	k3 := p.KH == 3 && p.KW == 3
 	if !(p.StrideW == 1 || (k3 && p.StrideW == 2)) {
 		return false
 	}
-	ow := p.OutW()
-	n := x1 - x0
+	src, ld := xp, p.W
+	if p.PadT|p.PadL|p.PadB|p.PadR != 0 {
+		pw, ph := p.W+p.PadL+p.PadR, p.H+p.PadT+p.PadB
+		if cap(*scratch) < pw*ph {
+			*scratch = make([]float32, pw*ph)
+		}
+		buf := (*scratch)[:pw*ph]
+		clear(buf[:p.PadT*pw])
+		clear(buf[(p.PadT+p.H)*pw:])
+		for h := 0; h < p.H; h++ {
+			row := buf[(p.PadT+h)*pw : (p.PadT+h+1)*pw]
+			clear(row[:p.PadL])
+			copy(row[p.PadL:], xp[h*p.W:(h+1)*p.W])
+			clear(row[p.PadL+p.W:])
+		}
+		src, ld = buf, pw
+	}
+	oh, ow := p.OutH(), p.OutW()
 	a := dwArgs{
-		y:    unsafe.Pointer(&yp[y0*ow+x0]),
-		x:    unsafe.Pointer(&xp[(y0*p.StrideH-p.PadT)*p.W+x0*p.StrideW-p.PadL]),
+		y:    unsafe.Pointer(&yp[0]),
+		x:    unsafe.Pointer(&src[0]),
 		w:    unsafe.Pointer(&wp[0]),
 		ys:   4 * ow,
-		xs:   4 * p.StrideH * p.W,
-		ld:   4 * p.W,
-		rows: y1 - y0,
-		n:    n,
+		xs:   4 * p.StrideH * ld,
+		ld:   4 * ld,
+		rows: oh,
+		n:    ow,
 		b:    b,
 		kh:   p.KH,
 		kw:   p.KW,
 	}
 	a.lo, a.hi = actBounds(act)
 	if rp != nil {
-		a.res = unsafe.Pointer(&rp[y0*ow+x0])
+		a.res = unsafe.Pointer(&rp[0])
 	}
 	switch {
 	case k3 && p.StrideW == 1:
 		dw3x3s1AVX512(&a)
 	case k3:
-		t := 2*(n%16) + 1
+		t := 2*(ow%16) + 1
 		a.m2 = uint16(1<<min(t, 16) - 1)
 		a.m3 = uint16(1<<max(t-16, 0) - 1)
 		dw3x3s2AVX512(&a)
