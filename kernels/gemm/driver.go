@@ -378,10 +378,16 @@ func (j *mulJob) packB(dst []float32, pc, kc, j0, cols int) {
 			}
 			continue
 		}
-		for jj := 0; jj < n; jj++ {
-			src := j.b[(j0+jr+jj)*j.ldb+pc : (j0+jr+jj)*j.ldb+pc+kc]
-			for kk, v := range src {
-				panel[kk*w+jj] = v
+		// Transposing gather, in slices of k short enough that the panel
+		// rows being written stay in L1.
+		for kb := 0; kb < kc; kb += 64 {
+			ke := min(kb+64, kc)
+			for jj := 0; jj < n; jj++ {
+				src := j.b[(j0+jr+jj)*j.ldb+pc+kb : (j0+jr+jj)*j.ldb+pc+ke]
+				d := panel[kb*w+jj:]
+				for kk, v := range src {
+					d[kk*w] = v
+				}
 			}
 		}
 		if n < w {
