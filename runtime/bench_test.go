@@ -1,0 +1,51 @@
+package runtime
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/models"
+	"github.com/dshrink/dshrink/runtime/testmodels"
+)
+
+func benchModels(b *testing.B) map[string]*graph.Graph {
+	o := models.Default()
+	orig, err := models.MobileNetV2(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	merged, err := testmodels.MergedMobileNetV2(o, testmodels.MergedOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return map[string]*graph.Graph{"orig": orig, "merged": merged}
+}
+
+// BenchmarkMobileNetV2 times one forward pass of MobileNetV2-1.0 at 224x224,
+// original and merged-shape, batch 1 and 16, 1 and 2 threads.
+func BenchmarkMobileNetV2(b *testing.B) {
+	gs := benchModels(b)
+	for _, name := range []string{"orig", "merged"} {
+		for _, batch := range []int{1, 16} {
+			for _, th := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/b%d/t%d", name, batch, th), func(b *testing.B) {
+					g := gs[name]
+					p, err := Compile(g, Options{Batch: batch, Threads: th})
+					if err != nil {
+						b.Fatal(err)
+					}
+					x := randInput(batch, g.Input.Shape, 1)
+					out := make([]float32, batch*p.OutputLen())
+					_ = p.Run(x, out)
+					b.ResetTimer()
+					for b.Loop() {
+						_ = p.Run(x, out)
+					}
+					b.ReportMetric(float64(b.Elapsed().Seconds()*1e3)/float64(b.N), "ms/op")
+					b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "img/s")
+				})
+			}
+		}
+	}
+}

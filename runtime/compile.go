@@ -1,0 +1,162 @@
+// Package runtime is dshrink's inference executor for deployable models in
+// eval mode.
+//
+// Compile turns a graph.Graph into a Program: BatchNorm is folded into the
+// preceding convolution (the graph is not modified), each convolution is fused
+// with its bias, border bias map, residual add and activation into one step,
+// Dropout and identities disappear, Pad nodes fold into the convolutions that
+// read them, and every activation tensor gets a place in one float32 arena
+// planned by liveness. Tensors are kept in a blocked NCHWc16 layout ([N][C/16]
+// [H+2P][W+2P][16], with a zero halo of P pixels so that padded convolutions
+// need no bounds checks); dense and depthwise convolutions of any kernel size
+// and stride run on AVX-512 register-blocked micro-kernels (portable Go
+// kernels elsewhere). Program.Run allocates nothing.
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/dshrink/dshrink/graph"
+)
+
+// Options configures Compile.
+type Options struct {
+	// Batch is the largest batch size Run accepts (default 1).
+	Batch int
+	// Threads is the number of threads Run uses (default 1).
+	Threads int
+}
+
+// value is one tensor of the program.
+type value struct {
+	name       string
+	n, c, h, w int  // logical shape [N, C, H, W] (H = W = 1 for [N, F])
+	flat       bool // stored as one 1 x N image: [C/16][1][N][16]
+	pad        int  // zero halo in pixels (spatial values only)
+	cbs        int  // channel block size: 16, or 4 for a small graph input
+	def, last  int  // first and last step index using it
+	off, size  int  // arena offset and size in floats
+	isInput    bool
+	isOutput   bool
+}
+
+// cb returns the number of channel blocks.
+func (v *value) cb() int { return (v.c + v.cbs - 1) / v.cbs }
+
+// geometry returns the stored image count, padded height and width, for the
+// compiled batch.
+func (v *value) geometry() (imgs, hp, wp int) {
+	if v.flat {
+		return 1, 1, v.n
+	}
+	return v.n, v.h + 2*v.pad, v.w + 2*v.pad
+}
+
+// floats returns the storage size of v.
+func (v *value) floats() int {
+	imgs, hp, wp := v.geometry()
+	return imgs * v.cb() * hp * wp * v.cbs
+}
+
+// Program is a compiled model ready to run. A Program is not safe for
+// concurrent use: Run uses one arena.
+type Program struct {
+	name     string
+	batch    int
+	threads  int
+	inShape  [3]int // C, H, W
+	outShape []int  // per-sample output shape
+	outPer   int
+	values   []*value
+	in, out  *value
+	steps    []step
+	arena    []float32
+	infos    []StepInfo
+}
+
+// StepInfo describes one step of a compiled program.
+type StepInfo struct {
+	Kind   string // "conv", "dwconv", "linear", "gap", "add", "act", "bn", "pad", "flatten"
+	Name   string // the graph node (the first of a fused chain)
+	Fused  string // what was fused into it, e.g. "bn+add+relu6"
+	Output string // the value it writes
+	MACs   int64  // multiply-accumulates at the compiled batch (0 for element-wise steps)
+}
+
+// Batch returns the largest batch size Run accepts.
+func (p *Program) Batch() int { return p.batch }
+
+// Threads returns the number of threads Run uses.
+func (p *Program) Threads() int { return p.threads }
+
+// InputShape returns the per-sample input shape [C, H, W].
+func (p *Program) InputShape() []int { return p.inShape[:] }
+
+// OutputShape returns the per-sample output shape ([F] or [C, H, W]).
+func (p *Program) OutputShape() []int { return append([]int(nil), p.outShape...) }
+
+// InputLen returns the number of floats of one input sample.
+func (p *Program) InputLen() int { return p.inShape[0] * p.inShape[1] * p.inShape[2] }
+
+// OutputLen returns the number of floats of one output sample.
+func (p *Program) OutputLen() int { return p.outPer }
+
+// ArenaBytes returns the size of the activation arena in bytes.
+func (p *Program) ArenaBytes() int { return 4 * len(p.arena) }
+
+// Steps describes the compiled steps in execution order.
+func (p *Program) Steps() []StepInfo { return append([]StepInfo(nil), p.infos...) }
+
+// MACs returns the multiply-accumulates of one Run at the compiled batch.
+func (p *Program) MACs() int64 {
+	var s int64
+	for _, i := range p.infos {
+		s += i.MACs
+	}
+	return s
+}
+
+// errUnsupported marks graphs the runtime cannot execute.
+var errUnsupported = errors.New("runtime: unsupported")
+
+// actRange returns the clamp bounds implementing k in the kernel epilogue,
+// and whether k needs an extra element-wise pass (hardswish, hardsigmoid).
+func actRange(k graph.ActKind) (lo, hi float32, post bool, err error) {
+	inf := float32(math.Inf(1))
+	switch k {
+	case graph.ActIdentity, "":
+		return -inf, inf, false, nil
+	case graph.ActReLU:
+		return 0, inf, false, nil
+	case graph.ActReLU6:
+		return 0, 6, false, nil
+	case graph.ActHardSwish, graph.ActHardSigmoid:
+		return -inf, inf, true, nil
+	}
+	return 0, 0, false, fmt.Errorf("%w: activation %q", errUnsupported, k)
+}
+
+// Compile builds a Program for g in eval mode. g is only read.
+func Compile(g *graph.Graph, opts Options) (*Program, error) {
+	if g == nil {
+		return nil, errors.New("runtime: nil graph")
+	}
+	if opts.Batch == 0 {
+		opts.Batch = 1
+	}
+	if opts.Threads == 0 {
+		opts.Threads = 1
+	}
+	if opts.Batch < 1 || opts.Threads < 1 {
+		return nil, fmt.Errorf("runtime: batch %d and threads %d must be positive", opts.Batch, opts.Threads)
+	}
+	c := &compiler{g: g, batch: opts.Batch, vals: map[string]*value{}, alias: map[string]string{}}
+	p, err := c.compile()
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", g.Name, err)
+	}
+	p.threads = opts.Threads
+	return p, nil
+}

@@ -1,0 +1,362 @@
+package runtime
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/kernels/parallel"
+)
+
+// step is one executable operation of a Program; exec runs it for a batch of n.
+type step interface {
+	exec(n int)
+}
+
+// ptr returns a pointer to arena element off.
+func (p *Program) ptr(off int) unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.arena)), 4*off)
+}
+
+// strides of a value in floats: per image, per channel block, per row.
+func strides(v *value) (img, cb, row int) {
+	_, hp, wp := v.geometry()
+	row = wp * v.cbs
+	cb = hp * row
+	img = v.cb() * cb
+	return
+}
+
+// interior returns the offset (floats, from the value's base) of pixel (y, x)
+// of channel block b of image i.
+func interior(v *value, i, b, y, x int) int {
+	is, cs, rs := strides(v)
+	return v.off + i*is + b*cs + (y+v.pad)*rs + (x+v.pad)*v.cbs
+}
+
+// runImgs returns the number of stored images and the width processed for a
+// run of batch n.
+func runDims(v *value, n int) (imgs, h, w int) {
+	if v.flat {
+		return 1, 1, n
+	}
+	return n, v.h, v.w
+}
+
+// zeroHalo clears the halo of v for the first n images.
+func (p *Program) zeroHalo(v *value, n int) {
+	if v.pad == 0 || v.flat {
+		return
+	}
+	is, cs, rs := strides(v)
+	pw := v.pad * v.cbs
+	for i := 0; i < n; i++ {
+		for b := 0; b < v.cb(); b++ {
+			base := v.off + i*is + b*cs
+			clear(p.arena[base : base+v.pad*rs])
+			clear(p.arena[base+(v.pad+v.h)*rs : base+cs])
+			for y := v.pad; y < v.pad+v.h; y++ {
+				r := base + y*rs
+				clear(p.arena[r : r+pw])
+				clear(p.arena[r+rs-pw : r+rs])
+			}
+		}
+	}
+}
+
+// convStep is a fused dense or depthwise convolution (or Linear layer).
+type convStep struct {
+	p              *Program
+	in, out, res   *value
+	w, bias, bmap  []float32
+	kh, kw, sh, sw int
+	padT, padL     int
+	dw             bool
+	cnt            int
+	kbOut          int
+	wPerKB         int
+	lo, hi         float32
+	post           graph.ActKind
+	pix            int
+	// per-call state
+	n, imgs, oh, ow int
+}
+
+func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
+	a := o.a
+	s := &convStep{p: p, in: in, out: out, res: res, kh: a.KH, kw: a.KW, sh: a.StrideH, sw: a.StrideW,
+		padT: a.Pads[0], padL: a.Pads[1], dw: o.dw}
+	lo, hi, post, err := actRange(o.act)
+	if err != nil {
+		return nil, err
+	}
+	s.lo, s.hi = lo, hi
+	if post {
+		s.post = o.act
+	}
+	if in.flat {
+		s.padT, s.padL = 0, 0
+	}
+	if max(a.Pads[0], a.Pads[1], a.Pads[2], a.Pads[3]) > in.pad && !in.flat {
+		return nil, fmt.Errorf("internal: padding %v exceeds halo %d", a.Pads, in.pad)
+	}
+	if out.cbs != 16 || (res != nil && res.cbs != 16) {
+		return nil, fmt.Errorf("internal: output blocks of %d", out.cbs)
+	}
+	kb := out.cb()
+	s.kbOut = kb
+	khw := a.KH * a.KW
+	s.bias = make([]float32, kb*16)
+	for i, b := range o.bias {
+		s.bias[i] = float32(b)
+	}
+	if o.dw {
+		if in.cbs != 16 {
+			return nil, fmt.Errorf("internal: depthwise input blocks of %d", in.cbs)
+		}
+		s.w = make([]float32, kb*khw*16)
+		for ch := 0; ch < a.OutC; ch++ {
+			for t := 0; t < khw; t++ {
+				s.w[((ch/16)*khw+t)*16+ch%16] = float32(o.weight[ch*khw+t])
+			}
+		}
+		s.wPerKB = khw * 16
+		s.pix = a.StrideW * 64
+	} else {
+		cbIn := in.cb()
+		s.cnt = in.cbs
+		if in.cbs < 16 {
+			s.cnt = in.c
+		}
+		s.wPerKB = cbIn * khw * s.cnt * 16
+		s.w = make([]float32, kb*s.wPerKB)
+		for oc := 0; oc < a.OutC; oc++ {
+			for ic := 0; ic < a.InC; ic++ {
+				b, c := ic/in.cbs, ic%in.cbs
+				for t := 0; t < khw; t++ {
+					idx := (oc/16)*s.wPerKB + ((b*khw+t)*s.cnt+c)*16 + oc%16
+					s.w[idx] = float32(o.weight[(oc*a.InC+ic)*khw+t])
+				}
+			}
+		}
+		s.pix = a.StrideW * in.cbs * 4
+	}
+	if o.bmap != nil {
+		hw := out.h * out.w
+		s.bmap = make([]float32, kb*hw*16)
+		for ch := 0; ch < a.OutC; ch++ {
+			for i := 0; i < hw; i++ {
+				s.bmap[((ch/16)*hw+i)*16+ch%16] = float32(o.bmap[ch*hw+i])
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *convStep) exec(n int) {
+	s.n = n
+	s.imgs, s.oh, s.ow = runDims(s.out, n)
+	total := s.imgs * s.kbOut * s.oh
+	if th := parallel.Threads(); th > 1 && total > 1 {
+		parallel.Do(s, total, max(1, total/(4*th)))
+	} else {
+		s.Run(0, total)
+	}
+	s.p.zeroHalo(s.out, n)
+}
+
+// Run computes output rows [lo, hi) (index = (img*kbOut + kb)*oh + oy).
+func (s *convStep) Run(lo, hi int) {
+	p := s.p
+	in, out := s.in, s.out
+	inIS, inCS, inRS := strides(in)
+	var a kargs
+	a.kh, a.kw = s.kh, s.kw
+	a.rowStride = 4 * inRS
+	a.kwStep = 4 * in.cbs
+	a.cbStride = 4 * inCS
+	a.cb = in.cb()
+	a.cnt = s.cnt
+	a.lo, a.hi = s.lo, s.hi
+	for t := lo; t < hi; t++ {
+		oy := t % s.oh
+		kb := (t / s.oh) % s.kbOut
+		img := t / (s.oh * s.kbOut)
+		iy := oy*s.sh - s.padT
+		inOff := in.off + img*inIS + (iy+in.pad)*inRS + (in.pad-s.padL)*in.cbs
+		if s.dw {
+			inOff += kb * inCS
+		}
+		outOff := interior(out, img, kb, oy, 0)
+		a.in = p.ptr(inOff)
+		a.out = p.ptr(outOff)
+		a.w = unsafe.Pointer(&s.w[kb*s.wPerKB])
+		a.bias = unsafe.Pointer(&s.bias[kb*16])
+		a.res, a.bmap = nil, nil
+		if s.res != nil {
+			a.res = p.ptr(interior(s.res, img, kb, oy, 0))
+		}
+		if s.bmap != nil {
+			a.bmap = unsafe.Pointer(&s.bmap[(kb*s.oh+oy)*s.ow*16])
+		}
+		if s.dw {
+			runDW(&a, s.pix, s.ow)
+		} else {
+			runConv(&a, s.pix, s.ow)
+		}
+		if s.post != "" {
+			applyAct(p.arena[outOff:outOff+s.ow*16], s.post)
+		}
+	}
+}
+
+// applyAct applies an activation in place.
+func applyAct(x []float32, k graph.ActKind) {
+	switch k {
+	case graph.ActReLU:
+		for i, v := range x {
+			x[i] = max(v, 0)
+		}
+	case graph.ActReLU6:
+		for i, v := range x {
+			x[i] = min(max(v, 0), 6)
+		}
+	case graph.ActHardSwish:
+		for i, v := range x {
+			x[i] = v * min(max(v+3, 0), 6) / 6
+		}
+	case graph.ActHardSigmoid:
+		for i, v := range x {
+			x[i] = min(max(v+3, 0), 6) / 6
+		}
+	}
+}
+
+// gapStep is global average pooling into a flat value.
+type gapStep struct {
+	p       *Program
+	in, out *value
+}
+
+func (s *gapStep) exec(n int) {
+	p, in, out := s.p, s.in, s.out
+	inv := 1 / float32(in.h*in.w)
+	_, outCS, _ := strides(out)
+	for i := 0; i < n; i++ {
+		for b := 0; b < in.cb(); b++ {
+			var acc [16]float32
+			for y := 0; y < in.h; y++ {
+				off := interior(in, i, b, y, 0)
+				row := p.arena[off : off+in.w*16]
+				for x := 0; x+16 <= len(row); x += 16 {
+					px := (*[16]float32)(row[x : x+16])
+					for l := range acc {
+						acc[l] += px[l]
+					}
+				}
+			}
+			dst := (*[16]float32)(p.arena[out.off+b*outCS+i*16:])
+			for l := range acc {
+				dst[l] = acc[l] * inv
+			}
+		}
+	}
+}
+
+// flattenStep reorders a spatial value into a flat one ([N, C*H*W]).
+type flattenStep struct {
+	p       *Program
+	in, out *value
+}
+
+func (s *flattenStep) exec(n int) {
+	p, in, out := s.p, s.in, s.out
+	_, outCS, _ := strides(out)
+	for i := 0; i < n; i++ {
+		for b := 0; b < out.cb(); b++ {
+			clear(p.arena[out.off+b*outCS+i*16:][:16])
+		}
+		for c := 0; c < in.c; c++ {
+			for y := 0; y < in.h; y++ {
+				for x := 0; x < in.w; x++ {
+					f := (c*in.h+y)*in.w + x
+					p.arena[out.off+(f/16)*outCS+i*16+f%16] = p.arena[interior(in, i, c/in.cbs, y, x)+c%in.cbs]
+				}
+			}
+		}
+	}
+}
+
+type ewKind uint8
+
+const (
+	ewAdd ewKind = iota
+	ewAct
+	ewBN
+)
+
+// ewStep is an element-wise step (add, activation, batch norm) on values of
+// the same geometry.
+type ewStep struct {
+	p            *Program
+	kind         ewKind
+	act          graph.ActKind
+	in, in2, out *value
+	scale, shift []float32
+}
+
+func (s *ewStep) exec(n int) {
+	p, in, out := s.p, s.in, s.out
+	imgs, h, w := runDims(out, n)
+	for i := 0; i < imgs; i++ {
+		for b := 0; b < out.cb(); b++ {
+			for y := 0; y < h; y++ {
+				src := p.arena[interior(in, i, b, y, 0):][:w*16]
+				dst := p.arena[interior(out, i, b, y, 0):][:w*16]
+				switch s.kind {
+				case ewAdd:
+					src2 := p.arena[interior(s.in2, i, b, y, 0):][:w*16]
+					for j := range dst {
+						dst[j] = src[j] + src2[j]
+					}
+				case ewAct:
+					copy(dst, src)
+					applyAct(dst, s.act)
+				case ewBN:
+					sc, sh := s.scale[b*16:b*16+16], s.shift[b*16:b*16+16]
+					for j := range dst {
+						dst[j] = src[j]*sc[j%16] + sh[j%16]
+					}
+				}
+			}
+		}
+	}
+	p.zeroHalo(out, n)
+}
+
+// padStep is a standalone zero padding.
+type padStep struct {
+	p       *Program
+	in, out *value
+	pads    [4]int
+}
+
+func (s *padStep) exec(n int) {
+	p, in, out := s.p, s.in, s.out
+	for i := 0; i < n; i++ {
+		for b := 0; b < out.cb(); b++ {
+			for y := 0; y < out.h; y++ {
+				dst := p.arena[interior(out, i, b, y, 0):][:out.w*16]
+				iy := y - s.pads[0]
+				if iy < 0 || iy >= in.h {
+					clear(dst)
+					continue
+				}
+				clear(dst[:s.pads[1]*16])
+				copy(dst[s.pads[1]*16:], p.arena[interior(in, i, b, iy, 0):][:in.w*16])
+				clear(dst[(s.pads[1]+in.w)*16:])
+			}
+		}
+	}
+	p.zeroHalo(out, n)
+}
