@@ -61,22 +61,44 @@ func forward(p Params, a algo, x, w, bias, y, ws []float32, ep Epilogue) error {
 	cg, kg := p.C/p.Groups, p.K/p.Groups
 	ohw, hw := oh*ow, p.H*p.W
 	kk := cg * p.KH * p.KW
-	for n := 0; n < p.N; n++ {
-		for g := 0; g < p.Groups; g++ {
-			xg := x[(n*p.C+g*cg)*hw:]
-			yg := y[(n*p.K+g*kg)*ohw:]
-			wg := w[g*kg*kk:]
-			if a == algoIm2col {
-				t.kind, t.n, t.g = kIm2col, n, g
-				run(t, kk, 1)
-				gemm.Sgemm(false, false, kg, ohw, kk, 1, wg, kk, ws, ohw, 0, yg, ohw)
-			} else {
-				gemm.Sgemm(false, false, kg, ohw, cg, 1, wg, cg, xg, hw, 0, yg, ohw)
-			}
+	rows := chunkRows(p, a)
+	ge := &t.gep
+	if ep.Act != ActNone {
+		ge.Clamp = true
+		ge.Min, ge.Max = actBounds(ep.Act)
+	}
+	for g := 0; g < p.Groups; g++ {
+		if err := t.pa.Repack(false, kg, kk, w[g*kg*kk:], kk); err != nil {
+			return err
 		}
-		if bias != nil || ep.Residual != nil || ep.Act != ActNone {
-			t.kind, t.n = kEpilogue, n
-			run(t, p.K, 1)
+		if bias != nil {
+			ge.Bias = bias[g*kg:]
+		}
+		for n := 0; n < p.N; n++ {
+			xg := x[(n*p.C+g*cg)*hw:]
+			off := (n*p.K + g*kg) * ohw
+			if a == algoGEMM1x1 {
+				if ep.Residual != nil {
+					ge.Residual, ge.LdRes = ep.Residual[off:], ohw
+				}
+				if err := gemm.SgemmPacked(&t.pa, false, ohw, xg, hw, y[off:], ohw, ge); err != nil {
+					return err
+				}
+				continue
+			}
+			t.n, t.g = n, g
+			for y0 := 0; y0 < oh; y0 += rows {
+				y1 := min(y0+rows, oh)
+				nc := (y1 - y0) * ow
+				t.kind, t.y0, t.y1 = kIm2col, y0, y1
+				run(t, kk, 1)
+				if ep.Residual != nil {
+					ge.Residual, ge.LdRes = ep.Residual[off+y0*ow:], ohw
+				}
+				if err := gemm.SgemmPacked(&t.pa, false, nc, ws, nc, y[off+y0*ow:], ohw, ge); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -96,19 +118,27 @@ func backwardData(p Params, a algo, dy, w, dx, ws []float32) error {
 		return nil
 	}
 	cg, kg := p.C/p.Groups, p.K/p.Groups
-	ohw, hw := p.OutH()*p.OutW(), p.H*p.W
+	oh, ow := p.OutH(), p.OutW()
+	ohw, hw := oh*ow, p.H*p.W
 	kk := cg * p.KH * p.KW
+	rows := chunkRows(p, a)
 	for n := 0; n < p.N; n++ {
 		for g := 0; g < p.Groups; g++ {
 			dxg := dx[(n*p.C+g*cg)*hw:]
 			dyg := dy[(n*p.K+g*kg)*ohw:]
 			wg := w[g*kg*kk:]
-			if a == algoIm2col {
-				gemm.Sgemm(true, false, kk, ohw, kg, 1, wg, kk, dyg, ohw, 0, ws, ohw)
-				t.kind, t.n, t.g = kCol2im, n, g
-				run(t, cg, 1)
-			} else {
+			if a != algoIm2col {
 				gemm.Sgemm(true, false, cg, hw, kg, 1, wg, cg, dyg, ohw, 0, dxg, hw)
+				continue
+			}
+			clear(dxg[:cg*hw])
+			t.n, t.g = n, g
+			for y0 := 0; y0 < oh; y0 += rows {
+				y1 := min(y0+rows, oh)
+				nc := (y1 - y0) * ow
+				gemm.Sgemm(true, false, kk, nc, kg, 1, wg, kk, dyg[y0*ow:], ohw, 0, ws, nc)
+				t.kind, t.y0, t.y1 = kCol2im, y0, y1
+				run(t, cg, 1)
 			}
 		}
 	}
@@ -136,23 +166,29 @@ func backwardWeight(p Params, a algo, x, dy, dw, dbias, ws []float32) error {
 		return nil
 	}
 	cg, kg := p.C/p.Groups, p.K/p.Groups
-	ohw, hw := p.OutH()*p.OutW(), p.H*p.W
+	oh, ow := p.OutH(), p.OutW()
+	ohw, hw := oh*ow, p.H*p.W
 	kk := cg * p.KH * p.KW
-	for n := 0; n < p.N; n++ {
+	rows := chunkRows(p, a)
+	for g := 0; g < p.Groups; g++ {
+		dwg := dw[g*kg*kk:]
 		var beta float32
-		if n > 0 {
-			beta = 1
-		}
-		for g := 0; g < p.Groups; g++ {
+		for n := 0; n < p.N; n++ {
 			xg := x[(n*p.C+g*cg)*hw:]
 			dyg := dy[(n*p.K+g*kg)*ohw:]
-			dwg := dw[g*kg*kk:]
-			if a == algoIm2col {
-				t.kind, t.n, t.g = kIm2col, n, g
-				run(t, kk, 1)
-				gemm.Sgemm(false, true, kg, kk, ohw, 1, dyg, ohw, ws, ohw, beta, dwg, kk)
-			} else {
+			if a != algoIm2col {
 				gemm.Sgemm(false, true, kg, cg, hw, 1, dyg, ohw, xg, hw, beta, dwg, cg)
+				beta = 1
+				continue
+			}
+			t.n, t.g = n, g
+			for y0 := 0; y0 < oh; y0 += rows {
+				y1 := min(y0+rows, oh)
+				nc := (y1 - y0) * ow
+				t.kind, t.y0, t.y1 = kIm2col, y0, y1
+				run(t, kk, 1)
+				gemm.Sgemm(false, true, kg, kk, nc, 1, dyg[y0*ow:], ohw, ws, nc, beta, dwg, kk)
+				beta = 1
 			}
 		}
 	}
@@ -167,7 +203,6 @@ const (
 	kDWBackWeight
 	kIm2col
 	kCol2im
-	kEpilogue
 	kBiasGrad
 )
 
@@ -180,8 +215,11 @@ type task struct {
 	act                    Activation
 	p                      Params
 	n, g                   int
+	y0, y1                 int // output rows covered by the column buffer
 	x, w, bias, y, ws, res []float32
 	dx, dw, dbias          []float32
+	pa                     gemm.PackedA  // weights of the current group
+	gep                    gemm.Epilogue // fused epilogue of the GEMM paths
 }
 
 var taskPool = sync.Pool{New: func() any { return new(task) }}
@@ -192,12 +230,14 @@ var scratchPool = sync.Pool{New: func() any { return new([]float32) }}
 
 func getTask(p Params, x, w, bias, y, ws []float32) *task {
 	t := taskPool.Get().(*task)
-	*t = task{p: p, x: x, w: w, bias: bias, y: y, ws: ws}
+	pa := t.pa
+	*t = task{p: p, x: x, w: w, bias: bias, y: y, ws: ws, pa: pa}
 	return t
 }
 
 func putTask(t *task) {
-	*t = task{}
+	pa := t.pa // keep the packing memory for the next call
+	*t = task{pa: pa}
 	taskPool.Put(t)
 }
 
@@ -234,30 +274,8 @@ func (t *task) Run(lo, hi int) {
 		t.im2col(lo, hi)
 	case kCol2im:
 		t.col2im(lo, hi)
-	case kEpilogue:
-		t.epilogue(lo, hi)
 	case kBiasGrad:
 		t.biasGrad(lo, hi)
-	}
-}
-
-// epilogue applies bias, residual and activation to output channels [lo, hi)
-// of image t.n.
-func (t *task) epilogue(lo, hi int) {
-	p := &t.p
-	ohw := p.OutH() * p.OutW()
-	for k := lo; k < hi; k++ {
-		off := (t.n*p.K + k) * ohw
-		row := t.y[off : off+ohw]
-		var b float32
-		if t.bias != nil {
-			b = t.bias[k]
-		}
-		var r []float32
-		if t.res != nil {
-			r = t.res[off : off+ohw]
-		}
-		epiRow(row, b, r, t.act)
 	}
 }
 
@@ -276,19 +294,11 @@ func epiRow(row []float32, b float32, r []float32, act Activation) {
 	switch act {
 	case ActReLU:
 		for i, v := range row {
-			if v < 0 {
-				row[i] = 0
-			}
+			row[i] = max(v, 0)
 		}
 	case ActReLU6:
 		for i, v := range row {
-			if v < 0 {
-				v = 0
-			}
-			if v > 6 {
-				v = 6
-			}
-			row[i] = v
+			row[i] = min(max(v, 0), 6)
 		}
 	}
 }
@@ -331,25 +341,28 @@ func validRange(out, size, s, pad, k int) (lo, hi int) {
 	return lo, hi
 }
 
-// im2col fills rows [lo, hi) of the column buffer ws ([Cg*KH*KW, OH*OW]) for
-// image t.n and group t.g from the input t.x.
+// im2col fills rows [lo, hi) of the column buffer ws ([Cg*KH*KW, (y1-y0)*OW])
+// for output rows [t.y0, t.y1) of image t.n and group t.g from the input t.x.
 func (t *task) im2col(lo, hi int) {
 	p := &t.p
 	oh, ow := p.OutH(), p.OutW()
 	cg := p.C / p.Groups
 	khw := p.KH * p.KW
+	nc := (t.y1 - t.y0) * ow
 	for r := lo; r < hi; r++ {
 		c, kh, kw := r/khw, r%khw/p.KW, r%p.KW
 		plane := t.x[((t.n*p.C)+t.g*cg+c)*p.H*p.W:][:p.H*p.W]
-		row := t.ws[r*oh*ow : (r+1)*oh*ow]
+		row := t.ws[r*nc : (r+1)*nc]
 		wlo, whi := validRange(ow, p.W, p.StrideW, p.PadL, kw)
 		hlo, hhi := validRange(oh, p.H, p.StrideH, p.PadT, kh)
-		clear(row[:hlo*ow])
-		clear(row[hhi*ow:])
+		hlo, hhi = min(max(hlo, t.y0), t.y1), max(min(hhi, t.y1), t.y0)
+		hlo = min(hlo, hhi)
+		clear(row[:(hlo-t.y0)*ow])
+		clear(row[(hhi-t.y0)*ow:])
 		for y := hlo; y < hhi; y++ {
 			ih := y*p.StrideH - p.PadT + kh
 			src := plane[ih*p.W : (ih+1)*p.W]
-			dst := row[y*ow : (y+1)*ow]
+			dst := row[(y-t.y0)*ow : (y-t.y0+1)*ow]
 			clear(dst[:wlo])
 			clear(dst[whi:])
 			if wlo >= whi {
@@ -370,21 +383,22 @@ func (t *task) im2col(lo, hi int) {
 	}
 }
 
-// col2im accumulates the column buffer ws into channels [lo, hi) (within
-// group t.g) of image t.n of dx, which it first clears.
+// col2im accumulates the column buffer ws (output rows [t.y0, t.y1)) into
+// channels [lo, hi) (within group t.g) of image t.n of dx.
 func (t *task) col2im(lo, hi int) {
 	p := &t.p
 	oh, ow := p.OutH(), p.OutW()
 	cg := p.C / p.Groups
 	hw := p.H * p.W
+	nc := (t.y1 - t.y0) * ow
 	for c := lo; c < hi; c++ {
 		plane := t.dx[((t.n*p.C)+t.g*cg+c)*hw:][:hw]
-		clear(plane)
 		for kh := 0; kh < p.KH; kh++ {
 			hlo, hhi := validRange(oh, p.H, p.StrideH, p.PadT, kh)
+			hlo, hhi = max(hlo, t.y0), min(hhi, t.y1)
 			for kw := 0; kw < p.KW; kw++ {
 				r := (c*p.KH+kh)*p.KW + kw
-				row := t.ws[r*oh*ow : (r+1)*oh*ow]
+				row := t.ws[r*nc : (r+1)*nc]
 				wlo, whi := validRange(ow, p.W, p.StrideW, p.PadL, kw)
 				if wlo >= whi {
 					continue
@@ -392,7 +406,7 @@ func (t *task) col2im(lo, hi int) {
 				for y := hlo; y < hhi; y++ {
 					ih := y*p.StrideH - p.PadT + kh
 					dst := plane[ih*p.W : (ih+1)*p.W]
-					src := row[y*ow+wlo : y*ow+whi]
+					src := row[(y-t.y0)*ow+wlo : (y-t.y0)*ow+whi]
 					iw := wlo*p.StrideW - p.PadL + kw
 					if p.StrideW == 1 {
 						dst = dst[iw : iw+len(src)]

@@ -179,10 +179,15 @@ func TestConv(t *testing.T) {
 		asmModes = append(asmModes, true)
 	}
 	r := rand.New(rand.NewSource(1))
+	defer func(v int) { colTarget = v }(colTarget)
 	for _, asm := range asmModes {
 		useAVX512 = asm
 		testConvShapes(t, r)
 	}
+	colTarget = 1 // one output row per im2col chunk
+	testConvShapes(t, r)
+	colTarget = 100 // a few rows per chunk, uneven last chunk
+	testConvShapes(t, r)
 }
 
 func testConvShapes(t *testing.T, r *rand.Rand) {

@@ -3,7 +3,6 @@
 package conv
 
 import (
-	"math"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -32,18 +31,6 @@ func dw3x3s2AVX512(a *dwArgs)
 
 //go:noescape
 func dwKxKs1AVX512(a *dwArgs)
-
-// actBounds returns the clamp interval of an activation.
-func actBounds(act Activation) (lo, hi float32) {
-	lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
-	switch act {
-	case ActReLU:
-		lo = 0
-	case ActReLU6:
-		lo, hi = 0, 6
-	}
-	return lo, hi
-}
 
 // dwPlaneAsm computes one whole depthwise output plane with the assembly
 // kernels, bias, residual and activation included. A padded input is first

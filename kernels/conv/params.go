@@ -17,6 +17,7 @@ package conv
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Params describes a 2-D convolution of an N x C x H x W input with K output
@@ -122,9 +123,23 @@ func choose(p Params) algo {
 	}
 }
 
+// colTarget is the preferred size in floats of the im2col buffer: the
+// output rows are processed in chunks whose columns fit it, so that the
+// buffer stays in the L2 cache between im2col and the GEMM.
+var colTarget = 128 << 10
+
+// chunkRows returns how many output rows one im2col chunk covers.
+func chunkRows(p Params, a algo) int {
+	if a != algoIm2col {
+		return p.OutH()
+	}
+	kk := p.C / p.Groups * p.KH * p.KW
+	return max(1, min(p.OutH(), colTarget/(kk*p.OutW())))
+}
+
 func workspaceFor(p Params, a algo) int {
 	if a == algoIm2col {
-		return p.C / p.Groups * p.KH * p.KW * p.OutH() * p.OutW()
+		return p.C / p.Groups * p.KH * p.KW * chunkRows(p, a) * p.OutW()
 	}
 	return 0
 }
@@ -132,3 +147,15 @@ func workspaceFor(p Params, a algo) int {
 // WorkspaceSize returns the number of float32 elements of workspace that
 // Forward, BackwardData and BackwardWeight need for p (possibly 0).
 func WorkspaceSize(p Params) int { return workspaceFor(p, choose(p)) }
+
+// actBounds returns the clamp interval of an activation.
+func actBounds(act Activation) (lo, hi float32) {
+	lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	switch act {
+	case ActReLU:
+		lo = 0
+	case ActReLU6:
+		lo, hi = 0, 6
+	}
+	return lo, hi
+}
