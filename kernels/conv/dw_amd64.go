@@ -55,9 +55,13 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 		clear(buf[(p.PadT+p.H)*pw:])
 		for h := 0; h < p.H; h++ {
 			row := buf[(p.PadT+h)*pw : (p.PadT+h+1)*pw]
-			clear(row[:p.PadL])
+			for j := range row[:p.PadL] {
+				row[j] = 0
+			}
 			copy(row[p.PadL:], xp[h*p.W:(h+1)*p.W])
-			clear(row[p.PadL+p.W:])
+			for j := p.PadL + p.W; j < len(row); j++ {
+				row[j] = 0
+			}
 		}
 		src, ld = buf, pw
 	}
