@@ -263,9 +263,11 @@ func (t *task) Run(lo, hi int) {
 		}
 		scratchPool.Put(scratch)
 	case kDWBackData:
+		scratch := scratchPool.Get().(*[]float32)
 		for i := lo; i < hi; i++ {
-			t.dwBackDataPlane(i)
+			t.dwBackDataPlane(i, scratch)
 		}
+		scratchPool.Put(scratch)
 	case kDWBackWeight:
 		for c := lo; c < hi; c++ {
 			t.dwBackWeightChannel(c)

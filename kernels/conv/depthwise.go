@@ -177,7 +177,7 @@ func dw5(y, x []float32, ld, s int, w []float32, b float32) {
 }
 
 // dwBackDataPlane computes input-gradient plane i (= n*C + c).
-func (t *task) dwBackDataPlane(i int) {
+func (t *task) dwBackDataPlane(i int, scratch *[]float32) {
 	p := &t.p
 	c := i % p.C
 	oh, ow := p.OutH(), p.OutW()
@@ -185,6 +185,20 @@ func (t *task) dwBackDataPlane(i int) {
 	dxp := t.dx[i*hw : (i+1)*hw]
 	dyp := t.y[i*ohw : (i+1)*ohw]
 	wp := t.w[c*khw : (c+1)*khw]
+	// At stride 1 the input gradient is a forward depthwise convolution of
+	// dy with the kernel rotated by 180 degrees and complementary padding.
+	if !t.generic && p.StrideH == 1 && p.StrideW == 1 && khw <= 49 &&
+		p.PadT < p.KH && p.PadB < p.KH && p.PadL < p.KW && p.PadR < p.KW {
+		var rw [49]float32
+		for k := range khw {
+			rw[k] = wp[khw-1-k]
+		}
+		q := Params{N: 1, C: 1, H: oh, W: ow, K: 1, KH: p.KH, KW: p.KW, StrideH: 1, StrideW: 1,
+			PadT: p.KH - 1 - p.PadT, PadL: p.KW - 1 - p.PadL, PadB: p.KH - 1 - p.PadB, PadR: p.KW - 1 - p.PadR, Groups: 1}
+		if dwPlaneAsm(&q, dxp, dyp, rw[:khw], nil, 0, ActNone, scratch) {
+			return
+		}
+	}
 	clear(dxp)
 	for y := 0; y < oh; y++ {
 		dyrow := dyp[y*ow : (y+1)*ow]
