@@ -1,0 +1,205 @@
+package train
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is a whole training run, as read from a YAML file (see
+// configs/fmnist-mbv2-0.5.yaml for a documented example). Zero values take
+// the defaults of DefaultConfig when loaded with LoadConfig.
+type Config struct {
+	// Model says which network to build (or load) and train.
+	Model ModelConfig `yaml:"model" json:"model"`
+	// Data says where the images come from and how they are augmented.
+	Data DataConfig `yaml:"data" json:"data"`
+
+	// Epochs is the number of passes over the training set.
+	Epochs int `yaml:"epochs" json:"epochs"`
+	// BatchSize is the number of images per optimiser step.
+	BatchSize int `yaml:"batch_size" json:"batch_size"`
+	// EvalBatchSize is the batch used for evaluation (BatchSize when 0).
+	EvalBatchSize int `yaml:"eval_batch_size" json:"eval_batch_size"`
+	// LR is the base (peak) learning rate.
+	LR float64 `yaml:"lr" json:"lr"`
+	// Optimizer configures the optimiser.
+	Optimizer OptimizerConfig `yaml:"optimizer" json:"optimizer"`
+	// Schedule configures the learning-rate schedule (per step).
+	Schedule ScheduleConfig `yaml:"schedule" json:"schedule"`
+	// LabelSmoothing is the label smoothing of the cross-entropy loss.
+	LabelSmoothing float64 `yaml:"label_smoothing" json:"label_smoothing"`
+	// Distill configures knowledge distillation from a teacher (off when Teacher is empty).
+	Distill DistillConfig `yaml:"distill" json:"distill"`
+
+	// Seed drives initialisation, data order, augmentation and dropout.
+	Seed uint64 `yaml:"seed" json:"seed"`
+	// Threads is the number of compute threads (0: every core).
+	Threads int `yaml:"threads" json:"threads"`
+	// MaxSteps stops the run after this many optimiser steps in total (0: no limit);
+	// useful for benchmarks and smoke tests.
+	MaxSteps int `yaml:"max_steps" json:"max_steps"`
+	// EvalEvery evaluates on the held-out set every this many epochs (1 when 0;
+	// the last epoch is always evaluated). Negative disables evaluation.
+	EvalEvery int `yaml:"eval_every" json:"eval_every"`
+	// Out is the run directory: checkpoint.safetensors, metrics.jsonl, model.dsk.
+	Out string `yaml:"out" json:"out"`
+	// Quiet turns the progress bar off.
+	Quiet bool `yaml:"quiet" json:"quiet"`
+}
+
+// ModelConfig says which network to train.
+type ModelConfig struct {
+	// Arch is "mobilenet_v2" (the only builder wired in here).
+	Arch string `yaml:"arch" json:"arch"`
+	// Width is the width multiplier.
+	Width float64 `yaml:"width" json:"width"`
+	// StemStride is the stride of the first convolution (1 for 28x28 inputs).
+	StemStride int `yaml:"stem_stride" json:"stem_stride"`
+	// Dropout is the dropout before the classifier.
+	Dropout float64 `yaml:"dropout" json:"dropout"`
+	// Init, when set, is a .dsk model file to start from instead of a fresh
+	// network (fine-tuning); Arch, Width, StemStride and Dropout are then ignored.
+	Init string `yaml:"init" json:"init"`
+}
+
+// DataConfig says which data set to use and how to augment it.
+type DataConfig struct {
+	// Dataset is "fashion-mnist", "mnist", "cifar10" or "cifar100".
+	Dataset string `yaml:"dataset" json:"dataset"`
+	// Dir is the folder holding the files (the Debian location for Fashion-MNIST when empty).
+	Dir string `yaml:"dir" json:"dir"`
+	// TrainSubset uses only the first N training images of a seeded shuffle (0: all).
+	TrainSubset int `yaml:"train_subset" json:"train_subset"`
+	// TestSubset evaluates on only the first N test images (0: all).
+	TestSubset int `yaml:"test_subset" json:"test_subset"`
+	// ValSplit holds out N training images as the validation set, evaluated each epoch
+	// instead of the test set (0: evaluate on the test set).
+	ValSplit int `yaml:"val_split" json:"val_split"`
+	// RandomCropPad is the padding of the random-crop augmentation (0: off).
+	RandomCropPad int `yaml:"random_crop_pad" json:"random_crop_pad"`
+	// HFlip mirrors training images left-right with probability 0.5.
+	HFlip bool `yaml:"hflip" json:"hflip"`
+	// RandomErasing is the probability of random erasing (0: off).
+	RandomErasing float64 `yaml:"random_erasing" json:"random_erasing"`
+	// Workers is the number of loader goroutines (0: default).
+	Workers int `yaml:"workers" json:"workers"`
+}
+
+// DistillConfig configures knowledge distillation:
+// loss = Weight * softCE(teacher/T, student/T) * T^2 + (1-Weight) * CE(label).
+type DistillConfig struct {
+	// Teacher is a .dsk model file; empty turns distillation off.
+	Teacher string `yaml:"teacher" json:"teacher"`
+	// Weight is the weight of the distillation term (0.7 in DepthShrinker).
+	Weight float64 `yaml:"weight" json:"weight"`
+	// Temperature softens both distributions (1 in DepthShrinker).
+	Temperature float64 `yaml:"temperature" json:"temperature"`
+}
+
+// DefaultConfig returns the Fashion-MNIST MobileNetV2-0.5 recipe of the
+// PyTorch baseline (SGD Nesterov 0.9, LR 0.1 cosine to 0, weight decay 4e-5,
+// batch 128), with random crop (pad 2) and horizontal flip.
+func DefaultConfig() Config {
+	return Config{
+		Model:     ModelConfig{Arch: "mobilenet_v2", Width: 0.5, StemStride: 1, Dropout: 0.2},
+		Data:      DataConfig{Dataset: "fashion-mnist", RandomCropPad: 2, HFlip: true},
+		Epochs:    30,
+		BatchSize: 128,
+		LR:        0.1,
+		Optimizer: OptimizerConfig{Name: "sgd", Momentum: 0.9, Nesterov: true, WeightDecay: 4e-5},
+		Schedule:  ScheduleConfig{Name: "cosine"},
+		Distill:   DistillConfig{Weight: 0.7, Temperature: 1},
+		Seed:      1,
+		Out:       "runs/fmnist-mbv2-0.5",
+	}
+}
+
+// LoadConfig reads a YAML configuration file on top of DefaultConfig.
+// Unknown or mistyped keys are errors naming the key, the line and the file.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := ParseConfig(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses YAML text on top of DefaultConfig and validates it.
+func ParseConfig(text []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks every field of the configuration.
+func (c Config) Validate() error {
+	bad := func(f string, a ...any) error { return fmt.Errorf("invalid config: "+f, a...) }
+	switch {
+	case c.Epochs < 1:
+		return bad("epochs %d, want at least 1", c.Epochs)
+	case c.BatchSize < 1:
+		return bad("batch_size %d, want at least 1", c.BatchSize)
+	case c.EvalBatchSize < 0:
+		return bad("eval_batch_size %d is negative", c.EvalBatchSize)
+	case !(c.LR >= 0) || math.IsInf(c.LR, 0):
+		return bad("lr %g, want a finite value >= 0", c.LR)
+	case c.LabelSmoothing < 0 || c.LabelSmoothing >= 1:
+		return bad("label_smoothing %g out of range [0, 1)", c.LabelSmoothing)
+	case c.Distill.Teacher != "" && (c.Distill.Weight < 0 || c.Distill.Weight > 1):
+		return bad("distill.weight %g out of range [0, 1]", c.Distill.Weight)
+	case c.Distill.Teacher != "" && c.Distill.Temperature <= 0:
+		return bad("distill.temperature %g must be positive", c.Distill.Temperature)
+	case c.Threads < 0:
+		return bad("threads %d is negative", c.Threads)
+	case c.MaxSteps < 0:
+		return bad("max_steps %d is negative", c.MaxSteps)
+	case c.Out == "":
+		return bad("out (the run directory) is empty")
+	case c.Data.TrainSubset < 0 || c.Data.TestSubset < 0 || c.Data.ValSplit < 0:
+		return bad("data.train_subset, test_subset and val_split must be >= 0")
+	case c.Data.RandomCropPad < 0:
+		return bad("data.random_crop_pad %d is negative", c.Data.RandomCropPad)
+	case c.Data.RandomErasing < 0 || c.Data.RandomErasing > 1:
+		return bad("data.random_erasing %g out of range [0, 1]", c.Data.RandomErasing)
+	case c.Data.Workers < 0:
+		return bad("data.workers %d is negative", c.Data.Workers)
+	}
+	switch strings.ToLower(c.Data.Dataset) {
+	case "fashion-mnist", "fashion_mnist", "fmnist", "mnist", "cifar10", "cifar-10", "cifar100", "cifar-100":
+	default:
+		return bad("data.dataset %q: want fashion-mnist, mnist, cifar10 or cifar100", c.Data.Dataset)
+	}
+	if c.Model.Init == "" {
+		if a := strings.ToLower(c.Model.Arch); a != "mobilenet_v2" && a != "mobilenetv2" {
+			return bad("model.arch %q: want mobilenet_v2 (or set model.init to a .dsk file)", c.Model.Arch)
+		}
+		if c.Model.Width <= 0 {
+			return bad("model.width %g must be positive", c.Model.Width)
+		}
+	}
+	if err := c.Optimizer.Validate(); err != nil {
+		return bad("%v", err)
+	}
+	if err := c.Schedule.Validate(); err != nil {
+		return bad("%v", err)
+	}
+	return nil
+}

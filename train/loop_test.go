@@ -1,0 +1,201 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dshrink/dshrink/data"
+	"github.com/dshrink/dshrink/graph"
+)
+
+// fmnist returns a Fashion-MNIST run setting with nTrain training images
+// and nTest test images, or skips the test when the files are absent.
+func fmnist(t testing.TB, nTrain, nTest int) *Datasets {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(data.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz")); err != nil {
+		t.Skipf("Fashion-MNIST not installed in %s (apt-get install dataset-fashion-mnist): %v", data.DefaultFashionMNISTDir, err)
+	}
+	ds, err := LoadDatasets(DataConfig{Dataset: "fashion-mnist", TrainSubset: nTrain, TestSubset: nTest}, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// smallCNN is a tiny convolutional classifier for 1x28x28 images (conv-BN-ReLU
+// twice, pooling, dropout, linear) that trains in seconds.
+func smallCNN(t testing.TB, seed uint64) *graph.Graph {
+	t.Helper()
+	b := graph.NewBuilder("small", 1, 28, 28)
+	h := b.Conv("c1", "input", 1, 16, 3, 2, 1, 1, false)
+	h = b.BatchNorm("bn1", h, 16)
+	h = b.Act("a1", h, graph.ActReLU6, "u1")
+	h = b.Conv("c2", h, 16, 32, 3, 2, 1, 1, false)
+	h = b.BatchNorm("bn2", h, 32)
+	h = b.Act("a2", h, graph.ActReLU6, "u2")
+	h = b.GlobalAvgPool("pool", h)
+	h = b.Flatten("flat", h)
+	h = b.Dropout("drop", h, 0.2)
+	h = b.Linear("fc", h, 32, 10, true)
+	b.G.Units = []graph.Unit{{Name: "u1"}, {Name: "u2"}}
+	b.G.Classes = 10
+	g, err := b.Finish(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.InitParams(seed)
+	return g
+}
+
+func smallConfig(out string) Config {
+	c := DefaultConfig()
+	c.Epochs = 3
+	c.BatchSize = 50
+	c.LR = 0.1
+	c.Data.RandomCropPad, c.Data.HFlip = 0, false
+	c.Out = out
+	c.Quiet = true
+	c.Seed = 3
+	return c
+}
+
+func TestRunLearns(t *testing.T) {
+	ds := fmnist(t, 2000, 1000)
+	dir := t.TempDir()
+	cfg := smallConfig(dir)
+	var epochs []EpochMetrics
+	res, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard,
+		OnEpoch: func(m EpochMetrics) { epochs = append(epochs, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(epochs) != 3 || !res.State.Finished || res.State.Step != 3*40 {
+		t.Fatalf("ran %d epochs, %d steps, finished %v", len(epochs), res.State.Step, res.State.Finished)
+	}
+	t.Logf("held-out top-1 %.3f top-5 %.3f loss %.3f", res.Final.Top1, res.Final.Top5, res.Final.Loss)
+	if res.Final.Top1 < 0.5 || res.Final.Count != 1000 {
+		t.Errorf("held-out top-1 %.3f on %d images, want well above the 10%% chance level", res.Final.Top1, res.Final.Count)
+	}
+	if epochs[2].TrainLoss >= epochs[0].TrainLoss {
+		t.Errorf("training loss did not fall: %v -> %v", epochs[0].TrainLoss, epochs[2].TrainLoss)
+	}
+	// metrics.jsonl has one line per epoch; model.dsk loads and evaluates the same.
+	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 3 {
+		t.Errorf("metrics.jsonl has %d lines, want 3", n)
+	}
+	g, err := graph.Load(filepath.Join(dir, ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	er, err := EvaluateGraph(g, ds.Eval, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Top1 != res.Final.Top1 {
+		t.Errorf("saved model evaluates to %.4f, the run reported %.4f", er.Top1, res.Final.Top1)
+	}
+}
+
+func paramsEqual(t *testing.T, a, b *graph.Graph) {
+	t.Helper()
+	for _, n := range a.ParamNames() {
+		pa, pb := a.Params[n], b.Params[n]
+		for i := range pa.Data {
+			if pa.Data[i] != pb.Data[i] {
+				t.Fatalf("parameter %s[%d]: %v vs %v", n, i, pa.Data[i], pb.Data[i])
+			}
+		}
+	}
+}
+
+func TestResumeBitIdentical(t *testing.T) {
+	ds := fmnist(t, 600, 200)
+	// Uninterrupted: 2 epochs of 12 steps.
+	full := smallConfig(t.TempDir())
+	full.Epochs = 2
+	full.Optimizer.ClipGradNorm = 5
+	full.LabelSmoothing = 0.1
+	full.Data.RandomCropPad, full.Data.HFlip = 2, true // augmentation must replay too
+	resFull, err := Run(context.Background(), full, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Interrupted mid-epoch (step 7 of epoch 1) by max_steps, then at an epoch
+	// boundary by cancelling, then resumed to the end.
+	part := full
+	part.Out = t.TempDir()
+	part.MaxSteps = 7
+	r1, err := Run(context.Background(), part, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.State.Step != 7 || r1.State.Finished {
+		t.Fatalf("first leg stopped at step %d, finished %v", r1.State.Step, r1.State.Finished)
+	}
+	part.MaxSteps = 0
+	ctx, cancel := context.WithCancel(context.Background())
+	r2, err := Run(ctx, part, Options{Data: ds, Resume: true, Log: io.Discard,
+		OnEpoch: func(EpochMetrics) { cancel() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.Interrupted || r2.State.Step != 12 {
+		t.Fatalf("second leg: interrupted %v at step %d, want a cancel at step 12", r2.Interrupted, r2.State.Step)
+	}
+	r3, err := Run(context.Background(), part, Options{Data: ds, Resume: true, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r3.State.Finished || r3.State.Step != resFull.State.Step {
+		t.Fatalf("resumed run ended at step %d (finished %v), want %d", r3.State.Step, r3.State.Finished, resFull.State.Step)
+	}
+	paramsEqual(t, resFull.Graph, r3.Graph)
+	if len(r3.State.History) != 2 || r3.State.History[0].TrainLoss != resFull.State.History[0].TrainLoss ||
+		r3.Final.Top1 != resFull.Final.Top1 {
+		t.Errorf("metrics differ: resumed %+v, uninterrupted %+v", r3.State.History, resFull.State.History)
+	}
+}
+
+func TestNonFiniteLossStops(t *testing.T) {
+	ds := fmnist(t, 300, 100)
+	dir := t.TempDir()
+	cfg := smallConfig(dir)
+	// First epoch completes and checkpoints; a NaN is injected in epoch 2.
+	_, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard,
+		AfterLoss: func(step int, loss float64) float64 {
+			if step == 8 {
+				return loss / 0 * 0 // NaN
+			}
+			return loss
+		}})
+	if !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("Run returned %v, want ErrNonFinite", err)
+	}
+	t.Log(err)
+	if !strings.Contains(err.Error(), "epoch 2") || !strings.Contains(err.Error(), CheckpointFile) {
+		t.Errorf("message %q does not say where it stopped and which checkpoint is intact", err)
+	}
+	ck, err := LoadCheckpoint(filepath.Join(dir, CheckpointFile))
+	if err != nil {
+		t.Fatalf("last good checkpoint: %v", err)
+	}
+	if ck.State.Epoch != 1 || ck.State.Step != 6 {
+		t.Errorf("checkpoint at epoch %d step %d, want the end of epoch 1 (step 6)", ck.State.Epoch, ck.State.Step)
+	}
+	// A huge learning rate makes the loss blow up on its own.
+	cfg.Out = t.TempDir()
+	cfg.LR = 1e30
+	cfg.Optimizer.Momentum, cfg.Optimizer.Nesterov = 0, false
+	if _, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard}); !errors.Is(err, ErrNonFinite) {
+		t.Errorf("LR 1e30: Run returned %v, want ErrNonFinite", err)
+	}
+}
