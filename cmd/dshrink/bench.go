@@ -1,0 +1,270 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/onnx"
+	"github.com/dshrink/dshrink/runtime"
+	"github.com/spf13/cobra"
+)
+
+// benchResult is the latency of one model at one batch size and thread count.
+type benchResult struct {
+	Model    string  `json:"model"`
+	File     string  `json:"file"`
+	Batch    int     `json:"batch"`
+	Threads  int     `json:"threads"`
+	Runs     int     `json:"runs"`
+	P50      float64 `json:"p50_ms"`
+	P90      float64 `json:"p90_ms"`
+	P99      float64 `json:"p99_ms"`
+	Mean     float64 `json:"mean_ms"`
+	Min      float64 `json:"min_ms"`
+	ImgPerS  float64 `json:"img_per_s"`
+	Speedup  float64 `json:"speedup_vs_first"` // first model's p50 / this p50
+	MACs     int64   `json:"macs"`
+	ArenaMiB float64 `json:"arena_mib"`
+}
+
+type benchOpts struct {
+	batches, threads []int
+	warmup           int
+	rounds, iters    int
+	minTime          time.Duration
+}
+
+func init() {
+	var (
+		o       benchOpts
+		jsonOut bool
+		names   []string
+		steps   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench MODEL... [--batch 1,16] [--threads 1,2]",
+		Short: "Time models on this machine with the inference runtime (latency percentiles, img/s, ratios)",
+		Long: `Compile each model (.dsk, or .onnx through the ONNX importer) with the
+inference runtime and time a forward pass on a fixed input. All models are
+warmed up, then run in interleaved rounds (round-robin, the starting model
+rotating every round) so that a machine whose speed drifts affects all of them
+alike. Prints latency p50/p90/p99, throughput and, for every model, the speedup
+of its median latency over the first model's, for every combination of batch
+size and thread count. The Go garbage collector is switched off while timing
+(the runtime allocates nothing per run anyway).`,
+		Example: `  dshrink bench orig.dsk merged.dsk
+  dshrink bench mobilenet_v2.onnx merged.dsk --batch 1,16 --threads 1,2 --json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.warmup < 0 || o.rounds < 1 || o.iters < 1 {
+				return fmt.Errorf("bench: --warmup must be >= 0, --rounds and --iters >= 1")
+			}
+			for _, b := range o.batches {
+				if b < 1 {
+					return fmt.Errorf("bench: batch size %d, want at least 1", b)
+				}
+			}
+			for _, t := range o.threads {
+				if t < 1 {
+					return fmt.Errorf("bench: thread count %d, want at least 1", t)
+				}
+			}
+			if len(names) != 0 && len(names) != len(args) {
+				return fmt.Errorf("bench: %d names for %d models", len(names), len(args))
+			}
+			gs := make([]*graph.Graph, len(args))
+			for i, a := range args {
+				g, err := loadModel(a)
+				if err != nil {
+					return err
+				}
+				gs[i] = g
+			}
+			if len(names) == 0 {
+				names = args
+			}
+			if steps {
+				return printSteps(cmd.OutOrStdout(), gs, args, o)
+			}
+			res, err := runBench(gs, names, args, o, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if jsonOut {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", " ")
+				return enc.Encode(map[string]any{"isa": runtime.KernelISA(), "goos": goruntime.GOOS, "goarch": goruntime.GOARCH,
+					"cpus": goruntime.NumCPU(), "results": res})
+			}
+			printBench(w, res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntSliceVar(&o.batches, "batch", []int{1}, "batch sizes (comma-separated)")
+	f.IntSliceVar(&o.threads, "threads", []int{1}, "thread counts (comma-separated)")
+	f.IntVar(&o.warmup, "warmup", 5, "untimed runs of each model before timing")
+	f.IntVar(&o.rounds, "rounds", 10, "interleaved rounds")
+	f.IntVar(&o.iters, "iters", 5, "timed runs of each model per round (at least)")
+	f.DurationVar(&o.minTime, "min-time", 0, "keep adding rounds until each model has run this long (e.g. 5s)")
+	f.StringSliceVar(&names, "names", nil, "display names of the models (default: the file names)")
+	f.BoolVar(&jsonOut, "json", false, "print the results as JSON")
+	f.BoolVar(&steps, "steps", false, "print the compiled steps of each model instead of timing")
+	rootCmd.AddCommand(cmd)
+}
+
+// loadModel reads a .dsk model or imports an .onnx one.
+func loadModel(path string) (*graph.Graph, error) {
+	if strings.HasSuffix(strings.ToLower(path), ".onnx") {
+		return onnx.ImportFile(path, onnx.ImportOptions{NoStructure: true})
+	}
+	return graph.Load(path)
+}
+
+// benchInput returns the deterministic input the peers' scripts use:
+// x[i] = sin(0.001 i).
+func benchInput(n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(math.Sin(0.001 * float64(i)))
+	}
+	return x
+}
+
+func runBench(gs []*graph.Graph, names, files []string, o benchOpts, log io.Writer) ([]benchResult, error) {
+	var out []benchResult
+	for _, th := range o.threads {
+		for _, b := range o.batches {
+			progs := make([]*runtime.Program, len(gs))
+			xs := make([][]float32, len(gs))
+			ys := make([][]float32, len(gs))
+			for i, g := range gs {
+				p, err := runtime.Compile(g, runtime.Options{Batch: b, Threads: th})
+				if err != nil {
+					return nil, fmt.Errorf("bench %s: %w", files[i], err)
+				}
+				progs[i] = p
+				xs[i] = benchInput(b * p.InputLen())
+				ys[i] = make([]float32, b*p.OutputLen())
+				checkRef(files[i], xs[i], ys[i], p, log)
+				for k := 0; k < max(o.warmup, 1); k++ {
+					if err := p.Run(xs[i], ys[i]); err != nil {
+						return nil, fmt.Errorf("bench %s: %w", files[i], err)
+					}
+				}
+			}
+			times := make([][]float64, len(gs))
+			for i := range times {
+				times[i] = make([]float64, 0, o.rounds*o.iters)
+			}
+			spent := make([]time.Duration, len(gs))
+			goruntime.GC()
+			old := debug.SetGCPercent(-1)
+			for r := 0; r < o.rounds || (o.minTime > 0 && slices.Min(spent) < o.minTime); r++ {
+				for j := range gs {
+					i := (j + r) % len(gs)
+					p, x, y := progs[i], xs[i], ys[i]
+					for k := 0; k < o.iters; k++ {
+						t0 := time.Now()
+						err := p.Run(x, y)
+						d := time.Since(t0)
+						if err != nil {
+							debug.SetGCPercent(old)
+							return nil, fmt.Errorf("bench %s: %w", files[i], err)
+						}
+						spent[i] += d
+						times[i] = append(times[i], float64(d.Nanoseconds())/1e6)
+					}
+				}
+			}
+			debug.SetGCPercent(old)
+			var base float64
+			for i := range gs {
+				t := times[i]
+				slices.Sort(t)
+				var sum float64
+				for _, v := range t {
+					sum += v
+				}
+				r := benchResult{Model: names[i], File: files[i], Batch: b, Threads: th, Runs: len(t),
+					P50: pct(t, 0.5), P90: pct(t, 0.9), P99: pct(t, 0.99), Mean: sum / float64(len(t)), Min: t[0],
+					MACs: progs[i].MACs(), ArenaMiB: float64(progs[i].ArenaBytes()) / (1 << 20)}
+				r.ImgPerS = float64(b) / (r.Mean / 1e3)
+				if i == 0 {
+					base = r.P50
+				}
+				r.Speedup = base / r.P50
+				out = append(out, r)
+			}
+			fmt.Fprintf(log, "bench: batch %d, %d thread(s) done\n", b, th)
+		}
+	}
+	return out, nil
+}
+
+// checkRef compares the output of p with FILE.ref.bin (raw float32, as the
+// peers' export script writes next to an .onnx file) when it exists and has
+// the size of a batch, and reports the largest difference.
+func checkRef(file string, x, y []float32, p *runtime.Program, log io.Writer) {
+	ext := filepath.Ext(file)
+	data, err := os.ReadFile(strings.TrimSuffix(file, ext) + ".ref.bin")
+	if err != nil || len(data) != 4*len(y) {
+		return
+	}
+	if err := p.Run(x, y); err != nil {
+		return
+	}
+	var diff, scale float64
+	for i := range y {
+		r := float64(math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:])))
+		diff = math.Max(diff, math.Abs(float64(y[i])-r))
+		scale = math.Max(scale, math.Abs(r))
+	}
+	fmt.Fprintf(log, "check %s batch %d: max |ours - ref| %.2e (max |ref| %.2e)\n", file, len(y)/p.OutputLen(), diff, scale)
+}
+
+// pct returns the p-quantile of sorted t (nearest rank).
+func pct(t []float64, p float64) float64 {
+	i := int(math.Ceil(p*float64(len(t)))) - 1
+	return t[min(max(i, 0), len(t)-1)]
+}
+
+func printBench(w io.Writer, res []benchResult) {
+	fmt.Fprintf(w, "kernels: %s, %d CPUs\n", runtime.KernelISA(), goruntime.NumCPU())
+	fmt.Fprintf(w, "%-28s %5s %3s %5s %9s %9s %9s %9s %8s %8s\n", "model", "batch", "thr", "runs", "p50 ms", "p90 ms", "p99 ms", "img/s", "GMAC/s", "speedup")
+	for _, r := range res {
+		name := r.Model
+		if len(name) > 28 {
+			name = "..." + name[len(name)-25:]
+		}
+		gmacs := float64(r.MACs) / (r.P50 / 1e3) / 1e9
+		fmt.Fprintf(w, "%-28s %5d %3d %5d %9.3f %9.3f %9.3f %9.1f %8.1f %7.2fx\n", name, r.Batch, r.Threads, r.Runs, r.P50, r.P90, r.P99, r.ImgPerS, gmacs, r.Speedup)
+	}
+}
+
+// printSteps lists the compiled program of each model (first batch size).
+func printSteps(w io.Writer, gs []*graph.Graph, files []string, o benchOpts) error {
+	for i, g := range gs {
+		p, err := runtime.Compile(g, runtime.Options{Batch: o.batches[0], Threads: o.threads[0]})
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", files[i], err)
+		}
+		fmt.Fprintf(w, "%s: %d steps, %.1f MMACs, arena %.1f MiB\n", files[i], len(p.Steps()), float64(p.MACs())/1e6, float64(p.ArenaBytes())/(1<<20))
+		for _, s := range p.Steps() {
+			fmt.Fprintf(w, "  %-7s %-40s %-14s -> %-30s %8.2f MMACs\n", s.Kind, s.Name, s.Fused, s.Output, float64(s.MACs)/1e6)
+		}
+	}
+	return nil
+}
