@@ -5,6 +5,7 @@ import (
 	"testing"
 )
 
+// BenchmarkPackA measures packing a 1280x320 A (not transposed).
 func BenchmarkPackA(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
 	m, k := 1280, 320
