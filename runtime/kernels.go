@@ -13,7 +13,7 @@ const maxR = 14
 // (see gen_kernels.go and TestKargsLayout).
 //
 // Dense kernel: for r in [0, R): out[r*64 bytes : +16 floats] = clamp(bias +
-// sum over cb < CB, kh < KH, kw < KW, c < Cnt of w[...] * in[r*pix + cb*CBStride
+// sum over cb < CB, kh < KH, kw < KW, c < Cnt (CntLast in the last block) of w[...] * in[r*pix + cb*CBStride
 // + kh*RowStride + kw*KWStep + 4c] (+ res[r]) (+ bmap[r]), lo, hi), where w
 // advances 16 floats per (cb, kh, kw, c) step.
 //
@@ -26,6 +26,7 @@ type kargs struct {
 	kw, kwStep                  int
 	cnt                         int
 	lo, hi                      float32
+	cntLast                     int // channels of the last block
 }
 
 // pixStrides lists the pixel strides (bytes) with multi-pixel dense kernels;
@@ -57,20 +58,24 @@ func convGo(a *kargs, pix, r int) {
 			acc[i][l] = *f32at(a.bias, 4*l)
 		}
 	}
-	wp := a.w
+	wi := 0 // weight vector index (never forms a pointer past the end)
 	for cb := 0; cb < a.cb; cb++ {
 		for kh := 0; kh < a.kh; kh++ {
 			for kw := 0; kw < a.kw; kw++ {
 				base := cb*a.cbStride + kh*a.rowStride + kw*a.kwStep
-				for c := 0; c < a.cnt; c++ {
-					w := (*[16]float32)(wp)
+				cnt := a.cnt
+				if cb == a.cb-1 {
+					cnt = a.cntLast
+				}
+				for c := 0; c < cnt; c++ {
+					w := (*[16]float32)(unsafe.Add(a.w, 64*wi))
 					for i := 0; i < r; i++ {
 						v := *f32at(a.in, base+i*pix+4*c)
 						for l := range w {
 							acc[i][l] += w[l] * v
 						}
 					}
-					wp = unsafe.Add(wp, 64)
+					wi++
 				}
 			}
 		}
@@ -86,10 +91,10 @@ func dwGo(a *kargs, pix, r int) {
 			acc[i][l] = *f32at(a.bias, 4*l)
 		}
 	}
-	wp := a.w
+	wi := 0
 	for kh := 0; kh < a.kh; kh++ {
 		for kw := 0; kw < a.kw; kw++ {
-			w := (*[16]float32)(wp)
+			w := (*[16]float32)(unsafe.Add(a.w, 64*wi))
 			base := kh*a.rowStride + kw*a.kwStep
 			for i := 0; i < r; i++ {
 				x := (*[16]float32)(unsafe.Add(a.in, base+i*pix))
@@ -97,7 +102,7 @@ func dwGo(a *kargs, pix, r int) {
 					acc[i][l] += w[l] * x[l]
 				}
 			}
-			wp = unsafe.Add(wp, 64)
+			wi++
 		}
 	}
 	finishGo(a, &acc, r)
@@ -145,8 +150,10 @@ func runConv(a *kargs, pix, n int) {
 		default:
 			convGo(a, pix, r)
 		}
-		advance(a, pix, r)
 		n -= r
+		if n > 0 { // never form a pointer past the tensor's end
+			advance(a, pix, r)
+		}
 	}
 }
 
@@ -167,8 +174,10 @@ func runDW(a *kargs, pix, n int) {
 		default:
 			dwGo(a, pix, r)
 		}
-		advance(a, pix, r)
 		n -= r
+		if n > 0 { // never form a pointer past the tensor's end
+			advance(a, pix, r)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@
 #define A_CNT 96
 #define A_LO 104
 #define A_HI 108
+#define A_CNTLAST 112
 // func convP16R1(a *kargs)
 TEXT ·convP16R1(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), DI
@@ -36,6 +37,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -89,6 +93,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -149,6 +156,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -216,6 +226,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -290,6 +303,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -371,6 +387,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -459,6 +478,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -554,6 +576,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -656,6 +681,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -765,6 +793,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -881,6 +912,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1004,6 +1038,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1134,6 +1171,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1271,6 +1311,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1401,6 +1444,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1454,6 +1500,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1514,6 +1563,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1581,6 +1633,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1655,6 +1710,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1736,6 +1794,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1824,6 +1885,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -1919,6 +1983,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2021,6 +2088,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2130,6 +2200,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2246,6 +2319,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2369,6 +2445,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2499,6 +2578,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2636,6 +2718,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2766,6 +2851,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2819,6 +2907,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2879,6 +2970,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -2946,6 +3040,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3020,6 +3117,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3101,6 +3201,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3189,6 +3292,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3284,6 +3390,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3386,6 +3495,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3495,6 +3607,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3611,6 +3726,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3734,6 +3852,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -3864,6 +3985,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4001,6 +4125,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4131,6 +4258,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4184,6 +4314,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4244,6 +4377,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4311,6 +4447,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4385,6 +4524,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4466,6 +4608,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4554,6 +4699,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4649,6 +4797,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4751,6 +4902,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4860,6 +5014,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -4976,6 +5133,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -5099,6 +5259,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -5229,6 +5392,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0
@@ -5366,6 +5532,9 @@ khloop:
 kwloop:
 	MOVQ R11, R13
 	MOVQ A_CNT(DI), R14
+	CMPQ R8, $1
+	JNE cloop
+	MOVQ A_CNTLAST(DI), R14
 cloop:
 	VMOVUPS (BX), Z31
 	VFMADD231PS.BCST 0(R13), Z31, Z0

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
@@ -79,4 +81,33 @@ func (p *Program) unpackOutput(out []float32, n int) {
 			}
 		}
 	}
+}
+
+// StepTimes runs the program runs times on x (as Run does) and returns, for
+// every step in Steps() order, its median time in milliseconds. It allocates
+// and is meant for profiling, not for the timed path.
+func (p *Program) StepTimes(x []float32, runs int) ([]float64, error) {
+	if runs < 1 {
+		return nil, fmt.Errorf("runtime %s: runs %d, want at least 1", p.name, runs)
+	}
+	out := make([]float32, p.batch*p.outPer)
+	if err := p.Run(x, out); err != nil {
+		return nil, err
+	}
+	n := len(x) / p.InputLen()
+	ts := make([][]float64, len(p.steps))
+	for r := 0; r < runs; r++ {
+		p.packInput(x, n)
+		for i, s := range p.steps {
+			t0 := time.Now()
+			s.exec(n)
+			ts[i] = append(ts[i], float64(time.Since(t0).Nanoseconds())/1e6)
+		}
+	}
+	med := make([]float64, len(ts))
+	for i, t := range ts {
+		slices.Sort(t)
+		med[i] = t[len(t)/2]
+	}
+	return med, nil
 }

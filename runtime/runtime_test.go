@@ -23,6 +23,7 @@ func TestKargsLayout(t *testing.T) {
 		"cb": {unsafe.Offsetof(a.cb), 48}, "cbStride": {unsafe.Offsetof(a.cbStride), 56}, "kh": {unsafe.Offsetof(a.kh), 64},
 		"rowStride": {unsafe.Offsetof(a.rowStride), 72}, "kw": {unsafe.Offsetof(a.kw), 80}, "kwStep": {unsafe.Offsetof(a.kwStep), 88},
 		"cnt": {unsafe.Offsetof(a.cnt), 96}, "lo": {unsafe.Offsetof(a.lo), 104}, "hi": {unsafe.Offsetof(a.hi), 108},
+		"cntLast": {unsafe.Offsetof(a.cntLast), 112},
 	}
 	for k, v := range want {
 		if v[0] != v[1] {

@@ -72,7 +72,7 @@ type convStep struct {
 	kh, kw, sh, sw int
 	padT, padL     int
 	dw             bool
-	cnt            int
+	cnt, cntLast   int
 	kbOut          int
 	wPerKB         int
 	lo, hi         float32
@@ -125,16 +125,21 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 	} else {
 		cbIn := in.cb()
 		s.cnt = in.cbs
+		s.cntLast = in.c - (cbIn-1)*in.cbs
 		if in.cbs < 16 {
 			s.cnt = in.c
 		}
-		s.wPerKB = cbIn * khw * s.cnt * 16
+		s.wPerKB = ((cbIn-1)*s.cnt + s.cntLast) * khw * 16
 		s.w = make([]float32, kb*s.wPerKB)
 		for oc := 0; oc < a.OutC; oc++ {
 			for ic := 0; ic < a.InC; ic++ {
 				b, c := ic/in.cbs, ic%in.cbs
+				cnt := s.cnt
+				if b == cbIn-1 {
+					cnt = s.cntLast
+				}
 				for t := 0; t < khw; t++ {
-					idx := (oc/16)*s.wPerKB + ((b*khw+t)*s.cnt+c)*16 + oc%16
+					idx := (oc/16)*s.wPerKB + (b*khw*s.cnt+t*cnt+c)*16 + oc%16
 					s.w[idx] = float32(o.weight[(oc*a.InC+ic)*khw+t])
 				}
 			}
@@ -176,7 +181,7 @@ func (s *convStep) Run(lo, hi int) {
 	a.kwStep = 4 * in.cbs
 	a.cbStride = 4 * inCS
 	a.cb = in.cb()
-	a.cnt = s.cnt
+	a.cnt, a.cntLast = s.cnt, s.cntLast
 	a.lo, a.hi = s.lo, s.hi
 	for t := lo; t < hi; t++ {
 		oy := t % s.oh

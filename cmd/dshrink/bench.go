@@ -261,9 +261,17 @@ func printSteps(w io.Writer, gs []*graph.Graph, files []string, o benchOpts) err
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", files[i], err)
 		}
-		fmt.Fprintf(w, "%s: %d steps, %.1f MMACs, arena %.1f MiB\n", files[i], len(p.Steps()), float64(p.MACs())/1e6, float64(p.ArenaBytes())/(1<<20))
-		for _, s := range p.Steps() {
-			fmt.Fprintf(w, "  %-7s %-40s %-14s -> %-30s %8.2f MMACs\n", s.Kind, s.Name, s.Fused, s.Output, float64(s.MACs)/1e6)
+		ms, err := p.StepTimes(benchInput(o.batches[0]*p.InputLen()), 21)
+		if err != nil {
+			return fmt.Errorf("bench %s: %w", files[i], err)
+		}
+		var total float64
+		for _, t := range ms {
+			total += t
+		}
+		fmt.Fprintf(w, "%s: %d steps, %.1f MMACs, arena %.1f MiB, %.3f ms (sum of step medians)\n", files[i], len(p.Steps()), float64(p.MACs())/1e6, float64(p.ArenaBytes())/(1<<20), total)
+		for k, s := range p.Steps() {
+			fmt.Fprintf(w, "  %-7s %-36s %-13s %9.2f MMACs %8.3f ms %6.1f GMAC/s\n", s.Kind, s.Name, s.Fused, float64(s.MACs)/1e6, ms[k], float64(s.MACs)/ms[k]/1e6)
 		}
 	}
 	return nil
