@@ -56,6 +56,13 @@ func main() {
 			dw(&b, p, r)
 		}
 	}
+	for _, k := range []int{3, 5} {
+		for _, st := range []int{1, 2} {
+			for r := 1; r <= maxR; r++ {
+				dwReuse(&b, k, st, r)
+			}
+		}
+	}
 	if err := os.WriteFile("kernels_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -82,6 +89,22 @@ func main() {
 	for i, p := range dwPix {
 		for r := 1; r <= maxR; r++ {
 			fmt.Fprintf(&d, "\tcase %d:\n\t\tdwP%dR%d(a)\n", i*(maxR+1)+r, p, r)
+		}
+	}
+	d.WriteString("\t}\n}\n")
+	for _, k := range []int{3, 5} {
+		for _, st := range []int{1, 2} {
+			for r := 1; r <= maxR; r++ {
+				fmt.Fprintf(&d, "\n//go:noescape\nfunc dw%dS%dR%d(a *kargs)\n", k, st, r)
+			}
+		}
+	}
+	d.WriteString("\n// callDWReuse runs the depthwise kernel specialised for a k x k kernel\n// (k = 3 or 5) and stride s (1 or 2) with r pixels.\nfunc callDWReuse(k, s, r int, a *kargs) {\n\tswitch (k*10+s)*100 + r {\n")
+	for _, k := range []int{3, 5} {
+		for _, st := range []int{1, 2} {
+			for r := 1; r <= maxR; r++ {
+				fmt.Fprintf(&d, "\tcase %d:\n\t\tdw%dS%dR%d(a)\n", (k*10+st)*100+r, k, st, r)
+			}
 		}
 	}
 	d.WriteString("\t}\n}\n")
@@ -180,5 +203,29 @@ kwloop:
 	DECQ R9
 	JNZ khloop
 `)
+	epilogue(b, r)
+}
+
+// dwReuse: depthwise k x k, stride s, r pixels; each input vector is loaded
+// once per kernel row and used by every output pixel whose window covers it.
+func dwReuse(b *bytes.Buffer, k, s, r int) {
+	fmt.Fprintf(b, "// func dw%dS%dR%d(a *kargs)\nTEXT ·dw%dS%dR%d(SB), NOSPLIT, $0-8\n\tMOVQ a+0(FP), DI\n", k, s, r, k, s, r)
+	initAcc(b, r)
+	b.WriteString("\tMOVQ A_IN(DI), SI\n\tMOVQ A_W(DI), BX\n\tMOVQ A_KH(DI), R9\nkhloop:\n")
+	for kw := 0; kw < k; kw++ {
+		fmt.Fprintf(b, "\tVMOVUPS %d(BX), Z%d\n", 64*kw, 16+kw)
+	}
+	n := (r-1)*s + k
+	for i := 0; i < n; i++ {
+		x := 31 - i%2
+		fmt.Fprintf(b, "\tVMOVUPS %d(SI), Z%d\n", 64*i, x)
+		for kw := 0; kw < k; kw++ {
+			d := i - kw
+			if d >= 0 && d%s == 0 && d/s < r {
+				fmt.Fprintf(b, "\tVFMADD231PS Z%d, Z%d, Z%d\n", x, 16+kw, d/s)
+			}
+		}
+	}
+	fmt.Fprintf(b, "\tADDQ A_ROWSTRIDE(DI), SI\n\tADDQ $%d, BX\n\tDECQ R9\n\tJNZ khloop\n", 64*k)
 	epilogue(b, r)
 }

@@ -160,12 +160,16 @@ func runConv(a *kargs, pix, n int) {
 // runDW is runConv for the depthwise kernel.
 func runDW(a *kargs, pix, n int) {
 	pi := -1
+	reuse := false
 	if useAsm {
 		pi = pixIndex(dwPixStrides[:], pix)
+		reuse = pi >= 0 && a.kw == a.kh && (a.kw == 3 || a.kw == 5) && a.kwStep == 64
 	}
 	for n > 0 {
 		r := min(n, maxR)
 		switch {
+		case reuse:
+			callDWReuse(a.kw, pix/64, r, a)
 		case pi >= 0:
 			callDW(pi, r, a)
 		case useAsm:

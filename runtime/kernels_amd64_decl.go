@@ -435,3 +435,290 @@ func callDW(pi, r int, a *kargs) {
 		dwP128R14(a)
 	}
 }
+
+//go:noescape
+func dw3S1R1(a *kargs)
+
+//go:noescape
+func dw3S1R2(a *kargs)
+
+//go:noescape
+func dw3S1R3(a *kargs)
+
+//go:noescape
+func dw3S1R4(a *kargs)
+
+//go:noescape
+func dw3S1R5(a *kargs)
+
+//go:noescape
+func dw3S1R6(a *kargs)
+
+//go:noescape
+func dw3S1R7(a *kargs)
+
+//go:noescape
+func dw3S1R8(a *kargs)
+
+//go:noescape
+func dw3S1R9(a *kargs)
+
+//go:noescape
+func dw3S1R10(a *kargs)
+
+//go:noescape
+func dw3S1R11(a *kargs)
+
+//go:noescape
+func dw3S1R12(a *kargs)
+
+//go:noescape
+func dw3S1R13(a *kargs)
+
+//go:noescape
+func dw3S1R14(a *kargs)
+
+//go:noescape
+func dw3S2R1(a *kargs)
+
+//go:noescape
+func dw3S2R2(a *kargs)
+
+//go:noescape
+func dw3S2R3(a *kargs)
+
+//go:noescape
+func dw3S2R4(a *kargs)
+
+//go:noescape
+func dw3S2R5(a *kargs)
+
+//go:noescape
+func dw3S2R6(a *kargs)
+
+//go:noescape
+func dw3S2R7(a *kargs)
+
+//go:noescape
+func dw3S2R8(a *kargs)
+
+//go:noescape
+func dw3S2R9(a *kargs)
+
+//go:noescape
+func dw3S2R10(a *kargs)
+
+//go:noescape
+func dw3S2R11(a *kargs)
+
+//go:noescape
+func dw3S2R12(a *kargs)
+
+//go:noescape
+func dw3S2R13(a *kargs)
+
+//go:noescape
+func dw3S2R14(a *kargs)
+
+//go:noescape
+func dw5S1R1(a *kargs)
+
+//go:noescape
+func dw5S1R2(a *kargs)
+
+//go:noescape
+func dw5S1R3(a *kargs)
+
+//go:noescape
+func dw5S1R4(a *kargs)
+
+//go:noescape
+func dw5S1R5(a *kargs)
+
+//go:noescape
+func dw5S1R6(a *kargs)
+
+//go:noescape
+func dw5S1R7(a *kargs)
+
+//go:noescape
+func dw5S1R8(a *kargs)
+
+//go:noescape
+func dw5S1R9(a *kargs)
+
+//go:noescape
+func dw5S1R10(a *kargs)
+
+//go:noescape
+func dw5S1R11(a *kargs)
+
+//go:noescape
+func dw5S1R12(a *kargs)
+
+//go:noescape
+func dw5S1R13(a *kargs)
+
+//go:noescape
+func dw5S1R14(a *kargs)
+
+//go:noescape
+func dw5S2R1(a *kargs)
+
+//go:noescape
+func dw5S2R2(a *kargs)
+
+//go:noescape
+func dw5S2R3(a *kargs)
+
+//go:noescape
+func dw5S2R4(a *kargs)
+
+//go:noescape
+func dw5S2R5(a *kargs)
+
+//go:noescape
+func dw5S2R6(a *kargs)
+
+//go:noescape
+func dw5S2R7(a *kargs)
+
+//go:noescape
+func dw5S2R8(a *kargs)
+
+//go:noescape
+func dw5S2R9(a *kargs)
+
+//go:noescape
+func dw5S2R10(a *kargs)
+
+//go:noescape
+func dw5S2R11(a *kargs)
+
+//go:noescape
+func dw5S2R12(a *kargs)
+
+//go:noescape
+func dw5S2R13(a *kargs)
+
+//go:noescape
+func dw5S2R14(a *kargs)
+
+// callDWReuse runs the depthwise kernel specialised for a k x k kernel
+// (k = 3 or 5) and stride s (1 or 2) with r pixels.
+func callDWReuse(k, s, r int, a *kargs) {
+	switch (k*10+s)*100 + r {
+	case 3101:
+		dw3S1R1(a)
+	case 3102:
+		dw3S1R2(a)
+	case 3103:
+		dw3S1R3(a)
+	case 3104:
+		dw3S1R4(a)
+	case 3105:
+		dw3S1R5(a)
+	case 3106:
+		dw3S1R6(a)
+	case 3107:
+		dw3S1R7(a)
+	case 3108:
+		dw3S1R8(a)
+	case 3109:
+		dw3S1R9(a)
+	case 3110:
+		dw3S1R10(a)
+	case 3111:
+		dw3S1R11(a)
+	case 3112:
+		dw3S1R12(a)
+	case 3113:
+		dw3S1R13(a)
+	case 3114:
+		dw3S1R14(a)
+	case 3201:
+		dw3S2R1(a)
+	case 3202:
+		dw3S2R2(a)
+	case 3203:
+		dw3S2R3(a)
+	case 3204:
+		dw3S2R4(a)
+	case 3205:
+		dw3S2R5(a)
+	case 3206:
+		dw3S2R6(a)
+	case 3207:
+		dw3S2R7(a)
+	case 3208:
+		dw3S2R8(a)
+	case 3209:
+		dw3S2R9(a)
+	case 3210:
+		dw3S2R10(a)
+	case 3211:
+		dw3S2R11(a)
+	case 3212:
+		dw3S2R12(a)
+	case 3213:
+		dw3S2R13(a)
+	case 3214:
+		dw3S2R14(a)
+	case 5101:
+		dw5S1R1(a)
+	case 5102:
+		dw5S1R2(a)
+	case 5103:
+		dw5S1R3(a)
+	case 5104:
+		dw5S1R4(a)
+	case 5105:
+		dw5S1R5(a)
+	case 5106:
+		dw5S1R6(a)
+	case 5107:
+		dw5S1R7(a)
+	case 5108:
+		dw5S1R8(a)
+	case 5109:
+		dw5S1R9(a)
+	case 5110:
+		dw5S1R10(a)
+	case 5111:
+		dw5S1R11(a)
+	case 5112:
+		dw5S1R12(a)
+	case 5113:
+		dw5S1R13(a)
+	case 5114:
+		dw5S1R14(a)
+	case 5201:
+		dw5S2R1(a)
+	case 5202:
+		dw5S2R2(a)
+	case 5203:
+		dw5S2R3(a)
+	case 5204:
+		dw5S2R4(a)
+	case 5205:
+		dw5S2R5(a)
+	case 5206:
+		dw5S2R6(a)
+	case 5207:
+		dw5S2R7(a)
+	case 5208:
+		dw5S2R8(a)
+	case 5209:
+		dw5S2R9(a)
+	case 5210:
+		dw5S2R10(a)
+	case 5211:
+		dw5S2R11(a)
+	case 5212:
+		dw5S2R12(a)
+	case 5213:
+		dw5S2R13(a)
+	case 5214:
+		dw5S2R14(a)
+	}
+}

@@ -69,6 +69,29 @@ func TestKernelsMatchGo(t *testing.T) {
 	}
 }
 
+// TestDWReuseMatchGo checks the specialised depthwise kernels.
+func TestDWReuseMatchGo(t *testing.T) {
+	if !useAsm {
+		t.Skip("no assembly kernels on this machine")
+	}
+	for _, k := range []int{3, 5} {
+		for _, s := range []int{1, 2} {
+			for r := 1; r <= maxR; r++ {
+				a, _, _, _, _, _, out := kernelCase(64*s, 1, 1, k, k, uint64(r))
+				b := a
+				callDWReuse(k, s, r, &a)
+				got := append([]float32(nil), out[:r*16]...)
+				dwGo(&b, 64*s, r)
+				for i := range got {
+					if math.Abs(float64(got[i]-out[i])) > 1e-4*(1+math.Abs(float64(out[i]))) {
+						t.Fatalf("dw%d s%d r %d: [%d] asm %v go %v", k, s, r, i, got[i], out[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkKernel times the dense kernel with hot caches (GMAC/s).
 func BenchmarkKernel(b *testing.B) {
 	for _, r := range []int{7, 14} {
