@@ -56,3 +56,62 @@ func benchAll(b *testing.B, f func(p Params, x, w, bias, y, ws []float32)) {
 		}
 	}
 }
+
+// Depthwise layers of MobileNetV2-0.5 training on 28x28 inputs, batch 128.
+func trainDWShapes() []struct {
+	name string
+	p    Params
+} {
+	mk := func(c, hw, k, s int) Params {
+		return Params{N: 128, C: c, H: hw, W: hw, K: c, KH: k, KW: k, StrideH: s, StrideW: s,
+			PadT: k / 2, PadL: k / 2, PadB: k / 2, PadR: k / 2, Groups: c}
+	}
+	return []struct {
+		name string
+		p    Params
+	}{
+		{"dw3s1_48x28", mk(48, 28, 3, 1)},
+		{"dw3s2_96x28", mk(96, 28, 3, 2)},
+		{"dw3s1_144x14", mk(144, 14, 3, 1)},
+		{"dw3s2_144x14", mk(144, 14, 3, 2)},
+		{"dw3s1_192x7", mk(192, 7, 3, 1)},
+		{"dw3s2_384x7", mk(384, 7, 3, 2)},
+		{"dw3s1_576x4", mk(576, 4, 3, 1)},
+		{"dw3s1_960x2", mk(960, 2, 3, 1)},
+		{"dw5s1_240x7", mk(240, 7, 5, 1)},
+		{"dw5s2_144x14", mk(144, 14, 5, 2)},
+	}
+}
+
+// BenchmarkTrainDW compares the generic depthwise kernels ("old") with the
+// chosen ones ("new") on the training shapes, interleaved in one run.
+func BenchmarkTrainDW(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	r := rand.New(rand.NewSource(1))
+	for _, s := range trainDWShapes() {
+		p := s.p
+		x, w := randSlice(r, p.InputLen()), randSlice(r, p.WeightLen())
+		dy, dx := randSlice(r, p.OutputLen()), make([]float32, p.InputLen())
+		dw, db := make([]float32, p.WeightLen()), make([]float32, p.K)
+		for _, th := range []int{1, 2} {
+			for _, pass := range []string{"bwdW", "bwdD"} {
+				for _, a := range []algo{algoDWGeneric, algoDepthwise} {
+					name := map[algo]string{algoDWGeneric: "old", algoDepthwise: "new"}[a]
+					b.Run(fmt.Sprintf("%s/%s/t%d/%s", s.name, pass, th, name), func(b *testing.B) {
+						parallel.SetThreads(th)
+						f := func() { _ = backwardWeight(p, a, x, dy, dw, db, nil) }
+						if pass == "bwdD" {
+							f = func() { _ = backwardData(p, a, dy, w, dx, nil) }
+						}
+						f()
+						b.ResetTimer()
+						for b.Loop() {
+							f()
+						}
+						b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
+				}
+			}
+		}
+	}
+}

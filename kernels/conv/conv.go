@@ -113,6 +113,12 @@ func backwardData(p Params, a algo, dy, w, dx, ws []float32) error {
 	defer putTask(t)
 	switch a {
 	case algoDepthwise, algoDWGeneric:
+		t.generic = a == algoDWGeneric
+		if !t.generic && !dwBackDataS1Asm(&p) && dwFlatOK(&p) {
+			t.kind = kDWBackDataFlat
+			run(t, p.C, 1)
+			return nil
+		}
 		t.kind = kDWBackData
 		run(t, p.N*p.C, 1)
 		return nil
@@ -161,7 +167,7 @@ func backwardWeight(p Params, a algo, x, dy, dw, dbias, ws []float32) error {
 	}
 	switch a {
 	case algoDepthwise, algoDWGeneric:
-		t.kind = kDWBackWeight
+		t.kind, t.generic = kDWBackWeight, a == algoDWGeneric
 		run(t, p.C, 1)
 		return nil
 	}
@@ -201,6 +207,7 @@ const (
 	kDWForward taskKind = iota
 	kDWBackData
 	kDWBackWeight
+	kDWBackDataFlat
 	kIm2col
 	kCol2im
 	kBiasGrad
@@ -268,10 +275,24 @@ func (t *task) Run(lo, hi int) {
 			t.dwBackDataPlane(i, scratch)
 		}
 		scratchPool.Put(scratch)
-	case kDWBackWeight:
+	case kDWBackDataFlat:
+		scratch := scratchPool.Get().(*[]float32)
 		for c := lo; c < hi; c++ {
-			t.dwBackWeightChannel(c)
+			t.dwBackDataFlat(c, scratch)
 		}
+		scratchPool.Put(scratch)
+	case kDWBackWeight:
+		if t.generic || !dwFlatOK(&t.p) {
+			for c := lo; c < hi; c++ {
+				t.dwBackWeightChannel(c)
+			}
+			break
+		}
+		scratch := scratchPool.Get().(*[]float32)
+		for c := lo; c < hi; c++ {
+			t.dwBackWeightFlat(c, scratch)
+		}
+		scratchPool.Put(scratch)
 	case kIm2col:
 		t.im2col(lo, hi)
 	case kCol2im:

@@ -148,6 +148,12 @@ func testShapes() []shape {
 		}
 	}
 	add(mk(1, 3, 12, 11, 3, 3, 3, 1, 1, 0, 0, 0, 0, 3))
+	add(mk(5, 3, 7, 7, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3))  // batch > 1 image per flat chunk
+	add(mk(3, 2, 4, 4, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2))  // tiny planes
+	add(mk(3, 2, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2))  // 2x2 planes
+	add(mk(2, 2, 9, 11, 2, 3, 3, 3, 2, 1, 2, 2, 1, 2)) // strides 3 and 2, asymmetric pads
+	add(mk(2, 2, 9, 11, 2, 5, 5, 2, 2, 2, 2, 2, 2, 2))
+	add(mk(2, 2, 8, 8, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2)) // 2x2 stride 2
 	add(mk(1, 4, 6, 7, 4, 1, 1, 1, 1, 0, 0, 0, 0, 4))
 	add(mk(1, 3, 13, 14, 3, 7, 7, 1, 1, 3, 3, 3, 3, 3))
 	add(mk(2, 3, 11, 9, 3, 7, 7, 2, 2, 3, 2, 1, 3, 3))
@@ -184,6 +190,10 @@ func TestConv(t *testing.T) {
 		useAVX512 = asm
 		testConvShapes(t, r)
 	}
+	defer func(v int) { dwFlatTarget = v }(dwFlatTarget)
+	dwFlatTarget = 1 // one image per depthwise flat chunk
+	testConvShapes(t, r)
+	dwFlatTarget = 24 << 10
 	colTarget = 1 // one output row per im2col chunk
 	testConvShapes(t, r)
 	colTarget = 100 // a few rows per chunk, uneven last chunk

@@ -176,6 +176,13 @@ func dw5(y, x []float32, ld, s int, w []float32, b float32) {
 	}
 }
 
+// dwBackDataS1Asm reports whether the stride-1 backward data pass runs as
+// an assembly forward pass over dy with the rotated kernel.
+func dwBackDataS1Asm(p *Params) bool {
+	return useAVX512 && p.StrideH == 1 && p.StrideW == 1 && p.KH*p.KW <= 49 &&
+		p.PadT < p.KH && p.PadB < p.KH && p.PadL < p.KW && p.PadR < p.KW
+}
+
 // dwBackDataPlane computes input-gradient plane i (= n*C + c).
 func (t *task) dwBackDataPlane(i int, scratch *[]float32) {
 	p := &t.p
@@ -187,8 +194,7 @@ func (t *task) dwBackDataPlane(i int, scratch *[]float32) {
 	wp := t.w[c*khw : (c+1)*khw]
 	// At stride 1 the input gradient is a forward depthwise convolution of
 	// dy with the kernel rotated by 180 degrees and complementary padding.
-	if !t.generic && p.StrideH == 1 && p.StrideW == 1 && khw <= 49 &&
-		p.PadT < p.KH && p.PadB < p.KH && p.PadL < p.KW && p.PadR < p.KW {
+	if !t.generic && dwBackDataS1Asm(p) {
 		var rw [49]float32
 		for k := range khw {
 			rw[k] = wp[khw-1-k]

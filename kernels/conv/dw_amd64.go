@@ -96,3 +96,78 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 	}
 	return true
 }
+
+// dotArgs is the argument block of dwDots5AVX512 (offsets used by dw_amd64.s).
+type dotArgs struct {
+	d   unsafe.Pointer    // 0
+	p   [5]unsafe.Pointer // 8..40
+	acc unsafe.Pointer    // 48: 5 x 16 lane accumulators
+	nb  int               // 56: number of 16-float blocks
+}
+
+// gatherArgs is the argument block of dwGatherAVX512.
+type gatherArgs struct {
+	out  unsafe.Pointer // 0
+	ptrs unsafe.Pointer // 8: nt tap pointers
+	w    unsafe.Pointer // 16: nt weights
+	nt   int            // 24 (>= 1)
+	nb   int            // 32: number of 64-float blocks
+}
+
+//go:noescape
+func dwDots5AVX512(a *dotArgs)
+
+//go:noescape
+func dwGatherAVX512(a *gatherArgs)
+
+// dotTaps adds, for each tap t, the lanes of sum_q d[q]*src[offs[t]+q] into
+// acc[16*t : 16*t+16] (the caller sums the 16 lanes). len(d) must be a
+// multiple of 16 and every offs[t]+len(d) at most len(src).
+func dotTaps(d, src []float32, offs []int, acc []float32) {
+	if !useAVX512 || len(d)%16 != 0 || len(d) == 0 {
+		dotTapsGo(d, src, offs, acc)
+		return
+	}
+	_ = acc[16*len(offs)-1]
+	for _, off := range offs {
+		_ = src[off+len(d)-1]
+	}
+	var a dotArgs
+	var tmp [80]float32
+	a.d, a.nb = unsafe.Pointer(&d[0]), len(d)/16
+	for g := 0; g < len(offs); g += 5 {
+		for k := range 5 {
+			a.p[k] = unsafe.Pointer(&src[offs[min(g+k, len(offs)-1)]])
+		}
+		if g+5 <= len(offs) {
+			a.acc = unsafe.Pointer(&acc[16*g])
+			dwDots5AVX512(&a)
+			continue
+		}
+		// Partial group: accumulate into a temporary and keep the used taps.
+		tmp = [80]float32{}
+		a.acc = unsafe.Pointer(&tmp[0])
+		dwDots5AVX512(&a)
+		for i := range 16 * (len(offs) - g) {
+			acc[16*g+i] += tmp[i]
+		}
+	}
+}
+
+// gatherTaps sets out[p] = sum_t w[t]*src[offs[t]+p]. len(out) must be a
+// multiple of 64 and every offs[t]+len(out) at most len(src).
+func gatherTaps(out, src []float32, offs []int, w []float32) {
+	if !useAVX512 || len(out)%64 != 0 || len(out) == 0 || len(offs) == 0 || len(offs) > dwFlatMaxTaps {
+		gatherTapsGo(out, src, offs, w)
+		return
+	}
+	_ = w[len(offs)-1]
+	var ptrs [dwFlatMaxTaps]unsafe.Pointer
+	for t, off := range offs {
+		_ = src[off+len(out)-1]
+		ptrs[t] = unsafe.Pointer(&src[off])
+	}
+	a := gatherArgs{out: unsafe.Pointer(&out[0]), ptrs: unsafe.Pointer(&ptrs[0]),
+		w: unsafe.Pointer(&w[0]), nt: len(offs), nb: len(out) / 64}
+	dwGatherAVX512(&a)
+}

@@ -434,3 +434,94 @@ kknr:
 kkdone:
 	VZEROUPPER
 	RET
+
+// func dwDots5AVX512(a *dotArgs)
+//
+// For k < 5: acc[16k+l] += sum over blocks b of d[16b+l]*p[k][16b+l].
+TEXT ·dwDots5AVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), SI          // d
+	MOVQ 8(AX), R8          // p0..p4
+	MOVQ 16(AX), R9
+	MOVQ 24(AX), R10
+	MOVQ 32(AX), R11
+	MOVQ 40(AX), R12
+	MOVQ 48(AX), DI         // acc
+	MOVQ 56(AX), CX         // blocks
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	XORQ DX, DX
+
+dotloop:
+	TESTQ CX, CX
+	JZ    dotdone
+	VMOVUPS (SI)(DX*1), Z5
+	VFMADD231PS (R8)(DX*1), Z5, Z0
+	VFMADD231PS (R9)(DX*1), Z5, Z1
+	VFMADD231PS (R10)(DX*1), Z5, Z2
+	VFMADD231PS (R11)(DX*1), Z5, Z3
+	VFMADD231PS (R12)(DX*1), Z5, Z4
+	ADDQ $64, DX
+	DECQ CX
+	JMP  dotloop
+
+dotdone:
+	VADDPS 0(DI), Z0, Z0
+	VADDPS 64(DI), Z1, Z1
+	VADDPS 128(DI), Z2, Z2
+	VADDPS 192(DI), Z3, Z3
+	VADDPS 256(DI), Z4, Z4
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VZEROUPPER
+	RET
+
+// func dwGatherAVX512(a *gatherArgs)
+//
+// out[q] = sum_{t<nt} w[t]*ptrs[t][q] for q < 64*nb, four vectors at a time.
+TEXT ·dwGatherAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), DI          // out
+	MOVQ 8(AX), SI          // ptrs
+	MOVQ 16(AX), BX         // w
+	MOVQ 24(AX), R8         // nt
+	MOVQ 32(AX), CX         // blocks of 64
+	XORQ DX, DX
+
+gblk:
+	TESTQ CX, CX
+	JZ    gdone
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	XORQ R10, R10
+
+gtap:
+	VBROADCASTSS (BX)(R10*4), Z4
+	MOVQ (SI)(R10*8), R11
+	ADDQ DX, R11
+	VFMADD231PS 0(R11), Z4, Z0
+	VFMADD231PS 64(R11), Z4, Z1
+	VFMADD231PS 128(R11), Z4, Z2
+	VFMADD231PS 192(R11), Z4, Z3
+	INCQ R10
+	CMPQ R10, R8
+	JLT  gtap
+	VMOVUPS Z0, 0(DI)(DX*1)
+	VMOVUPS Z1, 64(DI)(DX*1)
+	VMOVUPS Z2, 128(DI)(DX*1)
+	VMOVUPS Z3, 192(DI)(DX*1)
+	ADDQ $256, DX
+	DECQ CX
+	JMP  gblk
+
+gdone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,300 @@
+package conv
+
+// Depthwise backward passes in the "flat phase" formulation.
+//
+// The zero-padded input plane (ph x pw) of one channel is split into
+// sh*sw phase planes xph[a][b][i][j] = xpad[sh*i+a][sw*j+b], each phs x pws.
+// Tap (kh, kw) of the kernel then reads phase (kh%sh, kw%sw) at the constant
+// offset (kh/sh)*pws + kw/sw from the output position, so a stride-s
+// convolution becomes a set of stride-1 correlations. Laying dy out with the
+// same row stride pws (zeros in columns >= OW and rows >= OH) turns each of
+// them into a one-dimensional dot product or axpy over the flattened planes,
+// and the planes of consecutive images of the same channel can be
+// concatenated: zeros of dy make the reads that cross a row or image
+// boundary harmless. The vector kernels thus run over long contiguous
+// buffers with no per-row bookkeeping, whatever the spatial size.
+
+// dwFlatMaxTaps bounds KH*KW for the flat paths (tap tables live on the stack).
+const dwFlatMaxTaps = 49
+
+// dwFlatTarget is the preferred scratch size in floats of one chunk of
+// images (it stays in the L2 cache).
+var dwFlatTarget = 24 << 10
+
+// dwFlat is the geometry of the flat formulation for a Params.
+type dwFlat struct {
+	sh, sw, pha, phb int // strides; phases used in each dimension
+	phs, pws, plane  int // phase plane height, width and size
+	maxOff           int // largest tap offset
+	m                int // images per chunk
+	lmax             int // chunk length rounded up to a multiple of 64
+	ps               int // stride between phase buffers
+	margin           int // leading zeros of the dy buffer (backward data)
+}
+
+func roundUp(v, m int) int { return (v + m - 1) / m * m }
+
+func dwFlatOK(p *Params) bool { return p.KH*p.KW <= dwFlatMaxTaps }
+
+func newDWFlat(p *Params) dwFlat {
+	var f dwFlat
+	f.sh, f.sw = p.StrideH, p.StrideW
+	f.pha, f.phb = min(f.sh, p.KH), min(f.sw, p.KW)
+	ph, pw := p.H+p.PadT+p.PadB, p.W+p.PadL+p.PadR
+	f.phs, f.pws = (ph+f.sh-1)/f.sh, (pw+f.sw-1)/f.sw
+	f.plane = f.phs * f.pws
+	f.maxOff = (p.KH-1)/f.sh*f.pws + (p.KW-1)/f.sw
+	f.margin = roundUp(f.maxOff, 16)
+	nph := f.pha * f.phb
+	f.m = max(1, min(p.N, dwFlatTarget/(f.plane*(1+nph))))
+	f.lmax = roundUp(f.m*f.plane, 64)
+	f.ps = roundUp(f.lmax+f.maxOff, 16)
+	return f
+}
+
+// phase returns the phase buffer index and the offset of tap (kh, kw).
+func (f *dwFlat) tap(kh, kw int) (ph, off int) {
+	return kh%f.sh*f.phb + kw%f.sw, kh/f.sh*f.pws + kw/f.sw
+}
+
+// gatherRow sets dst[j] = src[start+step*j] where that index is inside src,
+// and 0 elsewhere.
+func gatherRow(dst, src []float32, start, step int) {
+	lo := 0
+	if start < 0 {
+		lo = (-start + step - 1) / step
+	}
+	hi := 0
+	if last := len(src) - 1 - start; last >= 0 {
+		hi = last/step + 1
+	}
+	hi = min(hi, len(dst))
+	lo = min(lo, hi)
+	clear(dst[:lo])
+	clear(dst[hi:])
+	if step == 1 {
+		copy(dst[lo:hi], src[start+lo:])
+		return
+	}
+	d := dst[lo:hi]
+	s := src[start+lo*step:]
+	if step == 2 {
+		s = s[:2*(len(d)-1)+1]
+		for j := range d {
+			d[j] = s[2*j]
+		}
+		return
+	}
+	for j := range d {
+		d[j] = s[j*step]
+	}
+}
+
+// fillDY copies the dy plane (OH x OW) into dst with row stride f.pws, zero
+// columns >= OW and zero rows up to f.phs.
+func (f *dwFlat) fillDY(dst, dyp []float32, oh, ow int) {
+	dst = dst[:f.plane]
+	for y := 0; y < oh; y++ {
+		row := dst[y*f.pws : (y+1)*f.pws]
+		copy(row, dyp[y*ow:(y+1)*ow])
+		clear(row[ow:])
+	}
+	clear(dst[oh*f.pws:])
+}
+
+// dwBackWeightFlat computes the weight gradient of channel c over the batch.
+func (t *task) dwBackWeightFlat(c int, scratch *[]float32) {
+	p := &t.p
+	f := newDWFlat(p)
+	oh, ow := p.OutH(), p.OutW()
+	hw, ohw, khw := p.H*p.W, oh*ow, p.KH*p.KW
+	nph := f.pha * f.phb
+	need := f.lmax + nph*f.ps
+	if cap(*scratch) < need {
+		*scratch = make([]float32, need)
+	}
+	buf := (*scratch)[:need]
+	dyb, xb := buf[:f.lmax], buf[f.lmax:]
+	var offs [dwFlatMaxTaps]int
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			ph, off := f.tap(kh, kw)
+			offs[kh*p.KW+kw] = ph*f.ps + off
+		}
+	}
+	var acc [dwFlatMaxTaps * 16]float32
+	for n0 := 0; n0 < p.N; n0 += f.m {
+		m := min(f.m, p.N-n0)
+		for img := 0; img < m; img++ {
+			i := (n0+img)*p.C + c
+			xp := t.x[i*hw : (i+1)*hw]
+			f.fillDY(dyb[img*f.plane:], t.y[i*ohw:(i+1)*ohw], oh, ow)
+			for a := 0; a < f.pha; a++ {
+				for b := 0; b < f.phb; b++ {
+					dst := xb[(a*f.phb+b)*f.ps+img*f.plane:][:f.plane]
+					for r := 0; r < f.phs; r++ {
+						row := dst[r*f.pws : (r+1)*f.pws]
+						ih := f.sh*r + a - p.PadT
+						if ih < 0 || ih >= p.H {
+							clear(row)
+							continue
+						}
+						gatherRow(row, xp[ih*p.W:(ih+1)*p.W], b-p.PadL, f.sw)
+					}
+				}
+			}
+		}
+		l := roundUp(m*f.plane, 64)
+		clear(dyb[m*f.plane : l])
+		for ph := 0; ph < nph; ph++ {
+			clear(xb[ph*f.ps+m*f.plane : ph*f.ps+l+f.maxOff])
+		}
+		dotTaps(dyb[:l], xb, offs[:khw], acc[:khw*16])
+	}
+	dwc := t.dw[c*khw : (c+1)*khw]
+	for k := range dwc {
+		var s float32
+		for _, v := range acc[k*16 : k*16+16] {
+			s += v
+		}
+		dwc[k] = s
+	}
+}
+
+// dwBackDataFlat computes the input gradient of channel c for all images.
+func (t *task) dwBackDataFlat(c int, scratch *[]float32) {
+	p := &t.p
+	f := newDWFlat(p)
+	oh, ow := p.OutH(), p.OutW()
+	hw, ohw, khw := p.H*p.W, oh*ow, p.KH*p.KW
+	nph := f.pha * f.phb
+	need := f.margin + f.lmax + nph*f.lmax
+	if cap(*scratch) < need {
+		*scratch = make([]float32, need)
+	}
+	buf := (*scratch)[:need]
+	dyb, ob := buf[:f.margin+f.lmax], buf[f.margin+f.lmax:]
+	wp := t.w[c*khw : (c+1)*khw]
+	// Taps grouped by phase: offsets into dyb and weights.
+	var offs [dwFlatMaxTaps]int
+	var ws [dwFlatMaxTaps]float32
+	var start [dwFlatMaxTaps + 1]int
+	k := 0
+	for a := 0; a < f.pha; a++ {
+		for b := 0; b < f.phb; b++ {
+			start[a*f.phb+b] = k
+			for kh := a; kh < p.KH; kh += f.sh {
+				for kw := b; kw < p.KW; kw += f.sw {
+					_, off := f.tap(kh, kw)
+					offs[k], ws[k] = f.margin-off, wp[kh*p.KW+kw]
+					k++
+				}
+			}
+		}
+	}
+	start[nph] = k
+	clear(dyb[:f.margin])
+	for n0 := 0; n0 < p.N; n0 += f.m {
+		m := min(f.m, p.N-n0)
+		for img := 0; img < m; img++ {
+			i := (n0+img)*p.C + c
+			f.fillDY(dyb[f.margin+img*f.plane:], t.y[i*ohw:(i+1)*ohw], oh, ow)
+		}
+		l := roundUp(m*f.plane, 64)
+		clear(dyb[f.margin+m*f.plane : f.margin+l])
+		for ph := 0; ph < nph; ph++ {
+			gatherTaps(ob[ph*f.lmax:][:l], dyb, offs[start[ph]:start[ph+1]], ws[start[ph]:start[ph+1]])
+		}
+		for img := 0; img < m; img++ {
+			i := (n0+img)*p.C + c
+			dxp := t.dx[i*hw : (i+1)*hw]
+			for ih := 0; ih < p.H; ih++ {
+				r := ih + p.PadT
+				a, ir := r%f.sh, r/f.sh
+				row := dxp[ih*p.W : (ih+1)*p.W]
+				if a >= f.pha {
+					clear(row)
+					continue
+				}
+				base := img*f.plane + ir*f.pws
+				if f.sw == 1 {
+					copy(row, ob[a*f.lmax+base+p.PadL:])
+					continue
+				}
+				scatterRow(row, ob[a*f.phb*f.lmax+base:], f.lmax, p.PadL, f.sw, f.phb)
+			}
+		}
+	}
+}
+
+// scatterRow sets row[iw] = src[b*ld + col/s] with col = iw+pad and b = col%s,
+// or 0 when b >= nb (a phase with no taps).
+func scatterRow(row, src []float32, ld, pad, s, nb int) {
+	if s == 2 && nb == 2 {
+		e, o := src, src[ld:]
+		iw := 0
+		if pad%2 == 1 && len(row) > 0 {
+			row[0] = o[pad/2]
+			iw = 1
+		}
+		// From here col = iw+pad is even.
+		j := (iw + pad) / 2
+		for ; iw+1 < len(row); iw += 2 {
+			row[iw] = e[j]
+			row[iw+1] = o[j]
+			j++
+		}
+		if iw < len(row) {
+			row[iw] = e[j]
+		}
+		return
+	}
+	for iw := range row {
+		col := iw + pad
+		b := col % s
+		if b >= nb {
+			row[iw] = 0
+			continue
+		}
+		row[iw] = src[b*ld+col/s]
+	}
+}
+
+// dotTapsGo adds sum_q d[q]*src[offs[t]+q] into acc[16*t].
+func dotTapsGo(d, src []float32, offs []int, acc []float32) {
+	for t, off := range offs {
+		s := src[off : off+len(d)]
+		var s0, s1, s2, s3 float32
+		i := 0
+		for ; i+4 <= len(d); i += 4 {
+			s0 += d[i] * s[i]
+			s1 += d[i+1] * s[i+1]
+			s2 += d[i+2] * s[i+2]
+			s3 += d[i+3] * s[i+3]
+		}
+		for ; i < len(d); i++ {
+			s0 += d[i] * s[i]
+		}
+		acc[16*t] += (s0 + s1) + (s2 + s3)
+	}
+}
+
+// gatherTapsGo sets out[p] = sum_t w[t]*src[offs[t]+p].
+func gatherTapsGo(out, src []float32, offs []int, w []float32) {
+	for t, off := range offs {
+		s := src[off : off+len(out)]
+		wv := w[t]
+		if t == 0 {
+			for i, v := range s {
+				out[i] = wv * v
+			}
+			continue
+		}
+		for i, v := range s {
+			out[i] += wv * v
+		}
+	}
+	if len(offs) == 0 {
+		clear(out)
+	}
+}
