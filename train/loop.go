@@ -83,7 +83,8 @@ type Result struct {
 	Interrupted bool
 	// Checkpoint and Model are the paths written.
 	Checkpoint, Model string
-	// TrainImgPerSec is the training throughput over the steps of this call.
+	// TrainImgPerSec is the training throughput over the steps of this call
+	// (the first, warm-up, step excluded; time waiting for data included).
 	TrainImgPerSec float64
 	// PeakRSSMiB is the peak resident memory of the process (VmHWM).
 	PeakRSSMiB float64
@@ -269,7 +270,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 
 	// State.
-	st := State{Seed: cfg.Seed, Config: cfg}
+	st := State{Seed: cfg.Seed, Config: cfg, History: []EpochMetrics{}}
 	if ckpt != nil {
 		if err := copyParams(g, ckpt.Graph); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
@@ -318,7 +319,8 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		tlogits = make([]float32, cfg.BatchSize*classes)
 	}
 	dopt := nn.DistillOptions{Weight: float32(cfg.Distill.Weight), Temperature: float32(cfg.Distill.Temperature), Smoothing: float32(cfg.LabelSmoothing)}
-	runImgs, runStart := 0, time.Now()
+	// Throughput over this call's steps, the first (warm-up) step excluded.
+	runImgs, runSec, runSteps := 0, 0.0, 0
 	lastGood := "none yet"
 	if ckpt != nil {
 		lastGood = fmt.Sprintf("%s (epoch %d, step %d)", ckptPath, st.Epoch+1, st.Step)
@@ -340,11 +342,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			if maxStepsHit() {
 				break
 			}
+			t0 := time.Now()
 			b, ok := it.Next()
 			if !ok {
 				break
 			}
-			t0 := time.Now()
 			n := b.Len()
 			for i, l := range b.Labels {
 				labels32[i] = int32(l)
@@ -391,7 +393,10 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			st.LR = lr
 			st.Partial.Add(loss, c1, c5, n)
 			st.Partial.Seconds += time.Since(t0).Seconds()
-			runImgs += n
+			if runSteps++; runSteps > 1 {
+				runImgs += n
+				runSec += time.Since(t0).Seconds()
+			}
 			prog.update(st.EpochStep, st.Partial)
 		}
 		it.Close()
@@ -461,8 +466,8 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	res.State = st
 	res.Model = modelPath
 	res.Gates = gateValues(scalars)
-	if el := time.Since(runStart).Seconds(); el > 0 {
-		res.TrainImgPerSec = float64(runImgs) / el
+	if runSec > 0 {
+		res.TrainImgPerSec = float64(runImgs) / runSec
 	}
 	res.PeakRSSMiB = PeakRSSMiB()
 	return res, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/nn"
 )
 
 // fmnist returns a Fashion-MNIST run setting with nTrain training images
@@ -142,7 +143,22 @@ func TestResumeBitIdentical(t *testing.T) {
 		t.Fatalf("first leg stopped at step %d, finished %v", r1.State.Step, r1.State.Finished)
 	}
 	part.MaxSteps = 0
+	// Ctrl-C in the middle of an epoch: the step in flight completes, then the
+	// position is saved.
 	ctx, cancel := context.WithCancel(context.Background())
+	rMid, err := Run(ctx, part, Options{Data: ds, Resume: true, Log: io.Discard,
+		BeforeStep: func(_ *nn.Model, step int) {
+			if step == 9 {
+				cancel()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rMid.Interrupted || rMid.State.Step != 10 || rMid.State.EpochStep != 10 {
+		t.Fatalf("mid-epoch cancel: interrupted %v at step %d (epoch step %d), want step 10", rMid.Interrupted, rMid.State.Step, rMid.State.EpochStep)
+	}
+	ctx, cancel = context.WithCancel(context.Background())
 	r2, err := Run(ctx, part, Options{Data: ds, Resume: true, Log: io.Discard,
 		OnEpoch: func(EpochMetrics) { cancel() }})
 	if err != nil {
@@ -197,5 +213,44 @@ func TestNonFiniteLossStops(t *testing.T) {
 	cfg.Optimizer.Momentum, cfg.Optimizer.Nesterov = 0, false
 	if _, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard}); !errors.Is(err, ErrNonFinite) {
 		t.Errorf("LR 1e30: Run returned %v, want ErrNonFinite", err)
+	}
+}
+
+func TestRunMobileNetV2Smoke(t *testing.T) {
+	// The default model path: a fresh MobileNetV2 (here width 0.35) built from
+	// the config, a couple of steps, a checkpoint and a model file.
+	ds := fmnist(t, 64, 32)
+	cfg := smallConfig(t.TempDir())
+	cfg.Model.Width = 0.35
+	cfg.Epochs = 1
+	cfg.BatchSize = 32
+	res, err := Run(context.Background(), cfg, Options{Data: ds, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State.Step != 2 || res.Final.Count != 32 {
+		t.Errorf("ran %d steps, evaluated %d images", res.State.Step, res.Final.Count)
+	}
+	if _, err := graph.Load(res.Model); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestLoadDatasetsSplit(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(data.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz")); err != nil {
+		t.Skipf("Fashion-MNIST not installed in %s (apt-get install dataset-fashion-mnist)", data.DefaultFashionMNISTDir)
+	}
+	d, err := LoadDatasets(DataConfig{Dataset: "fashion-mnist", ValSplit: 5000, TrainSubset: 1000}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Train.Len() != 1000 || d.Eval.Len() != 5000 || d.EvalName != "val" {
+		t.Errorf("train %d, %s %d", d.Train.Len(), d.EvalName, d.Eval.Len())
+	}
+	if _, err := LoadDataset("imagenet", "", "train"); err == nil {
+		t.Error("unknown data set accepted")
+	}
+	if _, err := LoadDataset("fashion-mnist", "", "validation"); err == nil {
+		t.Error("unknown split accepted")
 	}
 }

@@ -20,13 +20,14 @@ func init() {
 		jsonOut bool
 	)
 	cmd := &cobra.Command{
-		Use:   "eval MODEL.dsk [--data fashion-mnist] [--split test]",
+		Use:   "eval MODEL [--data fashion-mnist] [--split test]",
 		Short: "Evaluate a model: top-1 and top-5 accuracy and cross-entropy loss",
-		Long: `Run a model (a .dsk file, e.g. the model.dsk of a training run) in eval mode
+		Long: `Run a model (a .dsk file such as the model.dsk of a training run, or a
+training checkpoint.safetensors) in eval mode
 over a data split and print its top-1 and top-5 accuracy and its mean
 cross-entropy loss.`,
 		Example: `  dshrink eval runs/fmnist-mbv2-0.5/model.dsk
-  dshrink eval model.dsk --data fashion-mnist --split train --json
+  dshrink eval runs/fmnist-mbv2-0.5/checkpoint.safetensors --split train --json
   dshrink eval model.dsk --data cifar10 --dir ~/data/cifar-10-batches-bin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,7 +36,12 @@ cross-entropy loss.`,
 			}
 			g, err := graph.Load(args[0])
 			if err != nil {
-				return err
+				// A training checkpoint holds a model too.
+				ck, cerr := train.LoadCheckpoint(args[0])
+				if cerr != nil {
+					return err
+				}
+				g = ck.Graph
 			}
 			ds, err := train.LoadDataset(dataset, dir, split)
 			if err != nil {

@@ -41,8 +41,8 @@ state and run position, rewritten atomically after every epoch), metrics.jsonl
 (one JSON line per epoch: loss, top-1/top-5, img/s) and, at the end, model.dsk.
 Ctrl-C finishes the current step, saves a checkpoint and exits; --resume then
 continues exactly where the run stopped (same data order, augmentation and
-dropout). A NaN or infinite loss stops the run and leaves the last checkpoint
-untouched.`,
+dropout); an interrupted run exits with status 130. A NaN or infinite loss
+stops the run with an error and leaves the last checkpoint untouched.`,
 		Example: `  dshrink train --config configs/fmnist-mbv2-0.5.yaml
   dshrink train --config configs/fmnist-mbv2-0.5.yaml --epochs 5 --lr 0.05 --out runs/quick
   dshrink train --config configs/fmnist-mbv2-0.5.yaml --out runs/quick --resume
@@ -87,13 +87,20 @@ untouched.`,
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			// Ctrl-C (or SIGTERM) cancels the run: the step in flight completes,
+			// a checkpoint is written and Run returns. A second Ctrl-C kills.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sigc := make(chan os.Signal, 1)
+			signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sigc)
 			go func() {
-				<-ctx.Done()
-				stop() // a second Ctrl-C kills the process at once
-				if ctx.Err() != nil {
-					fmt.Fprintln(os.Stderr, "\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)")
+				select {
+				case <-sigc:
+					signal.Reset(os.Interrupt, syscall.SIGTERM)
+					fmt.Fprintln(cmd.ErrOrStderr(), "\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)")
+					cancel()
+				case <-ctx.Done():
 				}
 			}()
 			res, err := train.Run(ctx, cfg, train.Options{Resume: resume, Log: cmd.ErrOrStderr()})
