@@ -24,6 +24,7 @@ const (
 	prefixModel     = "model/"
 	prefixScalar    = "scalar/"
 	prefixOptim     = "optim/"
+	prefixEMA       = "ema/"
 	metaOptimPrefix = "optim."
 )
 
@@ -59,11 +60,13 @@ type Checkpoint struct {
 	Scalars    map[string]float32
 	OptimState map[string]*tensor.Tensor
 	OptimMeta  map[string]string
-	State      State
+	// EMA holds the moving average of every parameter when EMA is on.
+	EMA   map[string]*tensor.Tensor
+	State State
 }
 
 // Encode writes the checkpoint as one safetensors file: tensors "model/<param>",
-// "scalar/<name>" and "optim/<buffer>", and the structure and state as JSON
+// "scalar/<name>", "optim/<buffer>" and "ema/<param>", and the structure and state as JSON
 // metadata.
 func (c *Checkpoint) Encode(w io.Writer) error {
 	if err := c.Graph.Validate(); err != nil {
@@ -86,6 +89,9 @@ func (c *Checkpoint) Encode(w io.Writer) error {
 	}
 	for n, t := range c.OptimState {
 		ts[prefixOptim+n] = t
+	}
+	for n, t := range c.EMA {
+		ts[prefixEMA+n] = t
 	}
 	meta := map[string]string{
 		metaCkptGraph:            string(gjs),
@@ -143,6 +149,11 @@ func decodeCheckpoint(f *safetensors.File) (*Checkpoint, error) {
 			c.Scalars[strings.TrimPrefix(n, prefixScalar)] = t.Data[0]
 		case strings.HasPrefix(n, prefixOptim):
 			c.OptimState[strings.TrimPrefix(n, prefixOptim)] = t
+		case strings.HasPrefix(n, prefixEMA):
+			if c.EMA == nil {
+				c.EMA = map[string]*tensor.Tensor{}
+			}
+			c.EMA[strings.TrimPrefix(n, prefixEMA)] = t
 		default:
 			return nil, fmt.Errorf("unexpected tensor %q", n)
 		}

@@ -37,6 +37,9 @@ type Config struct {
 	LabelSmoothing float64 `yaml:"label_smoothing" json:"label_smoothing"`
 	// Distill configures knowledge distillation from a teacher (off when Teacher is empty).
 	Distill DistillConfig `yaml:"distill" json:"distill"`
+	// EMA keeps an exponential moving average of the weights (off when
+	// EMA.Decay is 0); evaluation and the final model then use the average.
+	EMA EMAConfig `yaml:"ema" json:"ema"`
 
 	// Seed drives initialisation, data order, augmentation and dropout.
 	Seed uint64 `yaml:"seed" json:"seed"`
@@ -103,6 +106,14 @@ type DistillConfig struct {
 	Temperature float64 `yaml:"temperature" json:"temperature"`
 }
 
+// EMAConfig configures the exponential moving average of the weights:
+// after every step, avg = Decay*avg + (1-Decay)*w for every parameter
+// (BatchNorm running statistics included, as timm's ModelEmaV2 does).
+type EMAConfig struct {
+	// Decay is the per-step decay, e.g. 0.999; 0 turns EMA off.
+	Decay float64 `yaml:"decay" json:"decay"`
+}
+
 // DefaultConfig returns the Fashion-MNIST MobileNetV2-0.5 recipe of the
 // PyTorch baseline (SGD Nesterov 0.9, LR 0.1 cosine to 0, weight decay 4e-5,
 // batch 128), with random crop (pad 2) and horizontal flip.
@@ -167,6 +178,8 @@ func (c Config) Validate() error {
 		return bad("distill.weight %g out of range [0, 1]", c.Distill.Weight)
 	case c.Distill.Teacher != "" && c.Distill.Temperature <= 0:
 		return bad("distill.temperature %g must be positive", c.Distill.Temperature)
+	case c.EMA.Decay < 0 || c.EMA.Decay >= 1:
+		return bad("ema.decay %g out of range [0, 1)", c.EMA.Decay)
 	case c.Threads < 0:
 		return bad("threads %d is negative", c.Threads)
 	case c.MaxSteps < 0:

@@ -72,7 +72,8 @@ type Options struct {
 type Result struct {
 	// State is the final run state (epoch, step, history).
 	State State
-	// Graph is the trained model (parameters included).
+	// Graph is the trained model (parameters included; the moving average
+	// of the weights when EMA is on).
 	Graph *graph.Graph
 	// Gates holds the final value of every scalar parameter (search gates).
 	Gates map[string]float32
@@ -298,9 +299,31 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		}
 	}
 
+	var ema *EMA
+	if cfg.EMA.Decay > 0 {
+		if ema, err = NewEMA(g, cfg.EMA.Decay); err != nil {
+			return nil, err
+		}
+		if ckpt != nil {
+			if err := ema.Load(ckpt.EMA); err != nil {
+				return nil, fmt.Errorf("resume: %w", err)
+			}
+		}
+	}
+	evaluate := func() (EvalResult, error) {
+		if ema != nil {
+			ema.Swap()
+			defer ema.Swap()
+		}
+		return Evaluate(m, ds.Eval, evalBatch)
+	}
+
 	save := func() error {
 		ts, meta := opt.State()
 		c := &Checkpoint{Graph: g, Scalars: map[string]float32{}, OptimState: ts, OptimMeta: meta, State: st}
+		if ema != nil {
+			c.EMA = ema.Tensors()
+		}
 		for _, sp := range scalars {
 			c.Scalars[sp.Name] = *sp.Value
 		}
@@ -388,6 +411,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 					"Last good checkpoint: %s, left intact", ErrNonFinite, gn, st.Epoch+1, st.EpochStep+1, st.Step+1, lr, lastGood)
 			}
 			opt.Step(lr)
+			if ema != nil {
+				ema.Update()
+			}
 			st.Step++
 			st.EpochStep++
 			st.LR = lr
@@ -423,7 +449,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		}
 		last := st.Epoch+1 == cfg.Epochs
 		if cfg.EvalEvery >= 0 && (last || (st.Epoch+1)%max(cfg.EvalEvery, 1) == 0) {
-			er, err := Evaluate(m, ds.Eval, evalBatch)
+			er, err := evaluate()
 			if err != nil {
 				return nil, fmt.Errorf("epoch %d: evaluate: %w", st.Epoch+1, err)
 			}
@@ -448,20 +474,18 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		prog.epochLine(em, ds.EvalName)
 	}
 
+	// The final checkpoint (also the exact position when MaxSteps stopped
+	// the run within an epoch), then the model: the averaged weights when
+	// EMA is on, which Result.Graph then holds too.
 	st.Finished = st.Epoch >= cfg.Epochs
-	if !st.Finished {
-		// MaxSteps reached: keep the exact position for a later resume.
-		if err := save(); err != nil {
-			return nil, err
-		}
+	if err := save(); err != nil {
+		return nil, err
+	}
+	if ema != nil {
+		ema.Swap()
 	}
 	if err := g.Save(modelPath); err != nil {
 		return nil, fmt.Errorf("save model: %w", err)
-	}
-	if st.Finished {
-		if err := save(); err != nil {
-			return nil, err
-		}
 	}
 	res.State = st
 	res.Model = modelPath

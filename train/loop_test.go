@@ -126,6 +126,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	full.Optimizer.ClipGradNorm = 5
 	full.LabelSmoothing = 0.1
 	full.Data.RandomCropPad, full.Data.HFlip = 2, true // augmentation must replay too
+	full.EMA.Decay = 0.9 // the moving average must resume too
 	resFull, err := Run(context.Background(), full, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
@@ -252,5 +253,34 @@ func TestLoadDatasetsSplit(t *testing.T) {
 	}
 	if _, err := LoadDataset("fashion-mnist", "", "validation"); err == nil {
 		t.Error("unknown split accepted")
+	}
+}
+
+func TestEMA(t *testing.T) {
+	g := smallCNN(t, 1)
+	w := g.Params["fc.bias"].Data
+	w[0] = 0
+	e, err := NewEMA(g, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w[0] = 2
+	e.Update() // 0.5*0 + 0.5*2
+	if a := e.Tensors()["fc.bias"].Data[0]; a != 1 {
+		t.Fatalf("average %v, want 1", a)
+	}
+	e.Swap()
+	if w[0] != 1 {
+		t.Errorf("swapped in %v, want 1", w[0])
+	}
+	e.Swap()
+	if w[0] != 2 {
+		t.Errorf("swapped back %v, want 2", w[0])
+	}
+	if n := testing.AllocsPerRun(5, e.Update); n != 0 {
+		t.Errorf("Update allocates %v times", n)
+	}
+	if _, err := NewEMA(g, 1); err == nil {
+		t.Error("decay 1 accepted")
 	}
 }
