@@ -126,7 +126,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	full.Optimizer.ClipGradNorm = 5
 	full.LabelSmoothing = 0.1
 	full.Data.RandomCropPad, full.Data.HFlip = 2, true // augmentation must replay too
-	full.EMA.Decay = 0.9 // the moving average must resume too
+	full.EMA.Decay = 0.9                               // the moving average must resume too
 	resFull, err := Run(context.Background(), full, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
