@@ -334,11 +334,19 @@ func (t *task) biasGrad(lo, hi int) {
 		var s float64
 		for n := 0; n < p.N; n++ {
 			off := (n*p.K + k) * ohw
-			var s32 float32
-			for _, v := range t.y[off : off+ohw] {
-				s32 += v
+			var s0, s1, s2, s3 float32
+			row := t.y[off : off+ohw]
+			j := 0
+			for ; j+4 <= len(row); j += 4 {
+				s0 += row[j]
+				s1 += row[j+1]
+				s2 += row[j+2]
+				s3 += row[j+3]
 			}
-			s += float64(s32)
+			for ; j < len(row); j++ {
+				s0 += row[j]
+			}
+			s += float64((s0 + s1) + (s2 + s3))
 		}
 		t.dbias[k] = float32(s)
 	}

@@ -171,3 +171,93 @@ func gatherTaps(out, src []float32, offs []int, w []float32) {
 		w: unsafe.Pointer(&w[0]), nt: len(offs), nb: len(out) / 64}
 	dwGatherAVX512(&a)
 }
+
+// rowsArgs is the argument block of the row copy kernels.
+type rowsArgs struct {
+	d0, d1, s0, s1 unsafe.Pointer // 0, 8, 16, 24
+	ds, ss         int            // 32, 40: byte strides of dst and src rows
+	n, rows        int            // 48, 56: elements per row (see kernels), rows
+	m0, m1, m2, m3 uint16         // 64..70: tail masks
+}
+
+//go:noescape
+func dwCopyRowsAVX512(a *rowsArgs)
+
+//go:noescape
+func dwDeintRowsAVX512(a *rowsArgs)
+
+//go:noescape
+func dwIntlvRowsAVX512(a *rowsArgs)
+
+func lowMask(k int) uint16 { return uint16(1<<min(max(k, 0), 16) - 1) }
+
+// copyRows copies rows rows of n floats from src (row stride ss) to dst (row
+// stride ds).
+func copyRows(dst []float32, ds int, src []float32, ss, n, rows int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*ds+n-1]
+	_ = src[(rows-1)*ss+n-1]
+	if !useAVX512 {
+		copyRowsGo(dst, ds, src, ss, n, rows)
+		return
+	}
+	a := rowsArgs{d0: unsafe.Pointer(&dst[0]), s0: unsafe.Pointer(&src[0]),
+		ds: 4 * ds, ss: 4 * ss, n: n, rows: rows, m0: lowMask(n % 16)}
+	dwCopyRowsAVX512(&a)
+}
+
+// deintRows sets d0[r*ds+k] = src[r*ss+2k] and d1[r*ds+k] = src[r*ss+2k+1]
+// for the n source elements of each row.
+func deintRows(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = d0[(rows-1)*ds+(n+1)/2-1]
+	if n > 1 {
+		_ = d1[(rows-1)*ds+n/2-1]
+	}
+	_ = src[(rows-1)*ss+n-1]
+	if !useAVX512 || n < 2 {
+		deintRowsGo(d0, d1, ds, src, ss, n, rows)
+		return
+	}
+	r := n % 32
+	a := rowsArgs{d0: unsafe.Pointer(&d0[0]), d1: unsafe.Pointer(&d1[0]), s0: unsafe.Pointer(&src[0]),
+		ds: 4 * ds, ss: 4 * ss, n: n, rows: rows,
+		m0: lowMask(r), m1: lowMask(r - 16), m2: lowMask((r + 1) / 2), m3: lowMask(r / 2)}
+	dwDeintRowsAVX512(&a)
+}
+
+// intlvRows sets dst[r*ds+2k] = s0[r*ss+k] and dst[r*ds+2k+1] = s1[r*ss+k]
+// for the n destination elements of each row.
+func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*ds+n-1]
+	_ = s0[(rows-1)*ss+(n+1)/2-1]
+	if n > 1 {
+		_ = s1[(rows-1)*ss+n/2-1]
+	}
+	if !useAVX512 || n < 2 {
+		intlvRowsGo(dst, ds, s0, s1, ss, n, rows)
+		return
+	}
+	r := n % 32
+	a := rowsArgs{d0: unsafe.Pointer(&dst[0]), s0: unsafe.Pointer(&s0[0]), s1: unsafe.Pointer(&s1[0]),
+		ds: 4 * ds, ss: 4 * ss, n: n, rows: rows,
+		m0: lowMask(r), m1: lowMask(r - 16), m2: lowMask((r + 1) / 2), m3: lowMask(r / 2)}
+	dwIntlvRowsAVX512(&a)
+}
+
+//go:noescape
+func dwPrefetch(p unsafe.Pointer, n int)
+
+// prefetch asks the CPU to bring s into the cache.
+func prefetch(s []float32) {
+	if len(s) > 0 {
+		dwPrefetch(unsafe.Pointer(&s[0]), 4*len(s))
+	}
+}

@@ -525,3 +525,209 @@ gtap:
 gdone:
 	VZEROUPPER
 	RET
+
+// Lane indices interleaving two vectors: lo half and hi half.
+DATA dwIntlvLo<>+0(SB)/4, $0
+DATA dwIntlvLo<>+4(SB)/4, $16
+DATA dwIntlvLo<>+8(SB)/4, $1
+DATA dwIntlvLo<>+12(SB)/4, $17
+DATA dwIntlvLo<>+16(SB)/4, $2
+DATA dwIntlvLo<>+20(SB)/4, $18
+DATA dwIntlvLo<>+24(SB)/4, $3
+DATA dwIntlvLo<>+28(SB)/4, $19
+DATA dwIntlvLo<>+32(SB)/4, $4
+DATA dwIntlvLo<>+36(SB)/4, $20
+DATA dwIntlvLo<>+40(SB)/4, $5
+DATA dwIntlvLo<>+44(SB)/4, $21
+DATA dwIntlvLo<>+48(SB)/4, $6
+DATA dwIntlvLo<>+52(SB)/4, $22
+DATA dwIntlvLo<>+56(SB)/4, $7
+DATA dwIntlvLo<>+60(SB)/4, $23
+GLOBL dwIntlvLo<>(SB), RODATA|NOPTR, $64
+
+// func dwCopyRowsAVX512(a *rowsArgs)
+//
+// Copies a.rows rows of a.n floats (strides a.ds / a.ss bytes).
+TEXT ·dwCopyRowsAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), DI
+	MOVQ 16(AX), SI
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 56(AX), R11
+	KMOVW 64(AX), K1
+
+cprow:
+	TESTQ R11, R11
+	JZ    cpdone
+	MOVQ 48(AX), CX
+	XORQ DX, DX
+
+cpblk:
+	CMPQ CX, $16
+	JLT  cptail
+	VMOVUPS (SI)(DX*1), Z0
+	VMOVUPS Z0, (DI)(DX*1)
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP  cpblk
+
+cptail:
+	TESTQ CX, CX
+	JZ    cpnext
+	VMOVUPS.Z (SI)(DX*1), K1, Z0
+	VMOVUPS Z0, K1, (DI)(DX*1)
+
+cpnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ R11
+	JMP  cprow
+
+cpdone:
+	VZEROUPPER
+	RET
+
+// func dwDeintRowsAVX512(a *rowsArgs)
+//
+// d0[k] = s0[2k], d1[k] = s0[2k+1] over a.n source floats per row. Masks:
+// m0/m1 source tail halves, m2/m3 tails of d0/d1.
+TEXT ·dwDeintRowsAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), DI
+	MOVQ 8(AX), BX
+	MOVQ 16(AX), SI
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 56(AX), R11
+	KMOVW 64(AX), K1
+	KMOVW 66(AX), K2
+	KMOVW 68(AX), K3
+	KMOVW 70(AX), K4
+	VMOVDQU32 dwEvenIdx<>(SB), Z27
+	VPTERNLOGD $0xff, Z28, Z28, Z28
+	VPSUBD Z28, Z27, Z28            // odd indices
+
+dirow:
+	TESTQ R11, R11
+	JZ    didone
+	MOVQ 48(AX), CX
+	XORQ DX, DX                     // source byte offset
+	XORQ R10, R10                   // destination byte offset
+
+diblk:
+	CMPQ CX, $32
+	JLT  ditail
+	VMOVUPS (SI)(DX*1), Z0
+	VMOVUPS 64(SI)(DX*1), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z27, Z2
+	VPERMT2PS Z1, Z28, Z0
+	VMOVUPS Z2, (DI)(R10*1)
+	VMOVUPS Z0, (BX)(R10*1)
+	ADDQ $128, DX
+	ADDQ $64, R10
+	SUBQ $32, CX
+	JMP  diblk
+
+ditail:
+	TESTQ CX, CX
+	JZ    dinext
+	VMOVUPS.Z (SI)(DX*1), K1, Z0
+	VMOVUPS.Z 64(SI)(DX*1), K2, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z27, Z2
+	VPERMT2PS Z1, Z28, Z0
+	VMOVUPS Z2, K3, (DI)(R10*1)
+	VMOVUPS Z0, K4, (BX)(R10*1)
+
+dinext:
+	ADDQ R8, DI
+	ADDQ R8, BX
+	ADDQ R9, SI
+	DECQ R11
+	JMP  dirow
+
+didone:
+	VZEROUPPER
+	RET
+
+// func dwIntlvRowsAVX512(a *rowsArgs)
+//
+// d0[2k] = s0[k], d0[2k+1] = s1[k] over a.n destination floats per row.
+// Masks: m0/m1 destination tail halves, m2/m3 tails of s0/s1.
+TEXT ·dwIntlvRowsAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), DI
+	MOVQ 16(AX), SI
+	MOVQ 24(AX), BX
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 56(AX), R11
+	KMOVW 64(AX), K1
+	KMOVW 66(AX), K2
+	KMOVW 68(AX), K3
+	KMOVW 70(AX), K4
+	VMOVDQU32 dwIntlvLo<>(SB), Z27
+	MOVL $8, CX
+	VPBROADCASTD CX, Z28
+	VPADDD Z28, Z27, Z28            // hi indices = lo + 8
+
+ilrow:
+	TESTQ R11, R11
+	JZ    ildone
+	MOVQ 48(AX), CX
+	XORQ DX, DX                     // destination byte offset
+	XORQ R10, R10                   // source byte offset
+
+ilblk:
+	CMPQ CX, $32
+	JLT  iltail
+	VMOVUPS (SI)(R10*1), Z0
+	VMOVUPS (BX)(R10*1), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z27, Z2
+	VPERMT2PS Z1, Z28, Z0
+	VMOVUPS Z2, (DI)(DX*1)
+	VMOVUPS Z0, 64(DI)(DX*1)
+	ADDQ $128, DX
+	ADDQ $64, R10
+	SUBQ $32, CX
+	JMP  ilblk
+
+iltail:
+	TESTQ CX, CX
+	JZ    ilnext
+	VMOVUPS.Z (SI)(R10*1), K3, Z0
+	VMOVUPS.Z (BX)(R10*1), K4, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z27, Z2
+	VPERMT2PS Z1, Z28, Z0
+	VMOVUPS Z2, K1, (DI)(DX*1)
+	VMOVUPS Z0, K2, 64(DI)(DX*1)
+
+ilnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R9, BX
+	DECQ R11
+	JMP  ilrow
+
+ildone:
+	VZEROUPPER
+	RET
+
+// func dwPrefetch(p unsafe.Pointer, n int)
+//
+// Prefetches the n bytes at p (n > 0) into the cache, one line at a time.
+TEXT ·dwPrefetch(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	LEAQ (SI)(CX*1), CX
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	CMPQ SI, CX
+	JLT  pfloop
+	RET

@@ -11,3 +11,17 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 
 func dotTaps(d, src []float32, offs []int, acc []float32)    { dotTapsGo(d, src, offs, acc) }
 func gatherTaps(out, src []float32, offs []int, w []float32) { gatherTapsGo(out, src, offs, w) }
+
+func copyRows(dst []float32, ds int, src []float32, ss, n, rows int) {
+	copyRowsGo(dst, ds, src, ss, n, rows)
+}
+
+func deintRows(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
+	deintRowsGo(d0, d1, ds, src, ss, n, rows)
+}
+
+func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
+	intlvRowsGo(dst, ds, s0, s1, ss, n, rows)
+}
+
+func prefetch(s []float32) {}

@@ -32,6 +32,10 @@ type dwFlat struct {
 	margin           int // leading zeros of the dy buffer (backward data)
 }
 
+// dwPrefetchAhead is how many images ahead the flat paths prefetch the
+// planes of a channel (they are far apart in memory).
+const dwPrefetchAhead = 3
+
 func roundUp(v, m int) int { return (v + m - 1) / m * m }
 
 func dwFlatOK(p *Params) bool { return p.KH*p.KW <= dwFlatMaxTaps }
@@ -90,18 +94,6 @@ func gatherRow(dst, src []float32, start, step int) {
 	}
 }
 
-// fillDY copies the dy plane (OH x OW) into dst with row stride f.pws, zero
-// columns >= OW and zero rows up to f.phs.
-func (f *dwFlat) fillDY(dst, dyp []float32, oh, ow int) {
-	dst = dst[:f.plane]
-	for y := 0; y < oh; y++ {
-		row := dst[y*f.pws : (y+1)*f.pws]
-		copy(row, dyp[y*ow:(y+1)*ow])
-		clear(row[ow:])
-	}
-	clear(dst[oh*f.pws:])
-}
-
 // dwBackWeightFlat computes the weight gradient of channel c over the batch.
 func (t *task) dwBackWeightFlat(c int, scratch *[]float32) {
 	p := &t.p
@@ -125,29 +117,20 @@ func (t *task) dwBackWeightFlat(c int, scratch *[]float32) {
 	var acc [dwFlatMaxTaps * 16]float32
 	for n0 := 0; n0 < p.N; n0 += f.m {
 		m := min(f.m, p.N-n0)
+		l := roundUp(m*f.plane, 64)
+		clear(dyb[:l])
+		for ph := 0; ph < nph; ph++ {
+			clear(xb[ph*f.ps : ph*f.ps+l+f.maxOff])
+		}
 		for img := 0; img < m; img++ {
 			i := (n0+img)*p.C + c
-			xp := t.x[i*hw : (i+1)*hw]
-			f.fillDY(dyb[img*f.plane:], t.y[i*ohw:(i+1)*ohw], oh, ow)
-			for a := 0; a < f.pha; a++ {
-				for b := 0; b < f.phb; b++ {
-					dst := xb[(a*f.phb+b)*f.ps+img*f.plane:][:f.plane]
-					for r := 0; r < f.phs; r++ {
-						row := dst[r*f.pws : (r+1)*f.pws]
-						ih := f.sh*r + a - p.PadT
-						if ih < 0 || ih >= p.H {
-							clear(row)
-							continue
-						}
-						gatherRow(row, xp[ih*p.W:(ih+1)*p.W], b-p.PadL, f.sw)
-					}
-				}
+			if n := n0 + img + dwPrefetchAhead; n < p.N {
+				j := n*p.C + c
+				prefetch(t.x[j*hw : (j+1)*hw])
+				prefetch(t.y[j*ohw : (j+1)*ohw])
 			}
-		}
-		l := roundUp(m*f.plane, 64)
-		clear(dyb[m*f.plane : l])
-		for ph := 0; ph < nph; ph++ {
-			clear(xb[ph*f.ps+m*f.plane : ph*f.ps+l+f.maxOff])
+			copyRows(dyb[img*f.plane:], f.pws, t.y[i*ohw:(i+1)*ohw], ow, ow, oh)
+			f.fillX(p, xb[img*f.plane:], t.x[i*hw:(i+1)*hw])
 		}
 		dotTaps(dyb[:l], xb, offs[:khw], acc[:khw*16])
 	}
@@ -196,32 +179,94 @@ func (t *task) dwBackDataFlat(c int, scratch *[]float32) {
 	clear(dyb[:f.margin])
 	for n0 := 0; n0 < p.N; n0 += f.m {
 		m := min(f.m, p.N-n0)
+		l := roundUp(m*f.plane, 64)
+		clear(dyb[f.margin : f.margin+l])
 		for img := 0; img < m; img++ {
 			i := (n0+img)*p.C + c
-			f.fillDY(dyb[f.margin+img*f.plane:], t.y[i*ohw:(i+1)*ohw], oh, ow)
+			if n := n0 + img + dwPrefetchAhead; n < p.N {
+				j := n*p.C + c
+				prefetch(t.y[j*ohw : (j+1)*ohw])
+			}
+			copyRows(dyb[f.margin+img*f.plane:], f.pws, t.y[i*ohw:(i+1)*ohw], ow, ow, oh)
 		}
-		l := roundUp(m*f.plane, 64)
-		clear(dyb[f.margin+m*f.plane : f.margin+l])
 		for ph := 0; ph < nph; ph++ {
 			gatherTaps(ob[ph*f.lmax:][:l], dyb, offs[start[ph]:start[ph+1]], ws[start[ph]:start[ph+1]])
 		}
 		for img := 0; img < m; img++ {
 			i := (n0+img)*p.C + c
-			dxp := t.dx[i*hw : (i+1)*hw]
-			for ih := 0; ih < p.H; ih++ {
-				r := ih + p.PadT
-				a, ir := r%f.sh, r/f.sh
-				row := dxp[ih*p.W : (ih+1)*p.W]
-				if a >= f.pha {
-					clear(row)
-					continue
+			f.extractDX(p, t.dx[i*hw:(i+1)*hw], ob[img*f.plane:])
+		}
+	}
+}
+
+// firstRow returns the first input row ih >= 0 with (ih+pad)%s == a, the
+// phase row it maps to, and the number of such rows below size.
+func firstRow(a, pad, s, size int) (ih0, r0, rows int) {
+	ih0 = ((a-pad)%s + s) % s
+	if ih0 >= size {
+		return ih0, 0, 0
+	}
+	return ih0, (ih0 + pad) / s, (size - ih0 + s - 1) / s
+}
+
+// fillX writes the phase planes of input plane xp into xb (phase buffers
+// f.ps apart); the padding positions must already be zero.
+func (f *dwFlat) fillX(p *Params, xb, xp []float32) {
+	for a := 0; a < f.pha; a++ {
+		ih0, r0, rows := firstRow(a, p.PadT, f.sh, p.H)
+		if rows == 0 {
+			continue
+		}
+		src := xp[ih0*p.W:]
+		ss := f.sh * p.W
+		d := r0*f.pws + p.PadL/f.sw
+		switch {
+		case f.sw == 1:
+			copyRows(xb[a*f.ps+d:], f.pws, src, ss, p.W, rows)
+		case f.sw == 2 && f.phb == 2 && p.PadL%2 == 0:
+			deintRows(xb[(2*a)*f.ps+d:], xb[(2*a+1)*f.ps+d:], f.pws, src, ss, p.W, rows)
+		case f.sw == 2 && f.phb == 2:
+			deintRows(xb[(2*a+1)*f.ps+d:], xb[(2*a)*f.ps+d+1:], f.pws, src, ss, p.W, rows)
+		default:
+			for b := 0; b < f.phb; b++ {
+				dst := xb[(a*f.phb+b)*f.ps:]
+				for r := 0; r < rows; r++ {
+					row := dst[(r0+r)*f.pws : (r0+r+1)*f.pws]
+					ih := ih0 + r*f.sh
+					gatherRow(row, xp[ih*p.W:(ih+1)*p.W], b-p.PadL, f.sw)
 				}
-				base := img*f.plane + ir*f.pws
-				if f.sw == 1 {
-					copy(row, ob[a*f.lmax+base+p.PadL:])
-					continue
-				}
-				scatterRow(row, ob[a*f.phb*f.lmax+base:], f.lmax, p.PadL, f.sw, f.phb)
+			}
+		}
+	}
+}
+
+// extractDX writes input-gradient plane dxp from the phase outputs ob
+// (f.lmax apart).
+func (f *dwFlat) extractDX(p *Params, dxp, ob []float32) {
+	for a := 0; a < f.sh; a++ {
+		ih0, r0, rows := firstRow(a, p.PadT, f.sh, p.H)
+		if rows == 0 {
+			continue
+		}
+		dst := dxp[ih0*p.W:]
+		ds := f.sh * p.W
+		if a >= f.pha {
+			for r := 0; r < rows; r++ {
+				clear(dst[r*ds : r*ds+p.W])
+			}
+			continue
+		}
+		s := r0*f.pws + p.PadL/f.sw
+		switch {
+		case f.sw == 1:
+			copyRows(dst, ds, ob[a*f.lmax+s:], f.pws, p.W, rows)
+		case f.sw == 2 && f.phb == 2 && p.PadL%2 == 0:
+			intlvRows(dst, ds, ob[(2*a)*f.lmax+s:], ob[(2*a+1)*f.lmax+s:], f.pws, p.W, rows)
+		case f.sw == 2 && f.phb == 2:
+			intlvRows(dst, ds, ob[(2*a+1)*f.lmax+s:], ob[(2*a)*f.lmax+s+1:], f.pws, p.W, rows)
+		default:
+			for r := 0; r < rows; r++ {
+				scatterRow(dst[r*ds:r*ds+p.W], ob[a*f.phb*f.lmax+(r0+r)*f.pws:], f.lmax, p.PadL, f.sw, f.phb)
 			}
 		}
 	}
@@ -296,5 +341,35 @@ func gatherTapsGo(out, src []float32, offs []int, w []float32) {
 	}
 	if len(offs) == 0 {
 		clear(out)
+	}
+}
+
+func copyRowsGo(dst []float32, ds int, src []float32, ss, n, rows int) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*ds:r*ds+n], src[r*ss:r*ss+n])
+	}
+}
+
+func deintRowsGo(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
+	for r := 0; r < rows; r++ {
+		s := src[r*ss : r*ss+n]
+		for k := 0; 2*k < n; k++ {
+			d0[r*ds+k] = s[2*k]
+			if 2*k+1 < n {
+				d1[r*ds+k] = s[2*k+1]
+			}
+		}
+	}
+}
+
+func intlvRowsGo(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
+	for r := 0; r < rows; r++ {
+		d := dst[r*ds : r*ds+n]
+		for k := 0; 2*k < n; k++ {
+			d[2*k] = s0[r*ss+k]
+			if 2*k+1 < n {
+				d[2*k+1] = s1[r*ss+k]
+			}
+		}
 	}
 }
