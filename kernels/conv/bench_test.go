@@ -115,3 +115,35 @@ func BenchmarkTrainDW(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkForwardPacked compares Forward ("repack", weights packed on every
+// call) with ForwardPacked ("packed") on the batch-1 shapes, one thread.
+func BenchmarkForwardPacked(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	parallel.SetThreads(1)
+	r := rand.New(rand.NewSource(1))
+	for _, s := range benchShapes {
+		p := s.p
+		x, w, bias := randSlice(r, p.InputLen()), randSlice(r, p.WeightLen()), randSlice(r, p.K)
+		y, ws := make([]float32, p.OutputLen()), make([]float32, WorkspaceSize(p))
+		pw, err := PackWeights(p, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ep := Epilogue{Act: ActReLU6}
+		for _, mode := range []string{"repack", "packed"} {
+			b.Run(s.name+"/"+mode, func(b *testing.B) {
+				f := func() { _ = Forward(p, x, w, bias, y, ws, ep) }
+				if mode == "packed" {
+					f = func() { _ = ForwardPacked(p, pw, x, bias, y, ws, ep) }
+				}
+				f()
+				b.ResetTimer()
+				for b.Loop() {
+					f()
+				}
+				b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -42,6 +42,12 @@ func check(p Params, a algo, x, w, y, ws []float32) error {
 }
 
 func forward(p Params, a algo, x, w, bias, y, ws []float32, ep Epilogue) error {
+	return forwardWith(p, a, x, w, nil, bias, y, ws, ep)
+}
+
+// forwardWith is forward with, when pre is not nil, the GEMM weights of each
+// group already packed in pre (w is then pre's copy for the direct paths).
+func forwardWith(p Params, a algo, x, w []float32, pre []gemm.PackedA, bias, y, ws []float32, ep Epilogue) error {
 	if err := check(p, a, x, w, y, ws); err != nil {
 		return err
 	}
@@ -68,7 +74,10 @@ func forward(p Params, a algo, x, w, bias, y, ws []float32, ep Epilogue) error {
 		ge.Min, ge.Max = actBounds(ep.Act)
 	}
 	for g := 0; g < p.Groups; g++ {
-		if err := t.pa.Repack(false, kg, kk, w[g*kg*kk:], kk); err != nil {
+		pa := &t.pa
+		if pre != nil {
+			pa = &pre[g]
+		} else if err := t.pa.Repack(false, kg, kk, w[g*kg*kk:], kk); err != nil {
 			return err
 		}
 		if bias != nil {
@@ -81,7 +90,7 @@ func forward(p Params, a algo, x, w, bias, y, ws []float32, ep Epilogue) error {
 				if ep.Residual != nil {
 					ge.Residual, ge.LdRes = ep.Residual[off:], ohw
 				}
-				if err := gemm.SgemmPacked(&t.pa, false, ohw, xg, hw, y[off:], ohw, ge); err != nil {
+				if err := gemm.SgemmPacked(pa, false, ohw, xg, hw, y[off:], ohw, ge); err != nil {
 					return err
 				}
 				continue
@@ -95,7 +104,7 @@ func forward(p Params, a algo, x, w, bias, y, ws []float32, ep Epilogue) error {
 				if ep.Residual != nil {
 					ge.Residual, ge.LdRes = ep.Residual[off+y0*ow:], ohw
 				}
-				if err := gemm.SgemmPacked(&t.pa, false, nc, ws, nc, y[off+y0*ow:], ohw, ge); err != nil {
+				if err := gemm.SgemmPacked(pa, false, nc, ws, nc, y[off+y0*ow:], ohw, ge); err != nil {
 					return err
 				}
 			}
