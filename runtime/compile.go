@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/dshrink/dshrink/graph"
 )
@@ -36,6 +37,8 @@ type value struct {
 	flat       bool // stored as one 1 x N image: [C/16][1][N][16]
 	pad        int  // zero halo in pixels (spatial values only)
 	cbs        int  // channel block size: 16, or 4 for a small graph input
+	slots      int  // stored images (spatial values run image by image)
+	imgStride  int  // floats between the slots of a spatial value (the slot plan size)
 	def, last  int  // first and last step index using it
 	off, size  int  // arena offset and size in floats
 	isInput    bool
@@ -51,7 +54,7 @@ func (v *value) geometry() (imgs, hp, wp int) {
 	if v.flat {
 		return 1, 1, v.n
 	}
-	return v.n, v.h + 2*v.pad, v.w + 2*v.pad
+	return v.slots, v.h + 2*v.pad, v.w + 2*v.pad
 }
 
 // floats returns the storage size of v.
@@ -74,6 +77,11 @@ type Program struct {
 	steps    []step
 	arena    []float32
 	infos    []StepInfo
+	nSpatial int           // steps[:nSpatial] run image by image
+	slotBusy []atomic.Bool // per-slot claim flags for image-parallel runs
+	imgTask  imgTask
+	curX     []float32 // input and output of the Run in progress
+	curOut   []float32
 }
 
 // StepInfo describes one step of a compiled program.
@@ -152,7 +160,7 @@ func Compile(g *graph.Graph, opts Options) (*Program, error) {
 	if opts.Batch < 1 || opts.Threads < 1 {
 		return nil, fmt.Errorf("runtime: batch %d and threads %d must be positive", opts.Batch, opts.Threads)
 	}
-	c := &compiler{g: g, batch: opts.Batch, vals: map[string]*value{}, alias: map[string]string{}}
+	c := &compiler{g: g, batch: opts.Batch, threads: opts.Threads, vals: map[string]*value{}, alias: map[string]string{}}
 	p, err := c.compile()
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dshrink/dshrink/graph"
 )
@@ -45,12 +46,13 @@ type op struct {
 }
 
 type compiler struct {
-	g      *graph.Graph
-	batch  int
-	shapes map[string][]int
-	vals   map[string]*value
-	alias  map[string]string
-	ops    []*op
+	g       *graph.Graph
+	batch   int
+	threads int
+	shapes  map[string][]int
+	vals    map[string]*value
+	alias   map[string]string
+	ops     []*op
 }
 
 // resolve follows aliases (Dropout, identity activations, Flatten of flat values).
@@ -448,6 +450,38 @@ func (c *compiler) finish() (*Program, error) {
 	if out == nil {
 		return nil, fmt.Errorf("output %q is not computed", outName)
 	}
+	// Spatial steps run image by image (each image through every spatial step,
+	// in slots of per-image storage); steps on flat values then run once for
+	// the whole batch. Spatial steps never read flat values, so they go first.
+	var spatialOps, flatOps []*op
+	for _, o := range c.ops {
+		if c.vals[o.in].flat {
+			flatOps = append(flatOps, o)
+		} else {
+			spatialOps = append(spatialOps, o)
+		}
+	}
+	c.ops = append(spatialOps, flatOps...)
+	slots := min(c.batch, c.threads)
+	for _, v := range c.vals {
+		v.def, v.last = -1, -1
+		v.slots = v.n
+		if !v.flat {
+			v.slots = slots
+		}
+	}
+	for i, o := range c.ops {
+		v := c.vals[o.out]
+		v.def = i
+		if v.flat && i < len(spatialOps) {
+			v.def = 0 // written image by image while spatial values come and go
+		}
+		for _, r := range []string{o.in, o.in2} {
+			if r != "" {
+				c.vals[r].last = max(c.vals[r].last, i)
+			}
+		}
+	}
 	out.isOutput = true
 	out.last = len(c.ops)
 	// A small graph input read only by dense convolutions uses 4-channel blocks.
@@ -462,44 +496,34 @@ func (c *compiler) finish() (*Program, error) {
 			in.cbs = 4
 		}
 	}
-	// Arena plan: greedy by size, first fit among values alive at once.
-	vals := make([]*value, 0, len(c.vals))
+	// Arena plan: spatial values are planned for one image (one slot) and
+	// the slot plan is repeated per slot, so that images in flight in
+	// different threads never share memory; flat values follow the slots.
+	var spatialVals, flatVals []*value
 	for _, v := range c.vals {
-		v.size = (v.floats() + 15) &^ 15
 		if v.last < v.def {
 			v.last = v.def // computed but unused (dead)
 		}
-		vals = append(vals, v)
+		if v.flat {
+			flatVals = append(flatVals, v)
+		} else {
+			v.slots = 1
+			spatialVals = append(spatialVals, v)
+		}
 	}
-	sort.Slice(vals, func(i, j int) bool {
-		if vals[i].size != vals[j].size {
-			return vals[i].size > vals[j].size
-		}
-		return vals[i].name < vals[j].name
-	})
-	var placed []*value
-	total := 0
-	for _, v := range vals {
-		type iv struct{ lo, hi int }
-		var busy []iv
-		for _, q := range placed {
-			if q.def <= v.last && v.def <= q.last {
-				busy = append(busy, iv{q.off, q.off + q.size})
-			}
-		}
-		sort.Slice(busy, func(i, j int) bool { return busy[i].lo < busy[j].lo })
-		off := 0
-		for _, b := range busy {
-			if off+v.size <= b.lo {
-				break
-			}
-			off = max(off, b.hi)
-		}
-		v.off = off
-		total = max(total, off+v.size)
-		placed = append(placed, v)
+	slotSize := planArena(spatialVals)
+	for _, v := range spatialVals {
+		v.slots = slots
+		v.imgStride = slotSize
 	}
-	p := &Program{name: g.Name, batch: c.batch, in: in, out: out, arena: make([]float32, total+16)}
+	flatSize := planArena(flatVals)
+	for _, v := range flatVals {
+		v.off += slots * slotSize
+	}
+	total := slots*slotSize + flatSize
+	p := &Program{name: g.Name, batch: c.batch, in: in, out: out, arena: make([]float32, total+16),
+		nSpatial: len(spatialOps), slotBusy: make([]atomic.Bool, slots)}
+	p.imgTask.p = p
 	p.inShape = [3]int{in.c, in.h, in.w}
 	if out.flat {
 		p.outShape = []int{out.c}
@@ -575,4 +599,42 @@ func (c *compiler) build(p *Program, o *op) (step, StepInfo, error) {
 		return &padStep{p: p, in: in, out: out, pads: o.padding}, info, nil
 	}
 	return nil, info, fmt.Errorf("%w: op kind %d", errUnsupported, o.kind)
+}
+
+// planArena places vals (sizes from their geometry) at offsets such that
+// values alive at the same time do not overlap: greedy by size, first fit.
+// It returns the total size in floats.
+func planArena(vals []*value) int {
+	for _, v := range vals {
+		v.size = (v.floats() + 15) &^ 15
+	}
+	sort.Slice(vals, func(i, j int) bool {
+		if vals[i].size != vals[j].size {
+			return vals[i].size > vals[j].size
+		}
+		return vals[i].name < vals[j].name
+	})
+	type iv struct{ lo, hi int }
+	var placed []*value
+	total := 0
+	for _, v := range vals {
+		var busy []iv
+		for _, q := range placed {
+			if q.def <= v.last && v.def <= q.last {
+				busy = append(busy, iv{q.off, q.off + q.size})
+			}
+		}
+		sort.Slice(busy, func(i, j int) bool { return busy[i].lo < busy[j].lo })
+		off := 0
+		for _, b := range busy {
+			if off+v.size <= b.lo {
+				break
+			}
+			off = max(off, b.hi)
+		}
+		v.off = off
+		total = max(total, off+v.size)
+		placed = append(placed, v)
+	}
+	return total
 }

@@ -27,23 +27,73 @@ func (p *Program) Run(x, out []float32) error {
 	if parallel.Threads() != p.threads {
 		parallel.SetThreads(p.threads)
 	}
-	p.packInput(x, n)
-	for _, s := range p.steps {
+	p.curX, p.curOut = x, out
+	if p.threads > 1 && n > 1 && len(p.slotBusy) > 1 {
+		// Image-parallel: each thread takes whole images through the
+		// spatial steps, in its own storage slot.
+		p.imgTask.n = n
+		parallel.Do(&p.imgTask, n, 1)
+	} else {
+		for i := 0; i < n; i++ {
+			p.runImage(i, 0, true)
+		}
+	}
+	for _, s := range p.steps[p.nSpatial:] {
 		s.exec(n)
 	}
-	p.unpackOutput(out, n)
+	if p.out.flat {
+		p.unpackOutput(out, 0, n)
+	}
+	p.curX, p.curOut = nil, nil
 	return nil
 }
 
-// packInput writes x (NCHW) into the input value, halo and padded lanes zero.
-func (p *Program) packInput(x []float32, n int) {
+// runImage takes image img through the spatial steps in storage slot slot.
+func (p *Program) runImage(img, slot int, par bool) {
+	p.packInput(p.curX, img, slot)
+	for _, s := range p.steps[:p.nSpatial] {
+		s.execImg(slot, img, par)
+	}
+	if !p.out.flat {
+		p.unpackOutput(p.curOut, img, slot)
+	}
+}
+
+// imgTask runs images [lo, hi) through the spatial steps, claiming a free
+// storage slot for each.
+type imgTask struct {
+	p *Program
+	n int
+}
+
+// Run implements parallel.Task.
+func (t *imgTask) Run(lo, hi int) {
+	p := t.p
+	slot := -1
+	for slot < 0 {
+		for i := range p.slotBusy {
+			if p.slotBusy[i].CompareAndSwap(false, true) {
+				slot = i
+				break
+			}
+		}
+	}
+	for img := lo; img < hi; img++ {
+		p.runImage(img, slot, false)
+	}
+	p.slotBusy[slot].Store(false)
+}
+
+// packInput writes image img of x (NCHW) into slot i of the input value,
+// halo and padded lanes zero.
+func (p *Program) packInput(x []float32, img, i int) {
 	v := p.in
-	is, _, _ := strides(v)
-	clear(p.arena[v.off : v.off+n*is])
+	is, cs, _ := strides(v)
+	clear(p.arena[v.off+i*is:][:v.cb()*cs])
 	hw := v.h * v.w
-	for i := 0; i < n; i++ {
+	{
 		for c := 0; c < v.c; c++ {
-			src := x[(i*v.c+c)*hw:][:hw]
+			src := x[(img*v.c+c)*hw:][:hw]
 			b, l := c/v.cbs, c%v.cbs
 			for y := 0; y < v.h; y++ {
 				dst := p.arena[interior(v, i, b, y, 0)+l:]
@@ -56,12 +106,14 @@ func (p *Program) packInput(x []float32, n int) {
 	}
 }
 
-// unpackOutput writes the output value to out in [n, C, H, W] (or [n, F]).
-func (p *Program) unpackOutput(out []float32, n int) {
+// unpackOutput writes the output value to out in [n, C, H, W] (or [n, F]):
+// images [img, n) of a flat output, or image img from storage slot n of a
+// spatial one.
+func (p *Program) unpackOutput(out []float32, img, n int) {
 	v := p.out
 	if v.flat {
 		_, cs, _ := strides(v)
-		for i := 0; i < n; i++ {
+		for i := img; i < n; i++ {
 			for c := 0; c < v.c; c++ {
 				out[i*v.c+c] = p.arena[v.off+(c/16)*cs+i*16+c%16]
 			}
@@ -69,9 +121,10 @@ func (p *Program) unpackOutput(out []float32, n int) {
 		return
 	}
 	hw := v.h * v.w
-	for i := 0; i < n; i++ {
+	i := n
+	{
 		for c := 0; c < v.c; c++ {
-			dst := out[(i*v.c+c)*hw:][:hw]
+			dst := out[(img*v.c+c)*hw:][:hw]
 			b, l := c/v.cbs, c%v.cbs
 			for y := 0; y < v.h; y++ {
 				src := p.arena[interior(v, i, b, y, 0)+l:]
@@ -97,10 +150,18 @@ func (p *Program) StepTimes(x []float32, runs int) ([]float64, error) {
 	n := len(x) / p.InputLen()
 	ts := make([][]float64, len(p.steps))
 	for r := 0; r < runs; r++ {
-		p.packInput(x, n)
 		for i, s := range p.steps {
 			t0 := time.Now()
-			s.exec(n)
+			if i < p.nSpatial {
+				for img := 0; img < n; img++ {
+					if i == 0 {
+						p.packInput(x, img, 0)
+					}
+					s.execImg(0, img, true)
+				}
+			} else {
+				s.exec(n)
+			}
 			ts[i] = append(ts[i], float64(time.Since(t0).Nanoseconds())/1e6)
 		}
 	}

@@ -8,8 +8,12 @@ import (
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
-// step is one executable operation of a Program; exec runs it for a batch of n.
+// step is one executable operation of a Program. Spatial steps run image by
+// image with execImg: spatial values are read and written in storage slot
+// slot, flat outputs at image index img, and par allows splitting the work
+// across threads. Steps on flat values run once per batch with exec.
 type step interface {
+	execImg(slot, img int, par bool)
 	exec(n int)
 }
 
@@ -24,6 +28,9 @@ func strides(v *value) (img, cb, row int) {
 	row = wp * v.cbs
 	cb = hp * row
 	img = v.cb() * cb
+	if v.imgStride > 0 {
+		img = v.imgStride
+	}
 	return
 }
 
@@ -34,23 +41,14 @@ func interior(v *value, i, b, y, x int) int {
 	return v.off + i*is + b*cs + (y+v.pad)*rs + (x+v.pad)*v.cbs
 }
 
-// runImgs returns the number of stored images and the width processed for a
-// run of batch n.
-func runDims(v *value, n int) (imgs, h, w int) {
-	if v.flat {
-		return 1, 1, n
-	}
-	return n, v.h, v.w
-}
-
-// zeroHalo clears the halo of v for the first n images.
-func (p *Program) zeroHalo(v *value, n int) {
+// zeroHalo clears the halo of slot i of v.
+func (p *Program) zeroHalo(v *value, i int) {
 	if v.pad == 0 || v.flat {
 		return
 	}
 	is, cs, rs := strides(v)
 	pw := v.pad * v.cbs
-	for i := 0; i < n; i++ {
+	{
 		for b := 0; b < v.cb(); b++ {
 			base := v.off + i*is + b*cs
 			clear(p.arena[base : base+v.pad*rs])
@@ -78,8 +76,9 @@ type convStep struct {
 	lo, hi         float32
 	post           graph.ActKind
 	pix            int
-	// per-call state
-	n, imgs, oh, ow int
+	oh, ow         int
+	// per-call state (one image or one flat batch in flight at a time)
+	curSlot, curW int
 }
 
 func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
@@ -105,6 +104,10 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 	}
 	kb := out.cb()
 	s.kbOut = kb
+	s.oh, s.ow = out.h, out.w
+	if out.flat {
+		s.oh, s.ow = 1, 0 // the width is the batch of each call
+	}
 	khw := a.KH * a.KW
 	s.bias = make([]float32, kb*16)
 	for i, b := range o.bias {
@@ -158,20 +161,33 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 	return s, nil
 }
 
-func (s *convStep) exec(n int) {
-	s.n = n
-	s.imgs, s.oh, s.ow = runDims(s.out, n)
-	total := s.imgs * s.kbOut * s.oh
-	if th := parallel.Threads(); th > 1 && total > 1 {
+func (s *convStep) execImg(slot, img int, par bool) {
+	total := s.kbOut * s.oh
+	if th := parallel.Threads(); par && th > 1 && total > 1 {
+		s.curSlot, s.curW = slot, s.ow
 		parallel.Do(s, total, max(1, total/(4*th)))
 	} else {
-		s.Run(0, total)
+		s.rows(slot, s.ow, 0, total)
 	}
-	s.p.zeroHalo(s.out, n)
+	s.p.zeroHalo(s.out, slot)
 }
 
-// Run computes output rows [lo, hi) (index = (img*kbOut + kb)*oh + oy).
-func (s *convStep) Run(lo, hi int) {
+// exec runs a convolution on flat values: one 1 x n image.
+func (s *convStep) exec(n int) {
+	s.curSlot, s.curW = 0, n
+	if th := parallel.Threads(); th > 1 && s.kbOut > 1 {
+		parallel.Do(s, s.kbOut, max(1, s.kbOut/(4*th)))
+	} else {
+		s.Run(0, s.kbOut)
+	}
+}
+
+// Run computes output rows [lo, hi) (index kb*oh + oy) of the image in flight.
+func (s *convStep) Run(lo, hi int) { s.rows(s.curSlot, s.curW, lo, hi) }
+
+// rows computes output rows [lo, hi) (index kb*oh + oy), w pixels wide, of
+// storage slot img.
+func (s *convStep) rows(img, w, lo, hi int) {
 	p := s.p
 	in, out := s.in, s.out
 	inIS, inCS, inRS := strides(in)
@@ -185,8 +201,7 @@ func (s *convStep) Run(lo, hi int) {
 	a.lo, a.hi = s.lo, s.hi
 	for t := lo; t < hi; t++ {
 		oy := t % s.oh
-		kb := (t / s.oh) % s.kbOut
-		img := t / (s.oh * s.kbOut)
+		kb := t / s.oh
 		iy := oy*s.sh - s.padT
 		inOff := in.off + img*inIS + (iy+in.pad)*inRS + (in.pad-s.padL)*in.cbs
 		if s.dw {
@@ -205,12 +220,12 @@ func (s *convStep) Run(lo, hi int) {
 			a.bmap = unsafe.Pointer(&s.bmap[(kb*s.oh+oy)*s.ow*16])
 		}
 		if s.dw {
-			runDW(&a, s.pix, s.ow)
+			runDW(&a, s.pix, w)
 		} else {
-			runConv(&a, s.pix, s.ow)
+			runConv(&a, s.pix, w)
 		}
 		if s.post != "" {
-			applyAct(p.arena[outOff:outOff+s.ow*16], s.post)
+			applyAct(p.arena[outOff:outOff+w*16], s.post)
 		}
 	}
 }
@@ -243,11 +258,13 @@ type gapStep struct {
 	in, out *value
 }
 
-func (s *gapStep) exec(n int) {
+func (s *gapStep) exec(int) {}
+
+func (s *gapStep) execImg(i, img int, _ bool) {
 	p, in, out := s.p, s.in, s.out
 	inv := 1 / float32(in.h*in.w)
 	_, outCS, _ := strides(out)
-	for i := 0; i < n; i++ {
+	{
 		for b := 0; b < in.cb(); b++ {
 			var acc [16]float32
 			for y := 0; y < in.h; y++ {
@@ -260,7 +277,7 @@ func (s *gapStep) exec(n int) {
 					}
 				}
 			}
-			dst := (*[16]float32)(p.arena[out.off+b*outCS+i*16:])
+			dst := (*[16]float32)(p.arena[out.off+b*outCS+img*16:])
 			for l := range acc {
 				dst[l] = acc[l] * inv
 			}
@@ -274,18 +291,20 @@ type flattenStep struct {
 	in, out *value
 }
 
-func (s *flattenStep) exec(n int) {
+func (s *flattenStep) exec(int) {}
+
+func (s *flattenStep) execImg(i, img int, _ bool) {
 	p, in, out := s.p, s.in, s.out
 	_, outCS, _ := strides(out)
-	for i := 0; i < n; i++ {
+	{
 		for b := 0; b < out.cb(); b++ {
-			clear(p.arena[out.off+b*outCS+i*16:][:16])
+			clear(p.arena[out.off+b*outCS+img*16:][:16])
 		}
 		for c := 0; c < in.c; c++ {
 			for y := 0; y < in.h; y++ {
 				for x := 0; x < in.w; x++ {
 					f := (c*in.h+y)*in.w + x
-					p.arena[out.off+(f/16)*outCS+i*16+f%16] = p.arena[interior(in, i, c/in.cbs, y, x)+c%in.cbs]
+					p.arena[out.off+(f/16)*outCS+img*16+f%16] = p.arena[interior(in, i, c/in.cbs, y, x)+c%in.cbs]
 				}
 			}
 		}
@@ -310,10 +329,17 @@ type ewStep struct {
 	scale, shift []float32
 }
 
-func (s *ewStep) exec(n int) {
+func (s *ewStep) exec(n int) { s.body(0, 1, n) }
+
+func (s *ewStep) execImg(slot, _ int, _ bool) {
+	s.body(slot, s.out.h, s.out.w)
+	s.p.zeroHalo(s.out, slot)
+}
+
+// body processes storage slot i, h rows of w pixels.
+func (s *ewStep) body(i, h, w int) {
 	p, in, out := s.p, s.in, s.out
-	imgs, h, w := runDims(out, n)
-	for i := 0; i < imgs; i++ {
+	{
 		for b := 0; b < out.cb(); b++ {
 			for y := 0; y < h; y++ {
 				src := p.arena[interior(in, i, b, y, 0):][:w*16]
@@ -336,7 +362,6 @@ func (s *ewStep) exec(n int) {
 			}
 		}
 	}
-	p.zeroHalo(out, n)
 }
 
 // padStep is a standalone zero padding.
@@ -346,9 +371,11 @@ type padStep struct {
 	pads    [4]int
 }
 
-func (s *padStep) exec(n int) {
+func (s *padStep) exec(int) {}
+
+func (s *padStep) execImg(i, _ int, _ bool) {
 	p, in, out := s.p, s.in, s.out
-	for i := 0; i < n; i++ {
+	{
 		for b := 0; b < out.cb(); b++ {
 			for y := 0; y < out.h; y++ {
 				dst := p.arena[interior(out, i, b, y, 0):][:out.w*16]
@@ -363,5 +390,5 @@ func (s *padStep) exec(n int) {
 			}
 		}
 	}
-	p.zeroHalo(out, n)
+	p.zeroHalo(out, i)
 }
