@@ -85,6 +85,30 @@ func trainDWShapes() []struct {
 
 // BenchmarkTrainDW compares the generic depthwise kernels ("old") with the
 // chosen ones ("new") on the training shapes, interleaved in one run.
+func BenchmarkFlatS1(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	parallel.SetThreads(1)
+	r := rand.New(rand.NewSource(1))
+	defer func(v int) { dwFlatMaxPlane = v }(dwFlatMaxPlane)
+	for _, s := range trainDWShapes() {
+		p := s.p
+		if p.StrideH != 1 {
+			continue
+		}
+		w := randSlice(r, p.WeightLen())
+		dy, dx := randSlice(r, p.OutputLen()), make([]float32, p.InputLen())
+		for _, mp := range []int{0, 1 << 20} {
+			b.Run(fmt.Sprintf("%s/flat=%v", s.name, mp > 0), func(b *testing.B) {
+				dwFlatMaxPlane = mp
+				for b.Loop() {
+					_ = backwardData(p, algoDepthwise, dy, w, dx, nil)
+				}
+				b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
 func BenchmarkTrainDW(b *testing.B) {
 	defer parallel.SetThreads(parallel.Threads())
 	r := rand.New(rand.NewSource(1))

@@ -123,7 +123,7 @@ func backwardData(p Params, a algo, dy, w, dx, ws []float32) error {
 	switch a {
 	case algoDepthwise, algoDWGeneric:
 		t.generic = a == algoDWGeneric
-		if !t.generic && !dwBackDataS1Asm(&p) && dwFlatOK(&p) {
+		if !t.generic && dwFlatOK(&p) && (!dwBackDataS1Asm(&p) || p.OutH()*p.OutW() <= dwFlatMaxPlane) {
 			t.kind = kDWBackDataFlat
 			run(t, p.C, 1)
 			return nil

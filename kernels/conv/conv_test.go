@@ -193,6 +193,11 @@ func TestConv(t *testing.T) {
 	defer func(v int) { dwFlatTarget = v }(dwFlatTarget)
 	dwFlatTarget = 1 // one image per depthwise flat chunk
 	testConvShapes(t, r)
+	defer func(v int) { dwFlatMaxPlane = v }(dwFlatMaxPlane)
+	dwFlatMaxPlane = 1 << 30 // flat backward data at stride 1 too
+	testConvShapes(t, r)
+	dwFlatMaxPlane = 0
+	testConvShapes(t, r)
 	dwFlatTarget = 24 << 10
 	colTarget = 1 // one output row per im2col chunk
 	testConvShapes(t, r)

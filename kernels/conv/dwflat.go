@@ -17,6 +17,11 @@ package conv
 // dwFlatMaxTaps bounds KH*KW for the flat paths (tap tables live on the stack).
 const dwFlatMaxTaps = 49
 
+// dwFlatMaxPlane is the output plane size up to which the flat backward
+// data path is used at stride 1 too (rather than the per-plane forward
+// kernel): small planes profit from being concatenated over the batch.
+var dwFlatMaxPlane = 64
+
 // dwFlatTarget is the preferred scratch size in floats of one chunk of
 // images (it stays in the L2 cache).
 var dwFlatTarget = 24 << 10
