@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dshrink/dshrink/shrink"
+)
+
+// shrinkContext returns a context cancelled by the first Ctrl-C (or
+// SIGTERM): the running stage saves a checkpoint and stops; a second Ctrl-C
+// kills the process.
+func shrinkContext() (context.Context, func()) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+		fmt.Fprintln(os.Stderr, "\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)")
+	}()
+	return ctx, stop
+}
+
+// loadShrinkConfig reads the pipeline configuration (the default when path
+// is empty).
+func loadShrinkConfig(path string) (shrink.Config, error) {
+	if path == "" {
+		return shrink.DefaultConfig(), nil
+	}
+	return shrink.LoadConfig(path)
+}
+
+// stageFlags are the training flags shared by search and finetune.
+type stageFlags struct {
+	epochs, batch, maxSteps, trainSubset, testSubset, threads int
+	lr                                                        float64
+	seed                                                      uint64
+	quiet                                                     bool
+}
+
+func (s *stageFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&s.epochs, "epochs", 0, "training epochs of this stage (overrides the config)")
+	f.IntVar(&s.batch, "batch", 0, "batch size (overrides the config)")
+	f.Float64Var(&s.lr, "lr", 0, "peak learning rate (overrides the config)")
+	f.Uint64Var(&s.seed, "seed", 0, "random seed (overrides the config)")
+	f.IntVar(&s.maxSteps, "max-steps", 0, "stop after N optimiser steps (overrides the config)")
+	f.IntVar(&s.trainSubset, "train-subset", 0, "train on N images only (overrides the config)")
+	f.IntVar(&s.testSubset, "test-subset", 0, "evaluate on the first N test images only (overrides the config)")
+	f.IntVar(&s.threads, "threads", 0, "compute threads, 0 = all cores (overrides the config)")
+	f.BoolVarP(&s.quiet, "quiet", "q", false, "no progress bar")
+}
+
+// apply writes the flags that were set into the configuration and stage.
+func (s *stageFlags) apply(cmd *cobra.Command, cfg *shrink.Config, st *shrink.StageTrain) {
+	fl := cmd.Flags()
+	if fl.Changed("epochs") {
+		st.Epochs = s.epochs
+	}
+	if fl.Changed("batch") {
+		st.BatchSize = s.batch
+	}
+	if fl.Changed("lr") {
+		st.LR = s.lr
+	}
+	if fl.Changed("seed") {
+		st.Seed = s.seed
+	}
+	if fl.Changed("max-steps") {
+		st.MaxSteps = s.maxSteps
+	}
+	if fl.Changed("train-subset") {
+		cfg.Data.TrainSubset = s.trainSubset
+	}
+	if fl.Changed("test-subset") {
+		cfg.Data.TestSubset = s.testSubset
+	}
+	if fl.Changed("threads") {
+		cfg.Threads = s.threads
+	}
+	if s.quiet {
+		cfg.Quiet = true
+	}
+}
+
+func init() {
+	var (
+		configPath, out, model, planSpec, compare string
+		baseEpochs, searchEpochs, ftEpochs        int
+		trainSubset, testSubset, threads, seeds   int
+		keepRatio                                 float64
+		keep                                      int
+		quiet, jsonOut                            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "shrink [--config FILE.yaml] [flags]",
+		Short: "The whole DepthShrinker method in one command: base, search, fine-tune, merge, verify, benchmark",
+		Long: `Run the whole method as a YAML configuration says (configs/shrink-fmnist.yaml
+documents every key; without --config the built-in Fashion-MNIST
+MobileNetV2-0.5 recipe is used). Each stage writes into its own directory
+under --out:
+
+  base/       the base model (trained unless --model or base.model names one)
+  search/     the activation search: plan.json with every gate (skipped with --plan)
+  finetune/   fine-tuned model, merged model, report.json (merge verified)
+  bench.json  batch-1 latency of the base and merged models (package runtime)
+  compare/    with --compare: the searched plan vs random and last-k plans,
+              --seeds seeds each (compare.json, compare.md)
+  summary.json, summary.md
+
+Stages are resumable: rerunning the same command skips every finished stage
+and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
+--plan accepts a plan file, a preset (all, ds-a ... ds-f) or a list of units.`,
+		Example: `  dshrink shrink --config configs/shrink-fmnist.yaml
+  dshrink shrink --config configs/shrink-fmnist.yaml --model runs/fmnist-mbv2-0.5/model.dsk --out runs/shrink
+  dshrink shrink --model base.dsk --plan ds-d --out runs/ds-d
+  dshrink shrink --config configs/shrink-fmnist.yaml --compare random,last-k --seeds 3
+  dshrink shrink --config configs/shrink-quick.yaml      # a few minutes, for a first look`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadShrinkConfig(configPath)
+			if err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			if fl.Changed("out") {
+				cfg.Out = out
+			}
+			if fl.Changed("model") {
+				cfg.Base.Model = model
+			}
+			if fl.Changed("plan") {
+				cfg.Finetune.Plan = planSpec
+			}
+			if fl.Changed("base-epochs") {
+				cfg.Base.Train.Epochs = baseEpochs
+			}
+			if fl.Changed("search-epochs") {
+				cfg.Search.Train.Epochs = searchEpochs
+			}
+			if fl.Changed("finetune-epochs") {
+				cfg.Finetune.Train.Epochs = ftEpochs
+			}
+			if fl.Changed("train-subset") {
+				cfg.Data.TrainSubset = trainSubset
+			}
+			if fl.Changed("test-subset") {
+				cfg.Data.TestSubset = testSubset
+			}
+			if fl.Changed("threads") {
+				cfg.Threads = threads
+			}
+			if fl.Changed("keep-ratio") {
+				cfg.Search.KeepRatio, cfg.Search.Keep = keepRatio, -1
+			}
+			if fl.Changed("keep") {
+				cfg.Search.Keep = keep
+			}
+			if fl.Changed("compare") {
+				cfg.Compare.Baselines = nil
+				for _, b := range strings.Split(compare, ",") {
+					if b = strings.TrimSpace(b); b != "" {
+						cfg.Compare.Baselines = append(cfg.Compare.Baselines, b)
+					}
+				}
+			}
+			if fl.Changed("seeds") {
+				cfg.Compare.Seeds = seeds
+			}
+			if quiet {
+				cfg.Quiet = true
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			ctx, stop := shrinkContext()
+			defer stop()
+			sum, err := shrink.RunPipeline(ctx, cfg, shrink.PipelineOptions{Log: cmd.ErrOrStderr()})
+			if errors.Is(err, shrink.ErrInterrupted) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%v; rerun the same command to resume\n", err)
+				os.Exit(130)
+			}
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if jsonOut {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(sum)
+			}
+			if err := sum.WriteTable(w); err != nil {
+				return err
+			}
+			if sum.Compare != nil {
+				if err := sum.Compare.WriteMarkdown(w); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(w, "summary: %s/%s\n", cfg.Out, shrink.SummaryFile)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&configPath, "config", "c", "", "YAML pipeline configuration (default: the built-in Fashion-MNIST recipe)")
+	f.StringVarP(&out, "out", "o", "", "run directory (overrides the config)")
+	f.StringVar(&model, "model", "", "use this base model (.dsk) instead of training one")
+	f.StringVar(&planSpec, "plan", "", "skip the search and use this plan: a file, a preset (all, ds-a ... ds-f) or a list of units")
+	f.IntVar(&baseEpochs, "base-epochs", 0, "epochs of the base training (overrides the config)")
+	f.IntVar(&searchEpochs, "search-epochs", 0, "epochs of the search (overrides the config)")
+	f.IntVar(&ftEpochs, "finetune-epochs", 0, "epochs of the fine-tuning (overrides the config)")
+	f.IntVar(&trainSubset, "train-subset", 0, "train on N images only (overrides the config)")
+	f.IntVar(&testSubset, "test-subset", 0, "evaluate on the first N test images only (overrides the config)")
+	f.IntVar(&threads, "threads", 0, "compute threads, 0 = all cores (overrides the config)")
+	f.Float64Var(&keepRatio, "keep-ratio", 0, "fraction of candidate blocks that keep their activation (overrides the config)")
+	f.IntVar(&keep, "keep", -1, "exact number of candidate blocks that keep their activation (overrides --keep-ratio)")
+	f.StringVar(&compare, "compare", "", "compare the searched plan with these baselines at the same budget: random,last-k")
+	f.IntVar(&seeds, "seeds", 0, "seeds per arm of the comparison (overrides the config)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
+	f.BoolVar(&jsonOut, "json", false, "print the summary as JSON")
+	rootCmd.AddCommand(cmd)
+}

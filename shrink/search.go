@@ -1,0 +1,318 @@
+// Package shrink implements the DepthShrinker method on top of the training,
+// plan and merge packages (DESIGN.md 1.2-1.4): the search for the activations
+// to remove (a learnable gate per removable unit, a hard top-k mask under a
+// keep budget and a straight-through estimator), the fine-tuning of the model
+// without them (pad-first form, distillation from the base), the merge and
+// its verification, a latency measurement, and the whole pipeline with
+// resumable stages and a comparison with random and "last k blocks" plans.
+package shrink
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/nn"
+	"github.com/dshrink/dshrink/plan"
+	"github.com/dshrink/dshrink/train"
+)
+
+// SearchOptions configures Search.
+type SearchOptions struct {
+	// KeepRatio is the fraction r of candidate units that keep their
+	// activation: int(r*U) of them (used when Keep < 0).
+	KeepRatio float64
+	// Keep, when >= 0, is the exact number of candidate units that keep
+	// their activation.
+	Keep int
+	// PerActivation gives every activation its own gate (see
+	// PerActivationUnits) instead of one gate per block.
+	PerActivation bool
+	// AllUnits makes every unit a candidate; by default only the units of
+	// blocks (the inverted residual blocks) are, and the stem and head keep
+	// their activation.
+	AllUnits bool
+	// Train is the search's training run (weights and gates train together
+	// with the same optimiser; Train.Optimizer.ScalarLRScale is the gate LR
+	// scale). Train.Out is the run directory.
+	Train train.Config
+	// Resume continues an interrupted search from Train.Out's checkpoint.
+	Resume bool
+	// Data replaces the data sets described by Train.Data.
+	Data *train.Datasets
+	// Log receives progress (os.Stderr when nil).
+	Log io.Writer
+	// OnStep, when set, is called after the masks of each step are set,
+	// with the step and the gates (a test hook).
+	OnStep func(step int, gates map[string]*nn.Gate)
+}
+
+// SearchResult is the outcome of Search.
+type SearchResult struct {
+	// Plan is the searched plan (Source "search"), with every candidate
+	// unit's final gate value.
+	Plan *plan.Plan
+	// Graph is the searched graph with the weights trained during the search
+	// (the per-activation copy when PerActivation was set).
+	Graph *graph.Graph
+	// Candidates are the units that had a gate, in graph order.
+	Candidates []string
+	// Gates holds the final gate value of every candidate (clamped to [0,1]).
+	Gates map[string]float64
+	// Kept is the number of candidates that keep their activation.
+	Kept int
+	// Final is the last held-out evaluation of the gated model.
+	Final train.EvalResult
+	// Interrupted is set when the context was cancelled; the checkpoint in
+	// Train.Out holds the position and Plan is nil.
+	Interrupted bool
+}
+
+// PerActivationUnits returns a copy of g in which every activation node that
+// belongs to a unit forms a unit of its own, named after the node and
+// attached to the same block. The graph name is unchanged, so plans made on
+// the copy name the same model.
+func PerActivationUnits(g *graph.Graph) *graph.Graph {
+	c := g.Clone()
+	block := map[string]string{}
+	for _, u := range g.Units {
+		block[u.Name] = u.Block
+	}
+	var units []graph.Unit
+	for _, n := range c.Nodes {
+		if n.Op != graph.OpAct || n.Act == nil || n.Act.Unit == "" {
+			continue
+		}
+		units = append(units, graph.Unit{Name: n.Name, Block: block[n.Act.Unit]})
+		n.Act.Unit = n.Name
+	}
+	c.Units = units
+	if c.Meta == nil {
+		c.Meta = map[string]string{}
+	}
+	c.Meta["units"] = "per-activation"
+	return c
+}
+
+// Candidates returns the units of g that the search gates, in graph order:
+// the units of blocks, or every unit with all.
+func Candidates(g *graph.Graph, all bool) []string {
+	var out []string
+	for _, u := range g.Units {
+		if all || u.Block != "" {
+			out = append(out, u.Name)
+		}
+	}
+	return out
+}
+
+// KeepCount returns how many of u candidate units keep their activation:
+// keep when keep >= 0, else int(ratio*u). It fails when the count is
+// outside [0, u].
+func KeepCount(u int, ratio float64, keep int) (int, error) {
+	if keep >= 0 {
+		if keep > u {
+			return 0, fmt.Errorf("keep %d units, but there are only %d candidates", keep, u)
+		}
+		return keep, nil
+	}
+	if !(ratio >= 0) || ratio > 1 {
+		return 0, fmt.Errorf("keep ratio %g out of range [0, 1]", ratio)
+	}
+	// int(r*U) as in the official code, with a guard against 0.4*10 = 3.9999.
+	return int(ratio*float64(u) + 1e-9), nil
+}
+
+// SelectKept returns, for gate values s (one per candidate), which
+// candidates keep their activation: the k with the smallest s. Ties are
+// broken by tie (a larger tie value keeps its activation first; nil
+// ignores it), then by position.
+func SelectKept(s []float64, tie []float64, k int) []bool {
+	idx := make([]int, len(s))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		i, j := idx[a], idx[b]
+		if s[i] != s[j] {
+			return s[i] < s[j]
+		}
+		if tie != nil && tie[i] != tie[j] {
+			return tie[i] > tie[j]
+		}
+		return false
+	})
+	keep := make([]bool, len(s))
+	for _, i := range idx[:min(k, len(idx))] {
+		keep[i] = true
+	}
+	return keep
+}
+
+// clamp01 returns v clamped to [0, 1] (NaN becomes 0).
+func clamp01(v float32) float32 {
+	switch {
+	case v > 1:
+		return 1
+	case v >= 0:
+		return v
+	}
+	return 0
+}
+
+// gateTieBeta is the decay of the running average of each gate's gradient
+// used to break ties between equal gate values.
+const gateTieBeta = 0.9
+
+// Search runs the DepthShrinker search on base (DESIGN.md 1.2): every
+// candidate unit gets a gate s (init 0), clamped to [0,1] before each step;
+// at every step the k candidates with the smallest s keep their activation
+// and the others run as the identity (hard mask; the straight-through
+// estimator carries the gradient x - act(x) to s); gates train with the
+// weights. Gates that are equal (typically several at 0) are ordered by a
+// running average of their gradient: the unit whose identity would raise
+// the loss most keeps its activation. base is not modified.
+func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*SearchResult, error) {
+	if base == nil {
+		return nil, fmt.Errorf("search: nil model")
+	}
+	g := base.Clone()
+	if opts.PerActivation {
+		g = PerActivationUnits(base)
+	}
+	cands := Candidates(g, opts.AllUnits)
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("search: model %q has no candidate units (units: %d; use all units to include the stem and head)", g.Name, len(g.Units))
+	}
+	k, err := KeepCount(len(cands), opts.KeepRatio, opts.Keep)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	logw := opts.Log
+	if logw == nil {
+		logw = os.Stderr
+	}
+	vals := make([]float64, len(cands))
+	tie := make([]float64, len(cands))
+	gates := make([]*nn.Gate, len(cands))
+	setMasks := func(m *nn.Model) {
+		for i, u := range cands {
+			gt := m.Gates[u]
+			gates[i] = gt
+			gt.Value = clamp01(gt.Value)
+			vals[i] = float64(gt.Value)
+		}
+		keep := SelectKept(vals, tie, k)
+		for i, gt := range gates {
+			if keep[i] {
+				gt.Mask = 0
+			} else {
+				gt.Mask = 1
+			}
+		}
+	}
+	tc := opts.Train
+	res, err := train.Run(ctx, tc, train.Options{
+		Resume: opts.Resume, Log: logw, Data: opts.Data, Graph: g,
+		Setup: func(m *nn.Model) error {
+			if err := m.EnableGates(cands); err != nil {
+				return err
+			}
+			setMasks(m)
+			return nil
+		},
+		BeforeStep: func(m *nn.Model, step int) {
+			for i, u := range cands {
+				gr := float64(m.Gates[u].Grad)
+				if !math.IsNaN(gr) && !math.IsInf(gr, 0) {
+					tie[i] = gateTieBeta*tie[i] + (1-gateTieBeta)*gr
+				}
+			}
+			setMasks(m)
+			if opts.OnStep != nil {
+				opts.OnStep(step, m.Gates)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	out := &SearchResult{Graph: res.Graph, Candidates: cands, Final: res.Final, Interrupted: res.Interrupted, Kept: k,
+		Gates: map[string]float64{}}
+	if res.Interrupted {
+		return out, nil
+	}
+	for i, u := range cands {
+		vals[i] = float64(clamp01(res.Gates[u]))
+		out.Gates[u] = vals[i]
+	}
+	keep := SelectKept(vals, tie, k)
+	removed := map[string]bool{}
+	for i, u := range cands {
+		if !keep[i] {
+			removed[u] = true
+		}
+	}
+	p := plan.New(g, plan.SourceSearch, removed)
+	for i := range p.Units {
+		if v, ok := out.Gates[p.Units[i].Name]; ok {
+			v := v
+			p.Units[i].Gate = &v
+		}
+	}
+	p.Meta = map[string]string{
+		"candidates":     strconv.Itoa(len(cands)),
+		"kept":           strconv.Itoa(k),
+		"keep_ratio":     strconv.FormatFloat(opts.KeepRatio, 'g', -1, 64),
+		"per_activation": strconv.FormatBool(opts.PerActivation),
+		"epochs":         strconv.Itoa(tc.Epochs),
+		"steps":          strconv.Itoa(res.State.Step),
+		"lr":             strconv.FormatFloat(tc.LR, 'g', -1, 64),
+		"gate_lr_scale":  strconv.FormatFloat(max(tc.Optimizer.ScalarLRScale, 0), 'g', -1, 64),
+		"seed":           strconv.FormatUint(tc.Seed, 10),
+	}
+	if opts.Keep >= 0 {
+		p.Meta["keep"] = strconv.Itoa(opts.Keep)
+	}
+	if err := p.Validate(g); err != nil {
+		return nil, fmt.Errorf("search: plan: %w", err)
+	}
+	out.Plan = p
+	return out, nil
+}
+
+// WriteSummary writes a readable table of a plan: each unit, its gate value
+// (when it has one) and the decision, then the count of removed units.
+func WriteSummary(w io.Writer, p *plan.Plan) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "unit\tgate\tdecision")
+	removed := 0
+	for _, u := range p.Units {
+		gate := "-"
+		if u.Gate != nil {
+			gate = strconv.FormatFloat(*u.Gate, 'f', 4, 64)
+		}
+		d := "keep"
+		if !u.Keep {
+			d = "remove"
+			removed++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, gate, d)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	name := p.Name
+	if name == "" {
+		name = p.Source
+	}
+	_, err := fmt.Fprintf(w, "plan %s: %d of %d units removed (%s)\n", name, removed, len(p.Units), strings.Join(p.Removed(), ","))
+	return err
+}
