@@ -47,6 +47,9 @@ type Options struct {
 	// configuration is used, except Epochs, MaxSteps, EvalEvery, Threads,
 	// Quiet and Data.Workers, which come from the given configuration.
 	Resume bool
+	// Overwrite lets a fresh run replace the checkpoint of an earlier run in
+	// the same directory (otherwise an error, so a run is not lost by mistake).
+	Overwrite bool
 	// Log receives the progress bar and messages (os.Stderr when nil).
 	Log io.Writer
 	// Data, when set, replaces the data sets described by Config.Data.
@@ -293,6 +296,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		}
 		fmt.Fprintf(logw, "resuming %s at epoch %d, step %d\n", ckptPath, st.Epoch+1, st.Step)
 	} else {
+		if _, err := os.Stat(ckptPath); err == nil && !opts.Overwrite {
+			return nil, fmt.Errorf("%s already holds a checkpoint: continue it with --resume, or start over with --overwrite or another --out", ckptPath)
+		}
 		// A fresh run starts a fresh metrics file.
 		if err := os.Remove(metricsPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("metrics: %w", err)

@@ -284,3 +284,85 @@ func TestEMA(t *testing.T) {
 		t.Error("decay 1 accepted")
 	}
 }
+
+func TestRefusesToClobberCheckpoint(t *testing.T) {
+	ds := fmnist(t, 100, 50)
+	cfg := smallConfig(t.TempDir())
+	cfg.Epochs = 1
+	if _, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("second fresh run into the same directory: %v, want a refusal", err)
+	}
+	if _, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard, Overwrite: true}); err != nil {
+		t.Errorf("with Overwrite: %v", err)
+	}
+}
+
+func TestDistillAndInit(t *testing.T) {
+	ds := fmnist(t, 1000, 500)
+	// Teacher: a short ordinary run.
+	tcfg := smallConfig(t.TempDir())
+	tcfg.Epochs = 2
+	tres, err := Run(context.Background(), tcfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Student: starts from the teacher's file (model.init) and distils from it.
+	scfg := smallConfig(t.TempDir())
+	scfg.Epochs = 1
+	scfg.LR = 0.01
+	scfg.Model.Init = tres.Model
+	scfg.Distill = DistillConfig{Teacher: tres.Model, Weight: 0.7, Temperature: 2}
+	sres, err := Run(context.Background(), scfg, Options{Data: ds, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("teacher top-1 %.3f, student top-1 %.3f, student train loss %.3f", tres.Final.Top1, sres.Final.Top1, sres.State.History[0].TrainLoss)
+	if sres.Final.Top1 < tres.Final.Top1-0.1 {
+		t.Errorf("student fell from %.3f to %.3f", tres.Final.Top1, sres.Final.Top1)
+	}
+	// A teacher for other data is refused.
+	bad := graph.NewBuilder("bad", 1, 28, 28)
+	h := bad.GlobalAvgPool("p", "input")
+	h = bad.Flatten("f", h)
+	h = bad.Linear("fc", h, 1, 7, true)
+	bg, err := bad.Finish(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badPath := filepath.Join(t.TempDir(), "bad.dsk")
+	if err := bg.Save(badPath); err != nil {
+		t.Fatal(err)
+	}
+	scfg.Out = t.TempDir()
+	scfg.Distill.Teacher = badPath
+	if _, err := Run(context.Background(), scfg, Options{Data: ds, Log: io.Discard}); err == nil || !strings.Contains(err.Error(), "teacher") {
+		t.Errorf("7-class teacher: %v", err)
+	}
+}
+
+func TestGatesTrained(t *testing.T) {
+	// Gates enabled by Setup are trained as scalar parameters and saved.
+	ds := fmnist(t, 200, 50)
+	cfg := smallConfig(t.TempDir())
+	cfg.Epochs = 1
+	cfg.Optimizer.ScalarLRScale = 10
+	res, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: io.Discard,
+		Setup: func(m *nn.Model) error { return m.EnableGates([]string{"u1", "u2"}) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Gates) != 2 || (res.Gates["u1"] == 0 && res.Gates["u2"] == 0) {
+		t.Errorf("gates %v: want both present and moved from 0", res.Gates)
+	}
+	ck, err := LoadCheckpoint(res.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Scalars["u1"] != res.Gates["u1"] {
+		t.Errorf("checkpoint gate u1 %v, run %v", ck.Scalars["u1"], res.Gates["u1"])
+	}
+}

@@ -17,6 +17,7 @@ func init() {
 	var (
 		configPath string
 		resume     bool
+		overwrite  bool
 		jsonOut    bool
 		quiet      bool
 		epochs     int
@@ -103,7 +104,7 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 				case <-ctx.Done():
 				}
 			}()
-			res, err := train.Run(ctx, cfg, train.Options{Resume: resume, Log: cmd.ErrOrStderr()})
+			res, err := train.Run(ctx, cfg, train.Options{Resume: resume, Overwrite: overwrite, Log: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -134,6 +135,7 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 	f := cmd.Flags()
 	f.StringVarP(&configPath, "config", "c", "", "YAML configuration file (default: the built-in Fashion-MNIST recipe)")
 	f.BoolVar(&resume, "resume", false, "continue from OUT/checkpoint.safetensors")
+	f.BoolVar(&overwrite, "overwrite", false, "start afresh even if OUT already holds a checkpoint")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	f.IntVar(&epochs, "epochs", 0, "number of epochs (overrides the config)")
