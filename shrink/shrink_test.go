@@ -523,3 +523,77 @@ func TestConfigs(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelineResume runs the whole pipeline on a tiny model: interrupted at
+// once (the base stage leaves a checkpoint), resumed, then rerun with every
+// stage skipped; with a comparison of two seeds per arm.
+func TestPipelineResume(t *testing.T) {
+	ds := fmnist(t, 200, 100)
+	cfg := DefaultConfig()
+	cfg.Out = t.TempDir()
+	cfg.Quiet = true
+	cfg.Data.RandomCropPad, cfg.Data.HFlip = 0, false
+	cfg.Base.Arch = train.ModelConfig{Arch: "mobilenet_v2", Width: 0.1, StemStride: 2}
+	for _, st := range []*StageTrain{&cfg.Base.Train, &cfg.Search.Train, &cfg.Finetune.Train} {
+		st.Epochs, st.BatchSize, st.EvalBatchSize = 1, 50, 100
+	}
+	cfg.Bench.Iters = 5
+	cfg.Verify.RealImages = 4
+	cfg.Compare = CompareConfig{Baselines: []string{"random", "last-k"}, Seeds: 2}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := RunPipeline(ctx, cfg, PipelineOptions{Data: ds, Log: io.Discard}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("cancelled run: error %v, want ErrInterrupted", err)
+	}
+	if !hasCheckpoint(filepath.Join(cfg.Out, "base")) {
+		t.Fatal("interrupted base stage left no checkpoint")
+	}
+	sum, err := RunPipeline(context.Background(), cfg, PipelineOptions{Data: ds, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stages[0].Status != "resumed" {
+		t.Errorf("base stage %q, want resumed", sum.Stages[0].Status)
+	}
+	if sum.RemovedBlocks != 11 || sum.Blocks != 17 || sum.Verify == nil || !sum.Verify.OK || sum.Agreement != 1 {
+		t.Errorf("summary: removed %d of %d blocks, verify %+v, agreement %v", sum.RemovedBlocks, sum.Blocks, sum.Verify, sum.Agreement)
+	}
+	if sum.BaseLatency == nil || sum.Speedup <= 0 {
+		t.Errorf("no latency: %+v", sum.BaseLatency)
+	}
+	if sum.Compare == nil || len(sum.Compare.Arms) != 3 || sum.Compare.Budget != 11 {
+		t.Fatalf("comparison %+v", sum.Compare)
+	}
+	for _, a := range sum.Compare.Arms {
+		if len(a.Runs) != 2 {
+			t.Errorf("arm %s has %d runs", a.Name, len(a.Runs))
+		}
+		for _, r := range a.Runs {
+			if len(r.Removed) != 11 {
+				t.Errorf("arm %s seed %d removes %d units", a.Name, r.Seed, len(r.Removed))
+			}
+		}
+	}
+	var sb strings.Builder
+	if err := sum.WriteTable(&sb); err != nil || !strings.Contains(sb.String(), "merged") {
+		t.Errorf("table: %v\n%s", err, sb.String())
+	}
+	for _, f := range []string{SummaryFile, SummaryMDFile, BenchFile, CompareFile, CompareMDFile} {
+		if _, err := os.Stat(filepath.Join(cfg.Out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	again, err := RunPipeline(context.Background(), cfg, PipelineOptions{Data: ds, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range again.Stages {
+		if !strings.HasPrefix(st.Status, "skipped") {
+			t.Errorf("rerun: stage %s %s, want skipped", st.Stage, st.Status)
+		}
+	}
+	if again.Merged.Top1 != sum.Merged.Top1 {
+		t.Errorf("rerun changed the result: %v vs %v", again.Merged.Top1, sum.Merged.Top1)
+	}
+}
