@@ -171,3 +171,47 @@ func BenchmarkForwardPacked(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTrainPW compares one GEMM per image ("old") with the batched 1x1
+// backward passes ("new") at batch 128, interleaved in one run.
+func BenchmarkTrainPW(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	defer func(v bool) { pwBatch = v }(pwBatch)
+	r := rand.New(rand.NewSource(1))
+	mk := func(c, k, hw int) Params {
+		return Params{N: 128, C: c, H: hw, W: hw, K: k, KH: 1, KW: 1, StrideH: 1, StrideW: 1, Groups: 1}
+	}
+	for _, s := range []struct {
+		name string
+		p    Params
+	}{
+		{"pw16to96x28", mk(16, 96, 28)}, {"pw144to24x14", mk(144, 24, 14)}, {"pw32to192x7", mk(32, 192, 7)},
+		{"pw576to96x4", mk(576, 96, 4)}, {"pw960to160x2", mk(960, 160, 2)},
+	} {
+		p := s.p
+		x, w := randSlice(r, p.InputLen()), randSlice(r, p.WeightLen())
+		dy, dx := randSlice(r, p.OutputLen()), make([]float32, p.InputLen())
+		dw := make([]float32, p.WeightLen())
+		for _, th := range []int{1, 2} {
+			for _, pass := range []string{"bwdW", "bwdD"} {
+				for _, batch := range []bool{false, true} {
+					name := map[bool]string{false: "old", true: "new"}[batch]
+					b.Run(fmt.Sprintf("%s/%s/t%d/%s", s.name, pass, th, name), func(b *testing.B) {
+						parallel.SetThreads(th)
+						pwBatch = batch
+						f := func() { _ = BackwardWeight(p, x, dy, dw, nil, nil) }
+						if pass == "bwdD" {
+							f = func() { _ = BackwardData(p, dy, w, dx, nil) }
+						}
+						f()
+						b.ResetTimer()
+						for b.Loop() {
+							f()
+						}
+						b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					})
+				}
+			}
+		}
+	}
+}

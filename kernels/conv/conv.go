@@ -137,6 +137,9 @@ func backwardData(p Params, a algo, dy, w, dx, ws []float32) error {
 	ohw, hw := oh*ow, p.H*p.W
 	kk := cg * p.KH * p.KW
 	rows := chunkRows(p, a)
+	if a == algoGEMM1x1 && pwBatch {
+		return t.pwBackData()
+	}
 	for n := 0; n < p.N; n++ {
 		for g := 0; g < p.Groups; g++ {
 			dxg := dx[(n*p.C+g*cg)*hw:]
@@ -185,6 +188,10 @@ func backwardWeight(p Params, a algo, x, dy, dw, dbias, ws []float32) error {
 	ohw, hw := oh*ow, p.H*p.W
 	kk := cg * p.KH * p.KW
 	rows := chunkRows(p, a)
+	if a == algoGEMM1x1 && pwBatch {
+		t.pwBackWeight()
+		return nil
+	}
 	for g := 0; g < p.Groups; g++ {
 		dwg := dw[g*kg*kk:]
 		var beta float32

@@ -123,6 +123,8 @@ func testShapes() []shape {
 	add(mk(1, 6, 7, 4, 4, 1, 1, 1, 1, 0, 0, 0, 0, 2))
 	add(mk(2, 5, 9, 8, 3, 1, 1, 2, 2, 0, 0, 0, 0, 1))
 	add(mk(1, 3, 6, 5, 4, 1, 1, 1, 1, 1, 0, 0, 1, 1))
+	add(mk(5, 7, 3, 3, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1))
+	add(mk(5, 6, 2, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0, 2))
 	// dense kxk, odd sizes, asymmetric padding, strides, groups.
 	add(mk(2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1))
 	add(mk(1, 5, 11, 8, 6, 3, 3, 2, 2, 0, 0, 1, 1, 1))
@@ -198,6 +200,12 @@ func TestConv(t *testing.T) {
 	testConvShapes(t, r)
 	dwFlatMaxPlane = 0
 	testConvShapes(t, r)
+	defer func(v int) { pwBatchCols = v }(pwBatchCols)
+	pwBatchCols = 20 // 1x1 backward: a few images per GEMM, uneven last chunk
+	testConvShapes(t, r)
+	pwBatchCols = 1 // 1x1 backward: one GEMM per image
+	testConvShapes(t, r)
+	pwBatchCols = 512
 	dwFlatTarget = 24 << 10
 	colTarget = 1 // one output row per im2col chunk
 	testConvShapes(t, r)
