@@ -20,7 +20,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dshrink/dshrink/data"
@@ -64,6 +66,10 @@ type Options struct {
 	// BeforeStep, when set, runs before each training step with the global
 	// step number (e.g. to set the search's gate masks).
 	BeforeStep func(m *nn.Model, step int)
+	// AfterBackward, when set, runs after the backward pass of each step and
+	// before the optimiser update (e.g. to add a latency term to the gates'
+	// gradients).
+	AfterBackward func(m *nn.Model, step int)
 	// AfterLoss, when set, may replace the loss of each step before it is
 	// checked (a test hook for the non-finite check).
 	AfterLoss func(step int, loss float64) float64
@@ -141,6 +147,19 @@ func mergeResumeConfig(saved, now Config) Config {
 	return saved
 }
 
+// configDiff names the top-level settings that differ between a and b.
+func configDiff(a, b Config) []string {
+	var d []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := 0; i < va.NumField(); i++ {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			name := strings.Split(va.Type().Field(i).Tag.Get("yaml"), ",")[0]
+			d = append(d, name)
+		}
+	}
+	return d
+}
+
 // Run trains a model as cfg says, writing checkpoints, metrics and the final
 // model into cfg.Out. Cancelling ctx (e.g. on SIGINT) finishes the current
 // step, saves a checkpoint and returns with Result.Interrupted set. A
@@ -168,7 +187,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
-		cfg = mergeResumeConfig(ckpt.State.Config, cfg)
+		merged := mergeResumeConfig(ckpt.State.Config, cfg)
+		if d := configDiff(merged, cfg); len(d) > 0 {
+			fmt.Fprintf(logw, "resume: keeping the checkpoint's %s (changed values are ignored when resuming)\n", strings.Join(d, ", "))
+		}
+		cfg = merged
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
@@ -410,6 +433,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			}
 			c5 := TopK(logits, b.Labels, classes, min(5, classes))
 			m.Backward(dlogits[:n*classes])
+			if opts.AfterBackward != nil {
+				opts.AfterBackward(m, st.Step)
+			}
 			if gn := opt.GradNorm(); math.IsNaN(gn) || math.IsInf(gn, 0) {
 				it.Close()
 				prog.abort()

@@ -168,7 +168,10 @@ func TestResumeBitIdentical(t *testing.T) {
 	if !r2.Interrupted || r2.State.Step != 12 {
 		t.Fatalf("second leg: interrupted %v at step %d, want a cancel at step 12", r2.Interrupted, r2.State.Step)
 	}
-	r3, err := Run(context.Background(), part, Options{Data: ds, Resume: true, Log: io.Discard})
+	var logb strings.Builder
+	changed := part
+	changed.LR = 0.5 // ignored (with a message): the checkpoint's configuration wins
+	r3, err := Run(context.Background(), changed, Options{Data: ds, Resume: true, Log: &logb})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +179,9 @@ func TestResumeBitIdentical(t *testing.T) {
 		t.Fatalf("resumed run ended at step %d (finished %v), want %d", r3.State.Step, r3.State.Finished, resFull.State.Step)
 	}
 	paramsEqual(t, resFull.Graph, r3.Graph)
+	if !strings.Contains(logb.String(), "keeping the checkpoint's lr") {
+		t.Errorf("no message about the ignored lr change: %q", logb.String())
+	}
 	if len(r3.State.History) != 2 || r3.State.History[0].TrainLoss != resFull.State.History[0].TrainLoss ||
 		r3.Final.Top1 != resFull.Final.Top1 {
 		t.Errorf("metrics differ: resumed %+v, uninterrupted %+v", r3.State.History, resFull.State.History)
