@@ -90,6 +90,9 @@ Training settings come from the finetune section of the YAML configuration
 			if err != nil {
 				return err
 			}
+			if err := checkFreshRun(out, resume); err != nil {
+				return err
+			}
 			ctx, stop := shrinkContext()
 			defer stop()
 			rep, err := shrink.Finetune(ctx, g, shrink.FinetuneOptions{Plan: p, FinalAct: cfg.Finetune.FinalAct, PadFirst: cfg.Finetune.PadFirst,

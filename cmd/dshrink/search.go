@@ -85,6 +85,9 @@ checkpoint; --resume continues an interrupted search.`,
 			if err != nil {
 				return err
 			}
+			if err := checkFreshRun(runDir, resume); err != nil {
+				return err
+			}
 			ctx, stop := shrinkContext()
 			defer stop()
 			res, err := shrink.Search(ctx, base, shrink.SearchOptions{KeepRatio: cfg.Search.KeepRatio, Keep: cfg.Search.Keep,

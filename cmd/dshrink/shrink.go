@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dshrink/dshrink/shrink"
+	"github.com/dshrink/dshrink/train"
 )
 
 // shrinkContext returns a context cancelled by the first Ctrl-C (or
@@ -26,6 +28,16 @@ func shrinkContext() (context.Context, func()) {
 		fmt.Fprintln(os.Stderr, "\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)")
 	}()
 	return ctx, stop
+}
+
+// checkFreshRun refuses to start a fresh run in a directory that holds the
+// checkpoint of an earlier one, so that it is not lost by mistake.
+func checkFreshRun(dir string, resume bool) error {
+	ckpt := filepath.Join(dir, train.CheckpointFile)
+	if _, err := os.Stat(ckpt); err == nil && !resume {
+		return fmt.Errorf("%s already holds a checkpoint: continue it with --resume, or delete %s (or choose another directory) to start over", ckpt, dir)
+	}
+	return nil
 }
 
 // loadShrinkConfig reads the pipeline configuration (the default when path
