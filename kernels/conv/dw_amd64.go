@@ -32,6 +32,13 @@ func dw3x3s2AVX512(a *dwArgs)
 //go:noescape
 func dwKxKs1AVX512(a *dwArgs)
 
+//go:noescape
+func dw5x5s1AVX512(a *dwArgs)
+
+// useDW5 selects the dedicated 5x5 stride-1 kernel (benchmarks clear it to
+// compare with the generic one).
+var useDW5 = true
+
 // dwPlaneAsm computes one whole depthwise output plane with the assembly
 // kernels, bias, residual and activation included. A padded input is first
 // copied into *scratch (grown as needed) with its zero border, so that the
@@ -86,6 +93,8 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 	switch {
 	case k3 && p.StrideW == 1:
 		dw3x3s1AVX512(&a)
+	case p.KH == 5 && p.KW == 5 && useDW5:
+		dw5x5s1AVX512(&a)
 	case k3:
 		t := 2*(ow%16) + 1
 		a.m2 = uint16(1<<min(t, 16) - 1)
