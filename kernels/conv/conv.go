@@ -61,6 +61,11 @@ func forwardWith(p Params, a algo, x, w []float32, pre []gemm.PackedA, bias, y, 
 	switch a {
 	case algoDepthwise, algoDWGeneric:
 		t.kind, t.generic = kDWForward, a == algoDWGeneric
+		if !t.generic && dwForwardFlatOK(&p) {
+			t.kind = kDWForwardFlat
+			run(t, p.C, 1)
+			return nil
+		}
 		run(t, p.N*p.C, 1)
 		return nil
 	}
@@ -224,6 +229,7 @@ const (
 	kDWBackData
 	kDWBackWeight
 	kDWBackDataFlat
+	kDWForwardFlat
 	kIm2col
 	kCol2im
 	kBiasGrad
@@ -289,6 +295,12 @@ func (t *task) Run(lo, hi int) {
 		scratch := scratchPool.Get().(*[]float32)
 		for i := lo; i < hi; i++ {
 			t.dwBackDataPlane(i, scratch)
+		}
+		scratchPool.Put(scratch)
+	case kDWForwardFlat:
+		scratch := scratchPool.Get().(*[]float32)
+		for c := lo; c < hi; c++ {
+			t.dwForwardFlat(c, scratch)
 		}
 		scratchPool.Put(scratch)
 	case kDWBackDataFlat:

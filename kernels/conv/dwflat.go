@@ -378,3 +378,66 @@ func intlvRowsGo(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 		}
 	}
 }
+
+// dwForwardFlatOK reports whether the forward pass uses the flat path: with
+// the vector kernels, for strided shapes that have no dedicated kernel
+// (5x5 and 7x7 at stride 2, ...).
+func dwForwardFlatOK(p *Params) bool {
+	k3 := p.KH == 3 && p.KW == 3
+	return useDWFwdFlat && useAVX512 && dwFlatOK(p) && p.StrideW != 1 && !(k3 && p.StrideW == 2)
+}
+
+// dwForwardFlat computes the output planes of channel c for all images.
+func (t *task) dwForwardFlat(c int, scratch *[]float32) {
+	p := &t.p
+	f := newDWFlat(p)
+	oh, ow := p.OutH(), p.OutW()
+	hw, ohw, khw := p.H*p.W, oh*ow, p.KH*p.KW
+	nph := f.pha * f.phb
+	need := f.lmax + nph*f.ps
+	if cap(*scratch) < need {
+		*scratch = make([]float32, need)
+	}
+	buf := (*scratch)[:need]
+	ob, xb := buf[:f.lmax], buf[f.lmax:]
+	var offs [dwFlatMaxTaps]int
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			ph, off := f.tap(kh, kw)
+			offs[kh*p.KW+kw] = ph*f.ps + off
+		}
+	}
+	wp := t.w[c*khw : (c+1)*khw]
+	var b float32
+	if t.bias != nil {
+		b = t.bias[c]
+	}
+	for n0 := 0; n0 < p.N; n0 += f.m {
+		m := min(f.m, p.N-n0)
+		l := roundUp(m*f.plane, 64)
+		for ph := 0; ph < nph; ph++ {
+			clear(xb[ph*f.ps : ph*f.ps+l+f.maxOff])
+		}
+		for img := 0; img < m; img++ {
+			i := (n0+img)*p.C + c
+			f.fillX(p, xb[img*f.plane:], t.x[i*hw:(i+1)*hw])
+		}
+		gatherTaps(ob[:l], xb, offs[:khw], wp)
+		for img := 0; img < m; img++ {
+			i := (n0+img)*p.C + c
+			yp := t.y[i*ohw : (i+1)*ohw]
+			for y := 0; y < oh; y++ {
+				row := yp[y*ow : (y+1)*ow]
+				copy(row, ob[img*f.plane+y*f.pws:])
+				var r []float32
+				if t.res != nil {
+					r = t.res[i*ohw+y*ow : i*ohw+(y+1)*ow]
+				}
+				epiRow(row, b, r, t.act)
+			}
+		}
+	}
+}
+
+// useDWFwdFlat enables the flat forward path (benchmarks clear it).
+var useDWFwdFlat = true
