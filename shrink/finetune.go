@@ -80,17 +80,19 @@ type FinetuneOptions struct {
 	Log io.Writer
 }
 
-// ModelStats describes one model of a report.
+// ModelStats describes one model of a report: its file, held-out top-1
+// accuracy and loss (over Images images), cost per image (MACs, parameters),
+// node and convolution counts, and median latency when measured.
 type ModelStats struct {
-	File     string  `json:"file,omitempty"`
-	Top1     float64 `json:"top1"`
-	Loss     float64 `json:"loss"`
-	Images   int     `json:"images"`
-	MACs     int64   `json:"macs"`
-	Params   int64   `json:"params"`
-	Nodes    int     `json:"nodes"`
-	Convs    int     `json:"convs"`
-	LatencyM float64 `json:"latency_ms,omitempty"`
+	File      string  `json:"file,omitempty"`
+	Top1      float64 `json:"top1"`
+	Loss      float64 `json:"loss"`
+	Images    int     `json:"images"`
+	MACs      int64   `json:"macs"`
+	Params    int64   `json:"params"`
+	Nodes     int     `json:"nodes"`
+	Convs     int     `json:"convs"`
+	LatencyMs float64 `json:"latency_ms,omitempty"`
 }
 
 // FinetuneReport is the outcome of Finetune, written as Out/report.json.

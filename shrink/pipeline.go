@@ -1,7 +1,9 @@
 package shrink
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,6 +103,39 @@ func hasCheckpoint(dir string) bool {
 	return err == nil
 }
 
+// stageConfigFile records the configuration a stage directory was made with.
+const stageConfigFile = "stage-config.json"
+
+// checkStageConfig makes sure that dir was (or will be) made with the
+// configuration v: it writes v into dir/stage-config.json the first time and
+// fails when a later run brings a different one, so that a rerun never
+// silently mixes the outputs of two configurations.
+func checkStageConfig(dir, name string, v any) error {
+	want, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	path := filepath.Join(dir, stageConfigFile)
+	have, err := os.ReadFile(path)
+	if err == nil {
+		if !bytes.Equal(bytes.TrimSpace(have), want) {
+			return fmt.Errorf("%s: %s was made with another configuration (%s, now %s); delete it or use another out directory",
+				name, dir, bytes.TrimSpace(have), want)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := os.WriteFile(path, append(want, '\n'), 0o644); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
@@ -148,6 +183,18 @@ func RunPipeline(ctx context.Context, cfg Config, opts PipelineOptions) (*Summar
 	var bd baseDone
 	baseDir := filepath.Join(cfg.Out, "base")
 	doneBase := filepath.Join(baseDir, stageDone)
+	baseKey := any(struct {
+		Model string
+		Data  train.DataConfig
+		Arch  train.ModelConfig
+		Train StageTrain
+	}{cfg.Base.Model, cfg.Data, cfg.Base.Arch, cfg.Base.Train})
+	if cfg.Base.Model != "" {
+		baseKey = struct{ Model string }{cfg.Base.Model}
+	}
+	if err := checkStageConfig(baseDir, "base", baseKey); err != nil {
+		return nil, err
+	}
 	switch {
 	case exists(doneBase):
 		if err := readJSON(doneBase, &bd); err != nil {
@@ -266,7 +313,7 @@ func RunPipeline(ctx context.Context, cfg Config, opts PipelineOptions) (*Summar
 			sr.add("bench", "ran", t0)
 		}
 		sum.BaseLatency, sum.MergedLatency = &bench.Base, &bench.Merged
-		sum.Base.LatencyM, sum.Merged.LatencyM = bench.Base.MedianMs, bench.Merged.MedianMs
+		sum.Base.LatencyMs, sum.Merged.LatencyMs = bench.Base.MedianMs, bench.Merged.MedianMs
 		if bench.Merged.MedianMs > 0 {
 			sum.Speedup = bench.Base.MedianMs / bench.Merged.MedianMs
 		}
@@ -329,6 +376,13 @@ func searchStage(ctx context.Context, cfg Config, base *graph.Graph, ds *train.D
 	}
 	planPath := filepath.Join(dir, PlanFile)
 	donePath := filepath.Join(dir, stageDone)
+	if err := checkStageConfig(dir, name, struct {
+		Data   train.DataConfig
+		Search SearchConfig
+		Seed   uint64
+	}{cfg.Data, cfg.Search, seed}); err != nil {
+		return nil, nil, nil, err
+	}
 	if exists(planPath) && exists(donePath) {
 		var snap SearchSnapshot
 		if err := readJSON(donePath, &snap); err != nil {
@@ -378,6 +432,16 @@ func searchStage(ctx context.Context, cfg Config, base *graph.Graph, ds *train.D
 func finetuneStage(ctx context.Context, cfg Config, base, g *graph.Graph, p *plan.Plan, ds *train.Datasets, bd baseDone, dir string, seedOffset uint64, name string, sr *stageRunner, logw io.Writer) (*FinetuneReport, error) {
 	t0 := time.Now()
 	repPath := filepath.Join(dir, ReportFile)
+	if err := checkStageConfig(dir, name, struct {
+		Data       train.DataConfig
+		Finetune   FinetuneConfig
+		Merge      MergeConfig
+		Verify     VerifyConfig
+		Removed    []string
+		SeedOffset uint64
+	}{cfg.Data, cfg.Finetune, cfg.Merge, cfg.Verify, p.Removed(), seedOffset}); err != nil {
+		return nil, err
+	}
 	if exists(repPath) {
 		var rep FinetuneReport
 		if err := readJSON(repPath, &rep); err != nil {
@@ -418,14 +482,13 @@ func finetuneStage(ctx context.Context, cfg Config, base, g *graph.Graph, p *pla
 
 // Arm is one arm of a comparison: a kind of plan, fine-tuned with several seeds.
 type Arm struct {
-	Name    string     `json:"name"` // "search", "random", "last-k" or the given plan's name
-	Runs    []ArmRun   `json:"runs"`
-	Mean    float64    `json:"mean_top1"`
-	Std     float64    `json:"std_top1"` // sample standard deviation
-	Min     float64    `json:"min_top1"`
-	Max     float64    `json:"max_top1"`
-	MeanMAC float64    `json:"mean_macs"`
-	Removed [][]string `json:"-"`
+	Name    string   `json:"name"` // "search", "random", "last-k" or the given plan's name
+	Runs    []ArmRun `json:"runs"`
+	Mean    float64  `json:"mean_top1"`
+	Std     float64  `json:"std_top1"` // sample standard deviation
+	Min     float64  `json:"min_top1"`
+	Max     float64  `json:"max_top1"`
+	MeanMAC float64  `json:"mean_macs"`
 }
 
 // ArmRun is one seed of an arm.

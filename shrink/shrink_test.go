@@ -597,3 +597,17 @@ func TestPipelineResume(t *testing.T) {
 		t.Errorf("rerun changed the result: %v vs %v", again.Merged.Top1, sum.Merged.Top1)
 	}
 }
+
+func TestStageConfigCheck(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "stage")
+	type k struct{ A int }
+	if err := checkStageConfig(dir, "s", k{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkStageConfig(dir, "s", k{1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkStageConfig(dir, "s", k{2}); err == nil || !strings.Contains(err.Error(), "another configuration") {
+		t.Fatalf("changed configuration: %v", err)
+	}
+}
