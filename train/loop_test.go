@@ -372,3 +372,21 @@ func TestGatesTrained(t *testing.T) {
 		t.Errorf("checkpoint gate u1 %v, run %v", ck.Scalars["u1"], res.Gates["u1"])
 	}
 }
+
+func TestProgressWithoutTerminal(t *testing.T) {
+	// Not a terminal: plain progress lines with loss, accuracy, img/s and ETA,
+	// and one summary line per epoch.
+	ds := fmnist(t, 200, 50)
+	cfg := smallConfig(t.TempDir())
+	cfg.Epochs = 1
+	cfg.Quiet = false
+	var log strings.Builder
+	if _, err := Run(context.Background(), cfg, Options{Data: ds, Graph: smallCNN(t, 1), Log: &log}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"step 4/4", "loss", "acc", "img/s", "ETA", "epoch 1/1: train loss", "test loss"} {
+		if !strings.Contains(log.String(), s) {
+			t.Errorf("progress output lacks %q:\n%s", s, log.String())
+		}
+	}
+}

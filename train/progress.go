@@ -66,9 +66,7 @@ func (p *progress) update(step int, a Accum) {
 		ips = float64(a.Count) / a.Seconds
 	}
 	if p.tty {
-		if step%5 == 0 || step == p.total {
-			p.bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.2f%% %.0f img/s", p.epoch, p.epochs, a.Loss(), 100*a.Top1(), ips))
-		}
+		p.bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.2f%% %.0f img/s", p.epoch, p.epochs, a.Loss(), 100*a.Top1(), ips))
 		_ = p.bar.Set(step)
 		return
 	}
