@@ -215,3 +215,42 @@ func BenchmarkTrainPW(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDense compares, for the dense shapes merging produces, Forward
+// with the row-by-row im2col ("old"), ForwardPacked with it ("packed") and
+// ForwardPacked with the strided-copy im2col ("new"); batch 1, one thread.
+func BenchmarkDense(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	defer func(v bool) { fastIm2col = v }(fastIm2col)
+	parallel.SetThreads(1)
+	r := rand.New(rand.NewSource(1))
+	mk := func(c, k, hw int) Params {
+		return Params{N: 1, C: c, H: hw, W: hw, K: k, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1}
+	}
+	for _, s := range []struct {
+		name string
+		p    Params
+	}{{"d3_64to64x14", mk(64, 64, 14)}, {"d3_32to16x112", mk(32, 16, 112)}, {"d3_96to96x7", mk(96, 96, 7)}, {"d3_48to48x28", mk(48, 48, 28)}} {
+		p := s.p
+		x, w, bias := randSlice(r, p.InputLen()), randSlice(r, p.WeightLen()), randSlice(r, p.K)
+		y, ws := make([]float32, p.OutputLen()), make([]float32, WorkspaceSize(p))
+		pw, err := PackWeights(p, w)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ep := Epilogue{Act: ActReLU6}
+		for _, mode := range []string{"packed", "old", "new"} {
+			b.Run(s.name+"/"+mode, func(b *testing.B) {
+				fastIm2col = mode == "new"
+				f := func() { _ = ForwardPacked(p, pw, x, bias, y, ws, ep) }
+				if mode == "old" {
+					f = func() { _ = Forward(p, x, w, bias, y, ws, ep) }
+				}
+				for b.Loop() {
+					f()
+				}
+				b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

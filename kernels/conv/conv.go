@@ -416,6 +416,17 @@ func (t *task) im2col(lo, hi int) {
 		hlo, hhi := validRange(oh, p.H, p.StrideH, p.PadT, kh)
 		hlo, hhi = min(max(hlo, t.y0), t.y1), max(min(hhi, t.y1), t.y0)
 		hlo = min(hlo, hhi)
+		if p.StrideW == 1 && fastIm2col {
+			// Whole rows at once: zero the buffer row, then copy the
+			// valid rectangle with one strided row copy.
+			clear(row)
+			if wlo < whi && hlo < hhi {
+				ih := hlo*p.StrideH - p.PadT + kh
+				iw := wlo - p.PadL + kw
+				copyRows(row[(hlo-t.y0)*ow+wlo:], ow, plane[ih*p.W+iw:], p.StrideH*p.W, whi-wlo, hhi-hlo)
+			}
+			continue
+		}
 		clear(row[:(hlo-t.y0)*ow])
 		clear(row[(hhi-t.y0)*ow:])
 		for y := hlo; y < hhi; y++ {
@@ -441,6 +452,9 @@ func (t *task) im2col(lo, hi int) {
 		}
 	}
 }
+
+// fastIm2col enables the strided row copy in im2col (benchmarks clear it).
+var fastIm2col = true
 
 // col2im accumulates the column buffer ws (output rows [t.y0, t.y1)) into
 // channels [lo, hi) (within group t.g) of image t.n of dx.
