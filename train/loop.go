@@ -276,14 +276,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 
 	// Data.
-	trainSteps := (ds.Train.Len() + cfg.BatchSize - 1) / cfg.BatchSize
 	dropLast := ds.Train.Len()%cfg.BatchSize == 1 // a batch of one breaks BatchNorm
 	trainLoader, err := data.NewLoader(ds.Train, data.LoaderConfig{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: dropLast,
 		Seed: cfg.Seed, Transforms: cfg.Data.Transforms(ds.Norm, ch), Workers: cfg.Data.Workers})
 	if err != nil {
 		return nil, fmt.Errorf("training loader: %w", err)
 	}
-	trainSteps = trainLoader.StepsPerEpoch()
+	trainSteps := trainLoader.StepsPerEpoch()
 	if trainSteps == 0 {
 		return nil, fmt.Errorf("training set of %d images gives no batch of %d", ds.Train.Len(), cfg.BatchSize)
 	}
