@@ -47,7 +47,9 @@ var ErrNonFinite = errors.New("non-finite loss")
 type Options struct {
 	// Resume continues from Out/checkpoint.safetensors. The checkpoint's
 	// configuration is used, except Epochs, MaxSteps, EvalEvery, Threads,
-	// Quiet and Data.Workers, which come from the given configuration.
+	// Quiet and Data.Workers, which come from the given configuration
+	// (a different Epochs rebuilds the schedule for the new length, so only
+	// an unchanged Epochs resumes bit for bit).
 	Resume bool
 	// Overwrite lets a fresh run replace the checkpoint of an earlier run in
 	// the same directory (otherwise an error, so a run is not lost by mistake).
