@@ -5,13 +5,21 @@
 // floats, so that the steady state allocates nothing. The algorithm is chosen
 // per shape:
 //
-//   - 1x1, stride 1, unpadded: one GEMM per image and group, no im2col;
-//   - depthwise (Groups == C == K): direct kernels, specialised for 3x3 and
-//     5x5 at stride 1 and 2 (interior fast path plus border path), generic
-//     otherwise; backward data and weight are direct too;
+//   - 1x1, stride 1, unpadded: one GEMM per image and group, no im2col; the
+//     backward passes gather small planes of several images side by side so
+//     that one GEMM covers them;
+//   - depthwise (Groups == C == K): direct kernels. Forward has AVX-512
+//     kernels for 3x3 (stride 1 and 2), 5x5 and any KxK at stride 1; other
+//     strided shapes (5x5, 7x7 at stride 2) and both backward passes use the
+//     "flat phase" formulation (see dwflat.go): the padded input is split
+//     into stride phases and the planes of a channel are concatenated over
+//     the batch, so that every tap is one long vector dot product or axpy.
+//     Stride-1 backward data on larger planes runs the forward kernel on the
+//     rotated weights;
 //   - everything else (dense or grouped): im2col per image and group + GEMM.
 //
-// Weights are laid out [K, C/Groups, KH, KW] as in PyTorch.
+// Inference code can pack the weights once with PackWeights and call
+// ForwardPacked. Weights are laid out [K, C/Groups, KH, KW] as in PyTorch.
 package conv
 
 import (
