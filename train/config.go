@@ -25,7 +25,8 @@ type Config struct {
 	Epochs int `yaml:"epochs" json:"epochs"`
 	// BatchSize is the number of images per optimiser step.
 	BatchSize int `yaml:"batch_size" json:"batch_size"`
-	// EvalBatchSize is the batch used for evaluation (BatchSize when 0).
+	// EvalBatchSize is the batch used for evaluation (BatchSize when 0; no
+	// more than BatchSize, as evaluation reuses the training model's buffers).
 	EvalBatchSize int `yaml:"eval_batch_size" json:"eval_batch_size"`
 	// LR is the base (peak) learning rate.
 	LR float64 `yaml:"lr" json:"lr"`
