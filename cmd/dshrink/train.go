@@ -112,12 +112,16 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 			if jsonOut {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", " ")
-				return enc.Encode(map[string]any{
+				err := enc.Encode(map[string]any{
 					"epochs_done": res.State.Epoch, "steps": res.State.Step, "finished": res.State.Finished,
 					"interrupted": res.Interrupted, "final": res.Final, "train_img_per_s": res.TrainImgPerSec,
 					"peak_rss_mib": res.PeakRSSMiB, "checkpoint": res.Checkpoint, "model": res.Model,
 					"metrics": filepath.Join(cfg.Out, train.MetricsFile), "history": res.State.History,
 				})
+				if err == nil && res.Interrupted {
+					os.Exit(130)
+				}
+				return err
 			}
 			if res.Interrupted {
 				os.Exit(130)
