@@ -270,3 +270,6 @@ func prefetch(s []float32) {
 		dwPrefetch(unsafe.Pointer(&s[0]), 4*len(s))
 	}
 }
+
+// setDW5 selects (true) or not the dedicated 5x5 kernel.
+func setDW5(v bool) { useDW5 = v }

@@ -25,3 +25,5 @@ func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 }
 
 func prefetch(s []float32) {}
+
+func setDW5(v bool) {}
