@@ -23,9 +23,8 @@ func init() {
 		Use:   "eval MODEL [--data fashion-mnist] [--split test]",
 		Short: "Evaluate a model: top-1 and top-5 accuracy and cross-entropy loss",
 		Long: `Run a model (a .dsk file such as the model.dsk of a training run, or a
-training checkpoint.safetensors) in eval mode
-over a data split and print its top-1 and top-5 accuracy and its mean
-cross-entropy loss.`,
+training checkpoint.safetensors) in eval mode over a data split and print its
+top-1 and top-5 accuracy and its mean cross-entropy loss.`,
 		Example: `  dshrink eval runs/fmnist-mbv2-0.5/model.dsk
   dshrink eval runs/fmnist-mbv2-0.5/checkpoint.safetensors --split train --json
   dshrink eval model.dsk --data cifar10 --dir ~/data/cifar-10-batches-bin`,

@@ -47,7 +47,7 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 		Example: `  dshrink train --config configs/fmnist-mbv2-0.5.yaml
   dshrink train --config configs/fmnist-mbv2-0.5.yaml --epochs 5 --lr 0.05 --out runs/quick
   dshrink train --config configs/fmnist-mbv2-0.5.yaml --out runs/quick --resume
-  dshrink train --max-steps 50 --out /tmp/bench --json     # throughput benchmark`,
+  dshrink train --max-steps 50 --out /tmp/bench --overwrite --json   # throughput and peak memory`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg := train.DefaultConfig()
