@@ -178,7 +178,8 @@ func backwardWeight(p Params, a algo, x, dy, dw, dbias, ws []float32) error {
 	t := getTask(p, x, nil, nil, dy, ws)
 	t.dw, t.dbias = dw, dbias
 	defer putTask(t)
-	if dbias != nil {
+	flat := a == algoDepthwise && dwFlatOK(&p) // computes dbias itself
+	if dbias != nil && !flat {
 		t.kind = kBiasGrad
 		run(t, p.K, 1)
 	}

@@ -259,6 +259,11 @@ func testConvShapes(t *testing.T, r *rand.Rand) {
 				}
 				compare(t, name+" dw", dw, rdw, 1e-4)
 				compare(t, name+" db", db, rdb, 1e-4)
+				clear(dw)
+				if err := backwardWeight(p, a, x, dy, dw, nil, ws); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, name+" dw (no dbias)", dw, rdw, 1e-4)
 			}
 		}
 	}

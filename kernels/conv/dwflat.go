@@ -99,27 +99,38 @@ func gatherRow(dst, src []float32, start, step int) {
 	}
 }
 
-// dwBackWeightFlat computes the weight gradient of channel c over the batch.
+// dwBackWeightFlat computes the weight gradient of channel c over the batch
+// and, when t.dbias is not nil, its bias gradient (as one more tap that
+// reads a buffer of ones).
 func (t *task) dwBackWeightFlat(c int, scratch *[]float32) {
 	p := &t.p
 	f := newDWFlat(p)
 	oh, ow := p.OutH(), p.OutW()
 	hw, ohw, khw := p.H*p.W, oh*ow, p.KH*p.KW
 	nph := f.pha * f.phb
-	need := f.lmax + nph*f.ps
+	need := f.lmax + nph*f.ps + f.lmax
 	if cap(*scratch) < need {
 		*scratch = make([]float32, need)
 	}
 	buf := (*scratch)[:need]
 	dyb, xb := buf[:f.lmax], buf[f.lmax:]
-	var offs [dwFlatMaxTaps]int
+	var offs [dwFlatMaxTaps + 1]int
+	nt := khw
+	if t.dbias != nil {
+		ones := xb[nph*f.ps : nph*f.ps+f.lmax]
+		for i := range ones {
+			ones[i] = 1
+		}
+		offs[nt] = nph * f.ps
+		nt++
+	}
 	for kh := 0; kh < p.KH; kh++ {
 		for kw := 0; kw < p.KW; kw++ {
 			ph, off := f.tap(kh, kw)
 			offs[kh*p.KW+kw] = ph*f.ps + off
 		}
 	}
-	var acc [dwFlatMaxTaps * 16]float32
+	var acc [(dwFlatMaxTaps + 1) * 16]float32
 	for n0 := 0; n0 < p.N; n0 += f.m {
 		m := min(f.m, p.N-n0)
 		l := roundUp(m*f.plane, 64)
@@ -137,15 +148,14 @@ func (t *task) dwBackWeightFlat(c int, scratch *[]float32) {
 			copyRows(dyb[img*f.plane:], f.pws, t.y[i*ohw:(i+1)*ohw], ow, ow, oh)
 			f.fillX(p, xb[img*f.plane:], t.x[i*hw:(i+1)*hw])
 		}
-		dotTaps(dyb[:l], xb, offs[:khw], acc[:khw*16])
+		dotTaps(dyb[:l], xb, offs[:nt], acc[:nt*16])
 	}
 	dwc := t.dw[c*khw : (c+1)*khw]
 	for k := range dwc {
-		var s float32
-		for _, v := range acc[k*16 : k*16+16] {
-			s += v
-		}
-		dwc[k] = s
+		dwc[k] = sum16(acc[k*16 : k*16+16])
+	}
+	if t.dbias != nil {
+		t.dbias[c] = sum16(acc[khw*16 : khw*16+16])
 	}
 }
 
@@ -441,3 +451,13 @@ func (t *task) dwForwardFlat(c int, scratch *[]float32) {
 
 // useDWFwdFlat enables the flat forward path (benchmarks clear it).
 var useDWFwdFlat = true
+
+// sum16 returns the sum of 16 lanes.
+func sum16(v []float32) float32 {
+	v = v[:16]
+	var s float32
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
