@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/latency"
+	"github.com/dshrink/dshrink/models"
+	"github.com/spf13/cobra"
+)
+
+// profileFlags are the measurement settings shared by profile and plan.
+type profileFlags struct {
+	batch, threads int
+	rounds, iters  int
+	maxKernel      int
+	noMulti        bool
+	runtimeName    string
+	refresh        bool
+}
+
+func (p *profileFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&p.batch, "batch", 1, "batch size the segments are timed at")
+	f.IntVar(&p.threads, "threads", 1, "runtime threads")
+	f.IntVar(&p.rounds, "rounds", 15, "interleaved timing rounds (each segment's latency is the median over rounds)")
+	f.IntVar(&p.iters, "iters", 5, "runs of each segment per round")
+	f.IntVar(&p.maxKernel, "max-kernel", 7, "largest kernel of a multi-block merged segment")
+	f.BoolVar(&p.noMulti, "no-multi-block", false, "do not time segments of several blocks merged together")
+	f.StringVar(&p.runtimeName, "runtime", "ours", "runtime to time segments with: ours (ONNX Runtime is not wired in)")
+	f.BoolVar(&p.refresh, "refresh", false, "measure again even when the table file's key matches")
+}
+
+func (p *profileFlags) options(log io.Writer) (latency.ProfileOptions, error) {
+	if p.runtimeName != "ours" {
+		return latency.ProfileOptions{}, fmt.Errorf("--runtime %q: only our runtime (ours) is supported; ONNX Runtime tables are not implemented", p.runtimeName)
+	}
+	if p.batch < 1 || p.threads < 1 || p.rounds < 1 || p.iters < 1 {
+		return latency.ProfileOptions{}, errors.New("--batch, --threads, --rounds and --iters must be at least 1")
+	}
+	return latency.ProfileOptions{Batch: p.batch, Threads: p.threads, Rounds: p.rounds, Iters: p.iters,
+		MaxKernel: p.maxKernel, NoMultiBlock: p.noMulti, Log: log}, nil
+}
+
+// loadPlannerModel reads a model file or builds a named one: "mobilenet_v2"
+// (1.0, 224x224) or "fashion-mnist" (MobileNetV2-0.5, 1x28x28).
+func loadPlannerModel(arg string) (*graph.Graph, error) {
+	switch strings.ToLower(arg) {
+	case "mobilenet_v2", "mobilenetv2":
+		return models.MobileNetV2(models.Default())
+	case "fashion-mnist", "fmnist":
+		return models.MobileNetV2(models.FashionMNIST())
+	}
+	return loadModel(arg)
+}
+
+// tableFor returns the latency table of g: the file at path when its key
+// matches (and refresh is off), otherwise a fresh measurement, saved to
+// path when path is not empty.
+func tableFor(g *graph.Graph, path string, pf *profileFlags, log io.Writer) (*latency.Table, error) {
+	opts, err := pf.options(log)
+	if err != nil {
+		return nil, err
+	}
+	key := latency.CurrentKey(latency.Fingerprint(g), opts.Batch, opts.Threads)
+	if path != "" && !pf.refresh {
+		t, err := latency.Cached(path, key)
+		switch {
+		case err == nil && t != nil:
+			fmt.Fprintf(log, "profile: reusing %s (key matches: %s)\n", path, key)
+			return t, nil
+		case errors.Is(err, latency.ErrKeyMismatch):
+			fmt.Fprintf(log, "profile: %v; measuring again\n", err)
+		case err != nil:
+			return nil, err
+		}
+	}
+	t, err := latency.Profile(g, opts)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		if err := t.Save(path); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "profile: wrote %s\n", path)
+	}
+	return t, nil
+}
+
+func printTable(w io.Writer, t *latency.Table) {
+	fmt.Fprintf(w, "latency table of %s: %s\n", t.Model, t.Key)
+	for _, p := range t.Fixed {
+		fmt.Fprintf(w, "  %-28s %-8s %9.1f MMAC %8.4f ms (IQR %.4f)\n", p.Name, "fixed", float64(p.MACs)/1e6, p.Ms, p.Spread)
+	}
+	for i, b := range t.Blocks {
+		k, m := t.Kept(i), t.Merged(i, i+1)
+		fmt.Fprintf(w, "  %-28s kept     %9.1f MMAC %8.4f ms | merged %-7s %9.1f MMAC %8.4f ms  x%.2f\n",
+			b, float64(k.MACs)/1e6, k.Ms, m.Kernel, float64(m.MACs)/1e6, m.Ms, k.Ms/m.Ms)
+	}
+	multi := 0
+	for _, s := range t.Segments {
+		if s.End-s.Start > 1 {
+			multi++
+			var kept float64
+			for i := s.Start; i < s.End; i++ {
+				kept += t.Kept(i).Ms
+			}
+			fmt.Fprintf(w, "  %-28s %-8s %9.1f MMAC %8.4f ms (kept %.4f ms)\n", s.Blocks[0]+".."+s.Blocks[len(s.Blocks)-1], s.Kernel, float64(s.MACs)/1e6, s.Ms, kept)
+		}
+	}
+	fmt.Fprintf(w, "predicted base %.3f ms (sum of fixed parts and kept blocks); whole model measured %.3f ms (%+.1f%%); %d multi-block segments\n",
+		t.BaseMs(), t.WholeMs, 100*(t.BaseMs()-t.WholeMs)/t.WholeMs, multi)
+}
+
+func init() {
+	var (
+		pf  profileFlags
+		out string
+	)
+	cmd := &cobra.Command{
+		Use:   "profile MODEL -o TABLE.json [--batch 1 --threads 1]",
+		Short: "Measure a latency table of every candidate segment of a model on this machine",
+		Long: `Measure, with the inference runtime on this machine, the latency of every
+candidate segment of a model made of a chain of inverted residual blocks:
+each block kept as it is, each block merged into the dense convolution it
+becomes (unit removed, pad-first form), each run of consecutive blocks merged
+into one convolution whose kernel stays within --max-kernel (timed on a
+convolution of the composed shape), and the fixed parts (stem, head,
+classifier). Every segment is compiled on its own with the right input shape
+and all are timed in interleaved rounds with the garbage collector off; a
+segment's latency is the median over rounds. The whole model is timed along
+as a check of the table's sum.
+
+The table is cached in the -o file, keyed by CPU model, runtime version,
+batch size, thread count and the model's structure; a matching file is
+reused (use --refresh to measure again). MODEL is a .dsk or .onnx file, or
+"mobilenet_v2" (1.0, 224x224) or "fashion-mnist" (MobileNetV2-0.5, 1x28x28).
+Only our runtime is supported (--runtime ours): ONNX Runtime tables are not
+implemented.`,
+		Example: `  dshrink profile mobilenet_v2 -o mbv2.table.json
+  dshrink profile fashion-mnist -o fm.table.json --rounds 25
+  dshrink profile runs/base/model.dsk -o table.json --batch 16 --threads 2`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("profile: missing -o TABLE.json")
+			}
+			g, err := loadPlannerModel(args[0])
+			if err != nil {
+				return fmt.Errorf("profile: %w", err)
+			}
+			t, err := tableFor(g, out, &pf, cmd.ErrOrStderr())
+			if err != nil {
+				return fmt.Errorf("profile: %w", err)
+			}
+			printTable(cmd.OutOrStdout(), t)
+			return nil
+		},
+	}
+	pf.register(cmd)
+	cmd.Flags().StringVarP(&out, "output", "o", "", "table file (JSON); reused when its key matches")
+	rootCmd.AddCommand(cmd)
+}

@@ -1,0 +1,295 @@
+package latency
+
+import (
+	"fmt"
+	"io"
+	"math"
+	goruntime "runtime"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/merge"
+	"github.com/dshrink/dshrink/runtime"
+)
+
+// ProfileOptions configures Profile.
+type ProfileOptions struct {
+	// Batch and Threads are the runtime's batch size and thread count (1 when 0).
+	Batch, Threads int
+	// Rounds is the number of interleaved rounds (default 15); in each round
+	// every segment runs Iters times (default 5) and the round's median is
+	// kept; a segment's latency is the median over rounds.
+	Rounds, Iters int
+	// Warmup is the number of untimed runs of each segment first (default 3).
+	Warmup int
+	// MaxKernel caps the kernel of multi-block segments (merge.DefaultMaxKernel when 0).
+	MaxKernel int
+	// NoMultiBlock skips multi-block segments (only kept and single merged blocks).
+	NoMultiBlock bool
+	// Log receives progress (nothing when nil).
+	Log io.Writer
+}
+
+func (o ProfileOptions) withDefaults() ProfileOptions {
+	if o.Batch <= 0 {
+		o.Batch = 1
+	}
+	if o.Threads <= 0 {
+		o.Threads = 1
+	}
+	if o.Rounds <= 0 {
+		o.Rounds = 15
+	}
+	if o.Iters <= 0 {
+		o.Iters = 5
+	}
+	if o.Warmup <= 0 {
+		o.Warmup = 3
+	}
+	if o.MaxKernel <= 0 {
+		o.MaxKernel = merge.DefaultMaxKernel
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+// candidate is one model to time.
+type candidate struct {
+	g    *graph.Graph
+	seg  *Segment // nil for a fixed part or the whole model
+	part *Part
+	prog *runtime.Program
+	x, y []float32
+	meds []float64 // per-round medians
+	// run: time Program.Run (whole models); otherwise sum the per-step
+	// medians of every step but the carrier's.
+	run  bool
+	skip []bool
+}
+
+// Profile measures the latency table of g with our runtime (see Table). g
+// must be a chain of blocks with one removable unit each (MobileNetV2,
+// EfficientNet-Lite as built by package models, or an imported model with
+// its structure). g is not modified.
+func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
+	opts = opts.withDefaults()
+	c, err := analyze(g)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{Version: TableVersion, Key: CurrentKey(Fingerprint(g), opts.Batch, opts.Threads), Model: g.Name,
+		Rounds: opts.Rounds, Created: now()}
+	var cands []*candidate
+	addPart := func(name string, nodes []*graph.Node, in, out string) error {
+		if len(nodes) == 0 {
+			return nil
+		}
+		// The stem reads the model input: its packing is part of the
+		// model's run, so it has no carrier.
+		sub, err := c.subgraph(name, nodes, in, out, nil, nil, in != g.Input.Name)
+		if err != nil {
+			return err
+		}
+		t.Fixed = append(t.Fixed, Part{Name: name, MACs: macs(sub)})
+		cands = append(cands, &candidate{g: sub})
+		return nil
+	}
+	nb := len(c.blocks)
+	if err := addPart("stem", c.stem, g.Input.Name, c.blocks[0].Input); err != nil {
+		return nil, err
+	}
+	last := c.blocks[nb-1].Output
+	headOut := last
+	if len(c.head) > 0 {
+		headOut = c.head[len(c.head)-1].Output
+		if err := addPart("head", c.head, last, headOut); err != nil {
+			return nil, err
+		}
+	}
+	if err := addPart("classifier", c.classifier, headOut, g.Output); err != nil {
+		return nil, err
+	}
+	geoms := make([]convGeom, nb)
+	for i, b := range c.blocks {
+		t.Blocks = append(t.Blocks, b.Name)
+		t.Units = append(t.Units, c.units[i])
+		kept, err := c.keptBlock(i)
+		if err != nil {
+			return nil, err
+		}
+		km := macs(kept)
+		t.Segments = append(t.Segments, Segment{Start: i, End: i + 1, Blocks: []string{b.Name}, MACs: km, MACsKept: km, Realizable: true})
+		cands = append(cands, &candidate{g: kept})
+		mg, ch, err := c.mergedBlock(i)
+		if err != nil {
+			return nil, err
+		}
+		if geoms[i], err = geomOf(mg); err != nil {
+			return nil, err
+		}
+		t.Segments = append(t.Segments, Segment{Start: i, End: i + 1, Blocks: []string{b.Name}, Merged: true, Kernel: ch.Kernel,
+			MACs: macs(mg), MACsKept: km, Realizable: true})
+		cands = append(cands, &candidate{g: mg})
+	}
+	if !opts.NoMultiBlock {
+		for i := 0; i < nb; i++ {
+			geo := geoms[i]
+			km := t.Kept(i).MACsKept
+			names := []string{c.blocks[i].Name}
+			for j := i + 2; j <= nb; j++ {
+				geo = composeGeom(geo, geoms[j-1])
+				km += t.Kept(j - 1).MACsKept
+				names = append(names, c.blocks[j-1].Name)
+				if geo.k > opts.MaxKernel {
+					break
+				}
+				sub, err := c.multiBlock(i, j, geo)
+				if err != nil {
+					fmt.Fprintf(opts.Log, "profile: skip %v\n", err)
+					continue
+				}
+				t.Segments = append(t.Segments, Segment{Start: i, End: j, Blocks: append([]string(nil), names...), Merged: true,
+					Kernel: fmt.Sprintf("%dx%d/s%d", geo.k, geo.k, geo.s), MACs: macs(sub), MACsKept: km,
+					Note: "synthesised dense convolution of the composed shape (needs the multi-block pad-first form)"})
+				cands = append(cands, &candidate{g: sub})
+			}
+		}
+	}
+	// Wire segments and parts to their candidates (same order as appended).
+	si, pi := 0, 0
+	for _, cd := range cands {
+		if pi < len(t.Fixed) && cd.g.Name == t.Fixed[pi].Name {
+			cd.part = &t.Fixed[pi]
+			pi++
+			continue
+		}
+		cd.seg = &t.Segments[si]
+		si++
+	}
+	whole := &candidate{g: g, run: true}
+	cands = append(cands, whole)
+	fmt.Fprintf(opts.Log, "profile: %d blocks, %d segments, %d fixed parts; %d rounds x %d runs each\n", nb, len(t.Segments), len(t.Fixed), opts.Rounds, opts.Iters)
+	if err := timeCandidates(cands, opts); err != nil {
+		return nil, err
+	}
+	for _, cd := range cands {
+		ms, spread := summary(cd.meds)
+		switch {
+		case cd.seg != nil:
+			cd.seg.Ms, cd.seg.Spread = ms, spread
+		case cd.part != nil:
+			cd.part.Ms, cd.part.Spread = ms, spread
+		default:
+			t.WholeMs = ms
+		}
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// timeCandidates compiles every candidate and times them in interleaved
+// rounds (the starting candidate rotating), with the garbage collector off.
+func timeCandidates(cands []*candidate, o ProfileOptions) error {
+	for _, cd := range cands {
+		p, err := runtime.Compile(cd.g, runtime.Options{Batch: o.Batch, Threads: o.Threads})
+		if err != nil {
+			return fmt.Errorf("latency: compile %s: %w", cd.g.Name, err)
+		}
+		cd.prog = p
+		cd.skip = make([]bool, len(p.Steps()))
+		for k, s := range p.Steps() {
+			cd.skip[k] = s.Name == carrierName
+		}
+		cd.x = benchInput(o.Batch * p.InputLen())
+		cd.y = make([]float32, o.Batch*p.OutputLen())
+		for k := 0; k < o.Warmup; k++ {
+			if err := p.Run(cd.x, cd.y); err != nil {
+				return fmt.Errorf("latency: run %s: %w", cd.g.Name, err)
+			}
+		}
+	}
+	goruntime.GC()
+	old := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(old)
+	buf := make([]float64, o.Iters)
+	t0 := time.Now()
+	for r := 0; r < o.Rounds; r++ {
+		for j := range cands {
+			cd := cands[(j+r)%len(cands)]
+			if !cd.run {
+				ms, err := cd.prog.StepTimes(cd.x, o.Iters)
+				if err != nil {
+					return fmt.Errorf("latency: run %s: %w", cd.g.Name, err)
+				}
+				var sum float64
+				for k, v := range ms {
+					if !cd.skip[k] {
+						sum += v
+					}
+				}
+				cd.meds = append(cd.meds, sum)
+				continue
+			}
+			for k := range buf {
+				s := time.Now()
+				if err := cd.prog.Run(cd.x, cd.y); err != nil {
+					return fmt.Errorf("latency: run %s: %w", cd.g.Name, err)
+				}
+				buf[k] = float64(time.Since(s).Nanoseconds()) / 1e6
+			}
+			slices.Sort(buf)
+			cd.meds = append(cd.meds, buf[len(buf)/2])
+		}
+		if r == 0 || (r+1)%5 == 0 {
+			fmt.Fprintf(o.Log, "profile: round %d/%d (%.1fs)\n", r+1, o.Rounds, time.Since(t0).Seconds())
+		}
+	}
+	for _, cd := range cands {
+		cd.prog = nil // release the arenas
+	}
+	return nil
+}
+
+// summary returns the median and interquartile range of v.
+func summary(v []float64) (med, iqr float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	q := func(p float64) float64 { return s[min(len(s)-1, int(math.Round(p*float64(len(s)-1))))] }
+	return q(0.5), q(0.75) - q(0.25)
+}
+
+// benchInput returns the deterministic input the bench command uses.
+func benchInput(n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(math.Sin(0.001 * float64(i)))
+	}
+	return x
+}
+
+// Measure times whole models in interleaved rounds as Profile times
+// segments and returns each model's median latency in milliseconds.
+func Measure(gs []*graph.Graph, opts ProfileOptions) ([]float64, error) {
+	opts = opts.withDefaults()
+	cands := make([]*candidate, len(gs))
+	for i, g := range gs {
+		cands[i] = &candidate{g: g, run: true}
+	}
+	if err := timeCandidates(cands, opts); err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(gs))
+	for i, cd := range cands {
+		out[i], _ = summary(cd.meds)
+	}
+	return out, nil
+}

@@ -1,0 +1,431 @@
+package latency
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/merge"
+	"github.com/dshrink/dshrink/plan"
+)
+
+// Problem is the planner's input: a chain of n blocks, the latency of each
+// block kept, of each run of blocks merged, and the importance of keeping
+// each block's activation unit. Latencies are in milliseconds.
+type Problem struct {
+	// Fixed is the latency of the parts that never change (stem, head, classifier).
+	Fixed float64
+	// Keep[i] is the latency of block i with its activations.
+	Keep []float64
+	// Merge[i][j] (j > i, len(Merge[i]) = n+1) is the latency of blocks
+	// [i, j) without activations merged into one convolution; +Inf (or a
+	// missing entry) when that segment is not available.
+	Merge [][]float64
+	// Importance[i] is the value of keeping block i's activations (for
+	// example the held-out loss increase when they are removed).
+	Importance []float64
+}
+
+// Validate checks the problem's dimensions and values.
+func (p *Problem) Validate() error {
+	n := len(p.Keep)
+	if n == 0 {
+		return errors.New("latency: problem with no blocks")
+	}
+	if len(p.Importance) != n || len(p.Merge) != n {
+		return fmt.Errorf("latency: problem with %d blocks, %d importances and %d merge rows", n, len(p.Importance), len(p.Merge))
+	}
+	bad := func(v float64) bool { return math.IsNaN(v) || v < 0 }
+	if bad(p.Fixed) || math.IsInf(p.Fixed, 0) {
+		return fmt.Errorf("latency: fixed latency %g", p.Fixed)
+	}
+	for i := range n {
+		if bad(p.Keep[i]) || math.IsInf(p.Keep[i], 0) {
+			return fmt.Errorf("latency: block %d: kept latency %g", i, p.Keep[i])
+		}
+		if math.IsNaN(p.Importance[i]) || math.IsInf(p.Importance[i], 0) {
+			return fmt.Errorf("latency: block %d: importance %g", i, p.Importance[i])
+		}
+		for j, v := range p.Merge[i] {
+			if j > i && bad(v) {
+				return fmt.Errorf("latency: segment [%d, %d): latency %g", i, j, v)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Problem) merge(i, j int) float64 {
+	if j < len(p.Merge[i]) {
+		return p.Merge[i][j]
+	}
+	return math.Inf(1)
+}
+
+// Split is stage 1 of the dynamic program: for every run of blocks [i, j)
+// without activations, the fastest way to cover it by merged segments.
+type Split struct {
+	// Ms[i][j] is the latency of the best split of [i, j) (0 for i = j,
+	// +Inf when no split exists).
+	Ms [][]float64
+	// Next[i][j] is the end of the first segment of that split.
+	Next [][]int
+}
+
+// Stage1 computes the best split of every run: Ms[i][j] = min over k of
+// Merge[i][k] + Ms[k][j].
+func (p *Problem) Stage1() *Split {
+	n := len(p.Keep)
+	s := &Split{Ms: make([][]float64, n+1), Next: make([][]int, n+1)}
+	for i := range s.Ms {
+		s.Ms[i] = make([]float64, n+1)
+		s.Next[i] = make([]int, n+1)
+		for j := range s.Ms[i] {
+			if j != i {
+				s.Ms[i][j] = math.Inf(1)
+			}
+		}
+	}
+	for j := 1; j <= n; j++ {
+		for i := j - 1; i >= 0; i-- {
+			for k := i + 1; k <= j; k++ {
+				v := p.merge(i, k) + s.Ms[k][j]
+				if v < s.Ms[i][j] {
+					s.Ms[i][j], s.Next[i][j] = v, k
+				}
+			}
+		}
+	}
+	return s
+}
+
+// Segments returns the segments of the best split of [i, j).
+func (s *Split) Segments(i, j int) [][2]int {
+	var out [][2]int
+	for i < j {
+		k := s.Next[i][j]
+		if k <= i {
+			return nil
+		}
+		out = append(out, [2]int{i, k})
+		i = k
+	}
+	return out
+}
+
+// Solution is a planned model: which blocks keep their activations and how
+// the others are merged.
+type Solution struct {
+	// Keep[i] says whether block i keeps its activations.
+	Keep []bool `json:"keep"`
+	// Segments are the merged segments [start, end) of the removed blocks.
+	Segments [][2]int `json:"segments"`
+	// LatencyMs is the predicted latency: fixed parts, kept blocks and merged
+	// segments from the table (exact sum, not discretised).
+	LatencyMs float64 `json:"latency_ms"`
+	// Importance is the summed importance of the kept blocks.
+	Importance float64 `json:"importance"`
+	// BudgetMs is the budget the solution was planned for.
+	BudgetMs float64 `json:"budget_ms"`
+}
+
+// Evaluate returns the predicted latency and kept importance of keep with
+// the best split of every removed run (+Inf latency when a run has none).
+func (p *Problem) Evaluate(keep []bool, s *Split) (lat, imp float64, segs [][2]int) {
+	n := len(p.Keep)
+	lat = p.Fixed
+	i := 0
+	for i < n {
+		if keep[i] {
+			lat += p.Keep[i]
+			imp += p.Importance[i]
+			i++
+			continue
+		}
+		j := i
+		for j < n && !keep[j] {
+			j++
+		}
+		lat += s.Ms[i][j]
+		segs = append(segs, s.Segments(i, j)...)
+		i = j
+	}
+	return lat, imp, segs
+}
+
+// ErrInfeasible is wrapped by Solve when no plan meets the budget.
+var ErrInfeasible = errors.New("no plan meets the latency budget")
+
+// Solve is stage 2 of the dynamic program: it chooses the blocks that keep
+// their activations to maximise the kept importance subject to the
+// predicted latency being at most budgetMs. Latencies are discretised into
+// buckets of resolutionMs (rounded up, so the returned plan's exact
+// predicted latency never exceeds the budget); resolutionMs <= 0 picks
+// budgetMs/4000. Ties go to the lower latency. The run is O(n^2 * budget /
+// resolution).
+func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if !(budgetMs > 0) || math.IsInf(budgetMs, 0) {
+		return nil, fmt.Errorf("latency: budget %g ms, want a positive number", budgetMs)
+	}
+	if resolutionMs <= 0 {
+		resolutionMs = budgetMs / 4000
+	}
+	n := len(p.Keep)
+	s := p.Stage1()
+	B := int(math.Floor((budgetMs-p.Fixed)/resolutionMs + 1e-9))
+	if B < 0 {
+		return nil, fmt.Errorf("latency: %w: the fixed parts alone take %.3f ms, budget %.3f ms", ErrInfeasible, p.Fixed, budgetMs)
+	}
+	if B > 50_000_000/(n+1) {
+		return nil, fmt.Errorf("latency: budget %.3f ms at resolution %.4g ms needs %d buckets; raise the resolution", budgetMs, resolutionMs, B)
+	}
+	cost := func(ms float64) int {
+		if math.IsInf(ms, 1) {
+			return -1
+		}
+		return int(math.Ceil(ms/resolutionMs - 1e-9))
+	}
+	keepC := make([]int, n)
+	for i := range keepC {
+		keepC[i] = cost(p.Keep[i])
+	}
+	runC := make([][]int, n+1)
+	for i := range runC {
+		runC[i] = make([]int, n+1)
+		for j := i; j <= n; j++ {
+			runC[i][j] = cost(s.Ms[i][j])
+		}
+	}
+	negInf := math.Inf(-1)
+	// f[i][t]: best importance with blocks [0, i) decided, block i-1 kept
+	// (or i = 0), t buckets used.
+	f := make([][]float64, n+1)
+	type back struct{ i, t int }
+	par := make([][]back, n+1)
+	for i := range f {
+		f[i] = make([]float64, B+1)
+		par[i] = make([]back, B+1)
+		for t := range f[i] {
+			f[i][t] = negInf
+		}
+	}
+	f[0][0] = 0
+	bestV, bestT, bestI := negInf, -1, -1
+	for i := 0; i <= n; i++ {
+		for t := 0; t <= B; t++ {
+			v := f[i][t]
+			if v == negInf {
+				continue
+			}
+			// End: blocks [i, n) removed.
+			if rc := runC[i][n]; rc >= 0 && t+rc <= B {
+				if tt := t + rc; v > bestV || (v == bestV && tt < bestT) {
+					bestV, bestT, bestI = v, tt, i
+				}
+			}
+			for k := i; k < n; k++ {
+				rc := runC[i][k]
+				if rc < 0 {
+					continue
+				}
+				tt := t + rc + keepC[k]
+				if tt > B {
+					continue
+				}
+				nv := v + p.Importance[k]
+				if nv > f[k+1][tt] {
+					f[k+1][tt] = nv
+					par[k+1][tt] = back{i, t}
+				}
+			}
+		}
+	}
+	if bestI < 0 {
+		keepNone := make([]bool, n)
+		minLat, _, _ := p.Evaluate(keepNone, s)
+		return nil, fmt.Errorf("latency: %w: budget %.3f ms, the fastest plan in the table is predicted at %.3f ms", ErrInfeasible, budgetMs, p.minLatency(s, minLat))
+	}
+	keep := make([]bool, n)
+	// Recover the kept blocks: walk back from the state that ended.
+	i := bestI
+	t := bestT - runC[bestI][n]
+	for i > 0 {
+		keep[i-1] = true
+		b := par[i][t]
+		i, t = b.i, b.t
+	}
+	lat, imp, segs := p.Evaluate(keep, s)
+	return &Solution{Keep: keep, Segments: segs, LatencyMs: lat, Importance: imp, BudgetMs: budgetMs}, nil
+}
+
+// minLatency returns the smallest predicted latency of any plan (every
+// block kept or removed, whichever is faster, by a simple DP).
+func (p *Problem) minLatency(s *Split, fallback float64) float64 {
+	n := len(p.Keep)
+	best := make([]float64, n+1) // best[i]: fastest for blocks [i, n) given block i-1 kept or i = 0
+	for i := n; i >= 0; i-- {
+		best[i] = s.Ms[i][n]
+		for k := i; k < n; k++ {
+			best[i] = math.Min(best[i], s.Ms[i][k]+p.Keep[k]+best[k+1])
+		}
+	}
+	if math.IsInf(best[0], 1) {
+		return fallback
+	}
+	return p.Fixed + best[0]
+}
+
+// MinLatency returns the smallest predicted latency of any plan.
+func (p *Problem) MinLatency() float64 {
+	return p.minLatency(p.Stage1(), math.Inf(1))
+}
+
+// BaseLatency returns the predicted latency with every block kept.
+func (p *Problem) BaseLatency() float64 {
+	s := p.Fixed
+	for _, v := range p.Keep {
+		s += v
+	}
+	return s
+}
+
+// ProblemOptions says how a table becomes a Problem.
+type ProblemOptions struct {
+	// MultiBlock lets the planner use segments of several blocks merged into
+	// one convolution. Such segments need the multi-block pad-first form,
+	// which plan.Apply does not produce yet: merge.Merge then merges each
+	// block on its own, and the measured latency is that of single merges.
+	MultiBlock bool
+	// MaxMACGrowth mirrors merge.Options.MaxMACGrowth: a block whose merged
+	// MACs grow by more than this factor is left unmerged by merge.Merge, so
+	// removing its unit costs its kept latency. 0: merge's default;
+	// negative: no limit.
+	MaxMACGrowth float64
+	// Force mirrors merge.Options.Force (merge every block whatever the growth).
+	Force bool
+}
+
+// NewProblem builds the planner's input from table t and the importance of
+// each block's unit (in t.Blocks order).
+func NewProblem(t *Table, importance []float64, o ProblemOptions) (*Problem, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	n := len(t.Blocks)
+	if len(importance) != n {
+		return nil, fmt.Errorf("latency: %d importances for %d blocks", len(importance), n)
+	}
+	growth := o.MaxMACGrowth
+	if growth == 0 {
+		growth = merge.DefaultMaxMACGrowth
+	}
+	p := &Problem{Fixed: t.FixedMs(), Keep: make([]float64, n), Merge: make([][]float64, n), Importance: append([]float64(nil), importance...)}
+	for i := range n {
+		p.Keep[i] = t.Kept(i).Ms
+		p.Merge[i] = make([]float64, n+1)
+		for j := range p.Merge[i] {
+			p.Merge[i][j] = math.Inf(1)
+		}
+	}
+	for _, s := range t.Segments {
+		if !s.Merged {
+			continue
+		}
+		if s.End-s.Start == 1 {
+			ms := s.Ms
+			if !o.Force && growth > 0 && float64(s.MACs) > growth*float64(max(s.MACsKept, 1)) {
+				ms = p.Keep[s.Start] // merge.Merge leaves it unmerged
+			}
+			p.Merge[s.Start][s.End] = ms
+		} else if o.MultiBlock {
+			p.Merge[s.Start][s.End] = s.Ms
+		}
+	}
+	return p, nil
+}
+
+// PlanFor returns the plan file of solution sol for model g: the units of
+// the removed blocks are removed, every other unit (stem, head) keeps its
+// activation. Meta records the budget, predicted latency, importance,
+// segments and the table's key.
+func PlanFor(g *graph.Graph, t *Table, sol *Solution, importanceSource string) (*plan.Plan, error) {
+	if len(sol.Keep) != len(t.Units) {
+		return nil, fmt.Errorf("latency: solution for %d blocks, table has %d", len(sol.Keep), len(t.Units))
+	}
+	removed := map[string]bool{}
+	for i, k := range sol.Keep {
+		if !k {
+			removed[t.Units[i]] = true
+		}
+	}
+	p := plan.New(g, plan.SourcePlanner, removed)
+	p.Name = fmt.Sprintf("planner-%.3fms", sol.BudgetMs)
+	var segs []string
+	for _, s := range sol.Segments {
+		if s[1]-s[0] == 1 {
+			segs = append(segs, t.Blocks[s[0]])
+		} else {
+			segs = append(segs, t.Blocks[s[0]]+".."+t.Blocks[s[1]-1])
+		}
+	}
+	p.Meta = map[string]string{
+		"budget_ms":         strconv.FormatFloat(sol.BudgetMs, 'f', 4, 64),
+		"predicted_ms":      strconv.FormatFloat(sol.LatencyMs, 'f', 4, 64),
+		"base_predicted_ms": strconv.FormatFloat(t.BaseMs(), 'f', 4, 64),
+		"importance":        strconv.FormatFloat(sol.Importance, 'g', 6, 64),
+		"importance_source": importanceSource,
+		"merged_segments":   strings.Join(segs, ","),
+		"removed_blocks":    strconv.Itoa(len(removed)),
+		"table_cpu":         t.Key.CPU,
+		"table_runtime":     t.Key.Runtime,
+		"table_batch":       strconv.Itoa(t.Key.Batch),
+		"table_threads":     strconv.Itoa(t.Key.Threads),
+		"planner":           "two-stage DP (Kim et al., ICML 2023)",
+		"predicted_speedup": strconv.FormatFloat(t.BaseMs()/sol.LatencyMs, 'f', 3, 64),
+	}
+	if err := p.Validate(g); err != nil {
+		return nil, fmt.Errorf("latency: planned plan does not fit the model (a bug): %w", err)
+	}
+	return p, nil
+}
+
+// Sweep solves the problem for count budgets evenly spaced from the
+// fastest plan's latency to the base latency and returns the distinct
+// solutions, fastest first.
+func (p *Problem) Sweep(count int, resolutionMs float64) ([]*Solution, error) {
+	if count < 2 {
+		count = 2
+	}
+	lo, hi := p.MinLatency(), p.BaseLatency()
+	if math.IsInf(lo, 0) {
+		return nil, errors.New("latency: no plan has a finite latency")
+	}
+	var out []*Solution
+	seen := map[string]bool{}
+	for k := 0; k < count; k++ {
+		b := lo + (hi-lo)*float64(k)/float64(count-1)
+		b = max(b, lo*1.003) // leave room for the discretisation
+		sol, err := p.Solve(b, resolutionMs)
+		if err != nil {
+			if errors.Is(err, ErrInfeasible) {
+				continue
+			}
+			return nil, err
+		}
+		key := fmt.Sprint(sol.Keep)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, sol)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].LatencyMs < out[b].LatencyMs })
+	return out, nil
+}

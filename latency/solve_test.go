@@ -1,0 +1,167 @@
+package latency
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// bruteRun returns the fastest cover of [i, j) by merge segments, by
+// enumerating every composition of the run.
+func bruteRun(p *Problem, i, j int) float64 {
+	if i == j {
+		return 0
+	}
+	n := j - i
+	best := math.Inf(1)
+	for cuts := 0; cuts < 1<<(n-1); cuts++ {
+		var s float64
+		start := i
+		for k := i + 1; k <= j; k++ {
+			if k == j || cuts&(1<<(k-i-1)) != 0 {
+				s += p.merge(start, k)
+				start = k
+			}
+		}
+		best = math.Min(best, s)
+	}
+	return best
+}
+
+// brute enumerates every keep subset and returns the best kept importance
+// within the budget (and its latency), with latencies as given.
+func brute(p *Problem, budget float64) (bestImp, bestLat float64, ok bool) {
+	n := len(p.Keep)
+	bestImp, bestLat = math.Inf(-1), math.Inf(1)
+	for mask := 0; mask < 1<<n; mask++ {
+		lat, imp := p.Fixed, 0.0
+		i := 0
+		for i < n {
+			if mask&(1<<i) != 0 {
+				lat += p.Keep[i]
+				imp += p.Importance[i]
+				i++
+				continue
+			}
+			j := i
+			for j < n && mask&(1<<j) == 0 {
+				j++
+			}
+			lat += bruteRun(p, i, j)
+			i = j
+		}
+		if lat <= budget+1e-9 && (imp > bestImp+1e-12 || (math.Abs(imp-bestImp) <= 1e-12 && lat < bestLat)) {
+			bestImp, bestLat, ok = imp, lat, true
+		}
+	}
+	return bestImp, bestLat, ok
+}
+
+// randomProblem returns a problem whose latencies are multiples of res
+// (so the discretisation is exact) with some multi-block segments missing.
+func randomProblem(rng *rand.Rand, n int, res float64) *Problem {
+	p := &Problem{Fixed: float64(rng.IntN(20)) * res, Keep: make([]float64, n), Merge: make([][]float64, n), Importance: make([]float64, n)}
+	for i := range n {
+		p.Keep[i] = float64(5+rng.IntN(40)) * res
+		p.Importance[i] = rng.Float64()*2 - 0.2 // a few negative ones
+		p.Merge[i] = make([]float64, n+1)
+		for j := range p.Merge[i] {
+			p.Merge[i][j] = math.Inf(1)
+		}
+		for j := i + 1; j <= n && j-i <= 4; j++ {
+			if j == i+1 || rng.IntN(3) > 0 {
+				p.Merge[i][j] = float64(1+rng.IntN(30*(j-i))) * res
+			}
+		}
+	}
+	return p
+}
+
+func TestSolveMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const res = 0.01
+	for trial := 0; trial < 60; trial++ {
+		n := 1 + rng.IntN(10)
+		p := randomProblem(rng, n, res)
+		lo, hi := p.MinLatency(), p.BaseLatency()
+		for _, frac := range []float64{-0.1, 0, 0.2, 0.5, 0.8, 1, 1.2} {
+			budget := math.Round((lo+(hi-lo)*frac)/res)*res + res/10
+			sol, err := p.Solve(budget, res)
+			wantImp, wantLat, ok := brute(p, budget)
+			if !ok {
+				if err == nil {
+					t.Fatalf("trial %d n=%d budget %.3f: brute force finds no plan, Solve gave %+v", trial, n, budget, sol)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("trial %d n=%d budget %.3f: %v (brute force: importance %.4f at %.3f ms)", trial, n, budget, err, wantImp, wantLat)
+			}
+			if math.Abs(sol.Importance-wantImp) > 1e-9 {
+				t.Fatalf("trial %d n=%d budget %.3f: importance %.6f, brute force %.6f", trial, n, budget, sol.Importance, wantImp)
+			}
+			if sol.LatencyMs > budget+1e-9 {
+				t.Fatalf("trial %d: latency %.4f above budget %.4f", trial, sol.LatencyMs, budget)
+			}
+			if math.Abs(sol.LatencyMs-wantLat) > 1e-9 {
+				t.Fatalf("trial %d n=%d budget %.3f: latency %.4f, brute force %.4f at equal importance", trial, n, budget, sol.LatencyMs, wantLat)
+			}
+			lat, imp, _ := p.Evaluate(sol.Keep, p.Stage1())
+			if math.Abs(lat-sol.LatencyMs) > 1e-9 || math.Abs(imp-sol.Importance) > 1e-9 {
+				t.Fatalf("trial %d: solution reports %.4f/%.4f, evaluates to %.4f/%.4f", trial, sol.LatencyMs, sol.Importance, lat, imp)
+			}
+		}
+	}
+}
+
+func TestStage1MatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := 0; trial < 30; trial++ {
+		n := 1 + rng.IntN(9)
+		p := randomProblem(rng, n, 0.01)
+		s := p.Stage1()
+		for i := 0; i <= n; i++ {
+			for j := i; j <= n; j++ {
+				want := bruteRun(p, i, j)
+				if math.Abs(s.Ms[i][j]-want) > 1e-9 && !(math.IsInf(want, 1) && math.IsInf(s.Ms[i][j], 1)) {
+					t.Fatalf("trial %d [%d,%d): %.4f, brute force %.4f", trial, i, j, s.Ms[i][j], want)
+				}
+				if !math.IsInf(want, 1) {
+					var sum float64
+					for _, seg := range s.Segments(i, j) {
+						sum += p.merge(seg[0], seg[1])
+					}
+					if math.Abs(sum-want) > 1e-9 {
+						t.Fatalf("trial %d [%d,%d): segments sum to %.4f, want %.4f", trial, i, j, sum, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestSolveRejects(t *testing.T) {
+	p := &Problem{Fixed: 1, Keep: []float64{1}, Merge: [][]float64{{math.Inf(1), 0.5}}, Importance: []float64{1}}
+	if _, err := p.Solve(0, 0); err == nil {
+		t.Error("zero budget accepted")
+	}
+	if _, err := p.Solve(1.2, 0.01); err == nil {
+		t.Error("infeasible budget accepted")
+	}
+	if _, err := p.Solve(math.NaN(), 0.01); err == nil {
+		t.Error("NaN budget accepted")
+	}
+	p.Importance[0] = math.NaN()
+	if _, err := p.Solve(3, 0.01); err == nil {
+		t.Error("NaN importance accepted")
+	}
+	p.Importance[0] = 1
+	sol, err := p.Solve(1.6, 0.01)
+	if err != nil || sol.Keep[0] {
+		t.Errorf("budget 1.6: %+v, %v; want the block removed", sol, err)
+	}
+	sol, err = p.Solve(2, 0.01)
+	if err != nil || !sol.Keep[0] {
+		t.Errorf("budget 2: %+v, %v; want the block kept", sol, err)
+	}
+}

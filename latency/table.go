@@ -1,0 +1,308 @@
+// Package latency plans DepthShrinker-style activation removal under a
+// latency budget measured on the machine that will run the model (DESIGN.md
+// 1.5, after Kim et al., ICML 2023, "Efficient Latency-Aware CNN Depth
+// Compression via Two-Stage Dynamic Programming").
+//
+// The pieces:
+//
+//   - Profile measures a latency Table: for a model made of a chain of blocks
+//     (MobileNetV2 inverted residuals), the time of every block kept as it is
+//     (its original convolutions), of every block merged into the dense
+//     convolution it becomes, of every run of consecutive blocks merged into
+//     one convolution (where the merged kernel stays within the cap), and of
+//     the fixed parts (stem, head, classifier). Each segment is compiled on
+//     its own with package runtime and timed in interleaved rounds.
+//   - Importance estimates, in minutes, how much each block's activations
+//     matter: the increase of the held-out loss when that unit alone runs as
+//     the identity (optionally after recalibrating BatchNorm).
+//   - Solve is the two-stage dynamic program: stage 1 finds, for every run of
+//     blocks [i, j), the fastest split into merged segments; stage 2 picks the
+//     blocks that keep their activations to maximise the kept importance
+//     subject to the predicted latency (the sum of table entries) staying
+//     within a budget in milliseconds.
+//   - Pareto sweeps budgets and draws the importance (or accuracy) against
+//     latency front.
+package latency
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	goruntime "runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/runtime"
+)
+
+// TableVersion is the format version of a table file.
+const TableVersion = 1
+
+// RuntimeVersion identifies the inference runtime whose timings a table
+// holds; it is part of the cache key. It is overridden by the VCS revision
+// of the binary when Go embedded one.
+const RuntimeVersion = "dshrink-runtime-1"
+
+// Key identifies the conditions a table was measured under; a cached table
+// is reused only when its key equals the current one.
+type Key struct {
+	CPU      string `json:"cpu"`      // CPU model and family/model numbers from /proc/cpuinfo
+	Runtime  string `json:"runtime"`  // runtime version (VCS revision or RuntimeVersion) and kernel ISA
+	Executor string `json:"executor"` // "ours" (package runtime)
+	Batch    int    `json:"batch"`
+	Threads  int    `json:"threads"`
+	Model    string `json:"model"` // fingerprint of the model's structure (not its weights)
+}
+
+// String returns a one-line description of k.
+func (k Key) String() string {
+	return fmt.Sprintf("cpu %q, runtime %s, executor %s, batch %d, threads %d, model %s", k.CPU, k.Runtime, k.Executor, k.Batch, k.Threads, k.Model)
+}
+
+// Segment is one measured candidate: blocks [Start, End) either kept as
+// they are (Merged false, End = Start+1) or merged into one convolution.
+type Segment struct {
+	Start  int      `json:"start"`
+	End    int      `json:"end"`
+	Blocks []string `json:"blocks"`
+	Merged bool     `json:"merged"`
+	// Kernel describes the merged convolution, e.g. "5x5/s2" (empty when kept).
+	Kernel string `json:"kernel,omitempty"`
+	// MACs and MACsKept are the multiply-accumulates per image of this
+	// segment and of the same blocks kept.
+	MACs     int64 `json:"macs"`
+	MACsKept int64 `json:"macs_kept"`
+	// Ms is the median latency in milliseconds; Spread is the interquartile
+	// range of the per-round medians, in milliseconds.
+	Ms     float64 `json:"ms"`
+	Spread float64 `json:"spread_ms"`
+	// Realizable says that merge.Merge produces this segment from a plan
+	// (true for single blocks); a multi-block segment is measured on a
+	// synthesised convolution of the composed shape and needs the
+	// multi-block pad-first form, which plan.Apply does not produce yet.
+	Realizable bool   `json:"realizable"`
+	Note       string `json:"note,omitempty"`
+}
+
+// Part is a fixed part of the model (stem, head, classifier) and its latency.
+type Part struct {
+	Name   string  `json:"name"`
+	Ms     float64 `json:"ms"`
+	Spread float64 `json:"spread_ms"`
+	MACs   int64   `json:"macs"`
+}
+
+// Table is a latency table of one model on one machine.
+type Table struct {
+	Version int    `json:"version"`
+	Key     Key    `json:"key"`
+	Model   string `json:"model"`
+	// Blocks are the model's blocks in order, Units the removable unit of
+	// each block (same order).
+	Blocks   []string  `json:"blocks"`
+	Units    []string  `json:"units"`
+	Fixed    []Part    `json:"fixed"`
+	Segments []Segment `json:"segments"`
+	// WholeMs is the measured latency of the whole unmodified model in the
+	// same session (0 when not measured), a check on the table's sum.
+	WholeMs float64 `json:"whole_ms,omitempty"`
+	Rounds  int     `json:"rounds"`
+	Created string  `json:"created"`
+}
+
+// FixedMs returns the total latency of the fixed parts.
+func (t *Table) FixedMs() float64 {
+	var s float64
+	for _, p := range t.Fixed {
+		s += p.Ms
+	}
+	return s
+}
+
+// Kept returns the segment of block i kept as it is, or nil.
+func (t *Table) Kept(i int) *Segment {
+	for k := range t.Segments {
+		s := &t.Segments[k]
+		if !s.Merged && s.Start == i {
+			return s
+		}
+	}
+	return nil
+}
+
+// Merged returns the merged segment of blocks [i, j), or nil when the table
+// has none (the kernel would exceed the cap, or the shapes do not compose).
+func (t *Table) Merged(i, j int) *Segment {
+	for k := range t.Segments {
+		s := &t.Segments[k]
+		if s.Merged && s.Start == i && s.End == j {
+			return s
+		}
+	}
+	return nil
+}
+
+// BaseMs returns the predicted latency of the unmodified model (fixed parts
+// plus every block kept).
+func (t *Table) BaseMs() float64 {
+	s := t.FixedMs()
+	for i := range t.Blocks {
+		if k := t.Kept(i); k != nil {
+			s += k.Ms
+		}
+	}
+	return s
+}
+
+// Validate checks that t is complete: a kept and a merged single-block entry
+// for every block, finite non-negative times, segments inside the model.
+func (t *Table) Validate() error {
+	if t.Version != TableVersion {
+		return fmt.Errorf("latency table: format version %d, this dshrink reads version %d", t.Version, TableVersion)
+	}
+	if len(t.Blocks) == 0 || len(t.Units) != len(t.Blocks) {
+		return fmt.Errorf("latency table: %d blocks and %d units", len(t.Blocks), len(t.Units))
+	}
+	for _, s := range t.Segments {
+		if s.Start < 0 || s.End > len(t.Blocks) || s.Start >= s.End || (!s.Merged && s.End != s.Start+1) {
+			return fmt.Errorf("latency table: segment [%d, %d) does not fit %d blocks", s.Start, s.End, len(t.Blocks))
+		}
+		if math.IsNaN(s.Ms) || math.IsInf(s.Ms, 0) || s.Ms < 0 {
+			return fmt.Errorf("latency table: segment [%d, %d) has latency %g", s.Start, s.End, s.Ms)
+		}
+	}
+	for i := range t.Blocks {
+		if t.Kept(i) == nil || t.Merged(i, i+1) == nil {
+			return fmt.Errorf("latency table: block %d (%s) lacks a kept or merged entry", i, t.Blocks[i])
+		}
+	}
+	for _, p := range t.Fixed {
+		if math.IsNaN(p.Ms) || math.IsInf(p.Ms, 0) || p.Ms < 0 {
+			return fmt.Errorf("latency table: part %s has latency %g", p.Name, p.Ms)
+		}
+	}
+	return nil
+}
+
+// Save writes t to path as indented JSON, atomically.
+func (t *Table) Save(path string) error {
+	err := fsutil.WriteFileAtomic(path, func(w io.Writer) error {
+		b, err := json.MarshalIndent(t, "", " ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("save latency table %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadTable reads a table written by Save and validates it.
+func LoadTable(path string) (*Table, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load latency table: %w", err)
+	}
+	t := &Table{}
+	if err := json.Unmarshal(b, t); err != nil {
+		return nil, fmt.Errorf("load latency table %s: %w", path, err)
+	}
+	if err := t.Validate(); err != nil {
+		return nil, fmt.Errorf("load latency table %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// ErrKeyMismatch is wrapped by Cached when a table file exists but was
+// measured under other conditions.
+var ErrKeyMismatch = errors.New("latency table measured under other conditions")
+
+// Cached loads the table at path when it exists and its key equals key. It
+// returns (nil, nil) when there is no file, and an error wrapping
+// ErrKeyMismatch when the file's key differs.
+func Cached(path string, key Key) (*Table, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	t, err := LoadTable(path)
+	if err != nil {
+		return nil, err
+	}
+	if t.Key != key {
+		return nil, fmt.Errorf("%w: file %s has [%s], now [%s]", ErrKeyMismatch, path, t.Key, key)
+	}
+	return t, nil
+}
+
+// CPUModel returns the CPU's model name with its family, model and stepping
+// numbers from /proc/cpuinfo (machines sold under one name differ), or
+// GOARCH when the file cannot be read.
+func CPUModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return goruntime.GOARCH
+	}
+	defer f.Close()
+	fields := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" && len(fields) > 0 {
+			break // the first processor is enough
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		fields[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	name := fields["model name"]
+	if name == "" {
+		name = goruntime.GOARCH
+	}
+	if fields["cpu family"] != "" {
+		name += fmt.Sprintf(" (family %s model %s stepping %s)", fields["cpu family"], fields["model"], fields["stepping"])
+	}
+	return name
+}
+
+// RuntimeID returns the runtime version used in keys: the VCS revision the
+// binary was built from (with "+dirty" when modified) or RuntimeVersion,
+// followed by the kernel ISA.
+func RuntimeID() string {
+	v := RuntimeVersion
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "+dirty"
+				}
+			}
+		}
+		if rev != "" {
+			v = rev[:min(12, len(rev))] + dirty
+		}
+	}
+	return v + "/" + runtime.KernelISA()
+}
+
+// CurrentKey returns the key of a table for the model with fingerprint
+// model, measured now with our runtime at batch and threads.
+func CurrentKey(model string, batch, threads int) Key {
+	return Key{CPU: CPUModel(), Runtime: RuntimeID(), Executor: "ours", Batch: batch, Threads: threads, Model: model}
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }
