@@ -148,10 +148,16 @@ func (p *workerPool) grow(w int) {
 // Called with mu held.
 func (p *workerPool) run(t Task, n, grain, chunks, workers int) {
 	j := &p.job
+	// Close the previous generation first: a stale worker that loaded the old
+	// state must not pass its chunk check against the new (larger) chunk count
+	// and win its compare-and-swap before the new generation is published.
+	// With the claim index at its maximum, no old-generation claim can succeed.
+	old := j.state.Load() >> 32
+	j.state.Store(old<<32 | 0xFFFFFFFF)
 	j.task, j.n, j.grain = t, n, grain
 	j.chunks.Store(int64(chunks))
 	j.remaining.Store(int64(chunks))
-	gen := (j.state.Load() >> 32) + 1
+	gen := old + 1
 	j.state.Store(gen << 32) // publishes the fields above
 	for i := 0; i < workers; i++ {
 		select {

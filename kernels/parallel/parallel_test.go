@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // countTask records how often each index was visited.
@@ -160,5 +161,37 @@ func BenchmarkDoOverhead(b *testing.B) {
 				Do(task, 64, 1)
 			}
 		})
+	}
+}
+
+// TestDoManySmallLoops is the regression test for a stale worker claiming a
+// chunk of the next loop before it was published (a chunk ran twice and the
+// caller waited forever): many back-to-back loops of varying size, each index
+// must be visited exactly once.
+func TestDoManySmallLoops(t *testing.T) {
+	defer SetThreads(Threads())
+	SetThreads(2)
+	task := &countTask{hits: make([]atomic.Int32, 64)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for iter := 0; iter < 200000; iter++ {
+			n := 2 + iter%63
+			for i := 0; i < n; i++ {
+				task.hits[i].Store(0)
+			}
+			Do(task, n, 1)
+			for i := 0; i < n; i++ {
+				if h := task.hits[i].Load(); h != 1 {
+					t.Errorf("loop %d: index %d visited %d times", iter, i, h)
+					return
+				}
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Do hung")
 	}
 }

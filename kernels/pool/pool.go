@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
@@ -71,14 +70,15 @@ type task struct {
 	dst  []float32
 }
 
-var taskPool = sync.Pool{New: func() any { return new(task) }}
+// taskPool keeps task descriptions for reuse (a steady state allocates nothing).
+var taskPool parallel.FreeList[task]
 
 func launch(t task, planes, work int) {
 	if parallel.Threads() <= 1 || work < 1<<14 || planes < 2 {
 		t.Run(0, planes)
 		return
 	}
-	pt := taskPool.Get().(*task)
+	pt := taskPool.Get()
 	*pt = t
 	grain := 1 + (1<<13)/(work/planes+1)
 	th := parallel.Threads()

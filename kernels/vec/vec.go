@@ -8,8 +8,6 @@
 package vec
 
 import (
-	"sync"
-
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
@@ -40,7 +38,8 @@ type vtask struct {
 	alpha     float32
 }
 
-var taskPool = sync.Pool{New: func() any { return new(vtask) }}
+// taskPool keeps task descriptions for reuse (a steady state allocates nothing).
+var taskPool parallel.FreeList[vtask]
 
 func (t *vtask) Run(lo, hi int) {
 	dst, a, b := t.dst[lo:hi], t.a[lo:hi], t.b
@@ -84,7 +83,7 @@ func dispatch(op opKind, dst, a, b []float32, alpha float32) {
 		t.Run(0, n)
 		return
 	}
-	t := taskPool.Get().(*vtask)
+	t := taskPool.Get()
 	*t = vtask{op: op, dst: dst, a: a, b: b, alpha: alpha}
 	parallel.Do(t, n, max(parGrain, (n+4*parallel.Threads()-1)/(4*parallel.Threads())))
 	*t = vtask{}
