@@ -1,8 +1,6 @@
 package conv
 
 import (
-	"sync"
-
 	"github.com/dshrink/dshrink/kernels/gemm"
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
@@ -252,14 +250,14 @@ type task struct {
 	gep                    gemm.Epilogue // fused epilogue of the GEMM paths
 }
 
-var taskPool = sync.Pool{New: func() any { return new(task) }}
+var taskPool parallel.FreeList[task]
 
 // scratchPool holds per-chunk scratch buffers (padded depthwise input
 // planes); they are grown on first use and then reused.
-var scratchPool = sync.Pool{New: func() any { return new([]float32) }}
+var scratchPool parallel.FreeList[[]float32]
 
 func getTask(p Params, x, w, bias, y, ws []float32) *task {
-	t := taskPool.Get().(*task)
+	t := taskPool.Get()
 	pa := t.pa
 	*t = task{p: p, x: x, w: w, bias: bias, y: y, ws: ws, pa: pa}
 	return t
@@ -287,25 +285,25 @@ func run(t *task, n, grain int) {
 func (t *task) Run(lo, hi int) {
 	switch t.kind {
 	case kDWForward:
-		scratch := scratchPool.Get().(*[]float32)
+		scratch := scratchPool.Get()
 		for i := lo; i < hi; i++ {
 			t.dwForwardPlane(i, scratch)
 		}
 		scratchPool.Put(scratch)
 	case kDWBackData:
-		scratch := scratchPool.Get().(*[]float32)
+		scratch := scratchPool.Get()
 		for i := lo; i < hi; i++ {
 			t.dwBackDataPlane(i, scratch)
 		}
 		scratchPool.Put(scratch)
 	case kDWForwardFlat:
-		scratch := scratchPool.Get().(*[]float32)
+		scratch := scratchPool.Get()
 		for c := lo; c < hi; c++ {
 			t.dwForwardFlat(c, scratch)
 		}
 		scratchPool.Put(scratch)
 	case kDWBackDataFlat:
-		scratch := scratchPool.Get().(*[]float32)
+		scratch := scratchPool.Get()
 		for c := lo; c < hi; c++ {
 			t.dwBackDataFlat(c, scratch)
 		}
@@ -317,7 +315,7 @@ func (t *task) Run(lo, hi int) {
 			}
 			break
 		}
-		scratch := scratchPool.Get().(*[]float32)
+		scratch := scratchPool.Get()
 		for c := lo; c < hi; c++ {
 			t.dwBackWeightFlat(c, scratch)
 		}

@@ -32,7 +32,7 @@ func (t *task) pwBackWeight() {
 	var buf []float32
 	var scratch *[]float32
 	if nb > 1 {
-		scratch = scratchPool.Get().(*[]float32)
+		scratch = scratchPool.Get()
 		if need := (kg + cg) * nb * hw; cap(*scratch) < need {
 			*scratch = make([]float32, need)
 		}
@@ -73,7 +73,7 @@ func (t *task) pwBackData() error {
 	var buf []float32
 	var scratch *[]float32
 	if nb > 1 {
-		scratch = scratchPool.Get().(*[]float32)
+		scratch = scratchPool.Get()
 		if need := (kg + cg) * nb * hw; cap(*scratch) < need {
 			*scratch = make([]float32, need)
 		}
