@@ -11,6 +11,7 @@ import (
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/merge"
+	"github.com/dshrink/dshrink/plan"
 	"github.com/dshrink/dshrink/runtime"
 )
 
@@ -67,8 +68,9 @@ type candidate struct {
 	meds []float64 // per-round medians
 	// run: time Program.Run (whole models); otherwise sum the per-step
 	// medians of every step but the carrier's.
-	run  bool
-	skip []bool
+	run      bool
+	skip     []bool
+	stepMeds []float64 // per-round sums of step medians (whole models)
 }
 
 // Profile measures the latency table of g with our runtime (see Table). g
@@ -185,6 +187,7 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 			cd.part.Ms, cd.part.Spread = ms, spread
 		default:
 			t.WholeMs = ms
+			t.WholeStepsMs, _ = summary(cd.stepMeds)
 		}
 	}
 	if err := t.Validate(); err != nil {
@@ -236,6 +239,15 @@ func timeCandidates(cands []*candidate, o ProfileOptions) error {
 				cd.meds = append(cd.meds, sum)
 				continue
 			}
+			ms, err := cd.prog.StepTimes(cd.x, o.Iters)
+			if err != nil {
+				return fmt.Errorf("latency: run %s: %w", cd.g.Name, err)
+			}
+			var sum float64
+			for _, v := range ms {
+				sum += v
+			}
+			cd.stepMeds = append(cd.stepMeds, sum)
 			for k := range buf {
 				s := time.Now()
 				if err := cd.prog.Run(cd.x, cd.y); err != nil {
@@ -276,9 +288,20 @@ func benchInput(n int) []float32 {
 	return x
 }
 
+// Timing is the measured latency of a whole model.
+type Timing struct {
+	// RunMs is the median over rounds of the per-round median Run time.
+	RunMs float64 `json:"run_ms"`
+	// StepsMs is the median over rounds of the sum of per-step medians, the
+	// quantity the table's entries add up to; it is less disturbed than RunMs
+	// when other processes share the cores (a preempted step is an outlier
+	// of its own median, a preempted run is a slow run).
+	StepsMs float64 `json:"steps_ms"`
+}
+
 // Measure times whole models in interleaved rounds as Profile times
-// segments and returns each model's median latency in milliseconds.
-func Measure(gs []*graph.Graph, opts ProfileOptions) ([]float64, error) {
+// segments.
+func Measure(gs []*graph.Graph, opts ProfileOptions) ([]Timing, error) {
 	opts = opts.withDefaults()
 	cands := make([]*candidate, len(gs))
 	for i, g := range gs {
@@ -287,9 +310,25 @@ func Measure(gs []*graph.Graph, opts ProfileOptions) ([]float64, error) {
 	if err := timeCandidates(cands, opts); err != nil {
 		return nil, err
 	}
-	out := make([]float64, len(gs))
+	out := make([]Timing, len(gs))
 	for i, cd := range cands {
-		out[i], _ = summary(cd.meds)
+		out[i].RunMs, _ = summary(cd.meds)
+		out[i].StepsMs, _ = summary(cd.stepMeds)
 	}
 	return out, nil
+}
+
+// Realize returns the model plan p describes, as it would be deployed: g
+// with p applied in the pad-first form (as fine-tuning trains it), merged
+// with mo.
+func Realize(g *graph.Graph, p *plan.Plan, mo merge.Options) (*graph.Graph, *merge.Report, error) {
+	ap, err := plan.Apply(g, p, plan.ApplyOptions{PadFirst: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
+	}
+	mg, rep, err := merge.Merge(ap, mo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
+	}
+	return mg, rep, nil
 }

@@ -112,8 +112,10 @@ type Table struct {
 	// WholeMs is the measured latency of the whole unmodified model in the
 	// same session (0 when not measured), a check on the table's sum.
 	WholeMs float64 `json:"whole_ms,omitempty"`
-	Rounds  int     `json:"rounds"`
-	Created string  `json:"created"`
+	// WholeStepsMs is the whole model's sum of per-step medians (see Timing).
+	WholeStepsMs float64 `json:"whole_steps_ms,omitempty"`
+	Rounds       int     `json:"rounds"`
+	Created      string  `json:"created"`
 }
 
 // FixedMs returns the total latency of the fixed parts.

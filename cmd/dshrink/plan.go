@@ -1,0 +1,471 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dshrink/dshrink/data"
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/latency"
+	"github.com/dshrink/dshrink/merge"
+	"github.com/dshrink/dshrink/plan"
+	"github.com/dshrink/dshrink/shrink"
+	"github.com/dshrink/dshrink/train"
+	"github.com/spf13/cobra"
+)
+
+type planFlags struct {
+	pf            profileFlags
+	table         string
+	budget        float64
+	speedup       float64
+	pareto        int
+	resolution    float64
+	multiBlock    bool
+	force         bool
+	importance    string
+	dataset       string
+	dataDir       string
+	impImages     int
+	calibBatches  int
+	importanceOut string
+	out           string
+	measure       bool
+	compare       []string
+	finetuneEp    int
+	finetuneSub   int
+	seed          uint64
+}
+
+func init() {
+	var o planFlags
+	cmd := &cobra.Command{
+		Use:   "plan MODEL (--budget-ms X | --speedup S | --pareto N) [--table TABLE.json] -o OUT",
+		Short: "Pick the activations to remove under a latency budget (two-stage dynamic program on a measured table)",
+		Long: `Plan which removable activation units of a model to remove so that the
+merged model meets a latency budget on this machine while keeping as much
+importance as possible (Kim et al., ICML 2023; DESIGN.md 1.5):
+
+  stage 1: for every run of blocks [i, j) without activations, the fastest
+           split into merged segments, from the latency table;
+  stage 2: which blocks keep their activations, maximising the summed
+           importance of the kept units subject to the predicted latency
+           (fixed parts + kept blocks + merged segments) <= the budget
+           (latencies discretised in buckets of --resolution-ms, rounded up).
+
+The latency table comes from --table (reused when its key matches this
+machine, runtime, batch and threads; measured and written there otherwise).
+The importance of each block's unit is:
+  uniform          every unit 1: keep as many blocks as the budget allows;
+  FILE.json        an importance report written by --importance-out;
+  data             with --data: the held-out loss increase when the unit
+                   alone runs as the identity, on --importance-images
+                   images of a validation split of the training set,
+                   optionally after --calib-batches batches of BatchNorm
+                   recalibration (minutes, not fine-tuning epochs).
+
+The stem and head units always keep their activations (removing them
+merges nothing). Segments of several blocks merged together are only used
+with --multi-block: merge.Merge cannot produce them yet (they need the
+multi-block pad-first form), so without it the plan's prediction is what
+merge delivers.
+
+-o is the plan file (source "planner", prediction in meta) that search,
+finetune and merge accept; with --pareto N it is a directory receiving one
+plan per distinct point of N budgets, pareto.json, pareto.png and
+pareto.svg. --measure applies each plan (pad-first), merges it and times
+the merged model against the prediction. --compare adds other plans
+(gate search, random) to the chart. --finetune-epochs fine-tunes every
+Pareto plan with shrink.Finetune (expensive) and plots accuracy.`,
+		Example: `  dshrink plan mobilenet_v2 --speedup 1.6 --table mbv2.table.json -o plan.json --measure
+  dshrink plan fashion-mnist --budget-ms 0.15 --table fm.table.json -o plan.json
+  dshrink plan base.dsk --speedup 1.5 --data fashion-mnist --importance-out imp.json -o plan.json
+  dshrink plan base.dsk --pareto 12 --importance imp.json --table fm.table.json -o pareto/ --measure \
+      --compare runs/search/plan.json,runs/random/plan.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPlan(cmd.Context(), args[0], &o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	o.pf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.table, "table", "", "latency table file (reused when its key matches; measured and written otherwise)")
+	f.Float64Var(&o.budget, "budget-ms", 0, "latency budget in milliseconds")
+	f.Float64Var(&o.speedup, "speedup", 0, "target speedup over the unmodified model's predicted latency (budget = base / speedup)")
+	f.IntVar(&o.pareto, "pareto", 0, "plan for N budgets from the fastest plan to the base latency")
+	f.Float64Var(&o.resolution, "resolution-ms", 0, "latency bucket of the DP (default budget/4000)")
+	f.BoolVar(&o.multiBlock, "multi-block", false, "allow segments of several blocks merged together (not producible by merge yet)")
+	f.BoolVar(&o.force, "force", false, "assume merge --force (blocks whose MACs grow past the limit are merged too)")
+	f.StringVar(&o.importance, "importance", "", "uniform, or an importance report file (default: estimated from --data, else uniform)")
+	f.StringVar(&o.dataset, "data", "", "data set for the importance estimate (fashion-mnist, mnist, cifar10, cifar100)")
+	f.StringVar(&o.dataDir, "data-dir", "", "data directory (default location for fashion-mnist)")
+	f.IntVar(&o.impImages, "importance-images", 512, "held-out images of the importance estimate")
+	f.IntVar(&o.calibBatches, "calib-batches", 0, "BatchNorm recalibration batches before each importance measurement")
+	f.StringVar(&o.importanceOut, "importance-out", "", "write the importance report here")
+	f.StringVarP(&o.out, "output", "o", "", "plan file (or directory with --pareto)")
+	f.BoolVar(&o.measure, "measure", false, "merge each plan and measure its latency against the prediction")
+	f.StringSliceVar(&o.compare, "compare", nil, "other plan files to place on the chart (comma-separated)")
+	f.IntVar(&o.finetuneEp, "finetune-epochs", 0, "fine-tune every Pareto plan this many epochs (needs --data; expensive)")
+	f.IntVar(&o.finetuneSub, "finetune-subset", 0, "training images per fine-tuning epoch (0: all)")
+	f.Uint64Var(&o.seed, "seed", 1, "seed of the validation split, calibration and fine-tuning")
+	rootCmd.AddCommand(cmd)
+}
+
+func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Writer) error {
+	modes := 0
+	for _, on := range []bool{o.budget > 0, o.speedup > 0, o.pareto > 0} {
+		if on {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return errors.New("plan: give exactly one of --budget-ms, --speedup and --pareto (positive)")
+	}
+	if o.out == "" {
+		return errors.New("plan: missing -o (a plan file, or a directory with --pareto)")
+	}
+	if o.finetuneEp > 0 && (o.pareto == 0 || o.dataset == "") {
+		return errors.New("plan: --finetune-epochs needs --pareto and --data")
+	}
+	g, err := loadPlannerModel(model)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	t, err := tableFor(g, o.table, &o.pf, log)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	var ds *train.Datasets
+	if o.dataset != "" {
+		if ds, err = loadPlanData(o); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+	}
+	imp, source, err := importanceFor(g, t, o, ds, log)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	prob, err := latency.NewProblem(t, imp, latency.ProblemOptions{MultiBlock: o.multiBlock, Force: o.force})
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	mo := merge.Options{Force: o.force}
+	if o.pareto > 0 {
+		return runPareto(ctx, g, t, prob, source, mo, o, ds, stdout, log)
+	}
+	budget := o.budget
+	if o.speedup > 0 {
+		budget = t.BaseMs() / o.speedup
+	}
+	sol, err := prob.Solve(budget, o.resolution)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	p, err := latency.PlanFor(g, t, sol, source)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	if o.speedup > 0 {
+		p.Meta["speedup_target"] = fmt.Sprint(o.speedup)
+	}
+	fmt.Fprintf(stdout, "plan for %s: budget %.4f ms, predicted %.4f ms (base %.4f ms, %.2fx), importance %.4g (%s)\n",
+		g.Name, budget, sol.LatencyMs, t.BaseMs(), t.BaseMs()/sol.LatencyMs, sol.Importance, source)
+	fmt.Fprintf(stdout, "removed %d of %d blocks: %s\n", len(p.Removed()), len(t.Blocks), strings.Join(p.Removed(), ","))
+	fmt.Fprintf(stdout, "merged segments: %s\n", p.Meta["merged_segments"])
+	if o.measure {
+		checks, err := measurePlans(g, []*plan.Plan{p}, []float64{sol.LatencyMs}, t, mo, &o.pf, log)
+		if err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		printChecks(stdout, checks)
+		p.Meta["measured_ms"] = fmt.Sprintf("%.4f", checks[1].MeasuredMs)
+		p.Meta["measured_steps_ms"] = fmt.Sprintf("%.4f", checks[1].StepsMs)
+	}
+	if err := p.Save(o.out); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", o.out)
+	return nil
+}
+
+func loadPlanData(o *planFlags) (*train.Datasets, error) {
+	all, err := train.LoadDataset(o.dataset, o.dataDir, "train")
+	if err != nil {
+		return nil, err
+	}
+	tr, val, err := data.Split(all, max(o.impImages, 1000), o.seed)
+	if err != nil {
+		return nil, err
+	}
+	// Eval is a validation split of the training set: the importance's
+	// held-out images, and the fine-tuning's evaluation set.
+	return &train.Datasets{Train: tr, Eval: val, EvalName: "val", Norm: all.Normalization()}, nil
+}
+
+// importanceFor returns the importance of each block's unit (t.Blocks
+// order) and a description of where it comes from.
+func importanceFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Datasets, log io.Writer) ([]float64, string, error) {
+	spec := o.importance
+	if spec == "" && ds == nil {
+		spec = "uniform"
+	}
+	if spec == "uniform" {
+		imp := make([]float64, len(t.Blocks))
+		for i := range imp {
+			imp[i] = 1
+		}
+		return imp, "uniform (1 per kept block)", nil
+	}
+	var rep *latency.ImportanceReport
+	if spec != "" {
+		b, err := os.ReadFile(spec)
+		if err != nil {
+			return nil, "", fmt.Errorf("importance: %w", err)
+		}
+		rep = &latency.ImportanceReport{}
+		if err := json.Unmarshal(b, rep); err != nil {
+			return nil, "", fmt.Errorf("importance %s: %w", spec, err)
+		}
+	} else {
+		fmt.Fprintf(log, "plan: estimating the importance of %d units on %d held-out images\n", len(t.Units), o.impImages)
+		var err error
+		rep, err = latency.Importance(g, t.Units, ds.Eval, ds.Train, latency.ImportanceOptions{Images: o.impImages, CalibBatches: o.calibBatches, Seed: o.seed})
+		if err != nil {
+			return nil, "", err
+		}
+		if o.importanceOut != "" {
+			if err := writeJSONFile(o.importanceOut, rep); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	by := map[string]float64{}
+	for _, u := range rep.Units {
+		by[u.Unit] = u.Delta
+	}
+	imp := make([]float64, len(t.Units))
+	for i, u := range t.Units {
+		v, ok := by[u]
+		if !ok {
+			return nil, "", fmt.Errorf("importance: no estimate for unit %s", u)
+		}
+		imp[i] = v
+	}
+	return imp, rep.Method, nil
+}
+
+func writeJSONFile(path string, v any) error {
+	return fsutil.WriteFileAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(v)
+	})
+}
+
+// planCheck is a predicted-vs-measured comparison of one model.
+type planCheck struct {
+	Name        string  `json:"name"`
+	PredictedMs float64 `json:"predicted_ms"`
+	MeasuredMs  float64 `json:"measured_ms"` // median Run time
+	StepsMs     float64 `json:"steps_ms"`    // sum of per-step medians
+	ErrPct      float64 `json:"error_pct"`   // (predicted - measured) / measured, on MeasuredMs
+	ErrStepsPct float64 `json:"error_steps_pct"`
+	Merged      int     `json:"merged_chains"`
+}
+
+// measurePlans realises every plan and times the merged models, with the
+// unmodified model first, in interleaved rounds.
+func measurePlans(g *graph.Graph, ps []*plan.Plan, pred []float64, t *latency.Table, mo merge.Options, pf *profileFlags, log io.Writer) ([]planCheck, error) {
+	gs := []*graph.Graph{g}
+	checks := []planCheck{{Name: "base (unmodified)", PredictedMs: t.BaseMs()}}
+	for i, p := range ps {
+		mg, rep, err := latency.Realize(g, p, mo)
+		if err != nil {
+			return nil, err
+		}
+		gs = append(gs, mg)
+		name := p.Name
+		if name == "" {
+			name = p.Source
+		}
+		checks = append(checks, planCheck{Name: name, PredictedMs: pred[i], Merged: rep.Merged})
+	}
+	opts, err := pf.options(log)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "plan: measuring %d merged models and the base\n", len(ps))
+	ts, err := latency.Measure(gs, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range checks {
+		c := &checks[i]
+		c.MeasuredMs, c.StepsMs = ts[i].RunMs, ts[i].StepsMs
+		c.ErrPct = 100 * (c.PredictedMs - c.MeasuredMs) / c.MeasuredMs
+		c.ErrStepsPct = 100 * (c.PredictedMs - c.StepsMs) / c.StepsMs
+	}
+	return checks, nil
+}
+
+func printChecks(w io.Writer, cs []planCheck) {
+	fmt.Fprintf(w, "%-28s %12s %12s %8s %12s %8s\n", "model", "predicted", "measured", "error", "step-sum", "error")
+	for _, c := range cs {
+		fmt.Fprintf(w, "%-28s %9.4f ms %9.4f ms %+7.1f%% %9.4f ms %+7.1f%%\n", c.Name, c.PredictedMs, c.MeasuredMs, c.ErrPct, c.StepsMs, c.ErrStepsPct)
+	}
+}
+
+// paretoResult is pareto.json.
+type paretoResult struct {
+	Model      string              `json:"model"`
+	Table      latency.Key         `json:"table_key"`
+	BaseMs     float64             `json:"base_predicted_ms"`
+	Importance string              `json:"importance"`
+	Points     []latency.Point     `json:"points"`
+	Checks     []planCheck         `json:"checks,omitempty"`
+	Finetuned  bool                `json:"finetuned"`
+	Note       string              `json:"note"`
+	Solutions  []*latency.Solution `json:"solutions"`
+}
+
+func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *latency.Problem, source string, mo merge.Options,
+	o *planFlags, ds *train.Datasets, stdout, log io.Writer) error {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	sols, err := prob.Sweep(o.pareto, o.resolution)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	res := &paretoResult{Model: g.Name, Table: t.Key, BaseMs: t.BaseMs(), Importance: source, Solutions: sols}
+	var plans []*plan.Plan
+	var preds []float64
+	for k, sol := range sols {
+		p, err := latency.PlanFor(g, t, sol, source)
+		if err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		file := filepath.Join(o.out, fmt.Sprintf("plan-%02d.json", k))
+		if err := p.Save(file); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		plans, preds = append(plans, p), append(preds, sol.LatencyMs)
+		res.Points = append(res.Points, latency.Point{Name: p.Name, Kind: "planner", PredictedMs: sol.LatencyMs, Importance: sol.Importance,
+			Removed: p.Removed(), PlanFile: file})
+	}
+	blockIdx := map[string]int{}
+	for i, u := range t.Units {
+		blockIdx[u] = i
+	}
+	split := prob.Stage1()
+	for _, file := range o.compare {
+		p, err := plan.Load(file)
+		if err != nil {
+			return fmt.Errorf("plan: --compare: %w", err)
+		}
+		if err := p.Validate(g); err != nil {
+			return fmt.Errorf("plan: --compare %s: %w", file, err)
+		}
+		keep := make([]bool, len(t.Units))
+		for i, u := range t.Units {
+			keep[i] = p.Keep(u)
+		}
+		lat, imp, _ := prob.Evaluate(keep, split)
+		kind := "compare"
+		switch p.Source {
+		case plan.SourceSearch:
+			kind = "search"
+		case "random":
+			kind = "random"
+		}
+		if strings.Contains(strings.ToLower(filepath.Base(file)+p.Name), "random") {
+			kind = "random"
+		}
+		plans, preds = append(plans, p), append(preds, lat)
+		res.Points = append(res.Points, latency.Point{Name: file, Kind: kind, PredictedMs: lat, Importance: imp, Removed: p.Removed(), PlanFile: file})
+	}
+	if o.measure {
+		checks, err := measurePlans(g, plans, preds, t, mo, &o.pf, log)
+		if err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
+		res.Checks = checks
+		for i := range res.Points {
+			res.Points[i].MeasuredMs = checks[i+1].MeasuredMs
+		}
+		printChecks(stdout, checks)
+	}
+	yName, y := "kept importance (predicted)", func(p latency.Point) float64 { return p.Importance }
+	if o.finetuneEp > 0 {
+		for i := range res.Points {
+			acc, err := finetunePoint(ctx, g, plans[i], o, ds, filepath.Join(o.out, fmt.Sprintf("ft-%02d", i)), log)
+			if err != nil {
+				return fmt.Errorf("plan: fine-tune %s: %w", res.Points[i].Name, err)
+			}
+			res.Points[i].Top1 = acc
+		}
+		res.Finetuned = true
+		yName, y = "fine-tuned top-1 (held-out)", func(p latency.Point) float64 { return p.Top1 }
+		res.Note = fmt.Sprintf("each plan fine-tuned %d epoch(s) with shrink.Finetune (seed %d)", o.finetuneEp, o.seed)
+	} else {
+		res.Note = "not fine-tuned: the chart shows the planner's objective (kept importance) against predicted latency"
+	}
+	xName, x := "predicted latency (ms)", func(p latency.Point) float64 { return p.PredictedMs }
+	if o.measure {
+		xName, x = "measured latency of the merged model (ms)", func(p latency.Point) float64 { return p.MeasuredMs }
+	}
+	fmt.Fprintf(stdout, "%-22s %-8s %12s %12s %10s %7s  removed\n", "plan", "kind", "predicted", "measured", "importance", "top1")
+	for _, p := range res.Points {
+		fmt.Fprintf(stdout, "%-22s %-8s %9.4f ms %9.4f ms %10.4g %6.2f%%  %d\n", filepath.Base(p.Name), p.Kind, p.PredictedMs, p.MeasuredMs, p.Importance, 100*p.Top1, len(p.Removed))
+	}
+	if err := writeJSONFile(filepath.Join(o.out, "pareto.json"), res); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	title := fmt.Sprintf("%s: %s vs latency (batch %d, %d thread(s))", g.Name, yName, t.Key.Batch, t.Key.Threads)
+	if err := latency.PlotPoints(res.Points, latency.PlotOptions{Title: title, XLabel: xName, YLabel: yName, X: x, Y: y},
+		filepath.Join(o.out, "pareto.png"), filepath.Join(o.out, "pareto.svg")); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s/{plan-*.json,pareto.json,pareto.png,pareto.svg}\n", o.out)
+	return nil
+}
+
+// finetunePoint fine-tunes g with plan p for o.finetuneEp epochs and
+// returns the held-out top-1 of the merged model.
+func finetunePoint(ctx context.Context, g *graph.Graph, p *plan.Plan, o *planFlags, ds *train.Datasets, dir string, log io.Writer) (float64, error) {
+	cfg := train.DefaultConfig()
+	cfg.Epochs = o.finetuneEp
+	cfg.LR = 0.01
+	cfg.Seed = o.seed
+	cfg.Out = dir
+	cfg.Quiet = true
+	cfg.Data.Dataset = o.dataset
+	cfg.Data.Dir = o.dataDir
+	cfg.Data.TrainSubset = o.finetuneSub
+	train := ds
+	if o.finetuneSub > 0 && ds.Train.Len() > o.finetuneSub {
+		idx := make([]int, o.finetuneSub)
+		for i := range idx {
+			idx[i] = i
+		}
+		sub, err := data.NewSubset(ds.Train, idx)
+		if err != nil {
+			return 0, err
+		}
+		d := *ds
+		d.Train = sub
+		train = &d
+	}
+	rep, err := shrink.Finetune(ctx, g, shrink.FinetuneOptions{Plan: p, PadFirst: true, Train: cfg, Data: train, Log: log})
+	if err != nil {
+		return 0, err
+	}
+	return rep.Merged.Top1, nil
+}
