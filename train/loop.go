@@ -61,9 +61,10 @@ type Options struct {
 	// Graph, when set, is the model to train instead of the one Config.Model
 	// describes (ignored when resuming).
 	Graph *graph.Graph
-	// Setup, when set, runs once on the model after it is built (and its
-	// checkpoint loaded), e.g. to enable search gates; every gate of
-	// m.Gates is then trained as a scalar parameter.
+	// Setup, when set, runs once on the model after it is built and before
+	// a checkpoint's weights and gate values are restored, e.g. to enable
+	// search gates; every gate of m.Gates is then trained as a scalar
+	// parameter (and saved in checkpoints).
 	Setup func(m *nn.Model) error
 	// BeforeStep, when set, runs before each training step with the global
 	// step number (e.g. to set the search's gate masks).
@@ -183,6 +184,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	modelPath := filepath.Join(cfg.Out, ModelFile)
 
 	var ckpt *Checkpoint
+	if !opts.Resume && !opts.Overwrite {
+		if _, err := os.Stat(ckptPath); err == nil {
+			return nil, fmt.Errorf("%s already holds a checkpoint: continue it with --resume, or start over with --overwrite or another --out", ckptPath)
+		}
+	}
 	if opts.Resume {
 		var err error
 		ckpt, err = LoadCheckpoint(ckptPath)
@@ -318,11 +324,12 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if int64(st.Step) != opt.Steps() {
 			return nil, fmt.Errorf("resume: checkpoint at step %d but its optimiser made %d steps", st.Step, opt.Steps())
 		}
-		fmt.Fprintf(logw, "resuming %s at epoch %d, step %d\n", ckptPath, st.Epoch+1, st.Step)
-	} else {
-		if _, err := os.Stat(ckptPath); err == nil && !opts.Overwrite {
-			return nil, fmt.Errorf("%s already holds a checkpoint: continue it with --resume, or start over with --overwrite or another --out", ckptPath)
+		if st.Epoch >= cfg.Epochs {
+			fmt.Fprintf(logw, "%s: the run already finished its %d epochs (step %d)\n", ckptPath, cfg.Epochs, st.Step)
+		} else {
+			fmt.Fprintf(logw, "resuming %s at epoch %d, step %d\n", ckptPath, st.Epoch+1, st.Step)
 		}
+	} else {
 		// A fresh run starts a fresh metrics file.
 		if err := os.Remove(metricsPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("metrics: %w", err)
