@@ -127,6 +127,18 @@ func (t *Table) FixedMs() float64 {
 	return s
 }
 
+// Calibration returns WholeStepsMs / BaseMs: how much slower the segments
+// run inside the whole model (cold caches between layers) than alone; 1
+// when the whole model was not measured. Multiply a prediction by it to
+// compare with a whole-model measurement.
+func (t *Table) Calibration() float64 {
+	b := t.BaseMs()
+	if t.WholeStepsMs <= 0 || b <= 0 {
+		return 1
+	}
+	return t.WholeStepsMs / b
+}
+
 // Kept returns the segment of block i kept as it is, or nil.
 func (t *Table) Kept(i int) *Segment {
 	for k := range t.Segments {

@@ -164,6 +164,11 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 	if o.speedup > 0 {
 		budget = t.BaseMs() / o.speedup
 	}
+	cal := t.Calibration()
+	if o.speedup == 0 {
+		// An absolute budget is met by the calibrated prediction.
+		budget /= cal
+	}
 	sol, err := prob.Solve(budget, o.resolution)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
@@ -175,8 +180,10 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 	if o.speedup > 0 {
 		p.Meta["speedup_target"] = fmt.Sprint(o.speedup)
 	}
-	fmt.Fprintf(stdout, "plan for %s: budget %.4f ms, predicted %.4f ms (base %.4f ms, %.2fx), importance %.4g (%s)\n",
-		g.Name, budget, sol.LatencyMs, t.BaseMs(), t.BaseMs()/sol.LatencyMs, sol.Importance, source)
+	p.Meta["calibration"] = fmt.Sprintf("%.4f", cal)
+	p.Meta["predicted_calibrated_ms"] = fmt.Sprintf("%.4f", sol.LatencyMs*cal)
+	fmt.Fprintf(stdout, "plan for %s: table budget %.4f ms, predicted %.4f ms (base %.4f ms, %.2fx; calibrated x%.3f: %.4f ms), importance %.4g (%s)\n",
+		g.Name, budget, sol.LatencyMs, t.BaseMs(), t.BaseMs()/sol.LatencyMs, cal, sol.LatencyMs*cal, sol.Importance, source)
 	fmt.Fprintf(stdout, "removed %d of %d blocks: %s\n", len(p.Removed()), len(t.Blocks), strings.Join(p.Removed(), ","))
 	fmt.Fprintf(stdout, "merged segments: %s\n", p.Meta["merged_segments"])
 	if o.measure {
@@ -277,7 +284,11 @@ type planCheck struct {
 	StepsMs     float64 `json:"steps_ms"`    // sum of per-step medians
 	ErrPct      float64 `json:"error_pct"`   // (predicted - measured) / measured, on MeasuredMs
 	ErrStepsPct float64 `json:"error_steps_pct"`
-	Merged      int     `json:"merged_chains"`
+	// CalibratedMs is PredictedMs times the table's calibration factor;
+	// ErrCalPct its error against MeasuredMs.
+	CalibratedMs float64 `json:"calibrated_ms"`
+	ErrCalPct    float64 `json:"error_calibrated_pct"`
+	Merged       int     `json:"merged_chains"`
 }
 
 // measurePlans realises every plan and times the merged models, with the
@@ -311,14 +322,17 @@ func measurePlans(g *graph.Graph, ps []*plan.Plan, pred []float64, t *latency.Ta
 		c.MeasuredMs, c.StepsMs = ts[i].RunMs, ts[i].StepsMs
 		c.ErrPct = 100 * (c.PredictedMs - c.MeasuredMs) / c.MeasuredMs
 		c.ErrStepsPct = 100 * (c.PredictedMs - c.StepsMs) / c.StepsMs
+		c.CalibratedMs = c.PredictedMs * t.Calibration()
+		c.ErrCalPct = 100 * (c.CalibratedMs - c.MeasuredMs) / c.MeasuredMs
 	}
 	return checks, nil
 }
 
 func printChecks(w io.Writer, cs []planCheck) {
-	fmt.Fprintf(w, "%-28s %12s %12s %8s %12s %8s\n", "model", "predicted", "measured", "error", "step-sum", "error")
+	fmt.Fprintf(w, "%-22s %12s %12s %8s %12s %8s %12s %8s\n", "model", "predicted", "measured", "error", "step-sum", "error", "calibrated", "error")
 	for _, c := range cs {
-		fmt.Fprintf(w, "%-28s %9.4f ms %9.4f ms %+7.1f%% %9.4f ms %+7.1f%%\n", c.Name, c.PredictedMs, c.MeasuredMs, c.ErrPct, c.StepsMs, c.ErrStepsPct)
+		fmt.Fprintf(w, "%-22s %9.4f ms %9.4f ms %+7.1f%% %9.4f ms %+7.1f%% %9.4f ms %+7.1f%%\n", c.Name, c.PredictedMs, c.MeasuredMs, c.ErrPct,
+			c.StepsMs, c.ErrStepsPct, c.CalibratedMs, c.ErrCalPct)
 	}
 }
 

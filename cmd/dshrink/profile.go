@@ -112,8 +112,8 @@ func printTable(w io.Writer, t *latency.Table) {
 			fmt.Fprintf(w, "  %-28s %-8s %9.1f MMAC %8.4f ms (kept %.4f ms)\n", s.Blocks[0]+".."+s.Blocks[len(s.Blocks)-1], s.Kernel, float64(s.MACs)/1e6, s.Ms, kept)
 		}
 	}
-	fmt.Fprintf(w, "predicted base %.3f ms (sum of fixed parts and kept blocks); whole model measured %.3f ms (%+.1f%%); %d multi-block segments\n",
-		t.BaseMs(), t.WholeMs, 100*(t.BaseMs()-t.WholeMs)/t.WholeMs, multi)
+	fmt.Fprintf(w, "predicted base %.3f ms (sum of fixed parts and kept blocks); whole model measured %.3f ms (%+.1f%%), sum of its step medians %.3f ms (calibration x%.3f); %d multi-block segments\n",
+		t.BaseMs(), t.WholeMs, 100*(t.BaseMs()-t.WholeMs)/t.WholeMs, t.WholeStepsMs, t.Calibration(), multi)
 }
 
 func init() {
