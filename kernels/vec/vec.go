@@ -8,6 +8,8 @@
 package vec
 
 import (
+	"math"
+
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
@@ -125,28 +127,9 @@ func Axpy(alpha float32, x, y []float32) { dispatch(opAxpy, y, x, nil, alpha) }
 // Scale sets dst[i] = alpha * src[i].
 func Scale(dst []float32, alpha float32, src []float32) { dispatch(opScale, dst, src, nil, alpha) }
 
-func relu(dst, a []float32) {
-	a = a[:len(dst)]
-	for i, v := range a {
-		if v < 0 {
-			v = 0
-		}
-		dst[i] = v
-	}
-}
+func relu(dst, a []float32) { clampSlice(dst, a, 0, float32(math.Inf(1))) }
 
-func relu6(dst, a []float32) {
-	a = a[:len(dst)]
-	for i, v := range a {
-		if v < 0 {
-			v = 0
-		}
-		if v > 6 {
-			v = 6
-		}
-		dst[i] = v
-	}
-}
+func relu6(dst, a []float32) { clampSlice(dst, a, 0, 6) }
 
 func hardSigmoid(dst, a []float32) {
 	a = a[:len(dst)]
@@ -187,16 +170,7 @@ func reluGrad(dx, dy, x []float32) {
 	}
 }
 
-func relu6Grad(dx, dy, x []float32) {
-	dy = dy[:len(dx)]
-	x = x[:len(dx)]
-	for i, g := range dy {
-		if v := x[i]; !(v > 0 && v < 6) {
-			g = 0
-		}
-		dx[i] = g
-	}
-}
+func relu6Grad(dx, dy, x []float32) { clampGradSlice(dx, dy, x, 0, 6) }
 
 func hardSigmoidGrad(dx, dy, x []float32) {
 	dy = dy[:len(dx)]

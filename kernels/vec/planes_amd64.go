@@ -1,0 +1,106 @@
+//go:build amd64 && !purego
+
+package vec
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// useAVX512 selects the AVX-512 plane kernels; tests clear it to exercise the
+// pure-Go path.
+var useAVX512 = cpu.X86.HasAVX512F
+
+// planeArgs is the argument block of the assembly plane kernels; its layout
+// is fixed (the offsets in the comments are used by planes_amd64.s).
+type planeArgs struct {
+	x, y, pre, dy  unsafe.Pointer // 0, 8, 16, 24
+	n, hw, stride  int            // 32, 40, 48 (stride in bytes)
+	sc, sh, lo, hi float32        // 56, 60, 64, 68
+	mean, a, b, k  float32        // 72, 76, 80, 84
+	masked         int            // 88: 0 or -1 (all bits)
+	s, ss          float64        // 96, 104: results
+}
+
+//go:noescape
+func planeStatsAVX512(a *planeArgs)
+
+//go:noescape
+func affineClampAVX512(a *planeArgs)
+
+//go:noescape
+func gradSumsAVX512(a *planeArgs)
+
+//go:noescape
+func gradAffineAVX512(a *planeArgs)
+
+//go:noescape
+func clampGradAVX512(a *planeArgs)
+
+func ptr(s []float32) unsafe.Pointer {
+	if s == nil {
+		return nil
+	}
+	return unsafe.Pointer(unsafe.SliceData(s))
+}
+
+func maskBits(masked bool) int {
+	if masked {
+		return -1
+	}
+	return 0
+}
+
+func planeStatsAsm(x []float32, n, hw, stride int, shift float32) (float64, float64) {
+	a := planeArgs{x: ptr(x), n: n, hw: hw, stride: 4 * stride, mean: shift}
+	planeStatsAVX512(&a)
+	return a.s, a.ss
+}
+
+func affineClampAsm(y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float32) {
+	a := planeArgs{x: ptr(x), y: ptr(y), pre: ptr(pre), n: n, hw: hw, stride: 4 * stride, sc: sc, sh: sh, lo: lo, hi: hi}
+	affineClampAVX512(&a)
+}
+
+func gradSumsAsm(dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, mean float32) (float64, float64) {
+	a := planeArgs{x: ptr(x), dy: ptr(dy), n: n, hw: hw, stride: 4 * stride, sc: sc, sh: sh, lo: lo, hi: hi,
+		mean: mean, masked: maskBits(masked)}
+	gradSumsAVX512(&a)
+	return a.s, a.ss
+}
+
+func gradAffineAsm(dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, ca, cb, ck, mean float32) {
+	a := planeArgs{x: ptr(x), y: ptr(dx), dy: ptr(dy), n: n, hw: hw, stride: 4 * stride, sc: sc, sh: sh, lo: lo, hi: hi,
+		mean: mean, a: ca, b: cb, k: ck, masked: maskBits(masked)}
+	gradAffineAVX512(&a)
+}
+
+// clampSlice sets dst = min(max(src, lo), hi) (NaN stays NaN).
+func clampSlice(dst, src []float32, lo, hi float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:len(dst)]
+	if !useAVX512 {
+		for i, v := range src {
+			dst[i] = clampNaN(v, lo, hi)
+		}
+		return
+	}
+	affineClampAsm(dst, nil, src, 1, len(dst), len(dst), 1, 0, lo, hi)
+}
+
+// clampGradSlice sets dx = dy where lo < x < hi, else 0.
+func clampGradSlice(dx, dy, x []float32, lo, hi float32) {
+	if len(dx) == 0 {
+		return
+	}
+	dy, x = dy[:len(dx)], x[:len(dx)]
+	if !useAVX512 {
+		clampGradGo(dx, dy, x, lo, hi)
+		return
+	}
+	a := planeArgs{x: ptr(x), y: ptr(dx), dy: ptr(dy), n: 1, hw: len(dx), stride: 4 * len(dx), lo: lo, hi: hi}
+	clampGradAVX512(&a)
+}
