@@ -17,8 +17,11 @@ import (
 
 // Build reads the run directory dir and writes its HTML report to out
 // (dir/report.html when out is empty). It returns the path written.
-func Build(dir, out string) (string, error) {
-	d, err := Load(dir)
+func Build(dir, out string) (string, error) { return BuildWith(dir, out, Options{}) }
+
+// BuildWith is Build with extra inputs.
+func BuildWith(dir, out string, opts Options) (string, error) {
+	d, err := LoadWith(dir, opts)
 	if err != nil {
 		return "", err
 	}

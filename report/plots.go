@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -139,7 +140,7 @@ func tradeoffPlot(pts []Point, title, xlabel, ylabel string, x func(Point) float
 		xys := make(plotter.XYs, len(qs))
 		for i, q := range qs {
 			xys[i] = plotter.XY{X: x(q), Y: 100 * q.Top1}
-			if k == "base" || k == "merged" || k == "fine-tuned" || k == "pareto" || len(byKind) == 1 {
+			if k == "base" || k == "merged" || k == "fine-tuned" || strings.HasPrefix(k, "pareto") && len(qs) <= 5 || len(byKind) == 1 {
 				labels.XYs = append(labels.XYs, xys[i])
 				labels.Labels = append(labels.Labels, fmt.Sprintf("%s  %.2f%%, %s", q.Name, 100*q.Top1, xfmt(x(q))))
 			}

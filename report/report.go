@@ -16,10 +16,12 @@
 //
 //   - points.json (PointsFile): extra accuracy-latency points written by
 //     Demo, such as the fine-tuned model before merging;
-//   - pareto.json (ParetoFile): an accuracy-latency front, for example from
-//     a latency-aware planner: either a JSON array of points or an object
-//     {"points": [...]}, each point {"name", "top1" (fraction in [0,1]),
-//     "latency_ms", "macs" (optional)}.
+//   - pareto.json (ParetoFile), or pareto/pareto.json: an accuracy-latency
+//     front such as `dshrink plan --pareto` writes, or any other file given
+//     in Options.Pareto: a JSON array of points or an object {"points":
+//     [...]}, each point {"name", "kind", "top1" (fraction in [0,1]),
+//     "latency_ms" or "measured_ms" or "predicted_ms", "macs"}. Points
+//     without an accuracy (plans that were not fine-tuned) are not plotted.
 package report
 
 import (
@@ -121,11 +123,21 @@ type Data struct {
 	Warnings []string
 }
 
+// Options adds to what Load finds in a run directory.
+type Options struct {
+	// Pareto lists accuracy-latency point files (ReadPareto's format) to
+	// plot besides the run directory's own pareto.json.
+	Pareto []string
+}
+
 // Load reads a finished shrink run directory. Missing optional parts
 // (training curves, plan gates, the base or merged model files) become
 // warnings in Data.Warnings; a missing or malformed summary.json is an
 // error.
-func Load(dir string) (*Data, error) {
+func Load(dir string) (*Data, error) { return LoadWith(dir, Options{}) }
+
+// LoadWith is Load with extra inputs.
+func LoadWith(dir string, opts Options) (*Data, error) {
 	d := &Data{Dir: dir}
 	var sum shrink.Summary
 	sumPath := filepath.Join(dir, shrink.SummaryFile)
@@ -147,7 +159,7 @@ func Load(dir string) (*Data, error) {
 	}
 	d.loadUnits()
 	d.loadCurves()
-	d.loadPoints()
+	d.loadPoints(opts.Pareto)
 	return d, nil
 }
 
@@ -387,7 +399,7 @@ func ReadMetrics(path string) ([]train.EpochMetrics, error) {
 }
 
 // loadPoints collects the plot points.
-func (d *Data) loadPoints() {
+func (d *Data) loadPoints(opts []string) {
 	s := d.Summary
 	d.Points = append(d.Points, Point{Name: "base", Kind: "base", Top1: s.Base.Top1, LatencyMs: s.Base.LatencyMs, MACs: s.Base.MACs,
 		Note: "the original model"})
@@ -409,36 +421,83 @@ func (d *Data) loadPoints() {
 			}
 		}
 	}
-	pareto, err := ReadPareto(filepath.Join(d.Dir, ParetoFile))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		d.warn("%v", err)
-	}
-	for _, p := range pareto {
-		if p.Kind == "" {
-			p.Kind = "pareto"
+	files := opts
+	for _, f := range []string{ParetoFile, filepath.Join("pareto", ParetoFile)} {
+		if p := filepath.Join(d.Dir, f); fileExists(p) {
+			files = append([]string{p}, files...)
 		}
-		d.Points = append(d.Points, p)
+	}
+	for _, f := range files {
+		pts, err := ReadPareto(f)
+		if err != nil {
+			d.warn("%v", err)
+			continue
+		}
+		skipped := 0
+		for _, p := range pts {
+			if p.Top1 <= 0 || p.LatencyMs <= 0 && p.MACs <= 0 {
+				skipped++
+				continue
+			}
+			d.Points = append(d.Points, p)
+		}
+		if skipped > 0 {
+			d.warn("%s: %d of %d points have no accuracy or latency (plans not fine-tuned or measured) and are not plotted", f, skipped, len(pts))
+		}
 	}
 }
 
-// ReadPareto reads an accuracy-latency front: a JSON array of points or an
-// object {"points": [...]}.
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// paretoPoint is a point as ReadPareto accepts it: ours (latency_ms) or
+// the latency planner's (measured_ms, predicted_ms).
+type paretoPoint struct {
+	Point
+	MeasuredMs  float64 `json:"measured_ms"`
+	PredictedMs float64 `json:"predicted_ms"`
+}
+
+// ReadPareto reads accuracy-latency points: a JSON array or an object
+// {"points": [...]}. A point's latency is latency_ms, else measured_ms,
+// else predicted_ms (then said in its note); its kind defaults to "pareto"
+// and is otherwise prefixed with "pareto: ".
 func ReadPareto(path string) ([]Point, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pareto points: %w", err)
 	}
-	var pts []Point
-	if err := json.Unmarshal(b, &pts); err == nil {
-		return pts, nil
+	var pts []paretoPoint
+	if err := json.Unmarshal(b, &pts); err != nil {
+		var obj struct {
+			Points []paretoPoint `json:"points"`
+		}
+		if err2 := json.Unmarshal(b, &obj); err2 != nil {
+			return nil, fmt.Errorf("pareto points %s: want a JSON array of points or {\"points\": [...]}: %w", path, err2)
+		}
+		pts = obj.Points
 	}
-	var obj struct {
-		Points []Point `json:"points"`
+	out := make([]Point, 0, len(pts))
+	for _, q := range pts {
+		p := q.Point
+		switch {
+		case p.LatencyMs > 0:
+		case q.MeasuredMs > 0:
+			p.LatencyMs = q.MeasuredMs
+		case q.PredictedMs > 0:
+			p.LatencyMs = q.PredictedMs
+			p.Note = strings.TrimPrefix(p.Note+"; latency predicted from the latency table, not measured", "; ")
+		}
+		if p.Kind == "" || p.Kind == "pareto" {
+			p.Kind = "pareto"
+		} else {
+			p.Kind = "pareto: " + p.Kind
+		}
+		out = append(out, p)
 	}
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return nil, fmt.Errorf("%s: want a JSON array of points or {\"points\": [...]}: %w", path, err)
-	}
-	return obj.Points, nil
+	return out, nil
 }
 
 func readJSON(path string, v any) error {

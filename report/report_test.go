@@ -251,3 +251,32 @@ func TestDemoConfig(t *testing.T) {
 		t.Errorf("quick config: %+v", q)
 	}
 }
+
+func TestReadParetoPlannerFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pareto.json")
+	os.WriteFile(path, []byte(`{"model":"m","points":[
+		{"name":"b1","kind":"planner","predicted_ms":0.15,"measured_ms":0.16,"top1":0.87},
+		{"name":"b2","kind":"planner","predicted_ms":0.12,"top1":0.86},
+		{"name":"b3","kind":"planner","predicted_ms":0.10}]}`), 0o644)
+	pts, err := ReadPareto(path)
+	if err != nil || len(pts) != 3 {
+		t.Fatalf("%v %+v", err, pts)
+	}
+	if pts[0].LatencyMs != 0.16 || pts[1].LatencyMs != 0.12 || !strings.Contains(pts[1].Note, "predicted") || pts[0].Kind != "pareto: planner" {
+		t.Errorf("planner points: %+v", pts)
+	}
+	run := syntheticRun(t)
+	d, err := LoadWith(run, Options{Pareto: []string{path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range d.Points {
+		if p.Kind == "pareto: planner" {
+			n++
+		}
+	}
+	if n != 2 || !strings.Contains(strings.Join(d.Warnings, " "), "1 of 3 points") {
+		t.Errorf("%d planner points plotted, warnings %v", n, d.Warnings)
+	}
+}

@@ -108,22 +108,27 @@ It needs the Fashion-MNIST files (Debian package dataset-fashion-mnist;
 	f.BoolVar(&printConfig, "print-config", false, "print the embedded demo configuration and exit")
 	rootCmd.AddCommand(demo)
 
-	var reportOut string
+	var (
+		reportOut string
+		pareto    []string
+	)
 	rep := &cobra.Command{
 		Use:   "report RUN_DIR [-o report.html]",
 		Short: "(Re)build the HTML report of a shrink or demo run directory",
 		Long: `Build a self-contained HTML page (inline CSS, plots embedded as PNG, no
 scripts, renders offline) from a finished run directory of dshrink shrink or
 dshrink demo: the original-vs-shrunk table, the accuracy-vs-latency plot
-(with comparison runs and a pareto.json front when the directory has them),
+(with the comparison runs, and the points of RUN_DIR/pareto.json,
+RUN_DIR/pareto/pareto.json and --pareto files, e.g. from dshrink plan --pareto),
 the decision for every block (gate, kept/removed, merged kernel, MACs
 before/after), the training curves of every stage and the merge
 verification figures. Without -o it writes RUN_DIR/report.html.`,
 		Example: `  dshrink report runs/demo
-  dshrink report runs/shrink-fmnist -o /tmp/shrink-report.html`,
+  dshrink report runs/shrink-fmnist -o /tmp/shrink-report.html
+  dshrink report runs/shrink-fmnist --pareto runs/pareto/pareto.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := report.Build(args[0], reportOut)
+			path, err := report.BuildWith(args[0], reportOut, report.Options{Pareto: pareto})
 			if err != nil {
 				return err
 			}
@@ -132,6 +137,7 @@ verification figures. Without -o it writes RUN_DIR/report.html.`,
 		},
 	}
 	rep.Flags().StringVarP(&reportOut, "output", "o", "", "output file (default RUN_DIR/report.html)")
+	rep.Flags().StringSliceVar(&pareto, "pareto", nil, "also plot these accuracy-latency point files (e.g. the pareto.json of dshrink plan --pareto)")
 	rootCmd.AddCommand(rep)
 }
 
