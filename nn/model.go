@@ -161,6 +161,7 @@ func NewModel(g *graph.Graph, maxBatch int) (*Model, error) {
 	}
 	m.gated = make([]bool, len(g.Nodes))
 	m.output = m.valIdx[g.Output]
+	m.fuseBNAct()
 	// Forward buffers. Flatten shares its input's buffer.
 	m.vals[m.input].data = make([]float32, maxBatch*m.vals[m.input].size)
 	for i, nd := range g.Nodes {

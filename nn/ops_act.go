@@ -11,6 +11,9 @@ type actOp struct {
 	node int
 	kind graph.ActKind
 	gate *Gate // nil: plain activation
+	// fusedBN, when not nil, is the BatchNorm before this node that runs it
+	// fused (see bnOp) whenever its last forward was fused.
+	fusedBN *bnOp
 	// per-call state of the gated tasks
 	isBackward bool
 	mask       float32
@@ -94,6 +97,9 @@ func act1(kind graph.ActKind, x float32) (float32, float32) {
 }
 
 func (o *actOp) forward(m *Model, n int, train bool) {
+	if o.fusedBN != nil && o.fusedBN.fused {
+		return
+	}
 	x, y := m.data(m.ins[o.node][0], n), m.data(m.outs[o.node], n)
 	if o.gate == nil || o.gate.Mask == 0 {
 		actFwd(o.kind, y, x)
@@ -110,6 +116,9 @@ func (o *actOp) forward(m *Model, n int, train bool) {
 }
 
 func (o *actOp) backward(m *Model, n int) {
+	if o.fusedBN != nil && o.fusedBN.fused {
+		return // the BatchNorm's backward applies the derivative
+	}
 	x, dy := m.data(m.ins[o.node][0], n), m.grad(m.outs[o.node], n)
 	dx := m.dxBegin(o.node, 0, n)
 	if o.gate == nil {

@@ -3,22 +3,35 @@ package nn
 import (
 	"math"
 
+	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/kernels/parallel"
+	"github.com/dshrink/dshrink/kernels/vec"
 )
 
 // bnOp is a BatchNorm2d node. In training mode it normalises with the batch
 // statistics (biased variance) and updates the running averages with
 // PyTorch's momentum and the unbiased variance; in eval mode it uses the
 // running statistics. Statistics are accumulated in float64.
+//
+// When the BatchNorm output feeds only an ungated ReLU or ReLU6 node right
+// after it (act), the two run fused: the forward pass writes both outputs in
+// one pass, and the backward pass applies the activation's derivative inside
+// the BatchNorm gradient (the activation's mask is recomputed from x), so
+// the activation's own passes and the gradient buffer between the two are
+// skipped.
 type bnOp struct {
 	node                        int
 	c, hw                       int
 	eps, momentum               float64
 	gamma, beta, mean, variance *param
 	bmean, invstd               []float64 // per channel: the mean and 1/sqrt(var+eps) of the last forward
+	sc, sh                      []float32 // per channel: the scale and shift the last forward applied
+	act                         *actOp    // the fusable activation after this node, or nil
+	lo, hi                      float32   // act's clamp bounds
+	fused                       bool      // the last forward ran fused with act
 	phase                       int
 	n                           int
-	x, y, dy, dx                []float32
+	x, y, ya, dy, dx            []float32 // ya: act's output when fused
 }
 
 const (
@@ -28,18 +41,58 @@ const (
 	bnEvalBwd
 )
 
+// fuseBNAct pairs every BatchNorm node with the ReLU or ReLU6 node right
+// after it when that node is the only consumer of the BatchNorm output.
+func (m *Model) fuseBNAct() {
+	uses := make([]int, len(m.vals))
+	for _, in := range m.ins {
+		for _, v := range in {
+			uses[v]++
+		}
+	}
+	for i := 0; i+1 < len(m.ops); i++ {
+		bn, ok := m.ops[i].(*bnOp)
+		if !ok {
+			continue
+		}
+		a, ok := m.ops[i+1].(*actOp)
+		if !ok || m.ins[i+1][0] != m.outs[i] || uses[m.outs[i]] != 1 || m.outs[i] == m.output {
+			continue
+		}
+		switch a.kind {
+		case graph.ActReLU:
+			bn.lo, bn.hi = 0, float32(math.Inf(1))
+		case graph.ActReLU6:
+			bn.lo, bn.hi = 0, 6
+		default:
+			continue
+		}
+		bn.act, a.fusedBN = a, bn
+	}
+}
+
 func (o *bnOp) forward(m *Model, n int, train bool) {
 	o.x, o.y, o.n = m.data(m.ins[o.node][0], n), m.data(m.outs[o.node], n), n
+	o.fused = o.act != nil && o.act.gate == nil
+	o.ya = nil
+	if o.fused {
+		o.ya = m.data(m.outs[o.act.node], n)
+	}
 	o.phase = bnEvalFwd
 	if train {
 		o.phase = bnTrainFwd
 	}
 	parallel.Do(o, o.c, bnGrain(o.n*o.hw))
-	o.x, o.y = nil, nil
+	o.x, o.y, o.ya = nil, nil, nil
 }
 
 func (o *bnOp) backward(m *Model, n int) {
-	o.x, o.dy, o.n = m.data(m.ins[o.node][0], n), m.grad(m.outs[o.node], n), n
+	o.x, o.n = m.data(m.ins[o.node][0], n), n
+	if o.fused {
+		o.dy = m.grad(m.outs[o.act.node], n)
+	} else {
+		o.dy = m.grad(m.outs[o.node], n)
+	}
 	o.dx = m.dxBegin(o.node, 0, n)
 	o.phase = bnEvalBwd
 	if m.train {
@@ -70,24 +123,25 @@ func (o *bnOp) Run(lo, hi int) {
 	}
 }
 
-// plane returns channel c of image i of t.
-func (o *bnOp) plane(t []float32, i, c int) []float32 {
-	off := (i*o.c + c) * o.hw
-	return t[off : off+o.hw]
+// channel returns t from the start of channel c of image 0; channel c of
+// image i starts at i*o.c*o.hw of it.
+func (o *bnOp) channel(t []float32, c int) []float32 {
+	if t == nil {
+		return nil
+	}
+	return t[c*o.hw:]
 }
 
 func (o *bnOp) trainForward(c int) {
 	cnt := float64(o.n * o.hw)
-	var s float64
-	for i := 0; i < o.n; i++ {
-		s += sum32(o.plane(o.x, i, c))
-	}
-	mean := s / cnt
-	var ss float64
-	for i := 0; i < o.n; i++ {
-		ss += sumSqDev(o.plane(o.x, i, c), float32(mean))
-	}
-	variance := ss / cnt
+	x := o.channel(o.x, c)
+	// Shifted one-pass statistics: with the shift a sample of the channel,
+	// the float64 sums do not cancel.
+	shift := x[0]
+	s, ss := vec.PlaneStats(x, o.n, o.hw, o.c*o.hw, shift)
+	d := s / cnt
+	mean := float64(shift) + d
+	variance := max(ss/cnt-d*d, 0)
 	inv := 1 / math.Sqrt(variance+o.eps)
 	o.bmean[c], o.invstd[c] = mean, inv
 	o.apply(c, mean, inv)
@@ -107,31 +161,34 @@ func (o *bnOp) evalForward(c int) {
 	o.apply(c, mean, inv)
 }
 
-// apply sets y = (x-mean)*inv*gamma + beta on channel c.
+// apply sets y = (x-mean)*inv*gamma + beta on channel c, and the fused
+// activation's output when fused.
 func (o *bnOp) apply(c int, mean, inv float64) {
 	scale := float64(o.gamma.data[c]) * inv
 	sc := float32(scale)
 	sh := float32(float64(o.beta.data[c]) - mean*scale)
-	for i := 0; i < o.n; i++ {
-		x, y := o.plane(o.x, i, c), o.plane(o.y, i, c)
-		y = y[:len(x)]
-		for j, v := range x {
-			y[j] = v*sc + sh
-		}
+	o.sc[c], o.sh[c] = sc, sh
+	x, y := o.channel(o.x, c), o.channel(o.y, c)
+	if o.fused {
+		vec.AffineClamp(o.channel(o.ya, c), y, x, o.n, o.hw, o.c*o.hw, sc, sh, o.lo, o.hi)
+		return
 	}
+	inf := float32(math.Inf(1))
+	vec.AffineClamp(y, nil, x, o.n, o.hw, o.c*o.hw, sc, sh, -inf, inf)
 }
 
 func (o *bnOp) backwardChannel(c int) {
 	mean, inv := o.bmean[c], o.invstd[c]
-	// sdy = sum dy, sdyx = sum dy*(x-mean)
-	var sdy, sdyx float64
 	mf := float32(mean)
-	for i := 0; i < o.n; i++ {
-		x, dy := o.plane(o.x, i, c), o.plane(o.dy, i, c)
-		a, b := sumAndDotDev(dy, x, mf)
-		sdy += a
-		sdyx += b
+	x, dy, dx := o.channel(o.x, c), o.channel(o.dy, c), o.channel(o.dx, c)
+	stride := o.c * o.hw
+	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
+	if o.fused {
+		lo, hi = o.lo, o.hi
 	}
+	sc, sh := o.sc[c], o.sh[c]
+	// sdy = sum g, sdyx = sum g*(x-mean), g = dy times the activation's derivative
+	sdy, sdyx := vec.ClampGradSums(dy, x, o.n, o.hw, stride, sc, sh, lo, hi, o.fused, mf)
 	gamma := float64(o.gamma.data[c])
 	o.gamma.grad[c] = float32(sdyx * inv)
 	o.beta.grad[c] = float32(sdy)
@@ -140,81 +197,13 @@ func (o *bnOp) backwardChannel(c int) {
 	}
 	scale := gamma * inv
 	if o.phase == bnEvalBwd {
-		sc := float32(scale)
-		for i := 0; i < o.n; i++ {
-			dy, dx := o.plane(o.dy, i, c), o.plane(o.dx, i, c)
-			dx = dx[:len(dy)]
-			for j, g := range dy {
-				dx[j] = g * sc
-			}
-		}
+		vec.ClampGradAffine(dx, dy, x, o.n, o.hw, stride, sc, sh, lo, hi, o.fused, float32(scale), 0, 0, mf)
 		return
 	}
-	// dx = gamma*inv * (dy - sdy/M - (x-mean)*inv^2*sdyx/M)
+	// dx = gamma*inv * (g - sdy/M - (x-mean)*inv^2*sdyx/M)
 	cnt := float64(o.n * o.hw)
 	a := float32(scale)
 	b := float32(scale * sdy / cnt)
 	k := float32(scale * inv * inv * sdyx / cnt)
-	for i := 0; i < o.n; i++ {
-		x, dy, dx := o.plane(o.x, i, c), o.plane(o.dy, i, c), o.plane(o.dx, i, c)
-		dy, dx = dy[:len(x)], dx[:len(x)]
-		for j, v := range x {
-			dx[j] = a*dy[j] - b - k*(v-mf)
-		}
-	}
-}
-
-// sum32 returns the sum of x in float64 (float32 partial sums over short
-// runs).
-func sum32(x []float32) float64 {
-	var t float64
-	for len(x) > 0 {
-		blk := x[:min(len(x), 64)]
-		x = x[len(blk):]
-		var s0, s1 float32
-		for len(blk) >= 2 {
-			s0 += blk[0]
-			s1 += blk[1]
-			blk = blk[2:]
-		}
-		if len(blk) == 1 {
-			s0 += blk[0]
-		}
-		t += float64(s0) + float64(s1)
-	}
-	return t
-}
-
-// sumSqDev returns sum (x-mean)^2 in float64.
-func sumSqDev(x []float32, mean float32) float64 {
-	var t float64
-	for len(x) > 0 {
-		blk := x[:min(len(x), 64)]
-		x = x[len(blk):]
-		var s float32
-		for _, v := range blk {
-			d := v - mean
-			s += d * d
-		}
-		t += float64(s)
-	}
-	return t
-}
-
-// sumAndDotDev returns sum dy and sum dy*(x-mean) in float64.
-func sumAndDotDev(dy, x []float32, mean float32) (float64, float64) {
-	var a, b float64
-	x = x[:len(dy)]
-	for len(dy) > 0 {
-		k := min(len(dy), 64)
-		var s, d float32
-		for j, g := range dy[:k] {
-			s += g
-			d += g * (x[j] - mean)
-		}
-		a += float64(s)
-		b += float64(d)
-		dy, x = dy[k:], x[k:]
-	}
-	return a, b
+	vec.ClampGradAffine(dx, dy, x, o.n, o.hw, stride, sc, sh, lo, hi, o.fused, a, b, k, mf)
 }

@@ -43,7 +43,8 @@ func (m *Model) bind(nd *graph.Node, in []int, out int, ps []*param) (op, error)
 		c := inShape[0]
 		return &bnOp{node: i, c: c, hw: inShape[1] * inShape[2], eps: nd.BN.Eps, momentum: nd.BN.Momentum,
 			gamma: ps[0], beta: ps[1], mean: ps[2], variance: ps[3],
-			bmean: make([]float64, c), invstd: make([]float64, c)}, nil
+			bmean: make([]float64, c), invstd: make([]float64, c),
+			sc: make([]float32, c), sh: make([]float32, c)}, nil
 	case graph.OpAct:
 		return &actOp{node: i, kind: nd.Act.Kind}, nil
 	case graph.OpAdd:
