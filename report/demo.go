@@ -102,6 +102,9 @@ Ctrl-C saves a checkpoint; rerun the same command to resume.
 
 	sum, err := shrink.RunPipeline(ctx, cfg, shrink.PipelineOptions{Log: logw, Data: opts.Data})
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(err.Error(), "data:") && cfg.Data.Dataset == "fashion-mnist" {
+			return nil, fmt.Errorf("%w\n(install the data set with ./scripts/setup.sh, or apt-get install dataset-fashion-mnist)", err)
+		}
 		return nil, err
 	}
 	if !cfg.Bench.Skip {
