@@ -291,7 +291,7 @@ func (d *Data) loadUnits() {
 		if c, ok := chains[blk]; ok {
 			if c.Merged {
 				row.Kernel = c.Kernel
-				row.Layers = strings.Join(c.Kernels, " → ")
+				row.Layers = layers(c)
 				if row.MACsBefore == 0 {
 					row.MACsBefore = c.MACs
 				}
@@ -309,6 +309,18 @@ func (d *Data) loadUnits() {
 		}
 		d.Units = append(d.Units, row)
 	}
+}
+
+// layers describes a merged chain's layers, e.g. "pad → 1x1 → 3x3 dw → 1x1
+// → +residual" (the merger lists a pad-first pad as a 1x1 depthwise layer).
+func layers(c merge.Chain) string {
+	ks := append([]string(nil), c.Kernels...)
+	for i := range ks {
+		if i < len(c.Nodes) && strings.HasSuffix(c.Nodes[i], ".pad") {
+			ks[i] = "pad"
+		}
+	}
+	return strings.Join(ks, " → ")
 }
 
 // blockMACs sums each block's node MACs per image (stem and head nodes are
@@ -408,8 +420,12 @@ func (d *Data) loadPoints(opts []string) {
 		d.warn("%s: %v", PointsFile, err)
 	}
 	d.Points = append(d.Points, extra...)
-	d.Points = append(d.Points, Point{Name: "shrunk (" + s.Plan + ")", Kind: "merged", Top1: s.Merged.Top1, LatencyMs: s.Merged.LatencyMs,
-		MACs: s.Merged.MACs, Note: "fine-tuned without the removed activations, then merged"})
+	name := "shrunk"
+	if s.Speedup > 0 {
+		name = fmt.Sprintf("shrunk, %.2fx faster", s.Speedup)
+	}
+	d.Points = append(d.Points, Point{Name: name, Kind: "merged", Top1: s.Merged.Top1, LatencyMs: s.Merged.LatencyMs,
+		MACs: s.Merged.MACs, Note: "plan " + s.Plan + ": fine-tuned without the removed activations, then merged"})
 	if c := d.Compare; c != nil {
 		for _, a := range c.Arms {
 			for i, r := range a.Runs {

@@ -63,7 +63,7 @@ func syntheticRun(t *testing.T) string {
 	verify := &merge.Result{Images: 18, RealImages: 16, MaxAbs: 1.5e-5, Scale: 118, MaxRel: 1.3e-7, Tol: 1e-4, OK: true, Executor: "nn (float32)"}
 	ft := shrink.FinetuneReport{Plan: "search", Removed: []string{"features.2", "features.3"}, Verify: verify,
 		Merge: &merge.Report{Merged: 2, FoldedBN: 10, RemovedIdentity: 4, OriginalNodeCount: 40, MergedNodeCount: 20, Chains: []merge.Chain{
-			{Name: "features.2.merged", Blocks: []string{"features.2"}, Kernels: []string{"1x1", "3x3/s2 dw", "1x1"}, Kernel: "3x3/s2",
+			{Name: "features.2.merged", Blocks: []string{"features.2"}, Nodes: []string{"features.2.pad", "a", "b", "c"}, Kernels: []string{"1x1 dw", "1x1", "3x3/s2 dw", "1x1"}, Kernel: "3x3/s2",
 				MACs: 580800, MACsAfter: 225792, Merged: true, Reason: "merged"},
 			{Name: "features.3.merged", Blocks: []string{"features.3"}, Kernels: []string{"1x1", "3x3 dw", "1x1", "+residual"}, Kernel: "3x3",
 				MACs: 863616, MACsAfter: 451584, Merged: true, Reason: "merged"},
@@ -119,7 +119,7 @@ func TestBuildSynthetic(t *testing.T) {
 	html := string(b)
 	for _, want := range []string{
 		`<table id="results">`, "shrunk (merged)", "88.12", "87.91", "0.188", "0.139", "1.35x", "700.2K", "5.00M", // results table
-		`<table id="units">`, "features.2", "0.830", "removed", "3x3/s2", "580.8K", "225.8K", // per-unit decisions
+		`<table id="units">`, "features.2", "0.830", "removed", "3x3/s2", "580.8K", "225.8K", "pad → 1x1 → 3x3/s2 dw → 1x1", // per-unit decisions
 		`<table id="verify">`, "1.3e-07", "1.5e-05", // verification
 		`<table id="compare">`, "random", // comparison
 		"fine-tuned, not merged", "plan 1.5x", // extra and Pareto points
