@@ -34,6 +34,14 @@ func BuildWith(dir, out string, opts Options) (string, error) {
 	return out, nil
 }
 
+// stageRow is one line of the stage table.
+type stageRow struct {
+	shrink.StageStatus
+	// Epochs is the time of the stage's epochs over every invocation (from
+	// metrics.jsonl), "-" when the stage did not train.
+	Epochs string
+}
+
 // row is one line of the results table.
 type row struct {
 	Model, Top1, Params, MACs, Convs, Latency, Speedup, Note string
@@ -66,7 +74,7 @@ type view struct {
 	Compare                         template.HTML
 	CompareRows                     [][]string
 	CompareNote                     string
-	Stages                          []shrink.StageStatus
+	Stages                          []stageRow
 	TotalSeconds                    float64
 	Config                          string
 	Warnings                        []string
@@ -273,8 +281,18 @@ func (d *Data) view() (*view, error) {
 				fmt.Sprintf("%.2f", 100*a.Min), fmt.Sprintf("%.2f", 100*a.Max), human(int64(a.MeanMAC)), strings.Join(per, ", ")})
 		}
 	}
-	v.Stages = s.Stages
+	epochSecs := map[string]float64{}
+	for _, c := range d.Curves {
+		for _, m := range c.Epochs {
+			epochSecs[c.Stage] += m.EpochSeconds
+		}
+	}
 	for _, st := range s.Stages {
+		r := stageRow{StageStatus: st, Epochs: "-"}
+		if e, ok := epochSecs[st.Stage]; ok {
+			r.Epochs = fmt.Sprintf("%.0f", e)
+		}
+		v.Stages = append(v.Stages, r)
 		v.TotalSeconds += st.Seconds
 	}
 	cfg, err := json.MarshalIndent(s.Config, "", "  ")
@@ -383,9 +401,9 @@ details summary { cursor: pointer; color: #1f5fa0; }
 {{end}}</table>{{end}}
 
 <h2>Stages</h2>
-<table><tr><th class="l">stage</th><th class="l">status</th><th>seconds</th></tr>
-{{range .Stages}}<tr><td class="l">{{.Stage}}</td><td class="l">{{.Status}}</td><td>{{printf "%.1f" .Seconds}}</td></tr>
-{{end}}<tr><td class="l"><b>total (this invocation)</b></td><td></td><td><b>{{printf "%.1f" .TotalSeconds}}</b></td></tr></table>
+<table><tr><th class="l">stage</th><th class="l">status (last invocation)</th><th>seconds (last invocation)</th><th>training epochs, seconds (all invocations)</th></tr>
+{{range .Stages}}<tr><td class="l">{{.Stage}}</td><td class="l">{{.Status}}</td><td>{{printf "%.1f" .Seconds}}</td><td>{{.Epochs}}</td></tr>
+{{end}}<tr><td class="l"><b>total</b></td><td></td><td><b>{{printf "%.1f" .TotalSeconds}}</b></td><td></td></tr></table>
 <details><summary>configuration of the run</summary><pre>{{.Config}}</pre></details>
 </main>
 </body>
