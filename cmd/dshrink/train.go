@@ -28,6 +28,7 @@ func init() {
 		seed       uint64
 		maxSteps   int
 		subset     int
+		testSubset int
 	)
 	cmd := &cobra.Command{
 		Use:   "train [--config FILE.yaml] [flags]",
@@ -81,6 +82,9 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 			}
 			if fl.Changed("train-subset") {
 				cfg.Data.TrainSubset = subset
+			}
+			if fl.Changed("test-subset") {
+				cfg.Data.TestSubset = testSubset
 			}
 			if quiet {
 				cfg.Quiet = true
@@ -150,5 +154,6 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 	f.Uint64Var(&seed, "seed", 0, "random seed (overrides the config)")
 	f.IntVar(&maxSteps, "max-steps", 0, "stop after N optimiser steps, e.g. to measure throughput (overrides the config)")
 	f.IntVar(&subset, "train-subset", 0, "train on N images only (overrides the config)")
+	f.IntVar(&testSubset, "test-subset", 0, "evaluate on the first N test images only (overrides the config)")
 	rootCmd.AddCommand(cmd)
 }
