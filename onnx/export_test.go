@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/dshrink/dshrink/internal/testref"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -202,7 +203,7 @@ const python = "/usr/bin/python3"
 func onnxChecker(t *testing.T, path string) {
 	t.Helper()
 	if err := exec.Command(python, "-c", "import onnx").Run(); err != nil {
-		t.Logf("skipping onnx.checker: %s with the onnx module is not available (apt-get install python3-onnx)", python)
+		testref.Missing(t, "onnx.checker ("+python+" with the onnx module)", "apt-get install python3-onnx")
 		return
 	}
 	script := "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)"
@@ -234,7 +235,7 @@ func runORT(t *testing.T, path string, x []float32, shape []int) (out []float32,
 	node, err := exec.LookPath("node")
 	mods := ortModules()
 	if err != nil || mods == "" {
-		t.Logf("skipping the ONNX Runtime check: needs node and onnxruntime-node@1.30.0 in .cache/ort (see tools/ort/run_ort.js) or ORT_NODE_MODULES")
+		testref.Missing(t, "ONNX Runtime (node and onnxruntime-node@1.30.0 in .cache/ort or ORT_NODE_MODULES)", "./scripts/setup.sh")
 		return nil, false
 	}
 	dir := t.TempDir()

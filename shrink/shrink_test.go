@@ -3,6 +3,7 @@ package shrink
 import (
 	"context"
 	"errors"
+	"github.com/dshrink/dshrink/internal/testref"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -36,7 +37,7 @@ func tinyMBV2(t testing.TB) *graph.Graph {
 func fmnist(t testing.TB, nTrain, nTest int) *train.Datasets {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(data.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz")); err != nil {
-		t.Skipf("Fashion-MNIST not installed in %s (apt-get install dataset-fashion-mnist): %v", data.DefaultFashionMNISTDir, err)
+		testref.Missing(t, "Fashion-MNIST in "+data.DefaultFashionMNISTDir, "apt-get install dataset-fashion-mnist: "+err.Error())
 	}
 	ds, err := train.LoadDatasets(train.DataConfig{Dataset: "fashion-mnist", TrainSubset: nTrain, TestSubset: nTest}, 7)
 	if err != nil {
