@@ -344,6 +344,11 @@ func (m *Model) Value(name string) []float32 {
 	if !ok {
 		return nil
 	}
+	for i, o := range m.ops {
+		if bn, ok := o.(*bnOp); ok && m.outs[i] == v && m.n > 0 {
+			bn.materialize(m, m.n)
+		}
+	}
 	return m.data(v, max(m.n, 1))
 }
 

@@ -18,7 +18,9 @@ import (
 // one pass, and the backward pass applies the activation's derivative inside
 // the BatchNorm gradient (the activation's mask is recomputed from x), so
 // the activation's own passes and the gradient buffer between the two are
-// skipped.
+// skipped. Nothing but the activation reads the BatchNorm output then, so
+// the fused forward does not write it; Model.Value computes it on demand
+// (materialize).
 type bnOp struct {
 	node                        int
 	c, hw                       int
@@ -29,6 +31,7 @@ type bnOp struct {
 	act                         *actOp    // the fusable activation after this node, or nil
 	lo, hi                      float32   // act's clamp bounds
 	fused                       bool      // the last forward ran fused with act
+	stale                       bool      // the fused forward left the BatchNorm output unwritten (see materialize)
 	phase                       int
 	n                           int
 	x, y, ya, dy, dx            []float32 // ya: act's output when fused
@@ -74,6 +77,7 @@ func (m *Model) fuseBNAct() {
 func (o *bnOp) forward(m *Model, n int, train bool) {
 	o.x, o.y, o.n = m.data(m.ins[o.node][0], n), m.data(m.outs[o.node], n), n
 	o.fused = o.act != nil && o.act.gate == nil
+	o.stale = o.fused
 	o.ya = nil
 	if o.fused {
 		o.ya = m.data(m.outs[o.act.node], n)
@@ -170,11 +174,25 @@ func (o *bnOp) apply(c int, mean, inv float64) {
 	o.sc[c], o.sh[c] = sc, sh
 	x, y := o.channel(o.x, c), o.channel(o.y, c)
 	if o.fused {
-		vec.AffineClamp(o.channel(o.ya, c), y, x, o.n, o.hw, o.c*o.hw, sc, sh, o.lo, o.hi)
+		vec.AffineClamp(o.channel(o.ya, c), nil, x, o.n, o.hw, o.c*o.hw, sc, sh, o.lo, o.hi)
 		return
 	}
 	inf := float32(math.Inf(1))
 	vec.AffineClamp(y, nil, x, o.n, o.hw, o.c*o.hw, sc, sh, -inf, inf)
+}
+
+// materialize writes the BatchNorm output of the last forward (batch n)
+// when the fused forward skipped it.
+func (o *bnOp) materialize(m *Model, n int) {
+	if !o.stale {
+		return
+	}
+	x, y := m.data(m.ins[o.node][0], n), m.data(m.outs[o.node], n)
+	inf := float32(math.Inf(1))
+	for c := 0; c < o.c; c++ {
+		vec.AffineClamp(o.channel(y, c), nil, o.channel(x, c), n, o.hw, o.c*o.hw, o.sc[c], o.sh[c], -inf, inf)
+	}
+	o.stale = false
 }
 
 func (o *bnOp) backwardChannel(c int) {

@@ -4,7 +4,8 @@
 
 // The plane kernels walk a.n planes of a.hw floats, plane p at byte offset
 // p*a.stride of every pointer, 16 floats at a time with a masked tail (K1).
-// Accumulations are in float64 (Z4-Z7). See planeArgs in planes_amd64.go.
+// Sums run in float32 lanes (Z12, Z14) over blocks of at most 1024 values,
+// then in float64 (Z4-Z7). See planeArgs in planes_amd64.go.
 
 // func planeStatsAVX512(a *planeArgs): s = sum(x-mean), ss = sum((x-mean)^2).
 TEXT ·planeStatsAVX512(SB), NOSPLIT, $0-8
@@ -29,34 +30,57 @@ TEXT ·planeStatsAVX512(SB), NOSPLIT, $0-8
 stplane:
 	MOVQ R12, DX
 	MOVQ R9, CX
-	TESTQ CX, CX
-	JZ sttail
+stblk:
+	VPXORD Z12, Z12, Z12
+	VPXORD Z14, Z14, Z14
+	MOVQ CX, R11
+	CMPQ R11, $64
+	JLE stcnt
+	MOVQ $64, R11
+stcnt:
+	SUBQ R11, CX
+	TESTQ R11, R11
+	JZ stendblk
 stloop:
 	VMOVUPS (SI)(DX*1), Z0
 	VSUBPS Z27, Z0, Z0
-	VCVTPS2PD Y0, Z8
-	VEXTRACTF64X4 $1, Z0, Y9
+	VADDPS Z0, Z12, Z12
+	VFMADD231PS Z0, Z0, Z14
+	ADDQ $64, DX
+	DECQ R11
+	JNZ stloop
+stendblk:
+	TESTQ CX, CX
+	JZ sttail
+	VCVTPS2PD Y12, Z8
+	VEXTRACTF64X4 $1, Z12, Y9
 	VCVTPS2PD Y9, Z9
 	VADDPD Z8, Z4, Z4
 	VADDPD Z9, Z5, Z5
-	VFMADD231PD Z8, Z8, Z6
-	VFMADD231PD Z9, Z9, Z7
-	ADDQ $64, DX
-	DECQ CX
-	JNZ stloop
+	VCVTPS2PD Y14, Z10
+	VEXTRACTF64X4 $1, Z14, Y11
+	VCVTPS2PD Y11, Z11
+	VADDPD Z10, Z6, Z6
+	VADDPD Z11, Z7, Z7
+	JMP stblk
 sttail:
 	KTESTW K1, K1
-	JZ stnext
+	JZ stflush
 	VMOVUPS.Z (SI)(DX*1), K1, Z0
 	VSUBPS.Z Z27, Z0, K1, Z0
-	VCVTPS2PD Y0, Z8
-	VEXTRACTF64X4 $1, Z0, Y9
+	VADDPS Z0, Z12, Z12
+	VFMADD231PS Z0, Z0, Z14
+stflush:
+	VCVTPS2PD Y12, Z8
+	VEXTRACTF64X4 $1, Z12, Y9
 	VCVTPS2PD Y9, Z9
 	VADDPD Z8, Z4, Z4
 	VADDPD Z9, Z5, Z5
-	VFMADD231PD Z8, Z8, Z6
-	VFMADD231PD Z9, Z9, Z7
-stnext:
+	VCVTPS2PD Y14, Z10
+	VEXTRACTF64X4 $1, Z14, Y11
+	VCVTPS2PD Y11, Z11
+	VADDPD Z10, Z6, Z6
+	VADDPD Z11, Z7, Z7
 	ADDQ R10, R12
 	DECQ R8
 	JNZ stplane
@@ -200,8 +224,17 @@ TEXT ·gradSumsAVX512(SB), NOSPLIT, $0-8
 gsplane:
 	MOVQ R12, DX
 	MOVQ R9, CX
-	TESTQ CX, CX
-	JZ gstail
+gsblk:
+	VPXORD Z12, Z12, Z12
+	VPXORD Z14, Z14, Z14
+	MOVQ CX, R11
+	CMPQ R11, $64
+	JLE gscnt
+	MOVQ $64, R11
+gscnt:
+	SUBQ R11, CX
+	TESTQ R11, R11
+	JZ gsendblk
 gsloop:
 	VMOVUPS (SI)(DX*1), Z0
 	VMOVAPS Z29, Z1
@@ -211,23 +244,28 @@ gsloop:
 	KORW K3, K2, K2
 	VMOVUPS.Z (R13)(DX*1), K2, Z2
 	VSUBPS Z27, Z0, Z3
-	VMULPS Z2, Z3, Z3
-	VCVTPS2PD Y2, Z8
-	VEXTRACTF64X4 $1, Z2, Y9
+	VADDPS Z2, Z12, Z12
+	VFMADD231PS Z2, Z3, Z14
+	ADDQ $64, DX
+	DECQ R11
+	JNZ gsloop
+gsendblk:
+	TESTQ CX, CX
+	JZ gstail
+	VCVTPS2PD Y12, Z8
+	VEXTRACTF64X4 $1, Z12, Y9
 	VCVTPS2PD Y9, Z9
 	VADDPD Z8, Z4, Z4
 	VADDPD Z9, Z5, Z5
-	VCVTPS2PD Y3, Z10
-	VEXTRACTF64X4 $1, Z3, Y11
+	VCVTPS2PD Y14, Z10
+	VEXTRACTF64X4 $1, Z14, Y11
 	VCVTPS2PD Y11, Z11
 	VADDPD Z10, Z6, Z6
 	VADDPD Z11, Z7, Z7
-	ADDQ $64, DX
-	DECQ CX
-	JNZ gsloop
+	JMP gsblk
 gstail:
 	KTESTW K1, K1
-	JZ gsnext
+	JZ gsflush
 	VMOVUPS.Z (SI)(DX*1), K1, Z0
 	VMOVAPS Z29, Z1
 	VFMADD231PS Z28, Z0, Z1
@@ -237,18 +275,19 @@ gstail:
 	KANDW K1, K2, K2
 	VMOVUPS.Z (R13)(DX*1), K2, Z2
 	VSUBPS Z27, Z0, Z3
-	VMULPS Z2, Z3, Z3
-	VCVTPS2PD Y2, Z8
-	VEXTRACTF64X4 $1, Z2, Y9
+	VADDPS Z2, Z12, Z12
+	VFMADD231PS Z2, Z3, Z14
+gsflush:
+	VCVTPS2PD Y12, Z8
+	VEXTRACTF64X4 $1, Z12, Y9
 	VCVTPS2PD Y9, Z9
 	VADDPD Z8, Z4, Z4
 	VADDPD Z9, Z5, Z5
-	VCVTPS2PD Y3, Z10
-	VEXTRACTF64X4 $1, Z3, Y11
+	VCVTPS2PD Y14, Z10
+	VEXTRACTF64X4 $1, Z14, Y11
 	VCVTPS2PD Y11, Z11
 	VADDPD Z10, Z6, Z6
 	VADDPD Z11, Z7, Z7
-gsnext:
 	ADDQ R10, R12
 	DECQ R8
 	JNZ gsplane

@@ -26,7 +26,7 @@ func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*(1+math.Abs(b)) 
 func TestPlanes(t *testing.T) {
 	withKernels(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(3))
-		for _, hw := range []int{1, 7, 15, 16, 17, 33, 49, 196} {
+		for _, hw := range []int{1, 7, 15, 16, 17, 33, 49, 196, 1030, 2048, 2100} {
 			for _, n := range []int{1, 3} {
 				stride := hw + 5
 				size := (n-1)*stride + hw
