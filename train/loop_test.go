@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/testref"
 	"github.com/dshrink/dshrink/nn"
 )
 
@@ -19,7 +21,7 @@ import (
 func fmnist(t testing.TB, nTrain, nTest int) *Datasets {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(data.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz")); err != nil {
-		t.Skipf("Fashion-MNIST not installed in %s (apt-get install dataset-fashion-mnist): %v", data.DefaultFashionMNISTDir, err)
+		testref.Missing(t, "Fashion-MNIST", fmt.Sprintf("apt-get install dataset-fashion-mnist puts it in %s: %v", data.DefaultFashionMNISTDir, err))
 	}
 	ds, err := LoadDatasets(DataConfig{Dataset: "fashion-mnist", TrainSubset: nTrain, TestSubset: nTest}, 7)
 	if err != nil {
@@ -245,7 +247,7 @@ func TestRunMobileNetV2Smoke(t *testing.T) {
 
 func TestLoadDatasetsSplit(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data.DefaultFashionMNISTDir, "train-images-idx3-ubyte.gz")); err != nil {
-		t.Skipf("Fashion-MNIST not installed in %s (apt-get install dataset-fashion-mnist)", data.DefaultFashionMNISTDir)
+		testref.Missing(t, "Fashion-MNIST", "apt-get install dataset-fashion-mnist puts it in "+data.DefaultFashionMNISTDir)
 	}
 	d, err := LoadDatasets(DataConfig{Dataset: "fashion-mnist", ValSplit: 5000, TrainSubset: 1000}, 1)
 	if err != nil {
