@@ -200,15 +200,15 @@ func (d *Data) view() (*view, error) {
 		uv := unitView{Unit: u.Unit, Gate: "-", Kernel: u.Kernel, Layers: u.Layers, Note: u.Note, Before: human(u.MACsBefore), After: human(u.MACsAfter)}
 		switch {
 		case u.Block != "":
-			uv.Kind = "inverted residual block"
+			uv.Kind = "block"
 		default:
-			uv.Kind = "stem / head"
+			uv.Kind = "stem/head"
 		}
 		if !u.Candidate {
-			uv.Kind += " (not a candidate)"
+			uv.Kind += ", fixed"
 		}
 		if u.Gate != nil {
-			uv.Gate = fmt.Sprintf("%.3f", *u.Gate)
+			uv.Gate = fmtGate(*u.Gate)
 		}
 		if u.Keep {
 			uv.Decision = "kept"
@@ -303,6 +303,15 @@ func (d *Data) view() (*view, error) {
 	return v, nil
 }
 
+// fmtGate shows a gate value; tiny values (most gates stay near 0 in a short
+// search) keep two significant digits so their order is visible.
+func fmtGate(g float64) string {
+	if g > 0 && g < 0.001 {
+		return fmt.Sprintf("%.1e", g)
+	}
+	return fmt.Sprintf("%.3f", g)
+}
+
 func pct(f float64) string { return fmt.Sprintf("%.2f", 100*f) }
 
 func findPoint(pts []Point, kind string) *Point {
@@ -372,7 +381,7 @@ details summary { cursor: pointer; color: #1f5fa0; }
 {{end}}</table></details>
 
 <h2>Per-block decisions</h2>
-<p class="note">{{.UnitsNote}} A removed block's 1x1 → depthwise → 1x1 convolutions (BatchNorm folded, residual included) become one dense convolution; MACs are per image, base model vs. shrunk model.</p>
+<p class="note">{{.UnitsNote}} "fixed": not a candidate of the search (the stem and head keep their activation by default). A removed block's 1x1 → depthwise → 1x1 convolutions (BatchNorm folded, residual included) become one dense convolution; MACs are per image, base model vs. shrunk model.</p>
 <table id="units">
 <tr><th class="l">unit</th><th class="l">kind</th><th>gate s</th><th class="l">activation</th><th>merged kernel</th><th class="l">layers merged</th><th>MACs before</th><th>MACs after</th><th>after / before</th></tr>
 {{range .Units}}<tr{{if .Removed}} class="removed"{{end}}><td class="l">{{.Unit}}</td><td class="l">{{.Kind}}</td><td>{{.Gate}}</td><td class="l dec">{{.Decision}}{{if .Note}} <span class="note">({{.Note}})</span>{{end}}</td><td>{{.Kernel}}</td><td class="l">{{.Layers}}</td><td>{{.Before}}</td><td>{{.After}}</td><td>{{.Change}}</td></tr>

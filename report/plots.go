@@ -413,17 +413,25 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 		return nil
 	}
 	var out []plot.Tick
+	labelled := 0
 	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
 		p := math.Pow(10, e)
-		for _, m := range []float64{1, 2, 5} {
-			if v := m * p; v >= lo && v <= hi {
-				out = append(out, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+		for m := 1.0; m <= 9; m++ {
+			v := m * p
+			if v < lo || v > hi {
+				continue
 			}
+			t := plot.Tick{Value: v} // a minor tick
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', 3, 64)
+				labelled++
+			}
+			out = append(out, t)
 		}
-		for m := 3.0; m <= 9; m++ {
-			if v := m * p; m != 5 && v >= lo && v <= hi {
-				out = append(out, plot.Tick{Value: v}) // minor tick
-			}
+	}
+	if labelled < 3 { // less than a decade: label every tick
+		for i := range out {
+			out[i].Label = strconv.FormatFloat(out[i].Value, 'g', 3, 64)
 		}
 	}
 	return out

@@ -119,7 +119,7 @@ func TestBuildSynthetic(t *testing.T) {
 	html := string(b)
 	for _, want := range []string{
 		`<table id="results">`, "shrunk (merged)", "88.12", "87.91", "0.188", "0.139", "1.35x", "700.2K", "5.00M", // results table
-		`<table id="units">`, "features.2", "0.830", "removed", "3x3/s2", "580.8K", "225.8K", "pad → 1x1 → 3x3/s2 dw → 1x1", // per-unit decisions
+		`<table id="units">`, "features.2", "0.830", "removed", "stem/head, fixed", "3x3/s2", "580.8K", "225.8K", "pad → 1x1 → 3x3/s2 dw → 1x1", // per-unit decisions
 		`<table id="verify">`, "1.3e-07", "1.5e-05", // verification
 		`<table id="compare">`, "random", // comparison
 		"fine-tuned, not merged", "plan 1.5x", // extra and Pareto points
@@ -278,5 +278,29 @@ func TestReadParetoPlannerFormat(t *testing.T) {
 	}
 	if n != 2 || !strings.Contains(strings.Join(d.Warnings, " "), "1 of 3 points") {
 		t.Errorf("%d planner points plotted, warnings %v", n, d.Warnings)
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	var labels []string
+	for _, tk := range (logTicks{}).Ticks(0.53, 1.99) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got := strings.Join(labels, " "); got != "0.6 0.7 0.8 0.9 1" {
+		t.Errorf("labels within a decade: %q", got)
+	}
+	labels = nil
+	for _, tk := range (logTicks{}).Ticks(0.3, 25) {
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	if got := strings.Join(labels, " "); got != "0.5 1 2 5 10 20" {
+		t.Errorf("labels over two decades: %q", got)
+	}
+	if (logTicks{}).Ticks(0, 1) != nil {
+		t.Error("ticks for a non-positive range")
 	}
 }
