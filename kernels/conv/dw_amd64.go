@@ -13,7 +13,11 @@ import (
 var useAVX512 = cpu.X86.HasAVX512F
 
 // dwArgs is the argument block of the assembly depthwise kernels; its layout
-// is fixed (offsets in the comments are used by dw_amd64.s).
+// is fixed (offsets in the comments are used by dw_amd64.s). The argument
+// blocks are filled field by field: a composite literal is built in a
+// temporary and copied with 16-byte moves over 8-byte stores, a
+// store-forwarding stall on every call (measurable on the many small row
+// copies).
 type dwArgs struct {
 	y, x, res, w unsafe.Pointer // 0, 8, 16, 24
 	ys, xs, ld   int            // 32, 40, 48: byte strides
@@ -73,19 +77,18 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 		src, ld = buf, pw
 	}
 	oh, ow := p.OutH(), p.OutW()
-	a := dwArgs{
-		y:    unsafe.Pointer(&yp[0]),
-		x:    unsafe.Pointer(&src[0]),
-		w:    unsafe.Pointer(&wp[0]),
-		ys:   4 * ow,
-		xs:   4 * p.StrideH * ld,
-		ld:   4 * ld,
-		rows: oh,
-		n:    ow,
-		b:    b,
-		kh:   p.KH,
-		kw:   p.KW,
-	}
+	var a dwArgs
+	a.y = unsafe.Pointer(&yp[0])
+	a.x = unsafe.Pointer(&src[0])
+	a.w = unsafe.Pointer(&wp[0])
+	a.ys = 4 * ow
+	a.xs = 4 * p.StrideH * ld
+	a.ld = 4 * ld
+	a.rows = oh
+	a.n = ow
+	a.b = b
+	a.kh = p.KH
+	a.kw = p.KW
 	a.lo, a.hi = actBounds(act)
 	if rp != nil {
 		a.res = unsafe.Pointer(&rp[0])
@@ -176,8 +179,12 @@ func gatherTaps(out, src []float32, offs []int, w []float32) {
 		_ = src[off+len(out)-1]
 		ptrs[t] = unsafe.Pointer(&src[off])
 	}
-	a := gatherArgs{out: unsafe.Pointer(&out[0]), ptrs: unsafe.Pointer(&ptrs[0]),
-		w: unsafe.Pointer(&w[0]), nt: len(offs), nb: len(out) / 64}
+	var a gatherArgs
+	a.out = unsafe.Pointer(&out[0])
+	a.ptrs = unsafe.Pointer(&ptrs[0])
+	a.w = unsafe.Pointer(&w[0])
+	a.nt = len(offs)
+	a.nb = len(out) / 64
 	dwGatherAVX512(&a)
 }
 
@@ -212,8 +219,14 @@ func copyRows(dst []float32, ds int, src []float32, ss, n, rows int) {
 		copyRowsGo(dst, ds, src, ss, n, rows)
 		return
 	}
-	a := rowsArgs{d0: unsafe.Pointer(&dst[0]), s0: unsafe.Pointer(&src[0]),
-		ds: 4 * ds, ss: 4 * ss, n: n, rows: rows, m0: lowMask(n % 16)}
+	var a rowsArgs
+	a.d0 = unsafe.Pointer(&dst[0])
+	a.s0 = unsafe.Pointer(&src[0])
+	a.ds = 4 * ds
+	a.ss = 4 * ss
+	a.n = n
+	a.rows = rows
+	a.m0 = lowMask(n % 16)
 	dwCopyRowsAVX512(&a)
 }
 
@@ -233,9 +246,18 @@ func deintRows(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
 		return
 	}
 	r := n % 32
-	a := rowsArgs{d0: unsafe.Pointer(&d0[0]), d1: unsafe.Pointer(&d1[0]), s0: unsafe.Pointer(&src[0]),
-		ds: 4 * ds, ss: 4 * ss, n: n, rows: rows,
-		m0: lowMask(r), m1: lowMask(r - 16), m2: lowMask((r + 1) / 2), m3: lowMask(r / 2)}
+	var a rowsArgs
+	a.d0 = unsafe.Pointer(&d0[0])
+	a.d1 = unsafe.Pointer(&d1[0])
+	a.s0 = unsafe.Pointer(&src[0])
+	a.ds = 4 * ds
+	a.ss = 4 * ss
+	a.n = n
+	a.rows = rows
+	a.m0 = lowMask(r)
+	a.m1 = lowMask(r - 16)
+	a.m2 = lowMask((r + 1) / 2)
+	a.m3 = lowMask(r / 2)
 	dwDeintRowsAVX512(&a)
 }
 
@@ -255,9 +277,18 @@ func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 		return
 	}
 	r := n % 32
-	a := rowsArgs{d0: unsafe.Pointer(&dst[0]), s0: unsafe.Pointer(&s0[0]), s1: unsafe.Pointer(&s1[0]),
-		ds: 4 * ds, ss: 4 * ss, n: n, rows: rows,
-		m0: lowMask(r), m1: lowMask(r - 16), m2: lowMask((r + 1) / 2), m3: lowMask(r / 2)}
+	var a rowsArgs
+	a.d0 = unsafe.Pointer(&dst[0])
+	a.s0 = unsafe.Pointer(&s0[0])
+	a.s1 = unsafe.Pointer(&s1[0])
+	a.ds = 4 * ds
+	a.ss = 4 * ss
+	a.n = n
+	a.rows = rows
+	a.m0 = lowMask(r)
+	a.m1 = lowMask(r - 16)
+	a.m2 = lowMask((r + 1) / 2)
+	a.m3 = lowMask(r / 2)
 	dwIntlvRowsAVX512(&a)
 }
 

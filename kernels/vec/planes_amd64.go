@@ -13,7 +13,10 @@ import (
 var useAVX512 = cpu.X86.HasAVX512F
 
 // planeArgs is the argument block of the assembly plane kernels; its layout
-// is fixed (the offsets in the comments are used by planes_amd64.s).
+// is fixed (the offsets in the comments are used by planes_amd64.s). Callers
+// fill a zero value field by field: a composite literal is built in a
+// temporary and copied with 16-byte moves over 8-byte stores, a
+// store-forwarding stall on every call.
 type planeArgs struct {
 	x, y, pre, dy  unsafe.Pointer // 0, 8, 16, 24
 	n, hw, stride  int            // 32, 40, 48 (stride in bytes)
@@ -53,26 +56,65 @@ func maskBits(masked bool) int {
 }
 
 func planeStatsAsm(x []float32, n, hw, stride int, shift float32) (float64, float64) {
-	a := planeArgs{x: ptr(x), n: n, hw: hw, stride: 4 * stride, mean: shift}
+	var a planeArgs
+	a.x = ptr(x)
+	a.n = n
+	a.hw = hw
+	a.stride = 4 * stride
+	a.mean = shift
 	planeStatsAVX512(&a)
 	return a.s, a.ss
 }
 
 func affineClampAsm(y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float32) {
-	a := planeArgs{x: ptr(x), y: ptr(y), pre: ptr(pre), n: n, hw: hw, stride: 4 * stride, sc: sc, sh: sh, lo: lo, hi: hi}
+	var a planeArgs
+	a.x = ptr(x)
+	a.y = ptr(y)
+	a.pre = ptr(pre)
+	a.n = n
+	a.hw = hw
+	a.stride = 4 * stride
+	a.sc = sc
+	a.sh = sh
+	a.lo = lo
+	a.hi = hi
 	affineClampAVX512(&a)
 }
 
 func gradSumsAsm(dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, mean float32) (float64, float64) {
-	a := planeArgs{x: ptr(x), dy: ptr(dy), n: n, hw: hw, stride: 4 * stride, sc: sc, sh: sh, lo: lo, hi: hi,
-		mean: mean, masked: maskBits(masked)}
+	var a planeArgs
+	a.x = ptr(x)
+	a.dy = ptr(dy)
+	a.n = n
+	a.hw = hw
+	a.stride = 4 * stride
+	a.sc = sc
+	a.sh = sh
+	a.lo = lo
+	a.hi = hi
+	a.mean = mean
+	a.masked = maskBits(masked)
 	gradSumsAVX512(&a)
 	return a.s, a.ss
 }
 
 func gradAffineAsm(dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, ca, cb, ck, mean float32) {
-	a := planeArgs{x: ptr(x), y: ptr(dx), dy: ptr(dy), n: n, hw: hw, stride: 4 * stride, sc: sc, sh: sh, lo: lo, hi: hi,
-		mean: mean, a: ca, b: cb, k: ck, masked: maskBits(masked)}
+	var a planeArgs
+	a.x = ptr(x)
+	a.y = ptr(dx)
+	a.dy = ptr(dy)
+	a.n = n
+	a.hw = hw
+	a.stride = 4 * stride
+	a.sc = sc
+	a.sh = sh
+	a.lo = lo
+	a.hi = hi
+	a.mean = mean
+	a.a = ca
+	a.b = cb
+	a.k = ck
+	a.masked = maskBits(masked)
 	gradAffineAVX512(&a)
 }
 
@@ -101,6 +143,14 @@ func clampGradSlice(dx, dy, x []float32, lo, hi float32) {
 		clampGradGo(dx, dy, x, lo, hi)
 		return
 	}
-	a := planeArgs{x: ptr(x), y: ptr(dx), dy: ptr(dy), n: 1, hw: len(dx), stride: 4 * len(dx), lo: lo, hi: hi}
+	var a planeArgs
+	a.x = ptr(x)
+	a.y = ptr(dx)
+	a.dy = ptr(dy)
+	a.n = 1
+	a.hw = len(dx)
+	a.stride = 4 * len(dx)
+	a.lo = lo
+	a.hi = hi
 	clampGradAVX512(&a)
 }
