@@ -62,18 +62,10 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 			*scratch = make([]float32, pw*ph)
 		}
 		buf := (*scratch)[:pw*ph]
-		clear(buf[:p.PadT*pw])
-		clear(buf[(p.PadT+p.H)*pw:])
-		for h := 0; h < p.H; h++ {
-			row := buf[(p.PadT+h)*pw : (p.PadT+h+1)*pw]
-			for j := range row[:p.PadL] {
-				row[j] = 0
-			}
-			copy(row[p.PadL:], xp[h*p.W:(h+1)*p.W])
-			for j := p.PadL + p.W; j < len(row); j++ {
-				row[j] = 0
-			}
-		}
+		// One clear and one strided row copy: a copy and two pad loops per
+		// row cost as much as the kernel on small planes.
+		clear(buf)
+		copyRows(buf[p.PadT*pw+p.PadL:], pw, xp, p.W, p.W, p.H)
 		src, ld = buf, pw
 	}
 	oh, ow := p.OutH(), p.OutW()
