@@ -344,6 +344,7 @@ table { border-collapse: collapse; margin: 8px 0; font-size: 14px; }
 th, td { border: 1px solid #d6d6d6; padding: 4px 9px; text-align: right; }
 th { background: #f2f2f2; }
 td.l, th.l { text-align: left; }
+td:not(.l) { white-space: nowrap; }
 tr.hl td { background: #fff4e0; font-weight: 600; }
 tr.removed td { background: #fdecec; }
 tr.removed td.dec { color: #b00; font-weight: 600; }

@@ -30,11 +30,11 @@ activation-free block into one dense convolution, verify the merge, time
 base and shrunk model side by side (p50, batch 1, 1 thread), print the
 final table and write report.html into the run directory.
 
-It trains on 12000 images (base 5 epochs, search 1, fine-tune 2) and takes
-about 15 minutes on a 2-core machine shared with other heavy jobs (load 9),
-much less on an idle one. Expect a base near 80% top-1 on 2000 test images,
-activations removed in about 11 of 17 blocks, the shrunk model a few points
-below the base and about 1.3x faster. It is a demo, not the headline run
+It trains on 12000 images (base 5 epochs, search 1, fine-tune 2): 13m36s
+measured on 2 cores shared with other heavy jobs (load 8-9), less on an idle
+machine. Expect a base near 80% top-1 on 2000 test images, activations
+removed in about 11 of 17 blocks, and the shrunk model about 3 points below
+the base and about 1.35x faster. It is a demo, not the headline run
 (dshrink shrink --config configs/shrink-fmnist.yaml).
 --quick is a 1-2 minute smoke test (2000 training images, 1-2 epochs per
 stage) whose accuracies mean little.
