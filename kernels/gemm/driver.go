@@ -319,8 +319,14 @@ func (j *mulJob) tile(ws *workspace, st *blockState, ir, rows, jr, cols int) {
 	ep := &j.ep
 	w, widx := kern.width(cols)
 	args := &ws.args
-	*args = tileArgs{k: st.kc, ldc: j.ldc * 4, lda: j.lda * 4, flags: st.flags, beta: st.beta,
-		min: ep.Min, max: ep.Max, mr: rows, nr: cols}
+	// Field by field, not a composite literal: the literal is built in a
+	// temporary and copied with wide loads over narrow stores, a
+	// store-forwarding stall on every tile.
+	args.a, args.b, args.c = nil, nil, nil
+	args.k, args.bstride, args.ldc, args.flags = st.kc, 0, j.ldc*4, st.flags
+	args.mask, args.maskp, args.bias, args.res, args.ldr = 0, nil, nil, nil, 0
+	args.beta, args.min, args.max = st.beta, ep.Min, ep.Max
+	args.lda, args.mr, args.nr = j.lda*4, rows, cols
 	pc, kc, col := st.pc, st.kc, st.jc+jr
 	switch {
 	case kc == 0:

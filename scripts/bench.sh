@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Reproduces the figures in BENCHMARKS.md on this machine, each ours-vs-reference
+# pair in the same run. Takes about 15 minutes. Needs the references that
+# setup.sh installs, plus Debian's PyTorch for the OpenBLAS and training
+# baselines (apt-get install python3-torch python3-torchvision libopenblas0-openmp)
+# and the peers' scripts in ../shared/peers (or PEERS=/path).
+#
+#   ./scripts/bench.sh [OUT=runs/bench]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-runs/bench}"
+PEERS="${PEERS:-$(cd .. && pwd)/shared/peers}"
+PY=/usr/bin/python3
+mkdir -p "$OUT"
+lscpu | grep -E 'Model name|^CPU\(s\)|CPU family|^Model:' | tee "$OUT/cpu.txt"
+uptime | tee -a "$OUT/cpu.txt"
+
+echo "== 1. SGEMM: ours (avx512, avx2, generic) vs OpenBLAS, 1 and 2 threads"
+go test -run XXX -bench 'BenchmarkSgemm$' -benchtime 0.3s -count 3 ./kernels/gemm | tee "$OUT/sgemm_ours.txt"
+for th in 1 2; do TH=$th OPENBLAS_CORETYPE=SkylakeX $PY "$PEERS/sgemm_openblas.py" | tee -a "$OUT/sgemm_openblas.txt"; done
+go test -run XXX -bench 'BenchmarkSgemm$' -benchtime 0.3s -count 2 ./kernels/gemm | tee -a "$OUT/sgemm_ours.txt"
+
+echo "== 2. Training step MobileNetV2-0.5 28x28 batch 128: ours vs PyTorch 1.13, interleaved"
+for r in 1 2; do
+  go test -run XXX -bench 'TrainStepFashionMNIST' -benchtime 8x ./nn | tee -a "$OUT/train_ours.txt"
+  $PY "$PEERS/fmnist_train.py" --iters 30 --threads 2 2>&1 | tail -3 | tee -a "$OUT/train_torch.txt"
+done
+
+echo "== 3. Inference: our runtime vs ONNX Runtime 1.30, MobileNetV2-1.0 224 original and merged"
+tools/ortbench/run.sh 5 | tee "$OUT/ortbench.txt"
+
+echo "== 4. Our forward latency via go test -bench (runtime and training executor)"
+go test -run XXX -bench 'MobileNetV2' -benchtime 20x ./runtime | tee "$OUT/runtime_bench.txt"
+go test -run XXX -bench 'ForwardMobileNetV2_224' -benchtime 5x ./nn | tee "$OUT/nn_forward.txt"
+echo "results in $OUT"
