@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dshrink/dshrink/internal/testref"
 )
 
 const fmnistDir = "/usr/share/datasets/fashion-mnist"
@@ -16,10 +18,7 @@ const fmnistDir = "/usr/share/datasets/fashion-mnist"
 func needFashionMNIST(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(fmnistDir, "train-images-idx3-ubyte.gz")); err != nil {
-		if os.Getenv("DSHRINK_REQUIRE_REFS") == "1" {
-			t.Fatalf("Fashion-MNIST is required (DSHRINK_REQUIRE_REFS=1): %v", err)
-		}
-		t.Skipf("Fashion-MNIST not installed (%v): apt-get install dataset-fashion-mnist, or ./scripts/setup.sh", err)
+		testref.Missing(t, "Fashion-MNIST ("+fmnistDir+")", "apt-get install dataset-fashion-mnist, or ./scripts/setup.sh")
 	}
 }
 
