@@ -15,3 +15,11 @@ if [ -n "$gofmt_out" ]; then
 fi
 CGO_ENABLED=0 go vet ./...
 CGO_ENABLED=0 go test -count=1 -timeout 45m ./...
+
+# The README's first command, as a user runs it, in its quick form.
+demo_dir=$(mktemp -d)
+./scripts/demo.sh --quick --out "$demo_dir/demo" --quiet
+test -s "$demo_dir/demo/report.html"
+./dshrink report "$demo_dir/demo" -o "$demo_dir/report2.html"
+rm -rf "$demo_dir"
+echo "test.sh: all tests passed"
