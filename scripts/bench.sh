@@ -20,11 +20,16 @@ go test -run XXX -bench 'BenchmarkSgemm$' -benchtime 0.3s -count 3 ./kernels/gem
 for th in 1 2; do TH=$th OPENBLAS_CORETYPE=SkylakeX $PY "$PEERS/sgemm_openblas.py" | tee -a "$OUT/sgemm_openblas.txt"; done
 go test -run XXX -bench 'BenchmarkSgemm$' -benchtime 0.3s -count 2 ./kernels/gemm | tee -a "$OUT/sgemm_ours.txt"
 
-echo "== 2. Training step MobileNetV2-0.5 28x28 batch 128: ours vs PyTorch 1.13, interleaved"
+echo "== 2. Training step MobileNetV2-0.5 28x28 batch 128: ours vs PyTorch 1.13, interleaved, 1 and 2 threads"
 for r in 1 2; do
-  go test -run XXX -bench 'TrainStepFashionMNIST' -benchtime 8x ./nn | tee -a "$OUT/train_ours.txt"
-  $PY "$PEERS/fmnist_train.py" --iters 30 --threads 2 2>&1 | tail -3 | tee -a "$OUT/train_torch.txt"
+  go test -run XXX -bench 'TrainStepFashionMNIST' -benchtime 10x -cpu 1,2 ./nn | grep img/s | tee -a "$OUT/train_ours.txt"
+  for th in 1 2; do
+    $PY "$PEERS/fmnist_train.py" --iters 30 --threads $th 2>&1 | grep -E '"threads"|img_per_s' | tr -d '\n' | tee -a "$OUT/train_torch.txt"; echo | tee -a "$OUT/train_torch.txt"
+  done
 done
+# The whole loop as a user runs it (data loading, optimiser; peak memory).
+go build -o "$OUT/dshrink" ./cmd/dshrink
+"$OUT/dshrink" train --max-steps 40 --out "$OUT/train-tp" --overwrite --json -q | grep -E 'img_per_s|peak' | tee "$OUT/train_cli.txt"
 
 echo "== 3. Inference: our runtime vs ONNX Runtime 1.30, MobileNetV2-1.0 224 original and merged"
 tools/ortbench/run.sh 5 | tee "$OUT/ortbench.txt"
