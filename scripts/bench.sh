@@ -34,7 +34,6 @@ go build -o "$OUT/dshrink" ./cmd/dshrink
 echo "== 3. Inference: our runtime vs ONNX Runtime 1.30, MobileNetV2-1.0 224 original and merged"
 tools/ortbench/run.sh 5 | tee "$OUT/ortbench.txt"
 
-echo "== 4. Our forward latency via go test -bench (runtime and training executor)"
+echo "== 4. Our forward latency via go test -bench (runtime)"
 go test -run XXX -bench 'MobileNetV2' -benchtime 20x ./runtime | tee "$OUT/runtime_bench.txt"
-go test -run XXX -bench 'ForwardMobileNetV2_224' -benchtime 5x ./nn | tee "$OUT/nn_forward.txt"
 echo "results in $OUT"
