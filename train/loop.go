@@ -549,6 +549,12 @@ func gateValues(s []ScalarParam) map[string]float32 {
 // larger than m.MaxBatch()) and returns the mean cross-entropy and the top-1
 // and top-5 accuracy.
 func Evaluate(m *nn.Model, ds data.Dataset, batch int) (EvalResult, error) {
+	return EvaluateEach(m, ds, batch, nil)
+}
+
+// EvaluateEach is Evaluate that also hands every batch's logits ([n, classes],
+// valid only during the call) to each, when each is not nil, in data set order.
+func EvaluateEach(m *nn.Model, ds data.Dataset, batch int, each func(logits []float32, n int)) (EvalResult, error) {
 	if batch <= 0 || batch > m.MaxBatch() {
 		batch = m.MaxBatch()
 	}
@@ -583,6 +589,9 @@ func Evaluate(m *nn.Model, ds data.Dataset, batch int) (EvalResult, error) {
 			return EvalResult{}, err
 		}
 		acc.Add(loss, c1, TopK(logits, b.Labels, classes, min(5, classes)), n)
+		if each != nil {
+			each(logits, n)
+		}
 	}
 	sec := time.Since(t0).Seconds()
 	r := EvalResult{Loss: acc.Loss(), Top1: acc.Top1(), Top5: acc.Top5(), Count: acc.Count, Seconds: sec}
@@ -594,6 +603,11 @@ func Evaluate(m *nn.Model, ds data.Dataset, batch int) (EvalResult, error) {
 
 // EvaluateGraph plans g for batches of batch images and evaluates it on ds.
 func EvaluateGraph(g *graph.Graph, ds data.Dataset, batch int) (EvalResult, error) {
+	return EvaluateGraphEach(g, ds, batch, nil)
+}
+
+// EvaluateGraphEach is EvaluateGraph with EvaluateEach's per-batch callback.
+func EvaluateGraphEach(g *graph.Graph, ds data.Dataset, batch int, each func(logits []float32, n int)) (EvalResult, error) {
 	if batch < 1 {
 		return EvalResult{}, fmt.Errorf("eval batch %d, want at least 1", batch)
 	}
@@ -605,5 +619,5 @@ func EvaluateGraph(g *graph.Graph, ds data.Dataset, batch int) (EvalResult, erro
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("plan model: %w", err)
 	}
-	return Evaluate(m, ds, batch)
+	return EvaluateEach(m, ds, batch, each)
 }

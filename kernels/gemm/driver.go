@@ -1,7 +1,6 @@
 package gemm
 
 import (
-	"sync"
 
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
@@ -34,39 +33,15 @@ type workspace struct {
 	edge []float32 // packed edge panel when B is read in place
 }
 
-// freeList is a mutex-protected stack of reusable objects.
-type freeList[T any] struct {
-	mu   sync.Mutex
-	free []*T
-}
-
-func (f *freeList[T]) get() *T {
-	f.mu.Lock()
-	if n := len(f.free); n > 0 {
-		x := f.free[n-1]
-		f.free = f.free[:n-1]
-		f.mu.Unlock()
-		return x
-	}
-	f.mu.Unlock()
-	return new(T)
-}
-
-func (f *freeList[T]) put(x *T) {
-	f.mu.Lock()
-	f.free = append(f.free, x)
-	f.mu.Unlock()
-}
-
 var (
-	workspaces freeList[workspace]
-	packs      freeList[PackedA]
-	jobs       freeList[mulJob]
-	packJobs   freeList[packJob]
+	workspaces parallel.FreeList[workspace]
+	packs      parallel.FreeList[PackedA]
+	jobs       parallel.FreeList[mulJob]
+	packJobs   parallel.FreeList[packJob]
 )
 
-func getPacked() *PackedA  { return packs.get() }
-func putPacked(p *PackedA) { packs.put(p) }
+func getPacked() *PackedA  { return packs.Get() }
+func putPacked(p *PackedA) { packs.Put(p) }
 
 // grow returns s resliced to n elements, reallocating only when too small.
 func grow(s []float32, n int) []float32 {
@@ -85,7 +60,7 @@ func (p *PackedA) pack(kern *kernelImpl, transA bool, m, k int, alpha float32, a
 	if k == 0 || m == 0 {
 		return
 	}
-	j := packJobs.get()
+	j := packJobs.Get()
 	*j = packJob{p: p, transA: transA, alpha: alpha, a: a, lda: lda}
 	grain := panels
 	if parallel.Threads() > 1 && m*k >= 1<<16 {
@@ -93,7 +68,7 @@ func (p *PackedA) pack(kern *kernelImpl, transA bool, m, k int, alpha float32, a
 	}
 	parallel.Do(j, panels, grain)
 	*j = packJob{}
-	packJobs.put(j)
+	packJobs.Put(j)
 }
 
 // packJob packs a range of A micro-panels.
@@ -155,24 +130,24 @@ type mulJob struct {
 
 // multiplyPacked runs C = op(A)*op(B) (+ beta*C, ep) with op(A) packed.
 func multiplyPacked(pa *PackedA, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int, ep *Epilogue) {
-	j := jobs.get()
+	j := jobs.Get()
 	*j = mulJob{kern: pa.kern, m: pa.m, k: pa.k, apack: pa.data, transB: transB, n: n, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	if ep != nil {
 		j.ep = *ep
 	}
 	j.run()
 	*j = mulJob{}
-	jobs.put(j)
+	jobs.Put(j)
 }
 
 // multiplyDirect runs C = A*op(B) + beta*C reading the row-major m x k
 // matrix A in place; kern must have direct kernels.
 func multiplyDirect(kern *kernelImpl, m, k int, a []float32, lda int, transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	j := jobs.get()
+	j := jobs.Get()
 	*j = mulJob{kern: kern, direct: true, m: m, k: k, a: a, lda: lda, transB: transB, n: n, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	j.run()
 	*j = mulJob{}
-	jobs.put(j)
+	jobs.Put(j)
 }
 
 // run executes the job, in parallel when worth it.
@@ -199,14 +174,14 @@ func (j *mulJob) run() {
 
 // Run computes the C block of panels [lo, hi) along the split dimension.
 func (j *mulJob) Run(lo, hi int) {
-	ws := workspaces.get()
+	ws := workspaces.Get()
 	kern := j.kern
 	if j.splitN {
 		j.block(ws, 0, j.m, lo*kern.nr, min(hi*kern.nr, j.n))
 	} else {
 		j.block(ws, lo*kern.mr, min(hi*kern.mr, j.m), 0, j.n)
 	}
-	workspaces.put(ws)
+	workspaces.Put(ws)
 }
 
 // blockState is the loop-invariant part of one (jc, pc) block.
