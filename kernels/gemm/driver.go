@@ -1,7 +1,6 @@
 package gemm
 
 import (
-
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
