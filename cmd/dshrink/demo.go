@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -82,10 +80,7 @@ It needs the Fashion-MNIST files (Debian package dataset-fashion-mnist;
 			ctx, stop := shrinkContext()
 			defer stop()
 			res, err := report.Demo(ctx, cfg, report.DemoOptions{Log: cmd.ErrOrStderr()})
-			if errors.Is(err, shrink.ErrInterrupted) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%v; rerun the same command to resume\n", err)
-				os.Exit(130)
-			}
+			exitIfInterrupted(cmd, err)
 			if err != nil {
 				return err
 			}

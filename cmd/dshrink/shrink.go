@@ -195,10 +195,7 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 			ctx, stop := shrinkContext()
 			defer stop()
 			sum, err := shrink.RunPipeline(ctx, cfg, shrink.PipelineOptions{Log: cmd.ErrOrStderr()})
-			if errors.Is(err, shrink.ErrInterrupted) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%v; rerun the same command to resume\n", err)
-				os.Exit(130)
-			}
+			exitIfInterrupted(cmd, err)
 			if err != nil {
 				return err
 			}
@@ -238,4 +235,13 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
 	f.BoolVar(&jsonOut, "json", false, "print the summary as JSON")
 	rootCmd.AddCommand(cmd)
+}
+
+// exitIfInterrupted ends the process with status 130 when a pipeline run was
+// interrupted (Ctrl-C): its checkpoint is saved and a rerun resumes it.
+func exitIfInterrupted(cmd *cobra.Command, err error) {
+	if errors.Is(err, shrink.ErrInterrupted) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%v; rerun the same command to resume\n", err)
+		os.Exit(130)
+	}
 }
