@@ -28,6 +28,9 @@ type Options struct {
 	Batch int
 	// Threads is the number of threads Run uses (default 1).
 	Threads int
+	// Winograd selects when dense 3x3 stride-1 convolutions run with the
+	// Winograd F(2x2, 3x3) algorithm (default WinogradAuto).
+	Winograd WinogradMode
 }
 
 // value is one tensor of the program.
@@ -82,7 +85,26 @@ type Program struct {
 	imgTask  imgTask
 	curX     []float32 // input and output of the Run in progress
 	curOut   []float32
+	// per-thread scratch of the Winograd steps: Threads() buffers of
+	// scratchPer floats, claimed with scratchBusy
+	scratch     []float32
+	scratchPer  int
+	scratchBusy []atomic.Bool
 }
+
+// claimScratch claims a free scratch buffer and returns its index. At most
+// Threads() goroutines run steps at a time, so one is always free soon.
+func (p *Program) claimScratch() int {
+	for {
+		for i := range p.scratchBusy {
+			if p.scratchBusy[i].CompareAndSwap(false, true) {
+				return i
+			}
+		}
+	}
+}
+
+func (p *Program) releaseScratch(i int) { p.scratchBusy[i].Store(false) }
 
 // StepInfo describes one step of a compiled program.
 type StepInfo struct {
@@ -90,6 +112,7 @@ type StepInfo struct {
 	Name   string // the graph node (the first of a fused chain)
 	Fused  string // what was fused into it, e.g. "bn+add+relu6"
 	Output string // the value it writes
+	Kernel string // for convolutions: "direct", "winograd" (F(2x2, 3x3)) or "depthwise"
 	MACs   int64  // multiply-accumulates at the compiled batch (0 for element-wise steps)
 }
 
@@ -160,7 +183,10 @@ func Compile(g *graph.Graph, opts Options) (*Program, error) {
 	if opts.Batch < 1 || opts.Threads < 1 {
 		return nil, fmt.Errorf("runtime: batch %d and threads %d must be positive", opts.Batch, opts.Threads)
 	}
-	c := &compiler{g: g, batch: opts.Batch, threads: opts.Threads, vals: map[string]*value{}, alias: map[string]string{}}
+	if opts.Winograd < WinogradAuto || opts.Winograd > WinogradOff {
+		return nil, fmt.Errorf("runtime: unknown Winograd mode %d", opts.Winograd)
+	}
+	c := &compiler{g: g, batch: opts.Batch, threads: opts.Threads, wino: opts.Winograd, vals: map[string]*value{}, alias: map[string]string{}}
 	p, err := c.compile()
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", g.Name, err)

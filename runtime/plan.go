@@ -36,6 +36,7 @@ type op struct {
 	// conv
 	a       graph.ConvAttr // pads after Pad folding
 	dw      bool
+	wino    bool      // runs as Winograd F(2x2, 3x3)
 	weight  []float64 // dense [OutC][InC][KH][KW] (groups expanded) or depthwise [C][KH][KW]
 	bias    []float64 // [OutC]
 	bmap    []float64 // [OutC][Ho][Wo] or nil
@@ -49,6 +50,7 @@ type compiler struct {
 	g       *graph.Graph
 	batch   int
 	threads int
+	wino    WinogradMode
 	shapes  map[string][]int
 	vals    map[string]*value
 	alias   map[string]string
@@ -444,6 +446,19 @@ func (c *compiler) finish() (*Program, error) {
 		if o.kind == opConv && !flat {
 			p := slices.Max(o.a.Pads[:])
 			src.pad = max(src.pad, p)
+			if c.useWinograd(o, src, v) {
+				o.wino = true
+				src.pad = max(src.pad, winoHalo(o, src, v))
+				if v.h%2 != 0 || v.w%2 != 0 {
+					// the last tiles write into the output's halo and
+					// read the residual's
+					v.pad = max(v.pad, 1)
+					if o.in2 != "" {
+						rv := c.vals[o.in2]
+						rv.pad = max(rv.pad, 1)
+					}
+				}
+			}
 		}
 	}
 	out := c.vals[outName]
@@ -488,7 +503,7 @@ func (c *compiler) finish() (*Program, error) {
 	if in.c <= 4 && !out.isInput {
 		small := true
 		for _, o := range c.ops {
-			if (o.in == in.name && (o.kind != opConv || o.dw || o.linear)) || o.in2 == in.name {
+			if (o.in == in.name && (o.kind != opConv || o.dw || o.linear || o.wino)) || o.in2 == in.name {
 				small = false
 			}
 		}
@@ -542,8 +557,23 @@ func (c *compiler) finish() (*Program, error) {
 		}
 		p.steps = append(p.steps, s)
 		p.infos = append(p.infos, info)
+		if w, ok := s.(*winoStep); ok {
+			p.scratchPer = max(p.scratchPer, (w.scratchFloats()+15)&^15)
+		}
+	}
+	if p.scratchPer > 0 {
+		p.scratch = make([]float32, c.threads*p.scratchPer)
+		p.scratchBusy = make([]atomic.Bool, c.threads)
 	}
 	return p, nil
+}
+
+// useWinograd reports whether conv o from in to out runs as Winograd.
+func (c *compiler) useWinograd(o *op, in, out *value) bool {
+	if c.wino == WinogradOff || !winoEligible(o, in) {
+		return false
+	}
+	return c.wino == WinogradOn || winoAuto(o.a.InC, o.a.OutC, out.h, out.w)
 }
 
 // build turns an op into an executable step.
@@ -552,13 +582,20 @@ func (c *compiler) build(p *Program, o *op) (step, StepInfo, error) {
 	info := StepInfo{Name: o.node, Fused: strings.Join(o.fused, "+"), Output: o.out}
 	switch o.kind {
 	case opConv:
-		s, err := newConvStep(p, o, in, out, c.vals[o.in2])
+		var s step
+		var err error
+		info.Kind, info.Kernel = "conv", "direct"
+		if o.wino {
+			s, err = newWinoStep(p, o, in, out, c.vals[o.in2], c.threads)
+			info.Kernel = "winograd"
+		} else {
+			s, err = newConvStep(p, o, in, out, c.vals[o.in2])
+		}
 		if err != nil {
 			return nil, info, fmt.Errorf("node %s: %w", o.node, err)
 		}
-		info.Kind = "conv"
 		if o.dw {
-			info.Kind = "dwconv"
+			info.Kind, info.Kernel = "dwconv", "depthwise"
 		} else if o.linear {
 			info.Kind = "linear"
 		}

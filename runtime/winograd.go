@@ -1,0 +1,407 @@
+package runtime
+
+//go:generate go run gen_winograd.go
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+
+	"github.com/dshrink/dshrink/kernels/parallel"
+)
+
+// Winograd F(2x2, 3x3) for dense 3x3 stride-1 convolutions.
+//
+// The output is cut into 2x2 tiles (T = ceil(OH/2) * ceil(OW/2) per image);
+// tile (ty, tx) reads the 4x4 input patch whose top-left pixel is (2ty-padT,
+// 2tx-padL), straight from the zero-haloed NCHWc16 input (the compiler gives
+// the input a halo deep enough for the last tile). With the transforms
+//
+//	B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+//	G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//	A^T = [1 1 1 0; 0 1 -1 -1]
+//
+// the output tile is A^T [sum over input channels of U ⊙ V] A with U = G g
+// G^T (weights, transformed at compile time in float64) and V = B^T d B. For
+// each of the 16 positions pos of the 4x4 transformed tile, the channel sum is
+// a 1x1 convolution of V[pos] (an NCHWc16 tensor of T pixels) with U[pos],
+// which the dense micro-kernels compute (kh = kw = 1, pixel stride 64 bytes).
+//
+// Tiles are processed in chunks of nt so that the transformed input V of a
+// chunk ([16][cinBlocks][nt][16]) stays in L2; for each output channel block
+// the 16 products M ([16][nt][16]) stay in L1 and are turned into output
+// pixels at once, with the epilogue of the direct kernels (bias, residual,
+// border bias map, clamp). Tiles that stick out of an odd-sized output write
+// into its halo, which the step clears afterwards; the compiler gives such
+// outputs (and their residuals) a halo and pads the bias map to whole tiles.
+
+// WinogradMode selects when Compile runs dense 3x3 stride-1 convolutions
+// with the Winograd F(2x2, 3x3) algorithm.
+type WinogradMode int
+
+const (
+	// WinogradAuto uses Winograd where it is expected to be faster than the
+	// direct convolution (see winoAuto).
+	WinogradAuto WinogradMode = iota
+	// WinogradOn uses Winograd for every eligible convolution.
+	WinogradOn
+	// WinogradOff never uses Winograd.
+	WinogradOff
+)
+
+// wargs is the argument block of the transform kernels. Field offsets are
+// fixed (see gen_winograd.go and TestWargsLayout).
+type wargs struct {
+	src, dst        unsafe.Pointer
+	srcRow          int // input transform: bytes between input rows
+	pos             int // bytes between the 16 planes of V (input) or M (output)
+	n               int // tiles (of one tile row)
+	dstRow          int // output transform: bytes between output rows
+	bias, res, bmap unsafe.Pointer
+	resRow, bmapRow int
+	lo, hi          float32
+}
+
+// zeros16 is the zero bias of the Winograd products.
+var zeros16 [16]float32
+
+// winoInGo is the portable input transform: for n tiles of one tile row,
+// V[pos][t] = (B^T d_t B)[pos] where d_t is the 4x4 patch at src + t*128
+// bytes, rows srcRow bytes apart, and V[pos][t] is at dst + pos*pos + t*64.
+func winoInGo(a *wargs) {
+	var d [4][4][16]float32
+	var c [4][4][16]float32
+	for t := 0; t < a.n; t++ {
+		for i := 0; i < 4; i++ {
+			for j := 0; j < 4; j++ {
+				d[i][j] = *(*[16]float32)(unsafe.Add(a.src, t*128+i*a.srcRow+j*64))
+			}
+		}
+		for j := 0; j < 4; j++ {
+			for l := 0; l < 16; l++ {
+				d0, d1, d2, d3 := d[0][j][l], d[1][j][l], d[2][j][l], d[3][j][l]
+				c[0][j][l], c[1][j][l], c[2][j][l], c[3][j][l] = d0-d2, d1+d2, d2-d1, d1-d3
+			}
+		}
+		for i := 0; i < 4; i++ {
+			var v [4]*[16]float32
+			for j := range v {
+				v[j] = (*[16]float32)(unsafe.Add(a.dst, (4*i+j)*a.pos+t*64))
+			}
+			for l := 0; l < 16; l++ {
+				a0, a1, a2, a3 := c[i][0][l], c[i][1][l], c[i][2][l], c[i][3][l]
+				v[0][l], v[1][l], v[2][l], v[3][l] = a0-a2, a1+a2, a2-a1, a1-a3
+			}
+		}
+	}
+}
+
+// winoOutGo is the portable output transform: for n tiles of one tile row,
+// out = clamp(A^T m_t A + bias (+ res) (+ bmap), lo, hi), m_t[pos] at src +
+// pos*pos + t*64, output pixel (y, x) of tile t at dst + t*128 + y*dstRow +
+// 64x (res and bmap likewise with their row strides).
+func winoOutGo(a *wargs) {
+	bias := (*[16]float32)(a.bias)
+	for t := 0; t < a.n; t++ {
+		var m [4][4]*[16]float32
+		for i := 0; i < 4; i++ {
+			for j := 0; j < 4; j++ {
+				m[i][j] = (*[16]float32)(unsafe.Add(a.src, (4*i+j)*a.pos+t*64))
+			}
+		}
+		var y [2][2][16]float32
+		for l := 0; l < 16; l++ {
+			var s [2][4]float32
+			for j := 0; j < 4; j++ {
+				s[0][j] = m[0][j][l] + m[1][j][l] + m[2][j][l]
+				s[1][j] = m[1][j][l] - m[2][j][l] - m[3][j][l]
+			}
+			for r := 0; r < 2; r++ {
+				y[r][0][l] = s[r][0] + s[r][1] + s[r][2] + bias[l]
+				y[r][1][l] = s[r][1] - s[r][2] - s[r][3] + bias[l]
+			}
+		}
+		for r := 0; r < 2; r++ {
+			for x := 0; x < 2; x++ {
+				o := (*[16]float32)(unsafe.Add(a.dst, t*128+r*a.dstRow+64*x))
+				var res, bm *[16]float32
+				if a.res != nil {
+					res = (*[16]float32)(unsafe.Add(a.res, t*128+r*a.resRow+64*x))
+				}
+				if a.bmap != nil {
+					bm = (*[16]float32)(unsafe.Add(a.bmap, t*128+r*a.bmapRow+64*x))
+				}
+				for l := 0; l < 16; l++ {
+					v := y[r][x][l]
+					if res != nil {
+						v += res[l]
+					}
+					if bm != nil {
+						v += bm[l]
+					}
+					if !(v > a.lo) {
+						v = a.lo
+					}
+					if !(v < a.hi) {
+						v = a.hi
+					}
+					o[l] = v
+				}
+			}
+		}
+	}
+}
+
+func runWinoIn(a *wargs) {
+	if useAsm {
+		winoIn(a)
+	} else {
+		winoInGo(a)
+	}
+}
+
+func runWinoOut(a *wargs) {
+	if useAsm {
+		winoOut(a)
+	} else {
+		winoOutGo(a)
+	}
+}
+
+// winoEligible reports whether o (a dense conv from in) can run with
+// Winograd F(2x2, 3x3).
+func winoEligible(o *op, in *value) bool {
+	a := o.a
+	if o.kind != opConv || o.dw || o.linear || in.flat || a.KH != 3 || a.KW != 3 || a.StrideH != 1 || a.StrideW != 1 || a.Groups != 1 {
+		return false
+	}
+	_, _, post, err := actRange(o.act)
+	return !post && err == nil
+}
+
+// winoAuto reports whether Winograd is expected to beat the direct
+// convolution for a conv of cin -> cout channels with an oh x ow output.
+func winoAuto(cin, cout, oh, ow int) bool {
+	return cin >= 16 && cout >= 16
+}
+
+// winoTiles returns the tile grid of an oh x ow output.
+func winoTiles(oh, ow int) (th, tw int) { return (oh + 1) / 2, (ow + 1) / 2 }
+
+// winoHalo returns the halo the input of a Winograd conv needs: the last
+// tile reads up to row 2*th+1-padT (the input has h rows).
+func winoHalo(o *op, in, out *value) int {
+	th, tw := winoTiles(out.h, out.w)
+	p := o.a.Pads
+	return max(p[0], p[1], 2*th+2-p[0]-in.h, 2*tw+2-p[1]-in.w)
+}
+
+// winoStep is a fused dense 3x3 stride-1 convolution by Winograd F(2x2, 3x3).
+type winoStep struct {
+	p            *Program
+	in, out, res *value
+	u            []float32 // [16][kbOut][wPerKB], the dense 1x1 weight format
+	bias         []float32 // [kbOut*16]
+	bmap         []float32 // [kbOut][2th][2tw][16] or nil
+	cinB         int
+	cntLast      int
+	kbOut        int
+	wPerKB       int
+	th, tw, T    int
+	padT, padL   int
+	nt, nChunks  int // tiles per chunk, chunks
+	groups       int // output block groups per chunk in thread-parallel runs
+	vPos, mPos   int // floats between the planes of V and of M
+	lo, hi       float32
+	// per-call state
+	curSlot, curGroups int
+}
+
+// winoChunkBytes is the budget for the transformed input of one chunk (a
+// variable for tests).
+var winoChunkBytes = 192 << 10
+
+func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep, error) {
+	a := o.a
+	if in.cbs != 16 || out.cbs != 16 || (res != nil && res.cbs != 16) {
+		return nil, fmt.Errorf("internal: winograd with blocks of %d", in.cbs)
+	}
+	if h := winoHalo(o, in, out); h > in.pad {
+		return nil, fmt.Errorf("internal: winograd input halo %d, needs %d", in.pad, h)
+	}
+	s := &winoStep{p: p, in: in, out: out, res: res, padT: a.Pads[0], padL: a.Pads[1]}
+	s.th, s.tw = winoTiles(out.h, out.w)
+	s.T = s.th * s.tw
+	if (out.h%2 != 0 || out.w%2 != 0) && (out.pad < 1 || (res != nil && res.pad < 1)) {
+		return nil, fmt.Errorf("internal: odd winograd output without a halo")
+	}
+	lo, hi, _, err := actRange(o.act)
+	if err != nil {
+		return nil, err
+	}
+	s.lo, s.hi = lo, hi
+	s.cinB = in.cb()
+	s.cntLast = in.c - (s.cinB-1)*16
+	s.kbOut = out.cb()
+	kb := s.kbOut
+	s.bias = make([]float32, kb*16)
+	for i, b := range o.bias {
+		s.bias[i] = float32(b)
+	}
+	// Weights: U = G g G^T per (oc, ic), in float64.
+	s.wPerKB = ((s.cinB-1)*16 + s.cntLast) * 16
+	s.u = make([]float32, 16*kb*s.wPerKB)
+	G := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
+	for oc := 0; oc < a.OutC; oc++ {
+		for ic := 0; ic < a.InC; ic++ {
+			g := o.weight[(oc*a.InC+ic)*9:][:9]
+			var tmp [4][3]float64 // G g
+			for i := 0; i < 4; i++ {
+				for l := 0; l < 3; l++ {
+					for k := 0; k < 3; k++ {
+						tmp[i][l] += G[i][k] * g[k*3+l]
+					}
+				}
+			}
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 4; j++ {
+					var u float64
+					for l := 0; l < 3; l++ {
+						u += tmp[i][l] * G[j][l]
+					}
+					pos := 4*i + j
+					idx := (pos*kb+oc/16)*s.wPerKB + ic*16 + oc%16
+					s.u[idx] = float32(u)
+				}
+			}
+		}
+	}
+	if o.bmap != nil {
+		hw := out.h * out.w
+		bh, bw := 2*s.th, 2*s.tw
+		s.bmap = make([]float32, kb*bh*bw*16)
+		for ch := 0; ch < a.OutC; ch++ {
+			for y := 0; y < out.h; y++ {
+				for x := 0; x < out.w; x++ {
+					s.bmap[(((ch/16)*bh+y)*bw+x)*16+ch%16] = float32(o.bmap[ch*hw+y*out.w+x])
+				}
+			}
+		}
+	}
+	// Chunks: V of a chunk within the budget, chunks of equal size.
+	ntMax := max(14, winoChunkBytes/(1024*s.cinB))
+	s.nChunks = (s.T + ntMax - 1) / ntMax
+	s.nt = (s.T + s.nChunks - 1) / s.nChunks
+	s.vPos = s.cinB*s.nt*16 + 16
+	s.mPos = s.nt*16 + 16
+	// A thread-parallel run of one image wants at least 2 items per thread:
+	// split the output blocks of each chunk into groups (each group
+	// transforms the chunk's input again, which is cheap).
+	s.groups = 1
+	if s.nChunks < 2*threads {
+		s.groups = min(kb, (2*threads+s.nChunks-1)/s.nChunks)
+	}
+	return s, nil
+}
+
+// scratchFloats returns the per-thread scratch the step needs.
+func (s *winoStep) scratchFloats() int { return 16*s.vPos + 16*s.mPos }
+
+func (s *winoStep) exec(int) {}
+
+func (s *winoStep) execImg(slot, _ int, par bool) {
+	if th := parallel.Threads(); par && th > 1 {
+		s.curSlot, s.curGroups = slot, s.groups
+		n := s.nChunks * s.groups
+		parallel.Do(s, n, max(1, n/(4*th)))
+	} else {
+		s.items(slot, 1, 0, s.nChunks)
+	}
+	s.p.zeroHalo(s.out, slot)
+}
+
+// Run computes items [lo, hi) of the image in flight.
+func (s *winoStep) Run(lo, hi int) { s.items(s.curSlot, s.curGroups, lo, hi) }
+
+// items computes work items [lo, hi) (item = chunk*groups + output block
+// group) of storage slot slot.
+func (s *winoStep) items(slot, groups, lo, hi int) {
+	k := s.p.claimScratch()
+	scr := s.p.scratch[k*s.p.scratchPer:][:s.p.scratchPer]
+	for it := lo; it < hi; it++ {
+		c, g := it/groups, it%groups
+		s.chunk(slot, c, g*s.kbOut/groups, (g+1)*s.kbOut/groups, scr)
+	}
+	s.p.releaseScratch(k)
+}
+
+// chunk computes output blocks [k0, k1) of the tiles of chunk c.
+func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
+	p, in, out := s.p, s.in, s.out
+	t0 := c * s.nt
+	t1 := min(t0+s.nt, s.T)
+	n := t1 - t0
+	v := unsafe.Pointer(&scr[0])
+	m := unsafe.Pointer(&scr[16*s.vPos])
+	inIS, inCS, inRS := strides(in)
+	var wa wargs
+	wa.srcRow = 4 * inRS
+	wa.pos = 4 * s.vPos
+	for cb := 0; cb < s.cinB; cb++ {
+		for t := t0; t < t1; {
+			ty, tx := t/s.tw, t%s.tw
+			run := min(s.tw-tx, t1-t)
+			wa.src = p.ptr(in.off + slot*inIS + cb*inCS + (2*ty-s.padT+in.pad)*inRS + (2*tx-s.padL+in.pad)*16)
+			wa.dst = unsafe.Add(v, 4*(cb*s.nt*16+(t-t0)*16))
+			wa.n = run
+			runWinoIn(&wa)
+			t += run
+		}
+	}
+	var ka kargs
+	ka.kh, ka.kw = 1, 1
+	ka.cb, ka.cbStride = s.cinB, 64*s.nt
+	ka.cnt, ka.cntLast = 16, s.cntLast
+	ka.lo, ka.hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	ka.bias = unsafe.Pointer(&zeros16)
+	groups := (n + maxR - 1) / maxR
+	_, _, outRS := strides(out)
+	var resRS int
+	if s.res != nil {
+		_, _, resRS = strides(s.res)
+	}
+	wa.pos = 4 * s.mPos
+	wa.dstRow = 4 * outRS
+	wa.resRow = 4 * resRS
+	wa.bmapRow = 4 * 2 * s.tw * 16
+	wa.lo, wa.hi = s.lo, s.hi
+	for kb := k0; kb < k1; kb++ {
+		for pos := 0; pos < 16; pos++ {
+			w := unsafe.Pointer(&s.u[(pos*s.kbOut+kb)*s.wPerKB])
+			for g := 0; g < groups; g++ {
+				a, b := n*g/groups, n*(g+1)/groups
+				ka.in = unsafe.Add(v, 4*(pos*s.vPos+a*16))
+				ka.out = unsafe.Add(m, 4*(pos*s.mPos+a*16))
+				ka.w = w
+				runConv(&ka, 64, b-a)
+			}
+		}
+		wa.bias = unsafe.Pointer(&s.bias[kb*16])
+		for t := t0; t < t1; {
+			ty, tx := t/s.tw, t%s.tw
+			run := min(s.tw-tx, t1-t)
+			wa.src = unsafe.Add(m, 4*(t-t0)*16)
+			wa.dst = p.ptr(interior(out, slot, kb, 2*ty, 2*tx))
+			wa.res, wa.bmap = nil, nil
+			if s.res != nil {
+				wa.res = p.ptr(interior(s.res, slot, kb, 2*ty, 2*tx))
+			}
+			if s.bmap != nil {
+				wa.bmap = unsafe.Pointer(&s.bmap[((kb*2*s.th+2*ty)*2*s.tw+2*tx)*16])
+			}
+			wa.n = run
+			runWinoOut(&wa)
+			t += run
+		}
+	}
+}

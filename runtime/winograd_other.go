@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package runtime
+
+func winoIn(a *wargs) { winoInGo(a) }
+
+func winoOut(a *wargs) { winoOutGo(a) }

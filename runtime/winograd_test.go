@@ -1,0 +1,298 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/graph/reference"
+	"github.com/dshrink/dshrink/models"
+	"github.com/dshrink/dshrink/runtime/testmodels"
+	"github.com/dshrink/dshrink/tensor"
+)
+
+// winoTol bounds max |runtime - reference| / max |reference| of a Winograd
+// convolution (F(2x2, 3x3) loses a few bits to the transforms).
+const winoTol = 1e-5
+
+func TestWargsLayout(t *testing.T) {
+	var a wargs
+	want := map[string][2]uintptr{
+		"src": {unsafe.Offsetof(a.src), 0}, "dst": {unsafe.Offsetof(a.dst), 8}, "srcRow": {unsafe.Offsetof(a.srcRow), 16},
+		"pos": {unsafe.Offsetof(a.pos), 24}, "n": {unsafe.Offsetof(a.n), 32}, "dstRow": {unsafe.Offsetof(a.dstRow), 40},
+		"bias": {unsafe.Offsetof(a.bias), 48}, "res": {unsafe.Offsetof(a.res), 56}, "bmap": {unsafe.Offsetof(a.bmap), 64},
+		"resRow": {unsafe.Offsetof(a.resRow), 72}, "bmapRow": {unsafe.Offsetof(a.bmapRow), 80},
+		"lo": {unsafe.Offsetof(a.lo), 88}, "hi": {unsafe.Offsetof(a.hi), 92},
+	}
+	for k, v := range want {
+		if v[0] != v[1] {
+			t.Errorf("wargs.%s at offset %d, assembly expects %d", k, v[0], v[1])
+		}
+	}
+}
+
+// withISA runs f with the assembly kernels (where available) and with the
+// portable Go ones.
+func withISA(t *testing.T, f func(t *testing.T)) {
+	old := useAsm
+	defer func() { useAsm = old }()
+	for _, asm := range []bool{true, false} {
+		if asm && !old {
+			continue
+		}
+		useAsm = asm
+		name := "go"
+		if asm {
+			name = "avx512"
+		}
+		t.Run(name, f)
+	}
+}
+
+// TestWinoTransformsMatchGo checks the assembly transforms against the
+// portable ones.
+func TestWinoTransformsMatchGo(t *testing.T) {
+	if !useAsm {
+		t.Skip("no assembly kernels on this machine")
+	}
+	rng := rand.New(rand.NewPCG(4, 5))
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(rng.NormFloat64())
+		}
+		return s
+	}
+	for n := 1; n <= 6; n++ {
+		// input: 4 rows of 2n+2 pixels, row stride 2n+5 pixels
+		rowPix := 2*n + 5
+		src := fill(4 * rowPix * 16)
+		pos := n*16 + 16
+		got, want := make([]float32, 16*pos), make([]float32, 16*pos)
+		a := wargs{src: unsafe.Pointer(&src[0]), srcRow: rowPix * 64, pos: 4 * pos, n: n}
+		b := a
+		a.dst, b.dst = unsafe.Pointer(&got[0]), unsafe.Pointer(&want[0])
+		winoIn(&a)
+		winoInGo(&b)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("winoIn n %d: [%d] asm %v go %v", n, i, got[i], want[i])
+			}
+		}
+		for _, opt := range []int{0, 1, 2, 3} {
+			m := fill(16 * pos)
+			outRow := 2*n + 3
+			bias, res, bm := fill(16), fill(2*outRow*16), fill(2*outRow*16)
+			got, want := make([]float32, 2*outRow*16), make([]float32, 2*outRow*16)
+			a := wargs{src: unsafe.Pointer(&m[0]), pos: 4 * pos, n: n, dstRow: 64 * outRow, bias: unsafe.Pointer(&bias[0]),
+				resRow: 64 * outRow, bmapRow: 64 * outRow, lo: -1, hi: 2}
+			if opt&1 != 0 {
+				a.res = unsafe.Pointer(&res[0])
+			}
+			if opt&2 != 0 {
+				a.bmap = unsafe.Pointer(&bm[0])
+			}
+			b := a
+			a.dst, b.dst = unsafe.Pointer(&got[0]), unsafe.Pointer(&want[0])
+			winoOut(&a)
+			winoOutGo(&b)
+			for i := range got {
+				if math.Abs(float64(got[i]-want[i])) > 1e-6*(1+math.Abs(float64(want[i]))) {
+					t.Fatalf("winoOut n %d opt %d: [%d] asm %v go %v", n, opt, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+type winoCase struct {
+	cin, cout, h, w, pad int
+	bmap, res, relu6     bool
+}
+
+func (c winoCase) String() string {
+	return fmt.Sprintf("%d->%d_%dx%d_p%d_bmap%v_res%v_relu6%v", c.cin, c.cout, c.h, c.w, c.pad, c.bmap, c.res, c.relu6)
+}
+
+// winoGraph builds a 3x3 stride-1 conv (with a 1x1 conv before it giving
+// the residual, if any).
+func winoGraph(c winoCase, seed uint64) (*graph.Graph, error) {
+	rng := rand.New(rand.NewPCG(seed, 8))
+	b := graph.NewBuilder("wino_"+c.String(), c.cin, c.h, c.w)
+	var r string
+	if c.res {
+		k, p := 1, c.pad-1 // same output size as the 3x3 conv
+		if c.pad == 0 {
+			k, p = 3, 0
+		}
+		r = b.Conv("pre", "input", c.cin, c.cout, k, 1, p, 1, true)
+	}
+	y := b.Conv("w", "input", c.cin, c.cout, 3, 1, c.pad, 1, true)
+	nd := b.G.Nodes[len(b.G.Nodes)-1]
+	oh, ow := c.h+2*c.pad-2, c.w+2*c.pad-2
+	if c.bmap {
+		bm := tensor.New(c.cout, oh, ow)
+		bm.RandN(rng, 0.5)
+		b.G.Params["w.bias_map"] = bm
+		nd.Params = append(nd.Params, "w.bias_map")
+		nd.Conv.BiasMap = true
+	}
+	if c.res {
+		y = b.Add("add", y, r)
+	}
+	if c.relu6 {
+		y = b.Act("act", y, graph.ActReLU6, "")
+	}
+	g, err := b.Finish(y)
+	if err != nil {
+		return nil, err
+	}
+	g.InitParams(seed)
+	for _, n := range g.Nodes {
+		if n.Op == graph.OpConv {
+			g.Param(n, 1).RandN(rng, 0.3)
+		}
+	}
+	return g, nil
+}
+
+func randomWinoCases(n int) []winoCase {
+	rng := rand.New(rand.NewPCG(12, 34))
+	chans := []int{3, 16, 17, 24, 32, 40}
+	cases := []winoCase{
+		{cin: 32, cout: 16, h: 12, w: 12, pad: 1, bmap: true},
+		{cin: 17, cout: 40, h: 7, w: 7, pad: 1, bmap: true, res: true, relu6: true},
+		{cin: 24, cout: 24, h: 1, w: 1, pad: 1, res: true},
+		{cin: 40, cout: 3, h: 2, w: 2, pad: 1, bmap: true, relu6: true},
+		{cin: 16, cout: 17, h: 15, w: 14, pad: 1, res: true, bmap: true},
+		{cin: 3, cout: 24, h: 9, w: 5, pad: 0},
+		{cin: 24, cout: 16, h: 3, w: 6, pad: 2, bmap: true, res: true},
+	}
+	for len(cases) < n {
+		pad := 1
+		switch rng.IntN(5) {
+		case 0:
+			pad = 0
+		case 1:
+			pad = 2
+		}
+		c := winoCase{cin: chans[rng.IntN(len(chans))], cout: chans[rng.IntN(len(chans))],
+			h: 1 + rng.IntN(15), w: 1 + rng.IntN(15), pad: pad,
+			bmap: rng.IntN(2) == 0, res: rng.IntN(2) == 0, relu6: rng.IntN(2) == 0}
+		if c.h+2*pad < 3 || c.w+2*pad < 3 {
+			continue
+		}
+		cases = append(cases, c)
+	}
+	return cases
+}
+
+// TestWinograd compares Winograd convolutions with the float64 reference on
+// random shapes (odd and even sizes from 1x1, channel counts that are not
+// multiples of 16, bias maps, residuals, ReLU6, batch up to 3, 1 and 2
+// threads), with the assembly and the portable transforms.
+func TestWinograd(t *testing.T) {
+	cases := randomWinoCases(40)
+	old := winoChunkBytes
+	defer func() { winoChunkBytes = old }()
+	withISA(t, func(t *testing.T) {
+		worst := 0.0
+		for i, c := range cases {
+			// odd cases run in chunks of (at least) 14 tiles
+			winoChunkBytes = old
+			if i%2 == 1 {
+				winoChunkBytes = 1
+			}
+			g, err := winoGraph(c, uint64(i+1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, th := range []int{1, 2} {
+				p, err := Compile(g, Options{Batch: 3, Threads: th, Winograd: WinogradOn})
+				if err != nil {
+					t.Fatalf("%v: %v", c, err)
+				}
+				kernel := ""
+				for _, s := range p.Steps() {
+					if s.Name == "w" {
+						kernel = s.Kernel
+					}
+				}
+				if kernel != "winograd" {
+					t.Fatalf("%v: kernel %q, want winograd", c, kernel)
+				}
+				for _, n := range []int{3, 1} {
+					x := randInput(n, g.Input.Shape, uint64(10*i+n))
+					vals, _, err := reference.Forward(g, x, n)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := vals[g.Output]
+					out := make([]float32, n*p.OutputLen())
+					for rep := 0; rep < 2; rep++ {
+						if err := p.Run(x, out); err != nil {
+							t.Fatal(err)
+						}
+						e, s := reference.MaxDiff(out, want)
+						if e > winoTol*s || math.IsNaN(e) {
+							t.Fatalf("%v batch %d threads %d: max |diff| %.3g, max |ref| %.3g (rel %.3g > %g)", c, n, th, e, s, e/s, winoTol)
+						}
+						worst = max(worst, e/s)
+					}
+				}
+			}
+		}
+		t.Logf("%d cases: worst rel err %.2g", len(cases), worst)
+	})
+}
+
+// TestWinogradModels runs the model tests with Winograd forced on and off
+// (the default, auto, runs in the other tests), portable kernels included.
+func TestWinogradModels(t *testing.T) {
+	o := models.Default()
+	o.Width, o.Resolution, o.Classes = 0.5, 40, 10
+	g, err := testmodels.MergedMobileNetV2(o, testmodels.MergedOptions{BiasMap: true, FinalAct: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testmodels.RandomizeBN(g, 13)
+	withISA(t, func(t *testing.T) {
+		for _, mode := range []WinogradMode{WinogradOn, WinogradOff} {
+			for _, th := range []int{1, 2} {
+				p, err := Compile(g, Options{Batch: 2, Threads: th, Winograd: mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := randInput(2, g.Input.Shape, 3)
+				vals, _, err := reference.Forward(g, x, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := make([]float32, 2*p.OutputLen())
+				if err := p.Run(x, out); err != nil {
+					t.Fatal(err)
+				}
+				e, s := reference.MaxDiff(out, vals[g.Output])
+				if e > tol*s {
+					t.Fatalf("mode %d threads %d: rel err %.3g", mode, th, e/s)
+				}
+				nw := 0
+				for _, st := range p.Steps() {
+					if st.Kernel == "winograd" {
+						nw++
+					}
+				}
+				if (nw > 0) != (mode == WinogradOn) {
+					t.Fatalf("mode %d: %d winograd steps", mode, nw)
+				}
+				t.Logf("mode %d threads %d: %d winograd steps, rel err %.2g", mode, th, nw, e/s)
+			}
+		}
+	})
+	if _, err := Compile(g, Options{Winograd: 7}); err == nil {
+		t.Error("unknown Winograd mode: no error")
+	}
+}
