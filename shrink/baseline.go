@@ -34,10 +34,10 @@ func ParseBaseline(s string) (Baseline, error) {
 }
 
 // BaselinePlan returns a plan for g of the given kind that removes exactly
-// remove of the candidate units (Candidates(g, all)), the same budget as a
-// searched plan; seed drives the random choice.
-func BaselinePlan(kind Baseline, g *graph.Graph, all bool, remove int, seed uint64) (*plan.Plan, error) {
-	cands := Candidates(g, all)
+// remove of the candidate units cands (in graph order; the search's
+// candidates, see SearchCandidates), the same budget as a searched plan;
+// seed drives the random choice.
+func BaselinePlan(kind Baseline, g *graph.Graph, cands []string, remove int, seed uint64) (*plan.Plan, error) {
 	if remove < 0 || remove > len(cands) {
 		return nil, fmt.Errorf("baseline %s: remove %d of %d candidate units", kind, remove, len(cands))
 	}
@@ -61,10 +61,10 @@ func BaselinePlan(kind Baseline, g *graph.Graph, all bool, remove int, seed uint
 	return p, nil
 }
 
-// removedCandidates counts the candidate units a plan removes.
-func removedCandidates(p *plan.Plan, g *graph.Graph, all bool) int {
+// removedCandidates counts the units of cands a plan removes.
+func removedCandidates(p *plan.Plan, cands []string) int {
 	n := 0
-	for _, u := range Candidates(g, all) {
+	for _, u := range cands {
 		if !p.Keep(u) {
 			n++
 		}

@@ -94,6 +94,10 @@ type SearchConfig struct {
 	// AllUnits makes the stem and head activations candidates too (by
 	// default only the inverted residual blocks are).
 	AllUnits bool `yaml:"all_units" json:"all_units"`
+	// IncludeUnmergeable gates units whose blocks the merge (merge section)
+	// would leave unmerged; by default they keep their activation and the
+	// budget goes to blocks that merge (see MergeableCandidates).
+	IncludeUnmergeable bool `yaml:"include_unmergeable" json:"include_unmergeable"`
 	// Train is the search recipe (weights and gates train together).
 	Train StageTrain `yaml:"train" json:"train"`
 }

@@ -402,7 +402,8 @@ func searchStage(ctx context.Context, cfg Config, base *graph.Graph, ds *train.D
 	tc.Seed = seed
 	resume := hasCheckpoint(dir)
 	res, err := Search(ctx, base, SearchOptions{KeepRatio: cfg.Search.KeepRatio, Keep: cfg.Search.Keep, PerActivation: cfg.Search.PerActivation,
-		AllUnits: cfg.Search.AllUnits, Train: tc, Resume: resume, Data: ds, Log: logw})
+		AllUnits: cfg.Search.AllUnits, Merge: cfg.Merge.Options(), IncludeUnmergeable: cfg.Search.IncludeUnmergeable,
+		Train: tc, Resume: resume, Data: ds, Log: logw})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -535,7 +536,11 @@ func (a *Arm) finish() {
 // baseline with cfg.Compare.Seeds seeds, the first seed of the main arm being
 // the main run.
 func compareStage(ctx context.Context, cfg Config, base, g *graph.Graph, p *plan.Plan, main *FinetuneReport, ds *train.Datasets, bd baseDone, all bool, sr *stageRunner, logw io.Writer) (*Comparison, error) {
-	budget := removedCandidates(p, g, all)
+	cands, _, err := SearchCandidates(g, all, cfg.Search.IncludeUnmergeable, cfg.Merge.Options())
+	if err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
+	budget := removedCandidates(p, cands)
 	cmp := &Comparison{Budget: budget, BaseTop1: bd.Eval.Top1}
 	dir := filepath.Join(cfg.Out, "compare")
 	seeds := cfg.Compare.Seeds
@@ -572,7 +577,7 @@ func compareStage(ctx context.Context, cfg Config, base, g *graph.Graph, p *plan
 		}
 		a := Arm{Name: string(kind)}
 		for i := 0; i < seeds; i++ {
-			bp, err := BaselinePlan(kind, g, all, budget, cfg.Finetune.Train.Seed+uint64(i))
+			bp, err := BaselinePlan(kind, g, cands, budget, cfg.Finetune.Train.Seed+uint64(i))
 			if err != nil {
 				return nil, err
 			}

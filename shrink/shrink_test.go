@@ -255,6 +255,15 @@ func TestSearchBudgetAndPlan(t *testing.T) {
 			tc := quickTrain(dir, 2, 0.05)
 			tc.Optimizer.ScalarLRScale = 10
 			steps := 0
+			// Units whose blocks would not merge get no gate and count as kept.
+			gg := g
+			if c.perAct {
+				gg = PerActivationUnits(g)
+			}
+			_, excl, err := SearchCandidates(gg, false, false, merge.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			res, err := Search(context.Background(), g, SearchOptions{KeepRatio: c.ratio, Keep: c.keep, PerActivation: c.perAct, Train: tc, Data: ds, Log: io.Discard,
 				OnStep: func(step int, gates map[string]*nn.Gate) {
 					kept := 0
@@ -269,8 +278,8 @@ func TestSearchBudgetAndPlan(t *testing.T) {
 							kept++
 						}
 					}
-					if kept != c.wantKept {
-						t.Fatalf("step %d: %d units keep their activation, want %d", step, kept, c.wantKept)
+					if kept+len(excl) != c.wantKept {
+						t.Fatalf("step %d: %d gated units + %d excluded keep their activation, want %d", step, kept, len(excl), c.wantKept)
 					}
 					steps++
 				}})
@@ -285,8 +294,11 @@ func TestSearchBudgetAndPlan(t *testing.T) {
 				t.Errorf("plan source %q", p.Source)
 			}
 			nRemoved := len(p.Removed())
-			if nRemoved != len(res.Candidates)-c.wantKept {
-				t.Errorf("plan removes %d units, want %d", nRemoved, len(res.Candidates)-c.wantKept)
+			if nRemoved != len(res.Candidates)+len(res.Excluded)-c.wantKept {
+				t.Errorf("plan removes %d units, want %d", nRemoved, len(res.Candidates)+len(res.Excluded)-c.wantKept)
+			}
+			if len(res.Excluded) != len(excl) {
+				t.Errorf("search excluded %v, want %v", res.Excluded, excl)
 			}
 			for _, u := range p.Units {
 				isCand := false
@@ -392,27 +404,27 @@ func TestBaselinePlans(t *testing.T) {
 	g := tinyMBV2(t)
 	cands := Candidates(g, false)
 	for _, kind := range []Baseline{BaselineRandom, BaselineLastK} {
-		p, err := BaselinePlan(kind, g, false, 10, 4)
+		p, err := BaselinePlan(kind, g, Candidates(g, false), 10, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := p.Validate(g); err != nil {
 			t.Fatal(err)
 		}
-		if n := removedCandidates(p, g, false); n != 10 || len(p.Removed()) != 10 {
+		if n := removedCandidates(p, Candidates(g, false)); n != 10 || len(p.Removed()) != 10 {
 			t.Errorf("%s removes %d candidates, want 10", kind, n)
 		}
 	}
-	p, _ := BaselinePlan(BaselineLastK, g, false, 3, 0)
+	p, _ := BaselinePlan(BaselineLastK, g, Candidates(g, false), 3, 0)
 	if r := p.Removed(); strings.Join(r, ",") != strings.Join(cands[len(cands)-3:], ",") {
 		t.Errorf("last-k removes %v", r)
 	}
-	a, _ := BaselinePlan(BaselineRandom, g, false, 8, 1)
-	b, _ := BaselinePlan(BaselineRandom, g, false, 8, 2)
+	a, _ := BaselinePlan(BaselineRandom, g, Candidates(g, false), 8, 1)
+	b, _ := BaselinePlan(BaselineRandom, g, Candidates(g, false), 8, 2)
 	if strings.Join(a.Removed(), ",") == strings.Join(b.Removed(), ",") {
 		t.Errorf("random plans of two seeds are equal: %v", a.Removed())
 	}
-	if _, err := BaselinePlan(BaselineRandom, g, false, 18, 1); err == nil {
+	if _, err := BaselinePlan(BaselineRandom, g, Candidates(g, false), 18, 1); err == nil {
 		t.Error("over-budget baseline accepted")
 	}
 	if _, err := ParseBaseline("greedy"); err == nil {
@@ -610,5 +622,38 @@ func TestStageConfigCheck(t *testing.T) {
 	}
 	if err := checkStageConfig(dir, "s", k{2}); err == nil || !strings.Contains(err.Error(), "another configuration") {
 		t.Fatalf("changed configuration: %v", err)
+	}
+}
+
+func TestMergeableCandidates(t *testing.T) {
+	g, err := models.MobileNetV2(models.FashionMNIST())
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := Candidates(g, false)
+	got, excl, err := MergeableCandidates(g, false, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// features.1 (expansion 1: depthwise 3x3 + 1x1) grows 5.8x when merged,
+	// past the default limit of 2x: it is the only block left out.
+	if len(excl) != 1 || excl[0].Block != "features.1" || excl[0].Reason == "" {
+		t.Fatalf("excluded %+v, want features.1 with a reason", excl)
+	}
+	if len(got) != len(all)-1 {
+		t.Fatalf("%d mergeable candidates of %d", len(got), len(all))
+	}
+	for _, u := range got {
+		if u == excl[0].Unit {
+			t.Fatalf("excluded unit %s among the candidates", u)
+		}
+	}
+	forced, excl, err := MergeableCandidates(g, false, merge.Options{Force: true})
+	if err != nil || len(excl) != 0 || len(forced) != len(all) {
+		t.Fatalf("with Force: %d candidates, excluded %v, err %v", len(forced), excl, err)
+	}
+	incl, _, err := SearchCandidates(g, false, true, merge.Options{})
+	if err != nil || len(incl) != len(all) {
+		t.Fatalf("IncludeUnmergeable: %d candidates, err %v", len(incl), err)
 	}
 }

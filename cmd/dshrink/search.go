@@ -18,6 +18,7 @@ func init() {
 		keepRatio, gateLRScale         float64
 		keep                           int
 		perAct, allUnits, resume       bool
+		inclUnmergeable, force         bool
 		sf                             stageFlags
 	)
 	cmd := &cobra.Command{
@@ -27,7 +28,11 @@ func init() {
 the model's weights. By default there is one gate per inverted residual block
 (shared by the block's activations, as the paper does) and only the blocks are
 candidates; --per-activation gives each activation its own gate and
---all-units adds the stem and head. At every step the int(r*U) candidates
+--all-units adds the stem and head. Blocks that the merge would leave
+unmerged (MobileNetV2's features.1 under the default MAC-growth limit, see
+dshrink merge --help) get no gate and keep their activation, so the budget
+goes to blocks that merge; --force (plan for merge --force) or
+--include-unmergeable gate them too. At every step the int(r*U) candidates
 with the smallest s (or exactly --keep N) keep their activation and the others
 run as the identity (hard mask; a straight-through estimator trains s).
 
@@ -70,6 +75,12 @@ checkpoint; --resume continues an interrupted search.`,
 			if allUnits {
 				cfg.Search.AllUnits = true
 			}
+			if inclUnmergeable {
+				cfg.Search.IncludeUnmergeable = true
+			}
+			if force {
+				cfg.Merge.Force = true
+			}
 			if runDir == "" {
 				runDir = strings.TrimSuffix(out, filepath.Ext(out)) + ".run"
 			}
@@ -91,7 +102,8 @@ checkpoint; --resume continues an interrupted search.`,
 			ctx, stop := shrinkContext()
 			defer stop()
 			res, err := shrink.Search(ctx, base, shrink.SearchOptions{KeepRatio: cfg.Search.KeepRatio, Keep: cfg.Search.Keep,
-				PerActivation: cfg.Search.PerActivation, AllUnits: cfg.Search.AllUnits, Train: tc, Resume: resume, Log: cmd.ErrOrStderr()})
+				PerActivation: cfg.Search.PerActivation, AllUnits: cfg.Search.AllUnits,
+				Merge: cfg.Merge.Options(), IncludeUnmergeable: cfg.Search.IncludeUnmergeable, Train: tc, Resume: resume, Log: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -124,6 +136,8 @@ checkpoint; --resume continues an interrupted search.`,
 	f.Float64Var(&gateLRScale, "gate-lr-scale", 0, "learning-rate multiplier of the gates (overrides the config)")
 	f.BoolVar(&perAct, "per-activation", false, "one gate per activation instead of one per block")
 	f.BoolVar(&allUnits, "all-units", false, "make the stem and head activations candidates too")
+	f.BoolVar(&inclUnmergeable, "include-unmergeable", false, "gate units whose blocks the merge would leave unmerged (by default they keep their activation)")
+	f.BoolVar(&force, "force", false, "plan for merge --force: blocks whose MACs would grow past the limit count as mergeable")
 	f.BoolVar(&resume, "resume", false, "continue an interrupted search from the run directory")
 	sf.register(cmd)
 	rootCmd.AddCommand(cmd)
