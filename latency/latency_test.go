@@ -54,6 +54,34 @@ func TestProfileTableRoundTripAndCache(t *testing.T) {
 	if multi == 0 {
 		t.Error("no multi-block segment measured")
 	}
+	// By default the single-block entries and the fixed parts come from the
+	// whole and the all-merged model run step by step (in context); the
+	// isolated timing is kept beside them.
+	if tb.Key.Timing != "context" {
+		t.Errorf("key timing %q, want context", tb.Key.Timing)
+	}
+	for _, s := range tb.Segments {
+		if s.End-s.Start == 1 && (!s.Context || !(s.Ms > 0) || !(s.IsolatedMs > 0)) {
+			t.Errorf("segment %v: context %v, ms %g, isolated %g", s.Blocks, s.Context, s.Ms, s.IsolatedMs)
+		}
+	}
+	for _, p := range tb.Fixed {
+		if !p.Context || !(p.IsolatedMs > 0) {
+			t.Errorf("fixed part %s: context %v, isolated %g", p.Name, p.Context, p.IsolatedMs)
+		}
+	}
+	iso, err := Profile(g, ProfileOptions{Rounds: 1, Iters: 1, Warmup: 1, NoMultiBlock: true, Isolated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iso.Key.Timing != "isolated" || iso.Key == tb.Key {
+		t.Errorf("isolated table key %+v", iso.Key)
+	}
+	for _, s := range iso.Segments {
+		if s.Context || s.Ms != s.IsolatedMs {
+			t.Errorf("isolated table: segment %v context %v, ms %g vs isolated %g", s.Blocks, s.Context, s.Ms, s.IsolatedMs)
+		}
+	}
 	path := filepath.Join(t.TempDir(), "table.json")
 	if err := tb.Save(path); err != nil {
 		t.Fatal(err)

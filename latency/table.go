@@ -58,11 +58,14 @@ type Key struct {
 	Batch    int    `json:"batch"`
 	Threads  int    `json:"threads"`
 	Model    string `json:"model"` // fingerprint of the model's structure (not its weights)
+	// Timing is how the entries were measured: "context" (inside the whole
+	// model, the default) or "isolated" (each segment on its own).
+	Timing string `json:"timing,omitempty"`
 }
 
 // String returns a one-line description of k.
 func (k Key) String() string {
-	return fmt.Sprintf("cpu %q, runtime %s, executor %s, batch %d, threads %d, model %s", k.CPU, k.Runtime, k.Executor, k.Batch, k.Threads, k.Model)
+	return fmt.Sprintf("cpu %q, runtime %s, executor %s, batch %d, threads %d, model %s, timing %s", k.CPU, k.Runtime, k.Executor, k.Batch, k.Threads, k.Model, k.Timing)
 }
 
 // Segment is one measured candidate: blocks [Start, End) either kept as
@@ -82,6 +85,12 @@ type Segment struct {
 	// range of the per-round medians, in milliseconds.
 	Ms     float64 `json:"ms"`
 	Spread float64 `json:"spread_ms"`
+	// IsolatedMs is the segment's latency compiled and run on its own
+	// (weights and activations warm in the caches); Ms is the in-context
+	// figure when Context is set, else the same as IsolatedMs.
+	IsolatedMs float64 `json:"isolated_ms,omitempty"`
+	// Context says Ms was measured inside a whole model (see ProfileOptions).
+	Context bool `json:"context,omitempty"`
 	// Realizable says that merge.Merge produces this segment from a plan
 	// (true for single blocks); a multi-block segment is measured on a
 	// synthesised convolution of the composed shape and needs the
@@ -92,10 +101,12 @@ type Segment struct {
 
 // Part is a fixed part of the model (stem, head, classifier) and its latency.
 type Part struct {
-	Name   string  `json:"name"`
-	Ms     float64 `json:"ms"`
-	Spread float64 `json:"spread_ms"`
-	MACs   int64   `json:"macs"`
+	Name       string  `json:"name"`
+	Ms         float64 `json:"ms"`
+	Spread     float64 `json:"spread_ms"`
+	MACs       int64   `json:"macs"`
+	IsolatedMs float64 `json:"isolated_ms,omitempty"`
+	Context    bool    `json:"context,omitempty"`
 }
 
 // Table is a latency table of one model on one machine.
@@ -315,8 +326,12 @@ func RuntimeID() string {
 
 // CurrentKey returns the key of a table for the model with fingerprint
 // model, measured now with our runtime at batch and threads.
-func CurrentKey(model string, batch, threads int) Key {
-	return Key{CPU: CPUModel(), Runtime: RuntimeID(), Executor: "ours", Batch: batch, Threads: threads, Model: model}
+func CurrentKey(model string, batch, threads int, isolated bool) Key {
+	timing := "context"
+	if isolated {
+		timing = "isolated"
+	}
+	return Key{CPU: CPUModel(), Runtime: RuntimeID(), Executor: "ours", Batch: batch, Threads: threads, Model: model, Timing: timing}
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,7 @@ type planFlags struct {
 	table         string
 	budget        float64
 	speedup       float64
+	match         string
 	pareto        int
 	resolution    float64
 	multiBlock    bool
@@ -47,7 +49,7 @@ type planFlags struct {
 func init() {
 	var o planFlags
 	cmd := &cobra.Command{
-		Use:   "plan MODEL (--budget-ms X | --speedup S | --pareto N) [--table TABLE.json] -o OUT",
+		Use:   "plan MODEL (--budget-ms X | --speedup S | --match PLAN.json | --pareto N) [--table TABLE.json] -o OUT",
 		Short: "Pick the activations to remove under a latency budget (two-stage dynamic program on a measured table)",
 		Long: `Plan which removable activation units of a model to remove so that the
 merged model meets a latency budget on this machine while keeping as much
@@ -77,6 +79,9 @@ with --multi-block: merge.Merge cannot produce them yet (they need the
 multi-block pad-first form), so without it the plan's prediction is what
 merge delivers.
 
+--match PLAN.json sets the budget to the predicted latency of another plan
+(a gate-search plan, say): the planner's answer at equal latency.
+
 -o is the plan file (source "planner", prediction in meta) that search,
 finetune and merge accept; with --pareto N it is a directory receiving one
 plan per distinct point of N budgets, pareto.json, pareto.png and
@@ -99,6 +104,7 @@ Pareto plan with shrink.Finetune (expensive) and plots accuracy.`,
 	f.StringVar(&o.table, "table", "", "latency table file (reused when its key matches; measured and written otherwise)")
 	f.Float64Var(&o.budget, "budget-ms", 0, "latency budget in milliseconds")
 	f.Float64Var(&o.speedup, "speedup", 0, "target speedup over the unmodified model's predicted latency (budget = base / speedup)")
+	f.StringVar(&o.match, "match", "", "budget = the predicted latency of this plan file (e.g. a gate-search plan): the best plan at the same latency")
 	f.IntVar(&o.pareto, "pareto", 0, "plan for N budgets from the fastest plan to the base latency")
 	f.Float64Var(&o.resolution, "resolution-ms", 0, "latency bucket of the DP (default budget/4000)")
 	f.BoolVar(&o.multiBlock, "multi-block", false, "allow segments of several blocks merged together (not producible by merge yet)")
@@ -120,13 +126,13 @@ Pareto plan with shrink.Finetune (expensive) and plots accuracy.`,
 
 func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Writer) error {
 	modes := 0
-	for _, on := range []bool{o.budget > 0, o.speedup > 0, o.pareto > 0} {
+	for _, on := range []bool{o.budget > 0, o.speedup > 0, o.pareto > 0, o.match != ""} {
 		if on {
 			modes++
 		}
 	}
 	if modes != 1 {
-		return errors.New("plan: give exactly one of --budget-ms, --speedup and --pareto (positive)")
+		return errors.New("plan: give exactly one of --budget-ms, --speedup, --match and --pareto (positive)")
 	}
 	if o.out == "" {
 		return errors.New("plan: missing -o (a plan file, or a directory with --pareto)")
@@ -165,9 +171,28 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 		budget = t.BaseMs() / o.speedup
 	}
 	cal := t.Calibration()
-	if o.speedup == 0 {
+	if o.budget > 0 {
 		// An absolute budget is met by the calibrated prediction.
 		budget /= cal
+	}
+	if o.match != "" {
+		mp, err := plan.Load(o.match)
+		if err != nil {
+			return fmt.Errorf("plan: --match: %w", err)
+		}
+		if err := mp.Validate(g); err != nil {
+			return fmt.Errorf("plan: --match %s: %w", o.match, err)
+		}
+		keep := make([]bool, len(t.Units))
+		for i, u := range t.Units {
+			keep[i] = mp.Keep(u)
+		}
+		lat, imp, _ := prob.Evaluate(keep, prob.Stage1())
+		if math.IsInf(lat, 0) || !(lat > 0) {
+			return fmt.Errorf("plan: --match %s: the table cannot predict its latency (%g)", o.match, lat)
+		}
+		budget = lat
+		fmt.Fprintf(stdout, "matching %s: predicted %.4f ms, kept importance %.4g, removes %d blocks\n", o.match, lat, imp, len(mp.Removed()))
 	}
 	sol, err := prob.Solve(budget, o.resolution)
 	if err != nil {

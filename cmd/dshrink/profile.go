@@ -18,6 +18,7 @@ type profileFlags struct {
 	rounds, iters  int
 	maxKernel      int
 	noMulti        bool
+	isolated       bool
 	runtimeName    string
 	refresh        bool
 }
@@ -30,6 +31,7 @@ func (p *profileFlags) register(cmd *cobra.Command) {
 	f.IntVar(&p.iters, "iters", 5, "runs of each segment per round")
 	f.IntVar(&p.maxKernel, "max-kernel", 7, "largest kernel of a multi-block merged segment")
 	f.BoolVar(&p.noMulti, "no-multi-block", false, "do not time segments of several blocks merged together")
+	f.BoolVar(&p.isolated, "isolated", false, "table entries from each segment timed alone (default: blocks and fixed parts timed inside the whole and the all-merged model)")
 	f.StringVar(&p.runtimeName, "runtime", "ours", "runtime to time segments with: ours (ONNX Runtime is not wired in)")
 	f.BoolVar(&p.refresh, "refresh", false, "measure again even when the table file's key matches")
 }
@@ -42,7 +44,7 @@ func (p *profileFlags) options(log io.Writer) (latency.ProfileOptions, error) {
 		return latency.ProfileOptions{}, errors.New("--batch, --threads, --rounds and --iters must be at least 1")
 	}
 	return latency.ProfileOptions{Batch: p.batch, Threads: p.threads, Rounds: p.rounds, Iters: p.iters,
-		MaxKernel: p.maxKernel, NoMultiBlock: p.noMulti, Log: log}, nil
+		MaxKernel: p.maxKernel, NoMultiBlock: p.noMulti, Isolated: p.isolated, Log: log}, nil
 }
 
 // loadPlannerModel reads a model file or builds a named one: "mobilenet_v2"
@@ -65,7 +67,7 @@ func tableFor(g *graph.Graph, path string, pf *profileFlags, log io.Writer) (*la
 	if err != nil {
 		return nil, err
 	}
-	key := latency.CurrentKey(latency.Fingerprint(g), opts.Batch, opts.Threads)
+	key := latency.CurrentKey(latency.Fingerprint(g), opts.Batch, opts.Threads, opts.Isolated)
 	if path != "" && !pf.refresh {
 		t, err := latency.Cached(path, key)
 		switch {
@@ -98,8 +100,8 @@ func printTable(w io.Writer, t *latency.Table) {
 	}
 	for i, b := range t.Blocks {
 		k, m := t.Kept(i), t.Merged(i, i+1)
-		fmt.Fprintf(w, "  %-28s kept     %9.1f MMAC %8.4f ms | merged %-7s %9.1f MMAC %8.4f ms  x%.2f\n",
-			b, float64(k.MACs)/1e6, k.Ms, m.Kernel, float64(m.MACs)/1e6, m.Ms, k.Ms/m.Ms)
+		fmt.Fprintf(w, "  %-28s kept     %9.1f MMAC %8.4f ms (alone %.4f) | merged %-7s %9.1f MMAC %8.4f ms (alone %.4f)  x%.2f\n",
+			b, float64(k.MACs)/1e6, k.Ms, k.IsolatedMs, m.Kernel, float64(m.MACs)/1e6, m.Ms, m.IsolatedMs, k.Ms/m.Ms)
 	}
 	multi := 0
 	for _, s := range t.Segments {
