@@ -200,7 +200,7 @@ func winoHalo(o *op, in, out *value) int {
 type winoStep struct {
 	p            *Program
 	in, out, res *value
-	u            []float32 // [16][kbOut][wPerKB], the dense 1x1 weight format
+	u            []float32 // [kbOut][16][wPerKB] (read in order), the dense 1x1 weight format
 	bias         []float32 // [kbOut*16]
 	bmap         []float32 // [kbOut][2th][2tw][16] or nil
 	cinB         int
@@ -270,7 +270,7 @@ func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep
 						u += tmp[i][l] * G[j][l]
 					}
 					pos := 4*i + j
-					idx := (pos*kb+oc/16)*s.wPerKB + ic*16 + oc%16
+					idx := ((oc/16)*16+pos)*s.wPerKB + ic*16 + oc%16
 					s.u[idx] = float32(u)
 				}
 			}
@@ -377,7 +377,7 @@ func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
 	wa.lo, wa.hi = s.lo, s.hi
 	for kb := k0; kb < k1; kb++ {
 		for pos := 0; pos < 16; pos++ {
-			w := unsafe.Pointer(&s.u[(pos*s.kbOut+kb)*s.wPerKB])
+			w := unsafe.Pointer(&s.u[(kb*16+pos)*s.wPerKB])
 			for g := 0; g < groups; g++ {
 				a, b := n*g/groups, n*(g+1)/groups
 				ka.in = unsafe.Add(v, 4*(pos*s.vPos+a*16))

@@ -296,3 +296,43 @@ func TestWinogradModels(t *testing.T) {
 		t.Error("unknown Winograd mode: no error")
 	}
 }
+
+// winoBenchShapes are the stride-1 3x3 layers of MobileNetV2-1.0 at 224
+// merged (InC, OutC, size), and a few small-channel shapes for the rule.
+var winoBenchShapes = [][3]int{
+	{32, 16, 112}, {24, 24, 56}, {32, 32, 28}, {64, 64, 14}, {64, 96, 14}, {96, 96, 14}, {160, 160, 7}, {160, 320, 7},
+	{8, 16, 56}, {16, 8, 56}, {16, 16, 28}, {8, 8, 28}, {320, 320, 7}, {160, 160, 3}, {64, 64, 4},
+}
+
+// BenchmarkWinogradLayers times the step of one merged-model layer (3x3 conv
+// with bias), batch 1, 1 thread, direct and Winograd.
+func BenchmarkWinogradLayers(b *testing.B) {
+	for _, sh := range winoBenchShapes {
+		c := winoCase{cin: sh[0], cout: sh[1], h: sh[2], w: sh[2], pad: 1}
+		g, err := winoGraph(c, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, mode := range []WinogradMode{WinogradOff, WinogradOn} {
+			name := "direct"
+			if mode == WinogradOn {
+				name = "winograd"
+			}
+			b.Run(fmt.Sprintf("%dto%d_%d/%s", sh[0], sh[1], sh[2], name), func(b *testing.B) {
+				p, err := Compile(g, Options{Batch: 1, Threads: 1, Winograd: mode})
+				if err != nil {
+					b.Fatal(err)
+				}
+				x := randInput(1, g.Input.Shape, 1)
+				out := make([]float32, p.OutputLen())
+				_ = p.Run(x, out)
+				// the conv step alone (no input packing and output unpacking)
+				for b.Loop() {
+					p.steps[0].execImg(0, 0, true)
+				}
+				macs := float64(sh[0]*sh[1]*9*sh[2]*sh[2]) * float64(b.N)
+				b.ReportMetric(macs/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			})
+		}
+	}
+}
