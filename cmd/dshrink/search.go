@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ func init() {
 		keep                           int
 		perAct, allUnits, resume       bool
 		inclUnmergeable, force         bool
+		baseline                       string
 		sf                             stageFlags
 	)
 	cmd := &cobra.Command{
@@ -44,7 +46,8 @@ checkpoint; --resume continues an interrupted search.`,
 		Example: `  dshrink search --model runs/fmnist-mbv2-0.5/model.dsk --keep-ratio 0.4 -o plan.json
   dshrink search --model base.dsk --config configs/search.yaml --keep 6 --epochs 3 --gate-lr-scale 10 -o plan.json
   dshrink search --model base.dsk --per-activation --keep-ratio 0.5 -o plan-act.json
-  dshrink search --model base.dsk -o plan.json --resume      # after Ctrl-C`,
+  dshrink search --model base.dsk -o plan.json --resume      # after Ctrl-C
+  dshrink search --model base.dsk --keep 8 --baseline random --seed 2 -o random-2.json   # no training`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model == "" || out == "" {
@@ -96,6 +99,9 @@ checkpoint; --resume continues an interrupted search.`,
 			if err != nil {
 				return err
 			}
+			if baseline != "" {
+				return writeBaselinePlan(cmd.OutOrStdout(), base, cfg, baseline, tc.Seed, model, out)
+			}
 			if err := checkFreshRun(runDir, resume); err != nil {
 				return err
 			}
@@ -137,8 +143,44 @@ checkpoint; --resume continues an interrupted search.`,
 	f.BoolVar(&perAct, "per-activation", false, "one gate per activation instead of one per block")
 	f.BoolVar(&allUnits, "all-units", false, "make the stem and head activations candidates too")
 	f.BoolVar(&inclUnmergeable, "include-unmergeable", false, "gate units whose blocks the merge would leave unmerged (by default they keep their activation)")
+	f.StringVar(&baseline, "baseline", "", "write a baseline plan at the same budget instead of searching: random (seeded by --seed) or last-k")
 	f.BoolVar(&force, "force", false, "plan for merge --force: blocks whose MACs would grow past the limit count as mergeable")
 	f.BoolVar(&resume, "resume", false, "continue an interrupted search from the run directory")
 	sf.register(cmd)
 	rootCmd.AddCommand(cmd)
+}
+
+// writeBaselinePlan writes a random or last-k plan with the budget the search
+// would have (the same candidates and keep count) and prints its summary.
+func writeBaselinePlan(w io.Writer, base *graph.Graph, cfg shrink.Config, name string, seed uint64, model, out string) error {
+	kind, err := shrink.ParseBaseline(name)
+	if err != nil {
+		return fmt.Errorf("search: --baseline: %w", err)
+	}
+	g := base
+	if cfg.Search.PerActivation {
+		g = shrink.PerActivationUnits(base)
+	}
+	cands, excl, err := shrink.SearchCandidates(g, cfg.Search.AllUnits, cfg.Search.IncludeUnmergeable, cfg.Merge.Options())
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	k, err := shrink.KeepCount(len(cands)+len(excl), cfg.Search.KeepRatio, cfg.Search.Keep)
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	k = max(k-len(excl), 0)
+	p, err := shrink.BaselinePlan(kind, g, cands, len(cands)-k, seed)
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	p.Meta["base"] = model
+	if err := p.Save(out); err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	if err := shrink.WriteSummary(w, p); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "plan: %s\n", out)
+	return err
 }
