@@ -4,7 +4,6 @@ package runtime
 
 import (
 	"fmt"
-	"math"
 	"unsafe"
 
 	"github.com/dshrink/dshrink/kernels/parallel"
@@ -24,8 +23,9 @@ import (
 // the output tile is A^T [sum over input channels of U ⊙ V] A with U = G g
 // G^T (weights, transformed at compile time in float64) and V = B^T d B. For
 // each of the 16 positions pos of the 4x4 transformed tile, the channel sum is
-// a 1x1 convolution of V[pos] (an NCHWc16 tensor of T pixels) with U[pos],
-// which the dense micro-kernels compute (kh = kw = 1, pixel stride 64 bytes).
+// a 1x1 convolution of V[pos] (an NCHWc16 tensor of T pixels) with U[pos]:
+// the product kernels (winoGemm, the dense micro-kernel's inner loop for a
+// 1x1 kernel without epilogue, prefetching the weights) compute it.
 //
 // Tiles are processed in chunks of nt so that the transformed input V of a
 // chunk ([16][cinBlocks][nt][16]) stays in L2; for each output channel block
@@ -61,9 +61,6 @@ type wargs struct {
 	resRow, bmapRow int
 	lo, hi          float32
 }
-
-// zeros16 is the zero bias of the Winograd products.
-var zeros16 [16]float32
 
 // winoInGo is the portable input transform: for n tiles of one tile row,
 // V[pos][t] = (B^T d_t B)[pos] where d_t is the 4x4 patch at src + t*128
@@ -152,6 +149,44 @@ func winoOutGo(a *wargs) {
 	}
 }
 
+// winoGemmGo is the portable product kernel: for r tiles (r <= winoMaxR),
+// out[t] = sum over cb < a.cb, c < cnt (cntLast in the last block) of
+// w[(cb, c)] * in[t*64 + cb*cbStride + 4c], out 64 bytes per tile.
+func winoGemmGo(a *kargs, r int) {
+	var acc [winoMaxR][16]float32
+	wi := 0
+	for cb := 0; cb < a.cb; cb++ {
+		cnt := a.cnt
+		if cb == a.cb-1 {
+			cnt = a.cntLast
+		}
+		for c := 0; c < cnt; c++ {
+			w := (*[16]float32)(unsafe.Add(a.w, 64*wi))
+			for t := 0; t < r; t++ {
+				v := *f32at(a.in, cb*a.cbStride+t*64+4*c)
+				for l := range w {
+					acc[t][l] += w[l] * v
+				}
+			}
+			wi++
+		}
+	}
+	for t := 0; t < r; t++ {
+		*(*[16]float32)(unsafe.Add(a.out, 64*t)) = acc[t]
+	}
+}
+
+// winoMaxR is the largest number of tiles of one product kernel call.
+const winoMaxR = 16
+
+func runWinoGemm(a *kargs, r int) {
+	if useAsm {
+		callWinoGemm(r, a)
+	} else {
+		winoGemmGo(a, r)
+	}
+}
+
 func runWinoIn(a *wargs) {
 	if useAsm {
 		winoIn(a)
@@ -218,8 +253,10 @@ type winoStep struct {
 }
 
 // winoChunkBytes is the budget for the transformed input of one chunk (a
-// variable for tests).
-var winoChunkBytes = 192 << 10
+// variable for tests): small, so that it stays in L2 with the weights, but
+// for large weights as few chunks as fit in L2, since every chunk reads all
+// the weights (for 7x7 images, once per image).
+var winoChunkBytes = func(weightBytes int) int { return min(max(48<<10, weightBytes/2), 512<<10) }
 
 func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep, error) {
 	a := o.a
@@ -289,7 +326,7 @@ func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep
 		}
 	}
 	// Chunks: V of a chunk within the budget, chunks of equal size.
-	ntMax := max(14, winoChunkBytes/(1024*s.cinB))
+	ntMax := max(winoMaxR, winoChunkBytes(4*len(s.u))/(1024*s.cinB))
 	s.nChunks = (s.T + ntMax - 1) / ntMax
 	s.nt = (s.T + s.nChunks - 1) / s.nChunks
 	s.vPos = s.cinB*s.nt*16 + 16
@@ -359,12 +396,9 @@ func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
 		}
 	}
 	var ka kargs
-	ka.kh, ka.kw = 1, 1
 	ka.cb, ka.cbStride = s.cinB, 64*s.nt
 	ka.cnt, ka.cntLast = 16, s.cntLast
-	ka.lo, ka.hi = float32(math.Inf(-1)), float32(math.Inf(1))
-	ka.bias = unsafe.Pointer(&zeros16)
-	groups := (n + maxR - 1) / maxR
+	groups := (n + winoMaxR - 1) / winoMaxR
 	_, _, outRS := strides(out)
 	var resRS int
 	if s.res != nil {
@@ -383,7 +417,7 @@ func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
 				ka.in = unsafe.Add(v, 4*(pos*s.vPos+a*16))
 				ka.out = unsafe.Add(m, 4*(pos*s.mPos+a*16))
 				ka.w = w
-				runConv(&ka, 64, b-a)
+				runWinoGemm(&ka, b-a)
 			}
 		}
 		wa.bias = unsafe.Pointer(&s.bias[kb*16])
