@@ -11,7 +11,7 @@ import (
 
 // TestWinogradSpeedup (run with DSHRINK_WINO_TIMING=1 and -v) times
 // MobileNetV2-1.0 at 224, original and merged-shape, with Winograd off and
-// auto, 1 thread, in interleaved rounds (the machine may be shared: compare
+// auto, 1 thread (2 with DSHRINK_WINO_TIMING=2), in interleaved rounds (the machine may be shared: compare
 // the ratios of one run), then the per-step medians of the merged model.
 func TestWinogradSpeedup(t *testing.T) {
 	if os.Getenv("DSHRINK_WINO_TIMING") == "" {
@@ -25,6 +25,10 @@ func TestWinogradSpeedup(t *testing.T) {
 		out  []float32
 		ms   []float64
 	}
+	threads := 1
+	if os.Getenv("DSHRINK_WINO_TIMING") == "2" {
+		threads = 2
+	}
 	for _, batch := range []int{1, 16} {
 		var ps []*prog
 		for _, c := range []struct {
@@ -32,7 +36,7 @@ func TestWinogradSpeedup(t *testing.T) {
 			mode WinogradMode
 		}{{"orig", WinogradOff}, {"merged", WinogradOff}, {"merged", WinogradAuto}} {
 			g := gs[c.g]
-			p, err := Compile(g, Options{Batch: batch, Threads: 1, Winograd: c.mode})
+			p, err := Compile(g, Options{Batch: batch, Threads: threads, Winograd: c.mode})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +62,7 @@ func TestWinogradSpeedup(t *testing.T) {
 		for i, q := range ps {
 			slices.Sort(q.ms)
 			med[i] = q.ms[len(q.ms)/2]
-			t.Logf("batch %d %-16s median %.3f ms (%d runs)", batch, q.name, med[i], len(q.ms))
+			t.Logf("threads %d batch %d %-16s median %.3f ms (%d runs)", threads, batch, q.name, med[i], len(q.ms))
 		}
 		t.Logf("batch %d: merged/original speedup %.3fx direct, %.3fx Winograd auto (Winograd gain %.3fx)",
 			batch, med[0]/med[1], med[0]/med[2], med[1]/med[2])

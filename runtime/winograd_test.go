@@ -301,7 +301,8 @@ func TestWinogradModels(t *testing.T) {
 // merged (InC, OutC, size), and a few small-channel shapes for the rule.
 var winoBenchShapes = [][3]int{
 	{32, 16, 112}, {24, 24, 56}, {32, 32, 28}, {64, 64, 14}, {64, 96, 14}, {96, 96, 14}, {160, 160, 7}, {160, 320, 7},
-	{8, 16, 56}, {16, 8, 56}, {16, 16, 28}, {8, 8, 28}, {320, 320, 7}, {160, 160, 3}, {64, 64, 4},
+	{8, 16, 56}, {16, 8, 56}, {8, 8, 56}, {4, 16, 56}, {16, 4, 56}, {12, 12, 28}, {16, 16, 28}, {8, 8, 28},
+	{320, 320, 7}, {32, 32, 5}, {64, 64, 4}, {160, 160, 3}, {64, 64, 2}, {64, 64, 1},
 }
 
 // BenchmarkWinogradLayers times the step of one merged-model layer (3x3 conv
@@ -333,6 +334,42 @@ func BenchmarkWinogradLayers(b *testing.B) {
 				macs := float64(sh[0]*sh[1]*9*sh[2]*sh[2]) * float64(b.N)
 				b.ReportMetric(macs/b.Elapsed().Seconds()/1e9, "GMAC/s")
 			})
+		}
+	}
+}
+
+// TestWinogradZeroAllocs checks that Run allocates nothing with Winograd
+// steps, in thread-parallel and image-parallel runs.
+func TestWinogradZeroAllocs(t *testing.T) {
+	o := models.Default()
+	o.Width, o.Resolution, o.Classes = 0.5, 56, 10
+	g, err := testmodels.MergedMobileNetV2(o, testmodels.MergedOptions{BiasMap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, th := range []int{1, 2} {
+		for _, batch := range []int{1, 2} {
+			p, err := Compile(g, Options{Batch: batch, Threads: th})
+			if err != nil {
+				t.Fatal(err)
+			}
+			nw := 0
+			for _, s := range p.Steps() {
+				if s.Kernel == "winograd" {
+					nw++
+				}
+			}
+			if nw == 0 {
+				t.Fatal("no winograd step")
+			}
+			x := randInput(batch, g.Input.Shape, 1)
+			out := make([]float32, batch*p.OutputLen())
+			if err := p.Run(x, out); err != nil {
+				t.Fatal(err)
+			}
+			if a := testing.AllocsPerRun(20, func() { _ = p.Run(x, out) }); a != 0 {
+				t.Errorf("threads %d batch %d: %v allocations per Run, want 0", th, batch, a)
+			}
 		}
 	}
 }
