@@ -10,7 +10,9 @@
 // [H+2P][W+2P][16], with a zero halo of P pixels so that padded convolutions
 // need no bounds checks); dense and depthwise convolutions of any kernel size
 // and stride run on AVX-512 register-blocked micro-kernels (portable Go
-// kernels elsewhere). Program.Run allocates nothing.
+// kernels elsewhere), and dense 3x3 stride-1 convolutions run as Winograd
+// F(2x2, 3x3) where that is faster (Options.Winograd, winograd.go).
+// Program.Run allocates nothing.
 package runtime
 
 import (
