@@ -43,7 +43,7 @@ func TestWinogradSpeedup(t *testing.T) {
 			x := randInput(batch, g.Input.Shape, 1)
 			out := make([]float32, batch*p.OutputLen())
 			_ = p.Run(x, out)
-			ps = append(ps, &prog{name: fmt.Sprintf("%s/wino%d", c.g, c.mode), p: p, x: x, out: out})
+			ps = append(ps, &prog{name: fmt.Sprintf("%s/%s", c.g, map[WinogradMode]string{WinogradOff: "direct", WinogradAuto: "auto"}[c.mode]), p: p, x: x, out: out})
 		}
 		old := debug.SetGCPercent(-1)
 		rounds, per := 15, max(1, 8/batch)
