@@ -43,6 +43,20 @@ type benchOpts struct {
 	warmup           int
 	rounds, iters    int
 	minTime          time.Duration
+	winograd         string
+}
+
+// winogradMode parses --winograd.
+func (o benchOpts) winogradMode() (runtime.WinogradMode, error) {
+	switch o.winograd {
+	case "", "auto":
+		return runtime.WinogradAuto, nil
+	case "on":
+		return runtime.WinogradOn, nil
+	case "off":
+		return runtime.WinogradOff, nil
+	}
+	return 0, fmt.Errorf("bench: --winograd %q: want auto, on or off", o.winograd)
 }
 
 func init() {
@@ -121,6 +135,7 @@ size and thread count. The Go garbage collector is switched off while timing
 	f.DurationVar(&o.minTime, "min-time", 0, "keep adding rounds until each model has run this long (e.g. 5s)")
 	f.StringSliceVar(&names, "names", nil, "display names of the models (default: the file names)")
 	f.BoolVar(&jsonOut, "json", false, "print the results as JSON")
+	f.StringVar(&o.winograd, "winograd", "auto", "dense 3x3 stride-1 convolutions as Winograd F(2x2,3x3): auto (where faster), on, off")
 	f.BoolVar(&steps, "steps", false, "print the compiled steps of each model instead of timing")
 	rootCmd.AddCommand(cmd)
 }
@@ -145,13 +160,17 @@ func benchInput(n int) []float32 {
 
 func runBench(gs []*graph.Graph, names, files []string, o benchOpts, log io.Writer) ([]benchResult, error) {
 	var out []benchResult
+	wm, err := o.winogradMode()
+	if err != nil {
+		return nil, err
+	}
 	for _, th := range o.threads {
 		for _, b := range o.batches {
 			progs := make([]*runtime.Program, len(gs))
 			xs := make([][]float32, len(gs))
 			ys := make([][]float32, len(gs))
 			for i, g := range gs {
-				p, err := runtime.Compile(g, runtime.Options{Batch: b, Threads: th})
+				p, err := runtime.Compile(g, runtime.Options{Batch: b, Threads: th, Winograd: wm})
 				if err != nil {
 					return nil, fmt.Errorf("bench %s: %w", files[i], err)
 				}
@@ -257,7 +276,11 @@ func printBench(w io.Writer, res []benchResult) {
 // printSteps lists the compiled program of each model (first batch size).
 func printSteps(w io.Writer, gs []*graph.Graph, files []string, o benchOpts) error {
 	for i, g := range gs {
-		p, err := runtime.Compile(g, runtime.Options{Batch: o.batches[0], Threads: o.threads[0]})
+		wm, err := o.winogradMode()
+		if err != nil {
+			return err
+		}
+		p, err := runtime.Compile(g, runtime.Options{Batch: o.batches[0], Threads: o.threads[0], Winograd: wm})
 		if err != nil {
 			return fmt.Errorf("bench %s: %w", files[i], err)
 		}
@@ -271,7 +294,7 @@ func printSteps(w io.Writer, gs []*graph.Graph, files []string, o benchOpts) err
 		}
 		fmt.Fprintf(w, "%s: %d steps, %.1f MMACs, arena %.1f MiB, %.3f ms (sum of step medians)\n", files[i], len(p.Steps()), float64(p.MACs())/1e6, float64(p.ArenaBytes())/(1<<20), total)
 		for k, s := range p.Steps() {
-			fmt.Fprintf(w, "  %-7s %-36s %-13s %9.2f MMACs %8.3f ms %6.1f GMAC/s\n", s.Kind, s.Name, s.Fused, float64(s.MACs)/1e6, ms[k], float64(s.MACs)/ms[k]/1e6)
+			fmt.Fprintf(w, "  %-7s %-9s %-36s %-13s %9.2f MMACs %8.3f ms %6.1f GMAC/s\n", s.Kind, s.Kernel, s.Name, s.Fused, float64(s.MACs)/1e6, ms[k], float64(s.MACs)/ms[k]/1e6)
 		}
 	}
 	return nil
