@@ -187,18 +187,14 @@ func clamp01(v float32) float32 {
 	return 0
 }
 
-// gateTieBeta is the decay of the running average of each gate's gradient
-// used to break ties between equal gate values.
-const gateTieBeta = 0.9
-
 // Search runs the DepthShrinker search on base (DESIGN.md 1.2): every
 // candidate unit gets a gate s (init 0), clamped to [0,1] before each step;
 // at every step the k candidates with the smallest s keep their activation
 // and the others run as the identity (hard mask; the straight-through
 // estimator carries the gradient x - act(x) to s); gates train with the
 // weights. Gates that are equal (typically several at 0) are ordered by a
-// running average of their gradient: the unit whose identity would raise
-// the loss most keeps its activation. base is not modified.
+// mean of their gradient over the search: the unit whose identity would
+// raise the loss most keeps its activation. base is not modified.
 func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*SearchResult, error) {
 	if base == nil {
 		return nil, fmt.Errorf("search: nil model")
@@ -246,6 +242,7 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 		}
 	}
 	tc := opts.Train
+	first, tieN := true, 0
 	res, err := train.Run(ctx, tc, train.Options{
 		Resume: opts.Resume, Log: logw, Data: opts.Data, Graph: g,
 		Setup: func(m *nn.Model) error {
@@ -256,10 +253,21 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 			return nil
 		},
 		BeforeStep: func(m *nn.Model, step int) {
-			for i, u := range cands {
-				gr := float64(m.Gates[u].Grad)
-				if !math.IsNaN(gr) && !math.IsInf(gr, 0) {
-					tie[i] = gateTieBeta*tie[i] + (1-gateTieBeta)*gr
+			// The tie-break is the mean gate gradient over every step of
+			// the search so far: through the straight-through path it is
+			// the first-order estimate of the loss change when the unit
+			// runs as the identity (dL/dy . (x - act(x))), averaged over
+			// all the batches seen. (A short running average, used before,
+			// ranked by the last few batches only: no better than random.)
+			if first {
+				first = false // no backward has run yet
+			} else {
+				tieN++
+				for i, u := range cands {
+					gr := float64(m.Gates[u].Grad)
+					if !math.IsNaN(gr) && !math.IsInf(gr, 0) {
+						tie[i] += (gr - tie[i]) / float64(tieN)
+					}
 				}
 			}
 			setMasks(m)
