@@ -59,6 +59,11 @@ func forwardWith(p Params, a algo, x, w []float32, pre []gemm.PackedA, bias, y, 
 	switch a {
 	case algoDepthwise, algoDWGeneric:
 		t.kind, t.generic = kDWForward, a == algoDWGeneric
+		if !t.generic && dwTinyOK(&p) {
+			t.kind = kDWTiny
+			run(t, p.C, 1)
+			return nil
+		}
 		if !t.generic && dwForwardFlatOK(&p) {
 			t.kind = kDWForwardFlat
 			run(t, p.C, 1)
@@ -85,6 +90,12 @@ func forwardWith(p Params, a algo, x, w []float32, pre []gemm.PackedA, bias, y, 
 		}
 		if bias != nil {
 			ge.Bias = bias[g*kg:]
+		}
+		if a == algoGEMM1x1 && pwForwardBatched(&p, ep) {
+			t.g, t.ppa, t.kind = g, pa, kPWForward
+			t.nb = pwSplit(&p, hw)
+			run(t, (p.N+t.nb-1)/t.nb, 1)
+			continue
 		}
 		for n := 0; n < p.N; n++ {
 			xg := x[(n*p.C+g*cg)*hw:]
@@ -126,6 +137,11 @@ func backwardData(p Params, a algo, dy, w, dx, ws []float32) error {
 	switch a {
 	case algoDepthwise, algoDWGeneric:
 		t.generic = a == algoDWGeneric
+		if !t.generic && dwTinyOK(&p) {
+			t.kind = kDWTinyBackData
+			run(t, p.C, 1)
+			return nil
+		}
 		if !t.generic && dwFlatOK(&p) && (!dwBackDataS1Asm(&p) || p.OutH()*p.OutW() <= dwFlatMaxPlane) {
 			t.kind = kDWBackDataFlat
 			run(t, p.C, 1)
@@ -176,14 +192,18 @@ func backwardWeight(p Params, a algo, x, dy, dw, dbias, ws []float32) error {
 	t := getTask(p, x, nil, nil, dy, ws)
 	t.dw, t.dbias = dw, dbias
 	defer putTask(t)
-	flat := a == algoDepthwise && dwFlatOK(&p) // computes dbias itself
-	if dbias != nil && !flat {
+	tiny := a == algoDepthwise && dwTinyOK(&p)
+	flat := a == algoDepthwise && dwFlatOK(&p) // computes dbias itself, as does tiny
+	if dbias != nil && !flat && !tiny {
 		t.kind = kBiasGrad
 		run(t, p.K, 1)
 	}
 	switch a {
 	case algoDepthwise, algoDWGeneric:
 		t.kind, t.generic = kDWBackWeight, a == algoDWGeneric
+		if tiny {
+			t.kind = kDWTinyBackWeight
+		}
 		run(t, p.C, 1)
 		return nil
 	}
@@ -232,6 +252,11 @@ const (
 	kIm2col
 	kCol2im
 	kBiasGrad
+	kDWTiny
+	kDWTinyBackData
+	kDWTinyBackWeight
+	kPWForward
+	kPWBackData
 )
 
 // task is one parallel job over a range of planes, channels or rows; it has
@@ -246,7 +271,9 @@ type task struct {
 	y0, y1                 int // output rows covered by the column buffer
 	x, w, bias, y, ws, res []float32
 	dx, dw, dbias          []float32
+	nb                     int           // images per chunk of the image-parallel 1x1 passes
 	pa                     gemm.PackedA  // weights of the current group
+	ppa                    *gemm.PackedA // the packed weights the 1x1 chunks read
 	gep                    gemm.Epilogue // fused epilogue of the GEMM paths
 }
 
@@ -326,6 +353,26 @@ func (t *task) Run(lo, hi int) {
 		t.col2im(lo, hi)
 	case kBiasGrad:
 		t.biasGrad(lo, hi)
+	case kPWForward:
+		for c := lo; c < hi; c++ {
+			t.pwForwardChunk(c)
+		}
+	case kPWBackData:
+		for c := lo; c < hi; c++ {
+			t.pwBackDataChunk(c)
+		}
+	case kDWTiny:
+		for c := lo; c < hi; c++ {
+			t.dwTinyForward(c)
+		}
+	case kDWTinyBackData:
+		for c := lo; c < hi; c++ {
+			t.dwTinyBackData(c)
+		}
+	case kDWTinyBackWeight:
+		for c := lo; c < hi; c++ {
+			t.dwTinyBackWeight(c)
+		}
 	}
 }
 

@@ -150,9 +150,18 @@ func testShapes() []shape {
 		}
 	}
 	add(mk(1, 3, 12, 11, 3, 3, 3, 1, 1, 0, 0, 0, 0, 3))
-	add(mk(5, 3, 7, 7, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3))  // batch > 1 image per flat chunk
-	add(mk(3, 2, 4, 4, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2))  // tiny planes
-	add(mk(3, 2, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2))  // 2x2 planes
+	add(mk(5, 3, 7, 7, 3, 3, 3, 2, 2, 1, 1, 1, 1, 3)) // batch > 1 image per flat chunk
+	add(mk(3, 2, 4, 4, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2)) // tiny planes
+	add(mk(3, 2, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2)) // 2x2 planes
+	// tiny planes (at most 16 positions) over batches that fill the
+	// eight-image groups of the tiny kernels and leave a tail
+	add(mk(19, 3, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3))
+	add(mk(17, 2, 4, 4, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2))
+	add(mk(9, 3, 2, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3))
+	add(mk(11, 2, 3, 5, 2, 5, 5, 1, 1, 2, 2, 2, 2, 2))
+	add(mk(8, 2, 1, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2))
+	add(mk(10, 2, 4, 4, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2))
+	add(mk(16, 1, 4, 3, 1, 3, 3, 1, 1, 0, 1, 2, 1, 1)) // one channel: the last plane ends the tensor
 	add(mk(2, 2, 9, 11, 2, 3, 3, 3, 2, 1, 2, 2, 1, 2)) // strides 3 and 2, asymmetric pads
 	add(mk(2, 2, 9, 11, 2, 5, 5, 2, 2, 2, 2, 2, 2, 2))
 	add(mk(2, 2, 8, 8, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2)) // 2x2 stride 2
@@ -192,6 +201,13 @@ func TestConv(t *testing.T) {
 		useAVX512 = asm
 		testConvShapes(t, r)
 	}
+	defer func(v bool) { useDWTiny = v }(useDWTiny)
+	useDWTiny = false // tiny planes on the flat and per-plane paths
+	for _, asm := range asmModes {
+		useAVX512 = asm
+		testConvShapes(t, r)
+	}
+	useDWTiny = true
 	defer func(v int) { dwFlatTarget = v }(dwFlatTarget)
 	dwFlatTarget = 1 // one image per depthwise flat chunk
 	testConvShapes(t, r)

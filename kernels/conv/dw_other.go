@@ -27,3 +27,11 @@ func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 func prefetch(s []float32) {}
 
 func setDW5(v bool) {}
+
+func tinyMV(y []float32, ys int, x []float32, xs int, m *[dwTinyMax * dwTinyMax]float32, nin, nout, n int, b float32) {
+	tinyMVGo(y, ys, x, xs, m, nin, nout, n, b)
+}
+
+func tinyOuter(g *[dwTinyMax * dwTinyMax]float32, bs *[dwTinyMax]float32, dy []float32, ds int, x []float32, xs, nd, nx, n int) {
+	tinyOuterGo(g, bs, dy, ds, x, xs, nd, nx, n)
+}

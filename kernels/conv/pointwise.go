@@ -1,8 +1,13 @@
 package conv
 
-import "github.com/dshrink/dshrink/kernels/gemm"
+import (
+	"fmt"
 
-// Backward passes of 1x1 stride-1 unpadded convolutions. The weight
+	"github.com/dshrink/dshrink/kernels/gemm"
+	"github.com/dshrink/dshrink/kernels/parallel"
+)
+
+// Batched passes of 1x1 stride-1 unpadded convolutions. The weight
 // gradient of a group is sum_n dy_n * x_n^T (kg x cg, contraction over the
 // positions of every image), the data gradient W^T * dy_n. With small
 // planes one GEMM per image is very thin, so the planes of several images
@@ -64,48 +69,99 @@ func (t *task) pwBackWeight() {
 	}
 }
 
-// pwBackData computes dx for a 1x1 convolution.
+// pwSplit returns the images per chunk of the image-parallel passes: those
+// of pwChunk, but few enough for about four chunks per thread.
+func pwSplit(p *Params, hw int) int {
+	nb := pwChunk(p, hw)
+	if th := parallel.Threads(); th > 1 {
+		nb = min(nb, max(1, (p.N+4*th-1)/(4*th)))
+	}
+	return nb
+}
+
+// pwForwardBatched reports whether the forward pass of a 1x1 convolution
+// runs image-parallel (pwForwardChunk): a batch and no residual.
+func pwForwardBatched(p *Params, ep Epilogue) bool {
+	return pwBatch && p.N > 1 && ep.Residual == nil
+}
+
+// pwForwardChunk computes, for group t.g (weights packed in t.ppa, fused
+// epilogue t.gep), the output of the images of chunk ci (t.nb images per
+// chunk). Chunks run in parallel, each with one single-threaded GEMM.
+func (t *task) pwForwardChunk(ci int) {
+	p := &t.p
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	hw := p.H * p.W
+	n0 := ci * t.nb
+	m := min(t.nb, p.N-n0)
+	if m == 1 {
+		must(gemm.SgemmPacked(t.ppa, false, hw, t.x[(n0*p.C+t.g*cg)*hw:], hw, t.y[(n0*p.K+t.g*kg)*hw:], hw, &t.gep))
+		return
+	}
+	ld := m * hw
+	scratch := scratchPool.Get()
+	if need := (kg + cg) * ld; cap(*scratch) < need {
+		*scratch = make([]float32, need)
+	}
+	xb, yb := (*scratch)[:cg*ld], (*scratch)[cg*ld:(cg+kg)*ld]
+	for img := 0; img < m; img++ {
+		copyRows(xb[img*hw:], ld, t.x[((n0+img)*p.C+t.g*cg)*hw:], hw, hw, cg)
+	}
+	must(gemm.SgemmPacked(t.ppa, false, ld, xb, ld, yb, ld, &t.gep))
+	for img := 0; img < m; img++ {
+		copyRows(t.y[((n0+img)*p.K+t.g*kg)*hw:], hw, yb[img*hw:], ld, hw, kg)
+	}
+	scratchPool.Put(scratch)
+}
+
+// pwBackData computes dx for a 1x1 convolution: per group, W_g^T is packed
+// once and chunks of images run in parallel (pwBackDataChunk).
 func (t *task) pwBackData() error {
 	p := &t.p
 	cg, kg := p.C/p.Groups, p.K/p.Groups
 	hw := p.H * p.W
-	nb := pwChunk(p, hw)
-	var buf []float32
-	var scratch *[]float32
-	if nb > 1 {
-		scratch = scratchPool.Get()
-		if need := (kg + cg) * nb * hw; cap(*scratch) < need {
-			*scratch = make([]float32, need)
-		}
-		buf = *scratch
-		defer scratchPool.Put(scratch)
-	}
+	t.nb = pwSplit(p, hw)
 	for g := 0; g < p.Groups; g++ {
 		// W_g^T is cg x kg; pack it once for all images.
 		if err := t.pa.Repack(true, cg, kg, t.w[g*kg*cg:], cg); err != nil {
 			return err
 		}
-		for n0 := 0; n0 < p.N; n0 += nb {
-			m := min(nb, p.N-n0)
-			if nb == 1 {
-				off := n0 * hw
-				if err := gemm.SgemmPacked(&t.pa, false, hw, t.y[off*p.K+g*kg*hw:], hw, t.dx[off*p.C+g*cg*hw:], hw, nil); err != nil {
-					return err
-				}
-				continue
-			}
-			ld := m * hw
-			dyb, dxb := buf[:kg*ld], buf[kg*ld:(kg+cg)*ld]
-			for img := 0; img < m; img++ {
-				copyRows(dyb[img*hw:], ld, t.y[((n0+img)*p.K+g*kg)*hw:], hw, hw, kg)
-			}
-			if err := gemm.SgemmPacked(&t.pa, false, ld, dyb, ld, dxb, ld, nil); err != nil {
-				return err
-			}
-			for img := 0; img < m; img++ {
-				copyRows(t.dx[((n0+img)*p.C+g*cg)*hw:], hw, dxb[img*hw:], ld, hw, cg)
-			}
-		}
+		t.g, t.ppa, t.kind = g, &t.pa, kPWBackData
+		run(t, (p.N+t.nb-1)/t.nb, 1)
 	}
 	return nil
+}
+
+// pwBackDataChunk computes dx of group t.g for the images of chunk ci.
+func (t *task) pwBackDataChunk(ci int) {
+	p := &t.p
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	hw := p.H * p.W
+	n0 := ci * t.nb
+	m := min(t.nb, p.N-n0)
+	if m == 1 {
+		must(gemm.SgemmPacked(t.ppa, false, hw, t.y[(n0*p.K+t.g*kg)*hw:], hw, t.dx[(n0*p.C+t.g*cg)*hw:], hw, nil))
+		return
+	}
+	ld := m * hw
+	scratch := scratchPool.Get()
+	if need := (kg + cg) * ld; cap(*scratch) < need {
+		*scratch = make([]float32, need)
+	}
+	dyb, dxb := (*scratch)[:kg*ld], (*scratch)[kg*ld:(kg+cg)*ld]
+	for img := 0; img < m; img++ {
+		copyRows(dyb[img*hw:], ld, t.y[((n0+img)*p.K+t.g*kg)*hw:], hw, hw, kg)
+	}
+	must(gemm.SgemmPacked(t.ppa, false, ld, dyb, ld, dxb, ld, nil))
+	for img := 0; img < m; img++ {
+		copyRows(t.dx[((n0+img)*p.C+t.g*cg)*hw:], hw, dxb[img*hw:], ld, hw, cg)
+	}
+	scratchPool.Put(scratch)
+}
+
+// must panics on an error of a GEMM whose sizes the caller checked.
+func must(err error) {
+	if err != nil {
+		panic(fmt.Errorf("conv: internal error: %w", err))
+	}
 }

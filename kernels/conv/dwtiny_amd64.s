@@ -1,0 +1,178 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func tinyMVAVX512(a *tinyArgs)
+//
+// For each of a.n images: y[q] = b + sum_{r<nin} x[r] * m[16r+q] for the
+// lanes q of mask; then y += ys, x += xs. Eight images at a time share each
+// column of m.
+TEXT ·tinyMVAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), DI           // y
+	MOVQ 8(AX), SI           // x
+	MOVQ 16(AX), DX          // m
+	MOVQ 24(AX), R8          // ys
+	MOVQ 32(AX), R9          // xs
+	MOVQ 40(AX), R10         // nin
+	MOVQ 48(AX), R11         // n
+	KMOVW 56(AX), K1
+	VBROADCASTSS 60(AX), Z31
+	LEAQ (R9)(R9*2), R15     // 3*xs
+	CMPQ R11, $8
+	JLT  single
+
+oct:
+	VMOVAPS Z31, Z0
+	VMOVAPS Z31, Z1
+	VMOVAPS Z31, Z2
+	VMOVAPS Z31, Z3
+	VMOVAPS Z31, Z4
+	VMOVAPS Z31, Z5
+	VMOVAPS Z31, Z6
+	VMOVAPS Z31, Z7
+	MOVQ SI, R12             // images 0-2
+	LEAQ (SI)(R15*1), R13    // images 3-5
+	LEAQ (R13)(R15*1), R14   // images 6-7
+	MOVQ DX, BX
+	MOVQ R10, CX
+
+octloop:
+	VMOVUPS (BX), Z8
+	VFMADD231PS.BCST (R12), Z8, Z0
+	VFMADD231PS.BCST (R12)(R9*1), Z8, Z1
+	VFMADD231PS.BCST (R12)(R9*2), Z8, Z2
+	VFMADD231PS.BCST (R13), Z8, Z3
+	VFMADD231PS.BCST (R13)(R9*1), Z8, Z4
+	VFMADD231PS.BCST (R13)(R9*2), Z8, Z5
+	VFMADD231PS.BCST (R14), Z8, Z6
+	VFMADD231PS.BCST (R14)(R9*1), Z8, Z7
+	ADDQ $64, BX
+	ADDQ $4, R12
+	ADDQ $4, R13
+	ADDQ $4, R14
+	DECQ CX
+	JNZ  octloop
+
+	LEAQ (R8)(R8*2), BX      // 3*ys
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K1, (DI)(R8*1)
+	VMOVUPS Z2, K1, (DI)(R8*2)
+	ADDQ BX, DI
+	VMOVUPS Z3, K1, (DI)
+	VMOVUPS Z4, K1, (DI)(R8*1)
+	VMOVUPS Z5, K1, (DI)(R8*2)
+	ADDQ BX, DI
+	VMOVUPS Z6, K1, (DI)
+	VMOVUPS Z7, K1, (DI)(R8*1)
+	LEAQ (DI)(R8*2), DI
+	LEAQ (SI)(R9*8), SI
+	SUBQ $8, R11
+	CMPQ R11, $8
+	JGE  oct
+
+single:
+	TESTQ R11, R11
+	JEQ   done
+
+one:
+	VMOVAPS Z31, Z0
+	MOVQ SI, R12
+	MOVQ DX, BX
+	MOVQ R10, CX
+
+oneloop:
+	VMOVUPS (BX), Z8
+	VFMADD231PS.BCST (R12), Z8, Z0
+	ADDQ $64, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  oneloop
+	VMOVUPS Z0, K1, (DI)
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ R11
+	JNZ  one
+
+done:
+	VZEROUPPER
+	RET
+
+// func tinyOuterAVX512(a *outerArgs)
+//
+// For each of a.n images: g[16q:16q+16] += dy[q] * x (x loaded under xmask)
+// for all 16 q, and bs += dy (under dmask); then dy += ds, x += xs. Every
+// dy plane must have 16 readable values.
+TEXT ·tinyOuterAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), DX           // g
+	MOVQ 8(AX), BX           // bs
+	MOVQ 16(AX), DI          // dy
+	MOVQ 24(AX), SI          // x
+	MOVQ 32(AX), R8          // ds
+	MOVQ 40(AX), R9          // xs
+	MOVQ 48(AX), CX          // n
+	KMOVW 56(AX), K1
+	KMOVW 58(AX), K2
+	VMOVUPS 0(DX), Z16
+	VMOVUPS 64(DX), Z17
+	VMOVUPS 128(DX), Z18
+	VMOVUPS 192(DX), Z19
+	VMOVUPS 256(DX), Z20
+	VMOVUPS 320(DX), Z21
+	VMOVUPS 384(DX), Z22
+	VMOVUPS 448(DX), Z23
+	VMOVUPS 512(DX), Z24
+	VMOVUPS 576(DX), Z25
+	VMOVUPS 640(DX), Z26
+	VMOVUPS 704(DX), Z27
+	VMOVUPS 768(DX), Z28
+	VMOVUPS 832(DX), Z29
+	VMOVUPS 896(DX), Z30
+	VMOVUPS 960(DX), Z31
+	VMOVUPS 0(BX), Z2
+
+outerloop:
+	VMOVUPS.Z (SI), K2, Z0
+	VMOVUPS.Z (DI), K1, Z1
+	VADDPS Z1, Z2, Z2
+	VFMADD231PS.BCST 0(DI), Z0, Z16
+	VFMADD231PS.BCST 4(DI), Z0, Z17
+	VFMADD231PS.BCST 8(DI), Z0, Z18
+	VFMADD231PS.BCST 12(DI), Z0, Z19
+	VFMADD231PS.BCST 16(DI), Z0, Z20
+	VFMADD231PS.BCST 20(DI), Z0, Z21
+	VFMADD231PS.BCST 24(DI), Z0, Z22
+	VFMADD231PS.BCST 28(DI), Z0, Z23
+	VFMADD231PS.BCST 32(DI), Z0, Z24
+	VFMADD231PS.BCST 36(DI), Z0, Z25
+	VFMADD231PS.BCST 40(DI), Z0, Z26
+	VFMADD231PS.BCST 44(DI), Z0, Z27
+	VFMADD231PS.BCST 48(DI), Z0, Z28
+	VFMADD231PS.BCST 52(DI), Z0, Z29
+	VFMADD231PS.BCST 56(DI), Z0, Z30
+	VFMADD231PS.BCST 60(DI), Z0, Z31
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ CX
+	JNZ  outerloop
+
+	VMOVUPS Z16, 0(DX)
+	VMOVUPS Z17, 64(DX)
+	VMOVUPS Z18, 128(DX)
+	VMOVUPS Z19, 192(DX)
+	VMOVUPS Z20, 256(DX)
+	VMOVUPS Z21, 320(DX)
+	VMOVUPS Z22, 384(DX)
+	VMOVUPS Z23, 448(DX)
+	VMOVUPS Z24, 512(DX)
+	VMOVUPS Z25, 576(DX)
+	VMOVUPS Z26, 640(DX)
+	VMOVUPS Z27, 704(DX)
+	VMOVUPS Z28, 768(DX)
+	VMOVUPS Z29, 832(DX)
+	VMOVUPS Z30, 896(DX)
+	VMOVUPS Z31, 960(DX)
+	VMOVUPS Z2, 0(BX)
+	VZEROUPPER
+	RET
