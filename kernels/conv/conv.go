@@ -257,6 +257,7 @@ const (
 	kDWTinyBackWeight
 	kPWForward
 	kPWBackData
+	kPWBackWeight
 )
 
 // task is one parallel job over a range of planes, channels or rows; it has
@@ -274,6 +275,7 @@ type task struct {
 	nb                     int           // images per chunk of the image-parallel 1x1 passes
 	pa                     gemm.PackedA  // weights of the current group
 	ppa                    *gemm.PackedA // the packed weights the 1x1 chunks read
+	part                   []float32     // per-chunk partial weight gradients of the 1x1 chunks
 	gep                    gemm.Epilogue // fused epilogue of the GEMM paths
 }
 
@@ -356,6 +358,10 @@ func (t *task) Run(lo, hi int) {
 	case kPWForward:
 		for c := lo; c < hi; c++ {
 			t.pwForwardChunk(c)
+		}
+	case kPWBackWeight:
+		for c := lo; c < hi; c++ {
+			t.pwBackWeightChunk(c)
 		}
 	case kPWBackData:
 		for c := lo; c < hi; c++ {

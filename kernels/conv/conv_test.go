@@ -125,6 +125,8 @@ func testShapes() []shape {
 	add(mk(1, 3, 6, 5, 4, 1, 1, 1, 1, 1, 0, 0, 1, 1))
 	add(mk(5, 7, 3, 3, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1))
 	add(mk(5, 6, 2, 3, 4, 1, 1, 1, 1, 0, 0, 0, 0, 2))
+	add(mk(40, 6, 3, 3, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1)) // image-parallel chunks of several images
+	add(mk(33, 4, 2, 3, 6, 1, 1, 1, 1, 0, 0, 0, 0, 2)) // same, grouped, uneven last chunk
 	// dense kxk, odd sizes, asymmetric padding, strides, groups.
 	add(mk(2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1))
 	add(mk(1, 5, 11, 8, 6, 3, 3, 2, 2, 0, 0, 1, 1, 1))

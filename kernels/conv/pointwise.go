@@ -28,11 +28,44 @@ func pwChunk(p *Params, hw int) int {
 	return max(1, min(p.N, pwBatchCols/hw))
 }
 
+// pwPartialMax bounds the weights of a group (kg*cg) for which the weight
+// gradient runs image-parallel with one partial sum per chunk of images
+// (pwBackWeightChunk); larger ones run each GEMM in parallel instead.
+var pwPartialMax = 16384
+
 // pwBackWeight computes dw for a 1x1 convolution (dbias is done by the caller).
 func (t *task) pwBackWeight() {
 	p := &t.p
 	cg, kg := p.C/p.Groups, p.K/p.Groups
 	hw := p.H * p.W
+	if parallel.Threads() > 1 && kg*cg <= pwPartialMax {
+		t.nb = pwSplit(p, hw)
+		chunks := (p.N + t.nb - 1) / t.nb
+		if chunks > 1 {
+			part := scratchPool.Get()
+			if need := chunks * kg * cg; cap(*part) < need {
+				*part = make([]float32, need)
+			}
+			t.part = (*part)[:chunks*kg*cg]
+			for g := 0; g < p.Groups; g++ {
+				t.g, t.kind = g, kPWBackWeight
+				run(t, chunks, 1)
+				// Fixed-order sum of the partials: the same for every
+				// schedule of the chunks.
+				dwg := t.dw[g*kg*cg : (g+1)*kg*cg]
+				copy(dwg, t.part[:kg*cg])
+				for ci := 1; ci < chunks; ci++ {
+					src := t.part[ci*kg*cg : (ci+1)*kg*cg]
+					for i, v := range src {
+						dwg[i] += v
+					}
+				}
+			}
+			t.part = nil
+			scratchPool.Put(part)
+			return
+		}
+	}
 	nb := pwChunk(p, hw)
 	var buf []float32
 	var scratch *[]float32
@@ -111,6 +144,37 @@ func (t *task) pwForwardChunk(ci int) {
 	for img := 0; img < m; img++ {
 		copyRows(t.y[((n0+img)*p.K+t.g*kg)*hw:], hw, yb[img*hw:], ld, hw, kg)
 	}
+	scratchPool.Put(scratch)
+}
+
+// pwBackWeightChunk computes the partial weight gradient of group t.g over
+// the images of chunk ci into t.part.
+func (t *task) pwBackWeightChunk(ci int) {
+	p := &t.p
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	hw := p.H * p.W
+	n0 := ci * t.nb
+	m := min(t.nb, p.N-n0)
+	dst := t.part[ci*kg*cg : (ci+1)*kg*cg]
+	if m == 1 || hw >= pwBatchCols {
+		var beta float32
+		for img := n0; img < n0+m; img++ {
+			gemm.Sgemm(false, true, kg, cg, hw, 1, t.y[(img*p.K+t.g*kg)*hw:], hw, t.x[(img*p.C+t.g*cg)*hw:], hw, beta, dst, cg)
+			beta = 1
+		}
+		return
+	}
+	ld := m * hw
+	scratch := scratchPool.Get()
+	if need := (kg + cg) * ld; cap(*scratch) < need {
+		*scratch = make([]float32, need)
+	}
+	dyb, xb := (*scratch)[:kg*ld], (*scratch)[kg*ld:(kg+cg)*ld]
+	for img := 0; img < m; img++ {
+		copyRows(dyb[img*hw:], ld, t.y[((n0+img)*p.K+t.g*kg)*hw:], hw, hw, kg)
+		copyRows(xb[img*hw:], ld, t.x[((n0+img)*p.C+t.g*cg)*hw:], hw, hw, cg)
+	}
+	gemm.Sgemm(false, true, kg, cg, ld, 1, dyb, ld, xb, ld, 0, dst, cg)
 	scratchPool.Put(scratch)
 }
 
