@@ -75,10 +75,19 @@ type ModelConfig struct {
 
 // DataConfig says which data set to use and how to augment it.
 type DataConfig struct {
-	// Dataset is "fashion-mnist", "mnist", "cifar10" or "cifar100".
+	// Dataset is "fashion-mnist", "mnist", "cifar10", "cifar100" or "folder"
+	// (Dir/train and Dir/test, or Dir/val, each with one sub-folder of PNG or
+	// JPEG images per class).
 	Dataset string `yaml:"dataset" json:"dataset"`
 	// Dir is the folder holding the files (the Debian location for Fashion-MNIST when empty).
 	Dir string `yaml:"dir" json:"dir"`
+	// ImageSize is the side of the square crop of folder images (folder only, required).
+	ImageSize int `yaml:"image_size" json:"image_size,omitempty"`
+	// Resize scales the shorter side of folder images to this length before
+	// the centre crop (0: ImageSize; e.g. 256 for a 224 crop).
+	Resize int `yaml:"resize" json:"resize,omitempty"`
+	// Gray stores folder images as one luma channel instead of RGB.
+	Gray bool `yaml:"gray" json:"gray,omitempty"`
 	// TrainSubset uses only the first N training images of a seeded shuffle (0: all).
 	TrainSubset int `yaml:"train_subset" json:"train_subset"`
 	// TestSubset evaluates on only the first N test images (0: all).
@@ -198,8 +207,17 @@ func (c Config) Validate() error {
 	}
 	switch strings.ToLower(c.Data.Dataset) {
 	case "fashion-mnist", "fashion_mnist", "fmnist", "mnist", "cifar10", "cifar-10", "cifar100", "cifar-100":
+	case "folder":
+		switch {
+		case c.Data.Dir == "":
+			return bad("data.dir is empty: data.dataset folder needs the folder holding train/ and test/ (or val/)")
+		case c.Data.ImageSize <= 0:
+			return bad("data.image_size %d: data.dataset folder needs the side of the square crop (> 0)", c.Data.ImageSize)
+		case c.Data.Resize != 0 && c.Data.Resize < c.Data.ImageSize:
+			return bad("data.resize %d is smaller than data.image_size %d", c.Data.Resize, c.Data.ImageSize)
+		}
 	default:
-		return bad("data.dataset %q: want fashion-mnist, mnist, cifar10 or cifar100", c.Data.Dataset)
+		return bad("data.dataset %q: want fashion-mnist, mnist, cifar10, cifar100 or folder", c.Data.Dataset)
 	}
 	if c.Model.Init == "" {
 		if a := strings.ToLower(c.Model.Arch); a != "mobilenet_v2" && a != "mobilenetv2" {

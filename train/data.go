@@ -1,7 +1,10 @@
 package train
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dshrink/dshrink/data"
@@ -47,13 +50,50 @@ func LoadDataset(name, dir, split string) (*data.Images, error) {
 		}
 		return data.CIFAR100(dir, train, false)
 	}
+	if strings.EqualFold(name, "folder") {
+		return nil, fmt.Errorf("data set folder needs an image size: use LoadFolder (or data.image_size in a config)")
+	}
 	return nil, fmt.Errorf("unknown data set %q: want fashion-mnist, mnist, cifar10 or cifar100", name)
+}
+
+// LoadFolder reads split ("train" or "test") of an image-folder data set:
+// dir/train, and dir/test or else dir/val, each with one sub-folder per
+// class (see data.ImageFolder), cropped to size x size after scaling the
+// shorter side to resize (0: size).
+func LoadFolder(dir, split string, size, resize int, gray bool) (*data.Images, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("image folder: no directory given")
+	}
+	sub := filepath.Join(dir, split)
+	switch split {
+	case "train":
+	case "test":
+		if _, err := os.Stat(sub); errors.Is(err, os.ErrNotExist) {
+			if _, verr := os.Stat(filepath.Join(dir, "val")); verr == nil {
+				sub = filepath.Join(dir, "val")
+			}
+		}
+	default:
+		return nil, fmt.Errorf("split %q: want train or test", split)
+	}
+	if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("image folder %s: want a sub-folder %q with one folder of images per class", dir, split)
+	}
+	return data.ImageFolder(sub, data.FolderOptions{Size: size, Resize: resize, Gray: gray})
+}
+
+// loadSplit reads split of the data set c describes.
+func loadSplit(c DataConfig, split string) (*data.Images, error) {
+	if strings.EqualFold(c.Dataset, "folder") {
+		return LoadFolder(c.Dir, split, c.ImageSize, c.Resize, c.Gray)
+	}
+	return LoadDataset(c.Dataset, c.Dir, split)
 }
 
 // LoadDatasets builds the training and held-out sets described by c (with
 // seed for the subsets and validation split).
 func LoadDatasets(c DataConfig, seed uint64) (*Datasets, error) {
-	trainAll, err := LoadDataset(c.Dataset, c.Dir, "train")
+	trainAll, err := loadSplit(c, "train")
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +108,7 @@ func LoadDatasets(c DataConfig, seed uint64) (*Datasets, error) {
 		}
 		d.Train, d.Eval, d.EvalName = tr, val, "val"
 	} else {
-		test, err := LoadDataset(c.Dataset, c.Dir, "test")
+		test, err := loadSplit(c, "test")
 		if err != nil {
 			return nil, err
 		}

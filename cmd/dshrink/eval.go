@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/kernels/parallel"
 	"github.com/dshrink/dshrink/train"
@@ -18,6 +19,9 @@ func init() {
 		batch   int
 		threads int
 		jsonOut bool
+		size    int
+		resize  int
+		gray    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval MODEL [--data fashion-mnist] [--split test]",
@@ -27,7 +31,8 @@ training checkpoint.safetensors) in eval mode over a data split and print its
 top-1 and top-5 accuracy and its mean cross-entropy loss.`,
 		Example: `  dshrink eval runs/fmnist-mbv2-0.5/model.dsk
   dshrink eval runs/fmnist-mbv2-0.5/checkpoint.safetensors --split train --json
-  dshrink eval model.dsk --data cifar10 --dir ~/data/cifar-10-batches-bin`,
+  dshrink eval model.dsk --data cifar10 --dir ~/data/cifar-10-batches-bin
+  dshrink eval model.dsk --data folder --dir ~/data/flowers --image-size 224 --resize 256   # flowers/test (or val)/CLASS/*.jpg`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if threads > 0 {
@@ -42,7 +47,15 @@ top-1 and top-5 accuracy and its mean cross-entropy loss.`,
 				}
 				g = ck.Graph
 			}
-			ds, err := train.LoadDataset(dataset, dir, split)
+			var ds data.Dataset
+			if dataset == "folder" {
+				if size <= 0 {
+					return fmt.Errorf("eval: --data folder needs --image-size")
+				}
+				ds, err = train.LoadFolder(dir, split, size, resize, gray)
+			} else {
+				ds, err = train.LoadDataset(dataset, dir, split)
+			}
 			if err != nil {
 				return err
 			}
@@ -61,7 +74,10 @@ top-1 and top-5 accuracy and its mean cross-entropy loss.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dataset, "data", "fashion-mnist", "data set: fashion-mnist, mnist, cifar10 or cifar100")
+	f.StringVar(&dataset, "data", "fashion-mnist", "data set: fashion-mnist, mnist, cifar10, cifar100 or folder (DIR/train, DIR/test or DIR/val, one sub-folder per class)")
+	f.IntVar(&size, "image-size", 0, "folder: side of the square centre crop")
+	f.IntVar(&resize, "resize", 0, "folder: scale the shorter side to this before cropping (0 = --image-size)")
+	f.BoolVar(&gray, "gray", false, "folder: one luma channel instead of RGB")
 	f.StringVar(&dir, "dir", "", "folder of the data files (default for fashion-mnist: the Debian location)")
 	f.StringVar(&split, "split", "test", "train or test")
 	f.IntVar(&batch, "batch", 500, "evaluation batch size")
