@@ -41,6 +41,11 @@ type ProfileOptions struct {
 	// describes. Multi-block segments are always timed alone, scaled by the
 	// in-context / isolated ratio of the single merged blocks they span.
 	Isolated bool
+	// Runtime is the runtime that times the segments: "ours" (package
+	// runtime; also when empty) or "ort", ONNX Runtime through node and
+	// tools/ortbench/bench_ort.js (see FindORT). ORT tables are isolated
+	// (Isolated is implied) and their key's executor is "onnxruntime-VERSION".
+	Runtime string
 	// Log receives progress (nothing when nil).
 	Log io.Writer
 }
@@ -95,6 +100,10 @@ type candidate struct {
 // its structure). g is not modified.
 func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 	opts = opts.withDefaults()
+	ort, err := useORT(opts.Runtime)
+	if err != nil {
+		return nil, err
+	}
 	c, err := analyze(g)
 	if err != nil {
 		return nil, err
@@ -187,6 +196,9 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 		}
 		cd.seg = &t.Segments[si]
 		si++
+	}
+	if ort {
+		return profileORT(g, t, cands, opts)
 	}
 	whole := &candidate{g: g, run: true, ctx: !opts.Isolated}
 	cands = append(cands, whole)
@@ -491,6 +503,12 @@ type Timing struct {
 // segments.
 func Measure(gs []*graph.Graph, opts ProfileOptions) ([]Timing, error) {
 	opts = opts.withDefaults()
+	if ort, err := useORT(opts.Runtime); err != nil || ort {
+		if err != nil {
+			return nil, err
+		}
+		return measureORT(gs, opts)
+	}
 	cands := make([]*candidate, len(gs))
 	for i, g := range gs {
 		cands[i] = &candidate{g: g, run: true}

@@ -32,19 +32,27 @@ func (p *profileFlags) register(cmd *cobra.Command) {
 	f.IntVar(&p.maxKernel, "max-kernel", 7, "largest kernel of a multi-block merged segment")
 	f.BoolVar(&p.noMulti, "no-multi-block", false, "do not time segments of several blocks merged together")
 	f.BoolVar(&p.isolated, "isolated", false, "table entries from each segment timed alone (default: blocks and fixed parts timed inside the whole and the all-merged model)")
-	f.StringVar(&p.runtimeName, "runtime", "ours", "runtime to time segments with: ours (ONNX Runtime is not wired in)")
+	f.StringVar(&p.runtimeName, "runtime", "ours", "runtime to time segments with: ours, or ort (ONNX Runtime 1.30 via node and onnxruntime-node from ./scripts/setup.sh; entries timed in isolation, less the per-run overhead)")
 	f.BoolVar(&p.refresh, "refresh", false, "measure again even when the table file's key matches")
 }
 
 func (p *profileFlags) options(log io.Writer) (latency.ProfileOptions, error) {
-	if p.runtimeName != "ours" {
-		return latency.ProfileOptions{}, fmt.Errorf("--runtime %q: only our runtime (ours) is supported; ONNX Runtime tables are not implemented", p.runtimeName)
+	rt := strings.ToLower(p.runtimeName)
+	switch rt {
+	case latency.RuntimeOurs:
+	case latency.RuntimeORT, "onnxruntime":
+		rt = latency.RuntimeORT
+		if _, err := latency.FindORT(); err != nil {
+			return latency.ProfileOptions{}, fmt.Errorf("--runtime ort: %w", err)
+		}
+	default:
+		return latency.ProfileOptions{}, fmt.Errorf("--runtime %q: want ours (dshrink's runtime) or ort (ONNX Runtime)", p.runtimeName)
 	}
 	if p.batch < 1 || p.threads < 1 || p.rounds < 1 || p.iters < 1 {
 		return latency.ProfileOptions{}, errors.New("--batch, --threads, --rounds and --iters must be at least 1")
 	}
 	return latency.ProfileOptions{Batch: p.batch, Threads: p.threads, Rounds: p.rounds, Iters: p.iters,
-		MaxKernel: p.maxKernel, NoMultiBlock: p.noMulti, Isolated: p.isolated, Log: log}, nil
+		MaxKernel: p.maxKernel, NoMultiBlock: p.noMulti, Isolated: p.isolated || rt == latency.RuntimeORT, Runtime: rt, Log: log}, nil
 }
 
 // loadPlannerModel reads a model file or builds a named one: "mobilenet_v2"

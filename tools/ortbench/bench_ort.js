@@ -9,6 +9,8 @@
 // in /work/shared/peers/bench_ort.js. The input is x[i] = sin(0.001*i), the
 // same as `dshrink bench` and the peers' export script; when FILE.ref.bin
 // exists next to a model, the output is checked against it.
+// `dshrink profile --runtime ort` (package latency, ort.go) times table segments
+// with this script and reads p25_ms/p50_ms/p75_ms from its JSON.
 // ORT comes from $ORT_NPM_DIR (default .cache/ort): `npm install onnxruntime-node@1.30.0`.
 'use strict';
 const fs = require('fs');
@@ -95,7 +97,7 @@ async function main() {
         const t = times[i].sort((x, y) => x - y);
         const mean = t.reduce((x, y) => x + y, 0) / t.length;
         const r = { model: m.name, file: m.file.replace('{B}', String(b)), batch: b, threads: nt, runs: t.length,
-          p50_ms: pct(t, 0.5), p90_ms: pct(t, 0.9), p99_ms: pct(t, 0.99), mean_ms: mean, min_ms: t[0], img_per_s: b / (mean / 1e3) };
+          p25_ms: pct(t, 0.25), p50_ms: pct(t, 0.5), p75_ms: pct(t, 0.75), p90_ms: pct(t, 0.9), p99_ms: pct(t, 0.99), mean_ms: mean, min_ms: t[0], img_per_s: b / (mean / 1e3) };
         if (i === 0) base = r.p50_ms;
         r.speedup_vs_first = base / r.p50_ms;
         results.push(r);
