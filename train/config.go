@@ -124,21 +124,25 @@ type EMAConfig struct {
 	Decay float64 `yaml:"decay" json:"decay"`
 }
 
-// DefaultConfig returns the Fashion-MNIST MobileNetV2-0.5 recipe of the
-// PyTorch baseline (SGD Nesterov 0.9, LR 0.1 cosine to 0, weight decay 4e-5,
-// batch 128), with random crop (pad 2) and horizontal flip.
+// DefaultConfig returns the Fashion-MNIST MobileNetV2-0.5 recipe: the PyTorch
+// baseline's optimiser (SGD Nesterov 0.9, LR 0.1 cosine to 0, weight decay
+// 4e-5, batch 128, 30 epochs) with one epoch of linear warm-up from 0.01,
+// label smoothing 0.1 and horizontal flips (random crops made the network
+// underfit: train accuracy stayed at the test accuracy).
 func DefaultConfig() Config {
 	return Config{
-		Model:     ModelConfig{Arch: "mobilenet_v2", Width: 0.5, StemStride: 1, Dropout: 0.2},
-		Data:      DataConfig{Dataset: "fashion-mnist", RandomCropPad: 2, HFlip: true},
-		Epochs:    30,
-		BatchSize: 128,
-		LR:        0.1,
-		Optimizer: OptimizerConfig{Name: "sgd", Momentum: 0.9, Nesterov: true, WeightDecay: 4e-5},
-		Schedule:  ScheduleConfig{Name: "cosine"},
-		Distill:   DistillConfig{Weight: 0.7, Temperature: 1},
-		Seed:      1,
-		Out:       "runs/fmnist-mbv2-0.5",
+		Model:          ModelConfig{Arch: "mobilenet_v2", Width: 0.5, StemStride: 1, Dropout: 0.2},
+		Data:           DataConfig{Dataset: "fashion-mnist", HFlip: true},
+		Epochs:         30,
+		BatchSize:      128,
+		LR:             0.1,
+		LabelSmoothing: 0.1,
+		Optimizer:      OptimizerConfig{Name: "sgd", Momentum: 0.9, Nesterov: true, WeightDecay: 4e-5},
+		Schedule:       ScheduleConfig{Name: "cosine", WarmupEpochs: 1, WarmupStart: 0.1},
+		Distill:        DistillConfig{Weight: 0.7, Temperature: 1},
+		Seed:           1,
+		EvalEvery:      1,
+		Out:            "runs/fmnist-mbv2-0.5",
 	}
 }
 

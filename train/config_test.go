@@ -3,6 +3,7 @@ package train
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -45,6 +46,10 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if cfg.Optimizer.Name != "sgd" || !cfg.Optimizer.Nesterov || cfg.LR != 0.1 || cfg.BatchSize != 128 || cfg.Model.Width != 0.5 {
 		t.Errorf("example config: %+v", cfg)
+	}
+	// The example file spells out the defaults.
+	if want := DefaultConfig(); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("configs/fmnist-mbv2-0.5.yaml differs from DefaultConfig:\n file %+v\n want %+v", cfg, want)
 	}
 	// An empty file gives the defaults.
 	d, err := ParseConfig(nil)

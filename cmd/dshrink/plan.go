@@ -482,6 +482,8 @@ func finetunePoint(ctx context.Context, g *graph.Graph, p *plan.Plan, o *planFla
 	cfg := train.DefaultConfig()
 	cfg.Epochs = o.finetuneEp
 	cfg.LR = 0.01
+	cfg.Schedule = train.ScheduleConfig{Name: "cosine"} // no warm-up: the weights are trained
+	cfg.LabelSmoothing = 0
 	cfg.Seed = o.seed
 	cfg.Out = dir
 	cfg.Quiet = true
