@@ -24,7 +24,9 @@ echo "== 2. Training step MobileNetV2-0.5 28x28 batch 128: ours vs PyTorch 1.13,
 for r in 1 2; do
   go test -run XXX -bench 'TrainStepFashionMNIST' -benchtime 10x -cpu 1,2 ./nn | grep img/s | tee -a "$OUT/train_ours.txt"
   for th in 1 2; do
-    $PY "$PEERS/fmnist_train.py" --iters 30 --threads $th 2>&1 | grep -E '"threads"|img_per_s' | tr -d '\n' | tee -a "$OUT/train_torch.txt"; echo | tee -a "$OUT/train_torch.txt"
+    # peak resident memory of the PyTorch process: getrusage of the child (ru_maxrss, KiB)
+    $PY -c 'import resource, subprocess, sys; subprocess.run(sys.argv[1:]); print("\"peak_rss_mib\": %.0f" % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))' \
+      $PY "$PEERS/fmnist_train.py" --iters 30 --threads $th 2>&1 | grep -E '"threads"|img_per_s|peak_rss' | tr -d '\n' | tee -a "$OUT/train_torch.txt"; echo | tee -a "$OUT/train_torch.txt"
   done
 done
 # The whole loop as a user runs it (data loading, optimiser; peak memory).
