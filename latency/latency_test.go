@@ -118,9 +118,10 @@ func TestProfileTableRoundTripAndCache(t *testing.T) {
 	}
 }
 
-func TestPlanAcceptedByPlanAndMerge(t *testing.T) {
-	g := tinyModel(t)
-	tb := quickProfile(t, g)
+// midBudgetPlan plans g from table tb halfway between its fastest and its
+// unmodified predicted latency, with made-up importances.
+func midBudgetPlan(t *testing.T, g *graph.Graph, tb *Table) (*Problem, *plan.Plan) {
+	t.Helper()
 	imp := make([]float64, len(tb.Blocks))
 	for i := range imp {
 		imp[i] = float64(i%5) + 0.5
@@ -137,6 +138,13 @@ func TestPlanAcceptedByPlanAndMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return prob, p
+}
+
+func TestPlanAcceptedByPlanAndMerge(t *testing.T) {
+	g := tinyModel(t)
+	tb := quickProfile(t, g)
+	prob, p := midBudgetPlan(t, g, tb)
 	path := filepath.Join(t.TempDir(), "plan.json")
 	if err := p.Save(path); err != nil {
 		t.Fatal(err)

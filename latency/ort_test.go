@@ -75,22 +75,7 @@ func TestProfileORT(t *testing.T) {
 	}
 
 	// The planner works from it.
-	imp := make([]float64, len(tb.Blocks))
-	for i := range imp {
-		imp[i] = float64(i%5) + 0.5
-	}
-	prob, err := NewProblem(tb, imp, ProblemOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sol, err := prob.Solve((prob.MinLatency()+prob.BaseLatency())/2, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := PlanFor(g, tb, sol, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := midBudgetPlan(t, g, tb)
 	if len(p.Removed()) == 0 {
 		t.Error("the plan at the mid budget removes nothing")
 	}
