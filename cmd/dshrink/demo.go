@@ -19,7 +19,7 @@ func init() {
 	)
 	demo := &cobra.Command{
 		Use:   "demo [--out DIR] [--quick] [--config FILE.yaml]",
-		Short: "The whole method on Fashion-MNIST from nothing, ending in an HTML report (under 15 minutes on 2 cores)",
+		Short: "The whole method on Fashion-MNIST from nothing, ending in an HTML report (a few minutes on 2 cores)",
 		Long: `Run DepthShrinker end to end on Fashion-MNIST with the embedded demo
 configuration (configs/demo.yaml holds the same text; --print-config prints it):
 train a short MobileNetV2-0.5 base, search which blocks can lose their
