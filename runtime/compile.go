@@ -136,8 +136,9 @@ func (p *Program) InputLen() int { return p.inShape[0] * p.inShape[1] * p.inShap
 // OutputLen returns the number of floats of one output sample.
 func (p *Program) OutputLen() int { return p.outPer }
 
-// ArenaBytes returns the size of the activation arena in bytes.
-func (p *Program) ArenaBytes() int { return 4 * len(p.arena) }
+// ArenaBytes returns the size of the activation arena in bytes, the
+// Winograd steps' per-thread scratch included.
+func (p *Program) ArenaBytes() int { return 4 * (len(p.arena) + len(p.scratch)) }
 
 // Steps describes the compiled steps in execution order.
 func (p *Program) Steps() []StepInfo { return append([]StepInfo(nil), p.infos...) }
