@@ -36,7 +36,8 @@ func init() {
 		Long: `Train a model as a YAML configuration says (see configs/fmnist-mbv2-0.5.yaml
 for every key and its default); flags override the file. Without --config the
 built-in default is used: MobileNetV2-0.5 on Fashion-MNIST, SGD Nesterov 0.9,
-LR 0.1 cosine, weight decay 4e-5, batch 128, 30 epochs.
+LR 0.1 cosine after 1 epoch of warm-up, weight decay 4e-5, batch 128, label
+smoothing 0.1, horizontal flips, 30 epochs (93.21% top-1 measured).
 
 The run directory (--out) receives checkpoint.safetensors (weights, optimiser
 state and run position, rewritten atomically after every epoch), metrics.jsonl
