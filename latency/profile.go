@@ -84,7 +84,7 @@ type candidate struct {
 	x, y []float32
 	meds []float64 // per-round medians
 	// ctx: record every step's median per round (stepRounds), for the
-	// in-context entries; names maps node names to their blocks.
+	// in-context entries.
 	ctx        bool
 	stepRounds [][]float64
 	// run: time Program.Run (whole models); otherwise sum the per-step
@@ -339,8 +339,8 @@ func (c *chain) applyContext(t *Table, whole, merged *candidate) error {
 	}
 	for k := range t.Fixed {
 		p := &t.Fixed[k]
-		r := map[string]int{"stem": -1, "head": -2, "classifier": -3}[p.Name]
-		if v, ok := ko[r]; ok && r != 0 {
+		r, known := map[string]int{"stem": -1, "head": -2, "classifier": -3}[p.Name]
+		if v, ok := ko[r]; ok && known {
 			p.Ms, p.Spread = summary(v)
 			p.Context = true
 		}
