@@ -133,6 +133,19 @@ func SearchCandidates(g *graph.Graph, all, includeUnmergeable bool, mo merge.Opt
 	return MergeableCandidates(g, all, mo)
 }
 
+// GatedKeepCount returns how many of the gated candidates keep their
+// activation when excluded more candidates (see MergeableCandidates) keep
+// theirs without a gate: the budget counts every candidate, the excluded
+// ones among the kept (keep ratio 0.4 of MobileNetV2's 17 blocks still
+// removes 11, all of them mergeable).
+func GatedKeepCount(gated, excluded int, ratio float64, keep int) (int, error) {
+	k, err := KeepCount(gated+excluded, ratio, keep)
+	if err != nil {
+		return 0, err
+	}
+	return max(k-excluded, 0), nil
+}
+
 // KeepCount returns how many of u candidate units keep their activation:
 // keep when keep >= 0, else int(ratio*u). It fails when the count is
 // outside [0, u].
@@ -210,14 +223,10 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 	if len(cands) == 0 {
 		return nil, fmt.Errorf("search: model %q has no candidate units (units: %d; use all units to include the stem and head)", g.Name, len(g.Units))
 	}
-	// The budget counts every candidate: the excluded units are among those
-	// that keep their activation (keep ratio 0.4 of MobileNetV2's 17 blocks
-	// still removes 11, all of them mergeable).
-	k, err := KeepCount(len(cands)+len(excl), opts.KeepRatio, opts.Keep)
+	k, err := GatedKeepCount(len(cands), len(excl), opts.KeepRatio, opts.Keep)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
-	k = max(k-len(excl), 0)
 	logw := opts.Log
 	if logw == nil {
 		logw = os.Stderr

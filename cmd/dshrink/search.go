@@ -165,11 +165,10 @@ func writeBaselinePlan(w io.Writer, base *graph.Graph, cfg shrink.Config, name s
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
-	k, err := shrink.KeepCount(len(cands)+len(excl), cfg.Search.KeepRatio, cfg.Search.Keep)
+	k, err := shrink.GatedKeepCount(len(cands), len(excl), cfg.Search.KeepRatio, cfg.Search.Keep)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
-	k = max(k-len(excl), 0)
 	p, err := shrink.BaselinePlan(kind, g, cands, len(cands)-k, seed)
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
