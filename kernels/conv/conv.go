@@ -285,6 +285,15 @@ var taskPool parallel.FreeList[task]
 // planes); they are grown on first use and then reused.
 var scratchPool parallel.FreeList[[]float32]
 
+// scratchOf returns the first n floats of scratch buffer s, growing it first
+// when it is shorter (a buffer grows once and is then reused).
+func scratchOf(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
+}
+
 func getTask(p Params, x, w, bias, y, ws []float32) *task {
 	t := taskPool.Get()
 	pa := t.pa

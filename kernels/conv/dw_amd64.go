@@ -58,10 +58,7 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 	src, ld := xp, p.W
 	if p.PadT|p.PadL|p.PadB|p.PadR != 0 {
 		pw, ph := p.W+p.PadL+p.PadR, p.H+p.PadT+p.PadB
-		if cap(*scratch) < pw*ph {
-			*scratch = make([]float32, pw*ph)
-		}
-		buf := (*scratch)[:pw*ph]
+		buf := scratchOf(scratch, pw*ph)
 		// One clear and one strided row copy: a copy and two pad loops per
 		// row cost as much as the kernel on small planes.
 		clear(buf)

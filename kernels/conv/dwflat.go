@@ -109,10 +109,7 @@ func (t *task) dwBackWeightFlat(c int, scratch *[]float32) {
 	hw, ohw, khw := p.H*p.W, oh*ow, p.KH*p.KW
 	nph := f.pha * f.phb
 	need := f.lmax + nph*f.ps + f.lmax
-	if cap(*scratch) < need {
-		*scratch = make([]float32, need)
-	}
-	buf := (*scratch)[:need]
+	buf := scratchOf(scratch, need)
 	dyb, xb := buf[:f.lmax], buf[f.lmax:]
 	var offs [dwFlatMaxTaps + 1]int
 	nt := khw
@@ -167,10 +164,7 @@ func (t *task) dwBackDataFlat(c int, scratch *[]float32) {
 	hw, ohw, khw := p.H*p.W, oh*ow, p.KH*p.KW
 	nph := f.pha * f.phb
 	need := f.margin + f.lmax + nph*f.lmax
-	if cap(*scratch) < need {
-		*scratch = make([]float32, need)
-	}
-	buf := (*scratch)[:need]
+	buf := scratchOf(scratch, need)
 	dyb, ob := buf[:f.margin+f.lmax], buf[f.margin+f.lmax:]
 	wp := t.w[c*khw : (c+1)*khw]
 	// Taps grouped by phase: offsets into dyb and weights.
@@ -405,10 +399,7 @@ func (t *task) dwForwardFlat(c int, scratch *[]float32) {
 	hw, ohw, khw := p.H*p.W, oh*ow, p.KH*p.KW
 	nph := f.pha * f.phb
 	need := f.lmax + nph*f.ps
-	if cap(*scratch) < need {
-		*scratch = make([]float32, need)
-	}
-	buf := (*scratch)[:need]
+	buf := scratchOf(scratch, need)
 	ob, xb := buf[:f.lmax], buf[f.lmax:]
 	var offs [dwFlatMaxTaps]int
 	for kh := 0; kh < p.KH; kh++ {

@@ -43,10 +43,7 @@ func (t *task) pwBackWeight() {
 		chunks := (p.N + t.nb - 1) / t.nb
 		if chunks > 1 {
 			part := scratchPool.Get()
-			if need := chunks * kg * cg; cap(*part) < need {
-				*part = make([]float32, need)
-			}
-			t.part = (*part)[:chunks*kg*cg]
+			t.part = scratchOf(part, chunks*kg*cg)
 			for g := 0; g < p.Groups; g++ {
 				t.g, t.kind = g, kPWBackWeight
 				run(t, chunks, 1)
@@ -71,10 +68,7 @@ func (t *task) pwBackWeight() {
 	var scratch *[]float32
 	if nb > 1 {
 		scratch = scratchPool.Get()
-		if need := (kg + cg) * nb * hw; cap(*scratch) < need {
-			*scratch = make([]float32, need)
-		}
-		buf = *scratch
+		buf = scratchOf(scratch, (kg+cg)*nb*hw)
 	}
 	for g := 0; g < p.Groups; g++ {
 		dwg := t.dw[g*kg*cg:]
@@ -133,10 +127,8 @@ func (t *task) pwForwardChunk(ci int) {
 	}
 	ld := m * hw
 	scratch := scratchPool.Get()
-	if need := (kg + cg) * ld; cap(*scratch) < need {
-		*scratch = make([]float32, need)
-	}
-	xb, yb := (*scratch)[:cg*ld], (*scratch)[cg*ld:(cg+kg)*ld]
+	buf := scratchOf(scratch, (kg+cg)*ld)
+	xb, yb := buf[:cg*ld], buf[cg*ld:]
 	for img := 0; img < m; img++ {
 		copyRows(xb[img*hw:], ld, t.x[((n0+img)*p.C+t.g*cg)*hw:], hw, hw, cg)
 	}
@@ -166,10 +158,8 @@ func (t *task) pwBackWeightChunk(ci int) {
 	}
 	ld := m * hw
 	scratch := scratchPool.Get()
-	if need := (kg + cg) * ld; cap(*scratch) < need {
-		*scratch = make([]float32, need)
-	}
-	dyb, xb := (*scratch)[:kg*ld], (*scratch)[kg*ld:(kg+cg)*ld]
+	buf := scratchOf(scratch, (kg+cg)*ld)
+	dyb, xb := buf[:kg*ld], buf[kg*ld:]
 	for img := 0; img < m; img++ {
 		copyRows(dyb[img*hw:], ld, t.y[((n0+img)*p.K+t.g*kg)*hw:], hw, hw, kg)
 		copyRows(xb[img*hw:], ld, t.x[((n0+img)*p.C+t.g*cg)*hw:], hw, hw, cg)
@@ -209,10 +199,8 @@ func (t *task) pwBackDataChunk(ci int) {
 	}
 	ld := m * hw
 	scratch := scratchPool.Get()
-	if need := (kg + cg) * ld; cap(*scratch) < need {
-		*scratch = make([]float32, need)
-	}
-	dyb, dxb := (*scratch)[:kg*ld], (*scratch)[kg*ld:(kg+cg)*ld]
+	buf := scratchOf(scratch, (kg+cg)*ld)
+	dyb, dxb := buf[:kg*ld], buf[kg*ld:]
 	for img := 0; img < m; img++ {
 		copyRows(dyb[img*hw:], ld, t.y[((n0+img)*p.K+t.g*kg)*hw:], hw, hw, kg)
 	}
