@@ -58,7 +58,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	kern := active.Load()
+	kern := activeKernel()
 	if !transA && alpha == 1 && kern.direct[1] != nil {
 		multiplyDirect(kern, m, k, a, lda, transB, n, b, ldb, beta, c, ldc)
 		return
@@ -138,7 +138,7 @@ func (p *PackedA) Repack(transA bool, m, k int, a []float32, lda int) error {
 	if err := checkMatrix("A", ar, ac, a, lda); err != nil {
 		return err
 	}
-	p.pack(active.Load(), transA, m, k, 1, a, lda)
+	p.pack(activeKernel(), transA, m, k, 1, a, lda)
 	return nil
 }
 

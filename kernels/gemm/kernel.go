@@ -2,7 +2,8 @@ package gemm
 
 import (
 	"fmt"
-	"sync/atomic"
+
+	"github.com/dshrink/dshrink/kernels/isa"
 	"unsafe"
 )
 
@@ -47,7 +48,8 @@ var avx2Masks = [32]int32{
 
 // kernelImpl describes one micro-kernel family.
 type kernelImpl struct {
-	name string
+	name  string
+	level isa.Level
 	// mr is the height of a packed A micro-panel; nr the width of a full
 	// B panel; narrow the width of the narrow edge panel (0: none).
 	mr, nr, narrow int
@@ -77,49 +79,56 @@ func init() {
 	genericKernel.tiles[1] = t
 }
 
-// available lists the kernels this CPU can run, best first.
-var available []*kernelImpl
-
-var active atomic.Pointer[kernelImpl]
+// families lists the kernel families this build has for this CPU, best
+// first (the last is the generic one); each carries its isa level.
+var families []*kernelImpl
 
 func init() {
-	available = append(cpuKernels(), genericKernel)
-	active.Store(available[0])
+	families = append(cpuKernels(), genericKernel)
+}
+
+// activeKernel returns the best family at or below the level isa.Active
+// selects (the one selection point: DSHRINK_ISA, GODEBUG, purego, Force).
+func activeKernel() *kernelImpl {
+	l := isa.Active()
+	for _, k := range families {
+		if k.level <= l {
+			return k
+		}
+	}
+	return genericKernel
 }
 
 // Kernel returns the name of the micro-kernel in use: "avx512", "avx2" or
 // "generic".
-func Kernel() string { return active.Load().name }
+func Kernel() string { return activeKernel().name }
 
 // Kernels returns the names of the micro-kernels this CPU can run, best first.
 func Kernels() []string {
-	names := make([]string, len(available))
-	for i, k := range available {
+	names := make([]string, len(families))
+	for i, k := range families {
 		names[i] = k.name
 	}
 	return names
 }
 
-// SetKernel forces the micro-kernel family ("avx512", "avx2" or "generic";
-// "" or "auto" picks the best one) and returns a function restoring the
-// previous choice. It is meant for tests and benchmarks and must not be called
-// while multiplications are running. It fails when the CPU cannot run the
-// named kernel. A PackedA keeps using the kernel it was packed for.
+// SetKernel forces the kernel level by name ("avx512", "avx2" or "generic";
+// "" or "auto" picks the best one) through isa.Force, for every kernel
+// package, and returns a function restoring the previous choice. It is meant
+// for tests and benchmarks and must not be called while multiplications are
+// running. A PackedA keeps using the kernel it was packed for.
 func SetKernel(name string) (restore func(), err error) {
-	var k *kernelImpl
-	if name == "" || name == "auto" {
-		k = available[0]
-	}
-	for _, c := range available {
-		if c.name == name {
-			k = c
+	l := isa.Available()[0]
+	if name != "" && name != "auto" {
+		if l, err = isa.Parse(name); err != nil {
+			return nil, fmt.Errorf("gemm: %w", err)
 		}
 	}
-	if k == nil {
-		return nil, fmt.Errorf("gemm: kernel %q not available on this CPU (have %v)", name, Kernels())
+	restore, err = isa.Force(l)
+	if err != nil {
+		return nil, fmt.Errorf("gemm: kernel %q: %w", name, err)
 	}
-	old := active.Swap(k)
-	return func() { active.Store(old) }, nil
+	return restore, nil
 }
 
 // tileGeneric is the portable micro-kernel: a 4 x 8 tile.

@@ -13,7 +13,7 @@ func BenchmarkPackA(b *testing.B) {
 	var p PackedA
 	withThreads(b, 1)
 	for b.Loop() {
-		p.pack(active.Load(), false, m, k, 1, a, k)
+		p.pack(activeKernel(), false, m, k, 1, a, k)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(m*k), "ns/elem")
 }
