@@ -3,29 +3,45 @@
 # machine: Go modules, the Fashion-MNIST dataset, the ONNX checker (Debian's
 # python3-onnx) and ONNX Runtime 1.30 (bundled in the npm package
 # onnxruntime-node, used only as a reference by tests and benchmarks).
-# Idempotent: each step is skipped when already done.
+# Idempotent: each step is skipped when already done, so rerunning it is cheap.
+#
+# Every probe runs from a neutral directory (/): run from the repository root,
+# `python3 -c 'import onnx'` would import the repository's own onnx/ folder as
+# a namespace package and report the module present when it is not.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+# probe runs a command from / with no output, for its exit status only.
+probe() { (cd / && "$@") >/dev/null 2>&1; }
 
 need_apt=()
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
-/usr/bin/python3 -c 'import onnx' 2>/dev/null || need_apt+=(python3-onnx)
+probe /usr/bin/python3 -c 'import onnx, onnx.checker' || need_apt+=(python3-onnx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
+    # A new machine has empty apt lists: always update before installing.
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    # Check that the install did what the probes need, from / as well.
+    [ -d /usr/share/datasets/fashion-mnist ] || { echo "setup: dataset-fashion-mnist installed no /usr/share/datasets/fashion-mnist" >&2; exit 1; }
+    probe /usr/bin/python3 -c 'import onnx, onnx.checker' || { echo "setup: /usr/bin/python3 still cannot import onnx" >&2; exit 1; }
   else
     echo "setup: not root, cannot install ${need_apt[*]}; tests that need them will skip" >&2
   fi
 fi
 
 ort=.cache/ort/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1
-if [ ! -f "$ort" ] && command -v npm >/dev/null; then
-  echo "setup: installing onnxruntime-node 1.30.0 into .cache/ort"
-  mkdir -p .cache/ort
-  (cd .cache/ort && { [ -f package.json ] || echo '{"name":"dshrink-ort","private":true}' > package.json; } &&
-    ONNXRUNTIME_NODE_INSTALL=skip npm install --silent --no-audit --no-fund onnxruntime-node@1.30.0 >/dev/null)
+if [ ! -f "$ort" ]; then
+  if probe command -v npm; then
+    echo "setup: installing onnxruntime-node 1.30.0 into .cache/ort"
+    mkdir -p .cache/ort
+    (cd .cache/ort && { [ -f package.json ] || echo '{"name":"dshrink-ort","private":true}' > package.json; } &&
+      ONNXRUNTIME_NODE_INSTALL=skip npm install --silent --no-audit --no-fund onnxruntime-node@1.30.0 >/dev/null)
+  else
+    echo "setup: npm not found; ONNX Runtime tests and benchmarks will skip" >&2
+  fi
 fi
 
 go mod download
