@@ -235,6 +235,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if s := g.Input.Shape; len(s) != 3 || s[0] != ch || s[1] != h || s[2] != w {
 		return nil, fmt.Errorf("model %s takes input %v, the data is [%d %d %d]", g.Name, s, ch, h, w)
 	}
+	RecordData(g, cfg.Data, ds) // preprocessing and class names travel with the model
 	m, err := nn.NewModel(g, cfg.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("plan model: %w", err)
