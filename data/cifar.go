@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func CIFAR100(dir string, train, coarse bool) (*Images, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, names)); err == nil {
+	if b, err := fsutil.ReadFile(filepath.Join(dir, names), 1<<20); err == nil {
 		var list []string
 		for _, s := range strings.Split(string(b), "\n") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -118,7 +119,7 @@ func readCIFAR(name string, files []string, labelBytes, labelIdx, numClasses int
 }
 
 func readCIFARFile(path string, n, labelBytes, labelIdx, numClasses int, pixels []uint8, labels []int32) error {
-	f, err := os.Open(path)
+	f, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return fmt.Errorf("data: %w", err)
 	}

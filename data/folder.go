@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"image"
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder
@@ -173,7 +174,7 @@ func isImageName(name string) bool {
 // loadImage decodes path and writes it, resized and centre-cropped, into dst (c planes of
 // size x size).
 func loadImage(path string, dst []uint8, c, resize, size int, s *resizeScratch) error {
-	f, err := os.Open(path)
+	f, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return fmt.Errorf("data: %w", err)
 	}

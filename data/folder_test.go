@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -174,6 +175,19 @@ func TestImageFolderErrors(t *testing.T) {
 		p := writeFile(t, root, "a/x.jpg", []byte("hello, not a jpeg"))
 		_, err := ImageFolder(root, FolderOptions{Size: 8})
 		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), p) {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("fifo", func(t *testing.T) {
+		// A FIFO named like an image would block a plain open forever.
+		root := t.TempDir()
+		writeFile(t, root, "a/x.png", ok)
+		p := filepath.Join(root, "a", "y.png")
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+		_, err := ImageFolder(root, FolderOptions{Size: 8})
+		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "named pipe") {
 			t.Errorf("got %v", err)
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"io"
 	"io/fs"
 	"os"
@@ -221,13 +222,8 @@ func parseIDX(path string, r io.Reader, limit int64, exact bool, magic uint32, c
 // file starts with the gzip magic bytes, with an upper bound on the content's length
 // (exact for a raw file).
 func openMaybeGzip(path string) (r io.Reader, limit int64, exact bool, closeFn func() error, err error) {
-	f, err := os.Open(path)
+	f, st, err := fsutil.OpenRegular(path)
 	if err != nil {
-		return nil, 0, false, nil, fmt.Errorf("data: %w", err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
 		return nil, 0, false, nil, fmt.Errorf("data: %w", err)
 	}
 	r, limit, exact, err = maybeGzip(path, f, st.Size())

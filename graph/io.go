@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/safetensors"
@@ -41,7 +40,7 @@ func (g *Graph) Save(path string) error {
 
 // Load reads a model file written by Save.
 func Load(path string) (*Graph, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -55,14 +55,7 @@ type ImportOptions struct {
 // ImportFile reads an ONNX model file (and its external data, next to it) and
 // converts it to a graph; see Import.
 func ImportFile(path string, opts ImportOptions) (*graph.Graph, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("import onnx: %w", err)
-	}
-	if st.Size() > MaxFileBytes {
-		return nil, fmt.Errorf("import onnx %s: file has %d bytes, the limit is %d", path, st.Size(), int64(MaxFileBytes))
-	}
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("import onnx: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
@@ -214,10 +215,30 @@ func TestImportExternalData(t *testing.T) {
 	if _, err := Import(mustMarshal(t, m), ImportOptions{}); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Errorf("external data without a directory: %v", err)
 	}
+	// Links that leave the model's directory, a FIFO (which would block
+	// a plain open forever) and a directory are refused.
+	secret := filepath.Join(t.TempDir(), "secret.bin")
+	if err := os.WriteFile(secret, blob.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		os.Symlink(secret, filepath.Join(dir, "link.bin")),
+		os.Symlink("/", filepath.Join(dir, "root")),
+		syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644),
+		os.Mkdir(filepath.Join(dir, "sub"), 0o755),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct{ key, val, want string }{
 		{"location", "../weights.bin", "relative path"},
 		{"location", "/etc/passwd", "relative path"},
 		{"location", "missing.bin", "no such file"},
+		{"location", "link.bin", "outside"},
+		{"location", "root/etc/passwd", "outside"},
+		{"location", "fifo", "named pipe"},
+		{"location", "sub", "directory"},
 		{"offset", "999999999", "past the end"},
 		{"length", "3", "needs"},
 		{"offset", "-1", "non-negative"},

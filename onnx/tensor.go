@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/onnx/onnxpb"
 )
 
@@ -201,25 +199,20 @@ func (r *tensorReader) external(t *onnxpb.TensorProto, want int, what string) ([
 	if r.dir == "" {
 		return nil, fmt.Errorf("%s: external data %q needs the model's directory (import the model from its file)", what, loc)
 	}
-	clean := filepath.Clean(filepath.FromSlash(loc))
-	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
-		return nil, fmt.Errorf("%s: external data location %q must be a relative path inside the model's directory", what, loc)
-	}
 	if length < 0 {
 		length = int64(want)
 	}
 	if length != int64(want) {
 		return nil, fmt.Errorf("%s: external data length %d, the tensor needs %d bytes", what, length, want)
 	}
-	f, err := os.Open(filepath.Join(r.dir, clean))
+	// The location is resolved with every symbolic link evaluated and must
+	// name a regular file inside the model's directory (as onnx >= 1.16
+	// requires): a link to /etc/passwd or a FIFO is refused, never read.
+	f, st, err := fsutil.OpenInside(r.dir, loc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: external data: %w", what, err)
+		return nil, fmt.Errorf("%s: external data location %q: %w", what, loc, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: external data: %w", what, err)
-	}
 	if off > st.Size() || length > st.Size()-off {
 		return nil, fmt.Errorf("%s: external data %q: offset %d + length %d is past the end of the file (%d bytes)", what, loc, off, length, st.Size())
 	}

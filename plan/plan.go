@@ -26,6 +26,9 @@ import (
 // Version is the plan file format version written by Save; Load rejects others.
 const Version = 1
 
+// maxPlanBytes bounds the size of a plan file read by Load.
+const maxPlanBytes = 1 << 24
+
 // Sources of a plan (Plan.Source).
 const (
 	SourceSearch  = "search"
@@ -178,7 +181,7 @@ func Decode(data []byte) (*Plan, error) {
 
 // Load reads a plan file written by Save (or by hand).
 func Load(path string) (*Plan, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, maxPlanBytes)
 	if err != nil {
 		return nil, fmt.Errorf("load plan: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 
 	"github.com/dshrink/dshrink/internal/fsutil"
@@ -99,7 +98,7 @@ func WriteFile(path string, tensors map[string]*tensor.Tensor, metadata map[stri
 
 // ReadFile reads a whole safetensors file.
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFile(path, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"io"
 	"math"
 	"os"
@@ -209,7 +210,7 @@ func DefaultConfig() Config {
 
 // LoadConfig reads a YAML pipeline configuration on top of DefaultConfig.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, 1<<20)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}

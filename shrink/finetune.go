@@ -297,7 +297,7 @@ func writeJSON(path string, v any) error {
 
 // readJSON reads a JSON file written by writeJSON into v.
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, 1<<26)
 	if err != nil {
 		return err
 	}

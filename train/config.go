@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -149,7 +149,7 @@ func DefaultConfig() Config {
 // LoadConfig reads a YAML configuration file on top of DefaultConfig.
 // Unknown or mistyped keys are errors naming the key, the line and the file.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, 1<<20)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package fsutil
+
+import "os"
+
+const nonblockFlag = 0
+
+func clearNonblock(*os.File) error { return nil }
