@@ -1,6 +1,10 @@
 package vec
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dshrink/dshrink/kernels/isa"
+)
 
 // The plane kernels below work on a strided set of n planes of hw elements,
 // plane p of a slice starting at element p*stride (one channel of an NCHW
@@ -30,8 +34,8 @@ func PlaneStats(x []float32, n, hw, stride int, shift float32) (s, ss float64) {
 	if n == 0 || hw == 0 {
 		return 0, 0
 	}
-	if useAVX512 {
-		return planeStatsAsm(x, n, hw, stride, shift)
+	if l := asmLevel(); l != isa.Generic {
+		return planeStatsAsm(l, x, n, hw, stride, shift)
 	}
 	for p := 0; p < n; p++ {
 		a, b := planeStatsGo(x[p*stride:p*stride+hw], shift)
@@ -50,8 +54,8 @@ func AffineClamp(y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float32)
 	if n == 0 || hw == 0 {
 		return
 	}
-	if useAVX512 {
-		affineClampAsm(y, pre, x, n, hw, stride, sc, sh, lo, hi)
+	if l := asmLevel(); l != isa.Generic {
+		affineClampAsm(l, y, pre, x, n, hw, stride, sc, sh, lo, hi)
 		return
 	}
 	for p := 0; p < n; p++ {
@@ -72,8 +76,8 @@ func ClampGradSums(dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, m
 	if n == 0 || hw == 0 {
 		return 0, 0
 	}
-	if useAVX512 {
-		return gradSumsAsm(dy, x, n, hw, stride, sc, sh, lo, hi, masked, mean)
+	if l := asmLevel(); l != isa.Generic {
+		return gradSumsAsm(l, dy, x, n, hw, stride, sc, sh, lo, hi, masked, mean)
 	}
 	for p := 0; p < n; p++ {
 		o := p * stride
@@ -93,8 +97,8 @@ func ClampGradAffine(dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi floa
 	if n == 0 || hw == 0 {
 		return
 	}
-	if useAVX512 {
-		gradAffineAsm(dx, dy, x, n, hw, stride, sc, sh, lo, hi, masked, a, b, k, mean)
+	if l := asmLevel(); l != isa.Generic {
+		gradAffineAsm(l, dx, dy, x, n, hw, stride, sc, sh, lo, hi, masked, a, b, k, mean)
 		return
 	}
 	for p := 0; p < n; p++ {

@@ -5,12 +5,18 @@ package vec
 import (
 	"unsafe"
 
-	"golang.org/x/sys/cpu"
+	"github.com/dshrink/dshrink/kernels/isa"
 )
 
-// useAVX512 selects the AVX-512 plane kernels; tests clear it to exercise the
-// pure-Go path.
-var useAVX512 = cpu.X86.HasAVX512F
+// asmLevel returns the level of the assembly plane kernels to use now
+// (isa.AVX512 or isa.AVX2), or isa.Generic for the pure-Go loops.
+func asmLevel() isa.Level {
+	switch l := isa.Active(); l {
+	case isa.AVX512, isa.AVX2:
+		return l
+	}
+	return isa.Generic
+}
 
 // planeArgs is the argument block of the assembly plane kernels; its layout
 // is fixed (the offsets in the comments are used by planes_amd64.s). Callers
@@ -30,16 +36,31 @@ type planeArgs struct {
 func planeStatsAVX512(a *planeArgs)
 
 //go:noescape
+func planeStatsAVX2(a *planeArgs)
+
+//go:noescape
 func affineClampAVX512(a *planeArgs)
+
+//go:noescape
+func affineClampAVX2(a *planeArgs)
 
 //go:noescape
 func gradSumsAVX512(a *planeArgs)
 
 //go:noescape
+func gradSumsAVX2(a *planeArgs)
+
+//go:noescape
 func gradAffineAVX512(a *planeArgs)
 
 //go:noescape
+func gradAffineAVX2(a *planeArgs)
+
+//go:noescape
 func clampGradAVX512(a *planeArgs)
+
+//go:noescape
+func clampGradAVX2(a *planeArgs)
 
 func ptr(s []float32) unsafe.Pointer {
 	if s == nil {
@@ -55,18 +76,22 @@ func maskBits(masked bool) int {
 	return 0
 }
 
-func planeStatsAsm(x []float32, n, hw, stride int, shift float32) (float64, float64) {
+func planeStatsAsm(l isa.Level, x []float32, n, hw, stride int, shift float32) (float64, float64) {
 	var a planeArgs
 	a.x = ptr(x)
 	a.n = n
 	a.hw = hw
 	a.stride = 4 * stride
 	a.mean = shift
-	planeStatsAVX512(&a)
+	if l == isa.AVX512 {
+		planeStatsAVX512(&a)
+	} else {
+		planeStatsAVX2(&a)
+	}
 	return a.s, a.ss
 }
 
-func affineClampAsm(y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float32) {
+func affineClampAsm(l isa.Level, y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float32) {
 	var a planeArgs
 	a.x = ptr(x)
 	a.y = ptr(y)
@@ -78,10 +103,14 @@ func affineClampAsm(y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float
 	a.sh = sh
 	a.lo = lo
 	a.hi = hi
-	affineClampAVX512(&a)
+	if l == isa.AVX512 {
+		affineClampAVX512(&a)
+	} else {
+		affineClampAVX2(&a)
+	}
 }
 
-func gradSumsAsm(dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, mean float32) (float64, float64) {
+func gradSumsAsm(l isa.Level, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, mean float32) (float64, float64) {
 	var a planeArgs
 	a.x = ptr(x)
 	a.dy = ptr(dy)
@@ -94,11 +123,15 @@ func gradSumsAsm(dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, mas
 	a.hi = hi
 	a.mean = mean
 	a.masked = maskBits(masked)
-	gradSumsAVX512(&a)
+	if l == isa.AVX512 {
+		gradSumsAVX512(&a)
+	} else {
+		gradSumsAVX2(&a)
+	}
 	return a.s, a.ss
 }
 
-func gradAffineAsm(dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, ca, cb, ck, mean float32) {
+func gradAffineAsm(l isa.Level, dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, ca, cb, ck, mean float32) {
 	var a planeArgs
 	a.x = ptr(x)
 	a.y = ptr(dx)
@@ -115,7 +148,11 @@ func gradAffineAsm(dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float3
 	a.b = cb
 	a.k = ck
 	a.masked = maskBits(masked)
-	gradAffineAVX512(&a)
+	if l == isa.AVX512 {
+		gradAffineAVX512(&a)
+	} else {
+		gradAffineAVX2(&a)
+	}
 }
 
 // clampSlice sets dst = min(max(src, lo), hi) (NaN stays NaN).
@@ -124,13 +161,14 @@ func clampSlice(dst, src []float32, lo, hi float32) {
 		return
 	}
 	src = src[:len(dst)]
-	if !useAVX512 {
+	l := asmLevel()
+	if l == isa.Generic {
 		for i, v := range src {
 			dst[i] = clampNaN(v, lo, hi)
 		}
 		return
 	}
-	affineClampAsm(dst, nil, src, 1, len(dst), len(dst), 1, 0, lo, hi)
+	affineClampAsm(l, dst, nil, src, 1, len(dst), len(dst), 1, 0, lo, hi)
 }
 
 // clampGradSlice sets dx = dy where lo < x < hi, else 0.
@@ -139,7 +177,8 @@ func clampGradSlice(dx, dy, x []float32, lo, hi float32) {
 		return
 	}
 	dy, x = dy[:len(dx)], x[:len(dx)]
-	if !useAVX512 {
+	l := asmLevel()
+	if l == isa.Generic {
 		clampGradGo(dx, dy, x, lo, hi)
 		return
 	}
@@ -152,5 +191,9 @@ func clampGradSlice(dx, dy, x []float32, lo, hi float32) {
 	a.stride = 4 * len(dx)
 	a.lo = lo
 	a.hi = hi
-	clampGradAVX512(&a)
+	if l == isa.AVX512 {
+		clampGradAVX512(&a)
+	} else {
+		clampGradAVX2(&a)
+	}
 }

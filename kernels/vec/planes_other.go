@@ -2,22 +2,24 @@
 
 package vec
 
-// useAVX512 is always false without the amd64 assembly.
-var useAVX512 = false
+import "github.com/dshrink/dshrink/kernels/isa"
 
-func planeStatsAsm(x []float32, n, hw, stride int, shift float32) (float64, float64) {
+// asmLevel is always isa.Generic without the amd64 assembly.
+func asmLevel() isa.Level { return isa.Generic }
+
+func planeStatsAsm(l isa.Level, x []float32, n, hw, stride int, shift float32) (float64, float64) {
 	panic("vec: no assembly")
 }
 
-func affineClampAsm(y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float32) {
+func affineClampAsm(l isa.Level, y, pre, x []float32, n, hw, stride int, sc, sh, lo, hi float32) {
 	panic("vec: no assembly")
 }
 
-func gradSumsAsm(dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, mean float32) (float64, float64) {
+func gradSumsAsm(l isa.Level, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, mean float32) (float64, float64) {
 	panic("vec: no assembly")
 }
 
-func gradAffineAsm(dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, ca, cb, ck, mean float32) {
+func gradAffineAsm(l isa.Level, dx, dy, x []float32, n, hw, stride int, sc, sh, lo, hi float32, masked bool, ca, cb, ck, mean float32) {
 	panic("vec: no assembly")
 }
 

@@ -1,32 +1,22 @@
 package vec
 
 import (
-	"fmt"
 	"math"
 	"math/rand"
 	"testing"
+
+	"github.com/dshrink/dshrink/kernels/isa/isatest"
 )
 
-// withKernels runs f with the assembly kernels (when available) and with the
-// pure-Go fallback.
-func withKernels(t *testing.T, f func(t *testing.T)) {
-	saved := useAVX512
-	defer func() { useAVX512 = saved }()
-	for _, asm := range []bool{false, true} {
-		if asm && !saved {
-			continue
-		}
-		useAVX512 = asm
-		t.Run(fmt.Sprintf("asm=%v", asm), f)
-	}
-}
+// withKernels runs f under every instruction-set level this machine runs.
+func withKernels(t *testing.T, f func(t *testing.T)) { isatest.ForEach(t, f) }
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*(1+math.Abs(b)) }
 
 func TestPlanes(t *testing.T) {
 	withKernels(t, func(t *testing.T) {
 		r := rand.New(rand.NewSource(3))
-		for _, hw := range []int{1, 7, 15, 16, 17, 33, 49, 196, 1030, 2048, 2100} {
+		for _, hw := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 33, 49, 196, 511, 512, 513, 520, 1030, 2048, 2100} {
 			for _, n := range []int{1, 3} {
 				stride := hw + 5
 				size := (n-1)*stride + hw
@@ -87,8 +77,16 @@ func TestPlanes(t *testing.T) {
 						t.Fatalf("hw=%d n=%d lo=%v: grad sums %v %v, want %v %v", hw, n, lo, sg, sgx, wg, wgx)
 					}
 					a, b, k := float32(1.3), float32(0.2), float32(-0.4)
-					dx := make([]float32, size)
+					dx := make([]float32, size+3)
+					for i := range dx {
+						dx[i] = -7
+					}
 					ClampGradAffine(dx, dy, x, n, hw, stride, sc, sh, lo, hi, masked, a, b, k, mean)
+					for i := range dx {
+						if !inPlane[i] && dx[i] != -7 {
+							t.Fatalf("hw=%d n=%d: grad affine wrote outside the planes at %d", hw, n, i)
+						}
+					}
 					in(func(i int) {
 						w := float64(a)*g(i) - float64(b) - float64(k)*float64(x[i]-mean)
 						if !near(float64(dx[i]), w, 1e-5) {

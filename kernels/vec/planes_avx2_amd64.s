@@ -1,0 +1,497 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2+FMA versions of the plane kernels of planes_amd64.s (same planeArgs).
+// They walk a.n planes of a.hw floats, plane p at byte offset p*a.stride of
+// every pointer, 8 floats at a time; the last hw%8 floats of a plane are
+// read and written with VMASKMOVPS under a lane mask taken from
+// vecTailMask, so nothing past a plane's end is touched. Sums run in
+// float32 lanes over blocks of at most 512 values, then in float64.
+
+// vecTailMask<>+32-4k holds the lane mask of the first k lanes (k <= 8).
+DATA vecTailMask<>+0(SB)/4, $-1
+DATA vecTailMask<>+4(SB)/4, $-1
+DATA vecTailMask<>+8(SB)/4, $-1
+DATA vecTailMask<>+12(SB)/4, $-1
+DATA vecTailMask<>+16(SB)/4, $-1
+DATA vecTailMask<>+20(SB)/4, $-1
+DATA vecTailMask<>+24(SB)/4, $-1
+DATA vecTailMask<>+28(SB)/4, $-1
+DATA vecTailMask<>+32(SB)/4, $0
+DATA vecTailMask<>+36(SB)/4, $0
+DATA vecTailMask<>+40(SB)/4, $0
+DATA vecTailMask<>+44(SB)/4, $0
+DATA vecTailMask<>+48(SB)/4, $0
+DATA vecTailMask<>+52(SB)/4, $0
+DATA vecTailMask<>+56(SB)/4, $0
+DATA vecTailMask<>+60(SB)/4, $0
+GLOBL vecTailMask<>(SB), RODATA|NOPTR, $64
+
+// func planeStatsAVX2(a *planeArgs): s = sum(x-mean), ss = sum((x-mean)^2).
+TEXT ·planeStatsAVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 48(AX), R10
+	VBROADCASTSS 72(AX), Y15
+	MOVQ R9, CX
+	ANDQ $7, CX
+	SHLQ $2, CX
+	LEAQ vecTailMask<>+32(SB), DX
+	SUBQ CX, DX
+	VMOVDQU (DX), Y14
+	SHRQ $3, R9
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	XORQ R12, R12
+
+stplane:
+	MOVQ R12, DX
+	MOVQ R9, CX
+
+stblk:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ CX, R11
+	CMPQ R11, $64
+	JLE  stcnt
+	MOVQ $64, R11
+
+stcnt:
+	SUBQ R11, CX
+	CMPQ R11, $2
+	JLT  stone
+
+stpair:
+	VMOVUPS (SI)(DX*1), Y8
+	VMOVUPS 32(SI)(DX*1), Y9
+	VSUBPS Y15, Y8, Y8
+	VSUBPS Y15, Y9, Y9
+	VADDPS Y8, Y0, Y0
+	VADDPS Y9, Y1, Y1
+	VFMADD231PS Y8, Y8, Y2
+	VFMADD231PS Y9, Y9, Y3
+	ADDQ $64, DX
+	SUBQ $2, R11
+	CMPQ R11, $2
+	JGE  stpair
+
+stone:
+	TESTQ R11, R11
+	JZ    stendblk
+	VMOVUPS (SI)(DX*1), Y8
+	VSUBPS Y15, Y8, Y8
+	VADDPS Y8, Y0, Y0
+	VFMADD231PS Y8, Y8, Y2
+	ADDQ $32, DX
+
+stendblk:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	TESTQ CX, CX
+	JZ    sttail
+	VCVTPS2PD X0, Y8
+	VEXTRACTF128 $1, Y0, X9
+	VCVTPS2PD X9, Y9
+	VADDPD Y8, Y4, Y4
+	VADDPD Y9, Y5, Y5
+	VCVTPS2PD X2, Y8
+	VEXTRACTF128 $1, Y2, X9
+	VCVTPS2PD X9, Y9
+	VADDPD Y8, Y6, Y6
+	VADDPD Y9, Y7, Y7
+	JMP  stblk
+
+sttail:
+	VPTEST Y14, Y14
+	JZ     stflush
+	VMASKMOVPS (SI)(DX*1), Y14, Y8
+	VSUBPS Y15, Y8, Y8
+	VANDPS Y14, Y8, Y8
+	VADDPS Y8, Y0, Y0
+	VFMADD231PS Y8, Y8, Y2
+
+stflush:
+	VCVTPS2PD X0, Y8
+	VEXTRACTF128 $1, Y0, X9
+	VCVTPS2PD X9, Y9
+	VADDPD Y8, Y4, Y4
+	VADDPD Y9, Y5, Y5
+	VCVTPS2PD X2, Y8
+	VEXTRACTF128 $1, Y2, X9
+	VCVTPS2PD X9, Y9
+	VADDPD Y8, Y6, Y6
+	VADDPD Y9, Y7, Y7
+	ADDQ R10, R12
+	DECQ R8
+	JNZ  stplane
+	VADDPD Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X0
+	VADDPD X0, X4, X4
+	VPERMILPD $1, X4, X0
+	VADDSD X0, X4, X4
+	VMOVSD X4, 96(AX)
+	VADDPD Y7, Y6, Y6
+	VEXTRACTF128 $1, Y6, X0
+	VADDPD X0, X6, X6
+	VPERMILPD $1, X6, X0
+	VADDSD X0, X6, X6
+	VMOVSD X6, 104(AX)
+	VZEROUPPER
+	RET
+
+// func affineClampAVX2(a *planeArgs): v = x*sc + sh; pre = v when pre is not
+// nil; y = min(max(v, lo), hi), NaN passing through.
+TEXT ·affineClampAVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 16(AX), BX
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 48(AX), R10
+	VBROADCASTSS 56(AX), Y12
+	VBROADCASTSS 60(AX), Y13
+	VBROADCASTSS 64(AX), Y14
+	VBROADCASTSS 68(AX), Y15
+	MOVQ R9, CX
+	ANDQ $7, CX
+	SHLQ $2, CX
+	LEAQ vecTailMask<>+32(SB), DX
+	SUBQ CX, DX
+	VMOVDQU (DX), Y11
+	SHRQ $3, R9
+	XORQ R12, R12
+	TESTQ BX, BX
+	JNZ   acpre
+
+acplane:
+	MOVQ R12, DX
+	MOVQ R9, CX
+	TESTQ CX, CX
+	JZ    actail
+
+acloop:
+	VMOVUPS (SI)(DX*1), Y0
+	VFMADD213PS Y13, Y12, Y0
+	VMAXPS Y0, Y14, Y0
+	VMINPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)(DX*1)
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  acloop
+
+actail:
+	VPTEST Y11, Y11
+	JZ     acnext
+	VMASKMOVPS (SI)(DX*1), Y11, Y0
+	VFMADD213PS Y13, Y12, Y0
+	VMAXPS Y0, Y14, Y0
+	VMINPS Y0, Y15, Y0
+	VMASKMOVPS Y0, Y11, (DI)(DX*1)
+
+acnext:
+	ADDQ R10, R12
+	DECQ R8
+	JNZ  acplane
+	VZEROUPPER
+	RET
+
+acpre:
+	MOVQ R12, DX
+	MOVQ R9, CX
+	TESTQ CX, CX
+	JZ    aptail
+
+aploop:
+	VMOVUPS (SI)(DX*1), Y0
+	VFMADD213PS Y13, Y12, Y0
+	VMOVUPS Y0, (BX)(DX*1)
+	VMAXPS Y0, Y14, Y0
+	VMINPS Y0, Y15, Y0
+	VMOVUPS Y0, (DI)(DX*1)
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  aploop
+
+aptail:
+	VPTEST Y11, Y11
+	JZ     apnext
+	VMASKMOVPS (SI)(DX*1), Y11, Y0
+	VFMADD213PS Y13, Y12, Y0
+	VMASKMOVPS Y0, Y11, (BX)(DX*1)
+	VMAXPS Y0, Y14, Y0
+	VMINPS Y0, Y15, Y0
+	VMASKMOVPS Y0, Y11, (DI)(DX*1)
+
+apnext:
+	ADDQ R10, R12
+	DECQ R8
+	JNZ  acpre
+	VZEROUPPER
+	RET
+
+// func gradSumsAVX2(a *planeArgs): g = dy where lo < x*sc+sh < hi (or
+// everywhere when not a.masked); s = sum g, ss = sum g*(x-mean).
+TEXT ·gradSumsAVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 48(AX), R10
+	VBROADCASTSS 56(AX), Y15
+	VBROADCASTSS 60(AX), Y14
+	VBROADCASTSS 64(AX), Y13
+	VBROADCASTSS 68(AX), Y12
+	VBROADCASTSS 72(AX), Y11
+	MOVQ 88(AX), DX
+	NOTQ DX
+	MOVQ DX, X10
+	VPBROADCASTD X10, Y10 // all ones when not masked
+	MOVQ R9, CX
+	ANDQ $7, CX
+	SHLQ $2, CX
+	LEAQ vecTailMask<>+32(SB), DX
+	SUBQ CX, DX
+	VMOVDQU (DX), Y9
+	SHRQ $3, R9
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	XORQ R12, R12
+
+gsplane:
+	MOVQ R12, DX
+	MOVQ R9, CX
+
+gsblk:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ CX, R11
+	CMPQ R11, $64
+	JLE  gscnt
+	MOVQ $64, R11
+
+gscnt:
+	SUBQ R11, CX
+	TESTQ R11, R11
+	JZ    gsendblk
+
+gsloop:
+	VMOVUPS (SI)(DX*1), Y2
+	VMOVAPS Y14, Y3
+	VFMADD231PS Y15, Y2, Y3
+	VCMPPS $0x1e, Y13, Y3, Y8
+	VCMPPS $0x11, Y12, Y3, Y3
+	VANDPS Y8, Y3, Y3
+	VORPS  Y10, Y3, Y3
+	VANDPS (R13)(DX*1), Y3, Y3
+	VSUBPS Y11, Y2, Y2
+	VADDPS Y3, Y0, Y0
+	VFMADD231PS Y3, Y2, Y1
+	ADDQ $32, DX
+	DECQ R11
+	JNZ  gsloop
+
+gsendblk:
+	TESTQ CX, CX
+	JZ    gstail
+	VCVTPS2PD X0, Y8
+	VEXTRACTF128 $1, Y0, X2
+	VCVTPS2PD X2, Y2
+	VADDPD Y8, Y4, Y4
+	VADDPD Y2, Y5, Y5
+	VCVTPS2PD X1, Y8
+	VEXTRACTF128 $1, Y1, X2
+	VCVTPS2PD X2, Y2
+	VADDPD Y8, Y6, Y6
+	VADDPD Y2, Y7, Y7
+	JMP  gsblk
+
+gstail:
+	VPTEST Y9, Y9
+	JZ     gsflush
+	VMASKMOVPS (SI)(DX*1), Y9, Y2
+	VMOVAPS Y14, Y3
+	VFMADD231PS Y15, Y2, Y3
+	VCMPPS $0x1e, Y13, Y3, Y8
+	VCMPPS $0x11, Y12, Y3, Y3
+	VANDPS Y8, Y3, Y3
+	VORPS  Y10, Y3, Y3
+	VMASKMOVPS (R13)(DX*1), Y9, Y8
+	VANDPS Y8, Y3, Y3
+	VSUBPS Y11, Y2, Y2
+	VADDPS Y3, Y0, Y0
+	VFMADD231PS Y3, Y2, Y1
+
+gsflush:
+	VCVTPS2PD X0, Y8
+	VEXTRACTF128 $1, Y0, X2
+	VCVTPS2PD X2, Y2
+	VADDPD Y8, Y4, Y4
+	VADDPD Y2, Y5, Y5
+	VCVTPS2PD X1, Y8
+	VEXTRACTF128 $1, Y1, X2
+	VCVTPS2PD X2, Y2
+	VADDPD Y8, Y6, Y6
+	VADDPD Y2, Y7, Y7
+	ADDQ R10, R12
+	DECQ R8
+	JNZ  gsplane
+	VADDPD Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X0
+	VADDPD X0, X4, X4
+	VPERMILPD $1, X4, X0
+	VADDSD X0, X4, X4
+	VMOVSD X4, 96(AX)
+	VADDPD Y7, Y6, Y6
+	VEXTRACTF128 $1, Y6, X0
+	VADDPD X0, X6, X6
+	VPERMILPD $1, X6, X0
+	VADDSD X0, X6, X6
+	VMOVSD X6, 104(AX)
+	VZEROUPPER
+	RET
+
+// func gradAffineAVX2(a *planeArgs): dx (a.y) = a*g - b - k*(x-mean), g as
+// in gradSumsAVX2.
+TEXT ·gradAffineAVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 48(AX), R10
+	VBROADCASTSS 56(AX), Y15
+	VBROADCASTSS 60(AX), Y14
+	VBROADCASTSS 64(AX), Y13
+	VBROADCASTSS 68(AX), Y12
+	VBROADCASTSS 72(AX), Y11
+	VBROADCASTSS 76(AX), Y9
+	VBROADCASTSS 80(AX), Y8
+	VBROADCASTSS 84(AX), Y7
+	MOVQ 88(AX), DX
+	NOTQ DX
+	MOVQ DX, X10
+	VPBROADCASTD X10, Y10
+	MOVQ R9, CX
+	ANDQ $7, CX
+	SHLQ $2, CX
+	LEAQ vecTailMask<>+32(SB), DX
+	SUBQ CX, DX
+	VMOVDQU (DX), Y6
+	SHRQ $3, R9
+	XORQ R12, R12
+
+gaplane:
+	MOVQ R12, DX
+	MOVQ R9, CX
+	TESTQ CX, CX
+	JZ    gatail
+
+galoop:
+	VMOVUPS (SI)(DX*1), Y0
+	VMOVAPS Y14, Y1
+	VFMADD231PS Y15, Y0, Y1
+	VCMPPS $0x1e, Y13, Y1, Y2
+	VCMPPS $0x11, Y12, Y1, Y1
+	VANDPS Y2, Y1, Y1
+	VORPS  Y10, Y1, Y1
+	VANDPS (R13)(DX*1), Y1, Y1
+	VSUBPS Y11, Y0, Y0
+	VMULPS Y9, Y1, Y1
+	VSUBPS Y8, Y1, Y1
+	VFNMADD231PS Y7, Y0, Y1
+	VMOVUPS Y1, (DI)(DX*1)
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  galoop
+
+gatail:
+	VPTEST Y6, Y6
+	JZ     ganext
+	VMASKMOVPS (SI)(DX*1), Y6, Y0
+	VMOVAPS Y14, Y1
+	VFMADD231PS Y15, Y0, Y1
+	VCMPPS $0x1e, Y13, Y1, Y2
+	VCMPPS $0x11, Y12, Y1, Y1
+	VANDPS Y2, Y1, Y1
+	VORPS  Y10, Y1, Y1
+	VMASKMOVPS (R13)(DX*1), Y6, Y2
+	VANDPS Y2, Y1, Y1
+	VSUBPS Y11, Y0, Y0
+	VMULPS Y9, Y1, Y1
+	VSUBPS Y8, Y1, Y1
+	VFNMADD231PS Y7, Y0, Y1
+	VMASKMOVPS Y1, Y6, (DI)(DX*1)
+
+ganext:
+	ADDQ R10, R12
+	DECQ R8
+	JNZ  gaplane
+	VZEROUPPER
+	RET
+
+// func clampGradAVX2(a *planeArgs): dx (a.y) = dy where lo < x < hi, else 0.
+TEXT ·clampGradAVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), AX
+	MOVQ 0(AX), SI
+	MOVQ 8(AX), DI
+	MOVQ 24(AX), R13
+	MOVQ 32(AX), R8
+	MOVQ 40(AX), R9
+	MOVQ 48(AX), R10
+	VBROADCASTSS 64(AX), Y13
+	VBROADCASTSS 68(AX), Y12
+	MOVQ R9, CX
+	ANDQ $7, CX
+	SHLQ $2, CX
+	LEAQ vecTailMask<>+32(SB), DX
+	SUBQ CX, DX
+	VMOVDQU (DX), Y6
+	SHRQ $3, R9
+	XORQ R12, R12
+
+cgplane:
+	MOVQ R12, DX
+	MOVQ R9, CX
+	TESTQ CX, CX
+	JZ    cgtail
+
+cgloop:
+	VMOVUPS (SI)(DX*1), Y0
+	VCMPPS $0x1e, Y13, Y0, Y1
+	VCMPPS $0x11, Y12, Y0, Y0
+	VANDPS Y1, Y0, Y0
+	VANDPS (R13)(DX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(DX*1)
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  cgloop
+
+cgtail:
+	VPTEST Y6, Y6
+	JZ     cgnext
+	VMASKMOVPS (SI)(DX*1), Y6, Y0
+	VCMPPS $0x1e, Y13, Y0, Y1
+	VCMPPS $0x11, Y12, Y0, Y0
+	VANDPS Y1, Y0, Y0
+	VMASKMOVPS (R13)(DX*1), Y6, Y2
+	VANDPS Y2, Y0, Y0
+	VMASKMOVPS Y0, Y6, (DI)(DX*1)
+
+cgnext:
+	ADDQ R10, R12
+	DECQ R8
+	JNZ  cgplane
+	VZEROUPPER
+	RET
