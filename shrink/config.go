@@ -7,7 +7,6 @@ import (
 	"github.com/dshrink/dshrink/internal/fsutil"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"

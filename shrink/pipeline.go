@@ -130,7 +130,10 @@ func checkStageConfig(dir, name string, v any) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if err := os.WriteFile(path, append(want, '\n'), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(want, '\n'))
+		return err
+	}); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil

@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/onnx"
 	"github.com/spf13/cobra"
 )
@@ -37,12 +38,11 @@ border bias map as an Add after the Conv.`,
 			if err != nil {
 				return err
 			}
-			tmp := out + ".tmp"
-			if err := os.WriteFile(tmp, data, 0o644); err != nil {
-				return fmt.Errorf("write %s: %w", out, err)
-			}
-			if err := os.Rename(tmp, out); err != nil {
-				return fmt.Errorf("write %s: %w", out, err)
+			if err := fsutil.WriteFileAtomic(out, func(w io.Writer) error {
+				_, err := w.Write(data)
+				return err
+			}); err != nil {
+				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%d nodes) -> %s (%d bytes)\n", args[0], len(g.Nodes), out, len(data))
 			return nil
