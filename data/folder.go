@@ -204,12 +204,23 @@ func loadImage(path string, dst []uint8, c, resize, size int, s *resizeScratch) 
 	} else {
 		ow = int(int64(resize) * int64(w) / int64(h))
 	}
-	x0 := (ow - size + 1) / 2 // round((ow-size)/2) as torchvision's CenterCrop
-	y0 := (oh - size + 1) / 2
+	x0 := centreOffset(ow - size)
+	y0 := centreOffset(oh - size)
 	for ch := 0; ch < c; ch++ {
 		resizeCrop(s, s.planes[ch*w*h:(ch+1)*w*h], w, h, ow, oh, x0, y0, size, dst[ch*size*size:(ch+1)*size*size])
 	}
 	return nil
+}
+
+// centreOffset returns where a centre crop starts when the image is d pixels larger than
+// the crop: round(d/2) as torchvision's CenterCrop computes it, with Python's round, which
+// rounds halves to even (d = 5 gives 2, d = 7 gives 4).
+func centreOffset(d int) int {
+	k := d / 2
+	if d%2 == 1 && k%2 == 1 {
+		k++
+	}
+	return k
 }
 
 func growU8(b []uint8, n int) []uint8 {

@@ -67,3 +67,12 @@ func TestReadImageMatchesFolder(t *testing.T) {
 		t.Error("undecodable file accepted")
 	}
 }
+
+// TestCentreOffset checks the crop offsets against Python's round(d / 2).
+func TestCentreOffset(t *testing.T) {
+	for d, want := range []int{0, 0, 1, 2, 2, 2, 3, 4, 4, 4, 5} { // round(0/2) ... round(10/2)
+		if got := centreOffset(d); got != want {
+			t.Errorf("centreOffset(%d) = %d, want %d", d, got, want)
+		}
+	}
+}
