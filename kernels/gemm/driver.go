@@ -5,11 +5,13 @@ import (
 )
 
 // Blocking parameters. A micro-panel of B (kc x nr) stays in L1 while the
-// micro-kernel sweeps an mc x kc block of packed A held in L2.
+// micro-kernel sweeps an mc x kc block of packed A held in L2; kc and the
+// A block size belong to the kernel family (kernelImpl.kc, aBlock).
 const (
-	kcMax   = 384       // longest k block
-	aBlockB = 384 << 10 // bytes of packed A per mc x kc block
-	ncMax   = 2048      // widest block of packed B
+	ncMax = 2048 // widest block of packed B
+	// packMinN is the least width of B for which Sgemm packs a long-k A
+	// (see kernelImpl.packLongK): packing costs about 16/n of the product.
+	packMinN = 256
 	// shortK is the longest k block for which row panels of A are the outer
 	// loop (see block); bBlockB is then the byte size of a B block.
 	shortK  = 64
@@ -210,11 +212,11 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 		st.table = &kern.direct
 	}
 	kcStep := k
-	if k > kcMax {
-		nb := (k + kcMax - 1) / kcMax
+	if k > kern.kc {
+		nb := (k + kern.kc - 1) / kern.kc
 		kcStep = (k + nb - 1) / nb
 	}
-	mcStep := max(mr, aBlockB/(4*max(kcStep, 1))/mr*mr)
+	mcStep := max(mr, kern.aBlock/(4*max(kcStep, 1))/mr*mr)
 	rowsOuter := kcStep <= shortK && m1-m0 > mr
 	direct := !j.transB
 	ncStep := ncMax

@@ -59,7 +59,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	kern := activeKernel()
-	if !transA && alpha == 1 && kern.direct[1] != nil {
+	if !transA && alpha == 1 && kern.useDirect(n, k) {
 		multiplyDirect(kern, m, k, a, lda, transB, n, b, ldb, beta, c, ldc)
 		return
 	}
