@@ -4,33 +4,16 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"unsafe"
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/graph/reference"
+	"github.com/dshrink/dshrink/kernels/isa/isatest"
 	"github.com/dshrink/dshrink/models"
 	"github.com/dshrink/dshrink/runtime/testmodels"
 )
 
 // tolerance: max |runtime - reference| <= tol * max |reference output|.
 const tol = 1e-4
-
-func TestKargsLayout(t *testing.T) {
-	var a kargs
-	want := map[string][2]uintptr{
-		"in": {unsafe.Offsetof(a.in), 0}, "w": {unsafe.Offsetof(a.w), 8}, "out": {unsafe.Offsetof(a.out), 16},
-		"bias": {unsafe.Offsetof(a.bias), 24}, "res": {unsafe.Offsetof(a.res), 32}, "bmap": {unsafe.Offsetof(a.bmap), 40},
-		"cb": {unsafe.Offsetof(a.cb), 48}, "cbStride": {unsafe.Offsetof(a.cbStride), 56}, "kh": {unsafe.Offsetof(a.kh), 64},
-		"rowStride": {unsafe.Offsetof(a.rowStride), 72}, "kw": {unsafe.Offsetof(a.kw), 80}, "kwStep": {unsafe.Offsetof(a.kwStep), 88},
-		"cnt": {unsafe.Offsetof(a.cnt), 96}, "lo": {unsafe.Offsetof(a.lo), 104}, "hi": {unsafe.Offsetof(a.hi), 108},
-		"cntLast": {unsafe.Offsetof(a.cntLast), 112},
-	}
-	for k, v := range want {
-		if v[0] != v[1] {
-			t.Errorf("kargs.%s at offset %d, assembly expects %d", k, v[0], v[1])
-		}
-	}
-}
 
 func randInput(n int, shape []int, seed uint64) []float32 {
 	rng := rand.New(rand.NewPCG(seed, 3))
@@ -42,8 +25,14 @@ func randInput(n int, shape []int, seed uint64) []float32 {
 }
 
 // check compiles g and compares Run with the reference forward pass for
-// batch sizes up to batch (all smaller ones too) and the given threads.
+// batch sizes up to batch (all smaller ones too) and the given threads,
+// under every kernel level the machine can run.
 func check(t *testing.T, g *graph.Graph, batch, threads int) {
+	t.Helper()
+	isatest.ForEach(t, func(t *testing.T) { checkLevel(t, g, batch, threads) })
+}
+
+func checkLevel(t *testing.T, g *graph.Graph, batch, threads int) {
 	t.Helper()
 	p, err := Compile(g, Options{Batch: batch, Threads: threads})
 	if err != nil {

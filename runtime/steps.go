@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/kernels/nchwc"
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
@@ -191,14 +192,14 @@ func (s *convStep) rows(img, w, lo, hi int) {
 	p := s.p
 	in, out := s.in, s.out
 	inIS, inCS, inRS := strides(in)
-	var a kargs
-	a.kh, a.kw = s.kh, s.kw
-	a.rowStride = 4 * inRS
-	a.kwStep = 4 * in.cbs
-	a.cbStride = 4 * inCS
-	a.cb = in.cb()
-	a.cnt, a.cntLast = s.cnt, s.cntLast
-	a.lo, a.hi = s.lo, s.hi
+	var a nchwc.Args
+	a.KH, a.KW = s.kh, s.kw
+	a.RowStride = 4 * inRS
+	a.KWStep = 4 * in.cbs
+	a.CBStride = 4 * inCS
+	a.CB = in.cb()
+	a.Cnt, a.CntLast = s.cnt, s.cntLast
+	a.Lo, a.Hi = s.lo, s.hi
 	for t := lo; t < hi; t++ {
 		oy := t % s.oh
 		kb := t / s.oh
@@ -208,21 +209,21 @@ func (s *convStep) rows(img, w, lo, hi int) {
 			inOff += kb * inCS
 		}
 		outOff := interior(out, img, kb, oy, 0)
-		a.in = p.ptr(inOff)
-		a.out = p.ptr(outOff)
-		a.w = unsafe.Pointer(&s.w[kb*s.wPerKB])
-		a.bias = unsafe.Pointer(&s.bias[kb*16])
-		a.res, a.bmap = nil, nil
+		a.In = p.ptr(inOff)
+		a.Out = p.ptr(outOff)
+		a.W = unsafe.Pointer(&s.w[kb*s.wPerKB])
+		a.Bias = unsafe.Pointer(&s.bias[kb*16])
+		a.Res, a.Bmap = nil, nil
 		if s.res != nil {
-			a.res = p.ptr(interior(s.res, img, kb, oy, 0))
+			a.Res = p.ptr(interior(s.res, img, kb, oy, 0))
 		}
 		if s.bmap != nil {
-			a.bmap = unsafe.Pointer(&s.bmap[(kb*s.oh+oy)*s.ow*16])
+			a.Bmap = unsafe.Pointer(&s.bmap[(kb*s.oh+oy)*s.ow*16])
 		}
 		if s.dw {
-			runDW(&a, s.pix, w)
+			nchwc.DW(&a, s.pix, w)
 		} else {
-			runConv(&a, s.pix, w)
+			nchwc.Conv(&a, s.pix, w)
 		}
 		if s.post != "" {
 			applyAct(p.arena[outOff:outOff+w*16], s.post)

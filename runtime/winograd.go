@@ -1,11 +1,10 @@
 package runtime
 
-//go:generate go run gen_winograd.go
-
 import (
 	"fmt"
 	"unsafe"
 
+	"github.com/dshrink/dshrink/kernels/nchwc"
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
@@ -49,159 +48,12 @@ const (
 	WinogradOff
 )
 
-// wargs is the argument block of the transform kernels. Field offsets are
-// fixed (see gen_winograd.go and TestWargsLayout).
-type wargs struct {
-	src, dst        unsafe.Pointer
-	srcRow          int // input transform: bytes between input rows
-	pos             int // bytes between the 16 planes of V (input) or M (output)
-	n               int // tiles (of one tile row)
-	dstRow          int // output transform: bytes between output rows
-	bias, res, bmap unsafe.Pointer
-	resRow, bmapRow int
-	lo, hi          float32
-}
+// winoMaxR is the number of tiles of one product call.
+const winoMaxR = nchwc.WinoMaxR
 
-// winoInGo is the portable input transform: for n tiles of one tile row,
-// V[pos][t] = (B^T d_t B)[pos] where d_t is the 4x4 patch at src + t*128
-// bytes, rows srcRow bytes apart, and V[pos][t] is at dst + pos*pos + t*64.
-func winoInGo(a *wargs) {
-	var d [4][4][16]float32
-	var c [4][4][16]float32
-	for t := 0; t < a.n; t++ {
-		for i := 0; i < 4; i++ {
-			for j := 0; j < 4; j++ {
-				d[i][j] = *(*[16]float32)(unsafe.Add(a.src, t*128+i*a.srcRow+j*64))
-			}
-		}
-		for j := 0; j < 4; j++ {
-			for l := 0; l < 16; l++ {
-				d0, d1, d2, d3 := d[0][j][l], d[1][j][l], d[2][j][l], d[3][j][l]
-				c[0][j][l], c[1][j][l], c[2][j][l], c[3][j][l] = d0-d2, d1+d2, d2-d1, d1-d3
-			}
-		}
-		for i := 0; i < 4; i++ {
-			var v [4]*[16]float32
-			for j := range v {
-				v[j] = (*[16]float32)(unsafe.Add(a.dst, (4*i+j)*a.pos+t*64))
-			}
-			for l := 0; l < 16; l++ {
-				a0, a1, a2, a3 := c[i][0][l], c[i][1][l], c[i][2][l], c[i][3][l]
-				v[0][l], v[1][l], v[2][l], v[3][l] = a0-a2, a1+a2, a2-a1, a1-a3
-			}
-		}
-	}
-}
-
-// winoOutGo is the portable output transform: for n tiles of one tile row,
-// out = clamp(A^T m_t A + bias (+ res) (+ bmap), lo, hi), m_t[pos] at src +
-// pos*pos + t*64, output pixel (y, x) of tile t at dst + t*128 + y*dstRow +
-// 64x (res and bmap likewise with their row strides).
-func winoOutGo(a *wargs) {
-	bias := (*[16]float32)(a.bias)
-	for t := 0; t < a.n; t++ {
-		var m [4][4]*[16]float32
-		for i := 0; i < 4; i++ {
-			for j := 0; j < 4; j++ {
-				m[i][j] = (*[16]float32)(unsafe.Add(a.src, (4*i+j)*a.pos+t*64))
-			}
-		}
-		var y [2][2][16]float32
-		for l := 0; l < 16; l++ {
-			var s [2][4]float32
-			for j := 0; j < 4; j++ {
-				s[0][j] = m[0][j][l] + m[1][j][l] + m[2][j][l]
-				s[1][j] = m[1][j][l] - m[2][j][l] - m[3][j][l]
-			}
-			for r := 0; r < 2; r++ {
-				y[r][0][l] = s[r][0] + s[r][1] + s[r][2] + bias[l]
-				y[r][1][l] = s[r][1] - s[r][2] - s[r][3] + bias[l]
-			}
-		}
-		for r := 0; r < 2; r++ {
-			for x := 0; x < 2; x++ {
-				o := (*[16]float32)(unsafe.Add(a.dst, t*128+r*a.dstRow+64*x))
-				var res, bm *[16]float32
-				if a.res != nil {
-					res = (*[16]float32)(unsafe.Add(a.res, t*128+r*a.resRow+64*x))
-				}
-				if a.bmap != nil {
-					bm = (*[16]float32)(unsafe.Add(a.bmap, t*128+r*a.bmapRow+64*x))
-				}
-				for l := 0; l < 16; l++ {
-					v := y[r][x][l]
-					if res != nil {
-						v += res[l]
-					}
-					if bm != nil {
-						v += bm[l]
-					}
-					if !(v > a.lo) {
-						v = a.lo
-					}
-					if !(v < a.hi) {
-						v = a.hi
-					}
-					o[l] = v
-				}
-			}
-		}
-	}
-}
-
-// winoGemmGo is the portable product kernel: for r tiles (r <= winoMaxR),
-// out[t] = sum over cb < a.cb, c < cnt (cntLast in the last block) of
-// w[(cb, c)] * in[t*64 + cb*cbStride + 4c], out 64 bytes per tile.
-func winoGemmGo(a *kargs, r int) {
-	var acc [winoMaxR][16]float32
-	wi := 0
-	for cb := 0; cb < a.cb; cb++ {
-		cnt := a.cnt
-		if cb == a.cb-1 {
-			cnt = a.cntLast
-		}
-		for c := 0; c < cnt; c++ {
-			w := (*[16]float32)(unsafe.Add(a.w, 64*wi))
-			for t := 0; t < r; t++ {
-				v := *f32at(a.in, cb*a.cbStride+t*64+4*c)
-				for l := range w {
-					acc[t][l] += w[l] * v
-				}
-			}
-			wi++
-		}
-	}
-	for t := 0; t < r; t++ {
-		*(*[16]float32)(unsafe.Add(a.out, 64*t)) = acc[t]
-	}
-}
-
-// winoMaxR is the largest number of tiles of one product kernel call.
-const winoMaxR = 16
-
-func runWinoGemm(a *kargs, r int) {
-	if useAsm {
-		callWinoGemm(r, a)
-	} else {
-		winoGemmGo(a, r)
-	}
-}
-
-func runWinoIn(a *wargs) {
-	if useAsm {
-		winoIn(a)
-	} else {
-		winoInGo(a)
-	}
-}
-
-func runWinoOut(a *wargs) {
-	if useAsm {
-		winoOut(a)
-	} else {
-		winoOutGo(a)
-	}
-}
+// KernelISA names the instruction set of the inference kernels in use
+// ("avx512", "avx2" or "go"), as kernels/nchwc chooses it.
+func KernelISA() string { return nchwc.ISA() }
 
 // winoEligible reports whether o (a dense conv from in) can run with
 // Winograd F(2x2, 3x3).
@@ -387,60 +239,60 @@ func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
 	v := unsafe.Pointer(&scr[0])
 	m := unsafe.Pointer(&scr[16*s.vPos])
 	inIS, inCS, inRS := strides(in)
-	var wa wargs
-	wa.srcRow = 4 * inRS
-	wa.pos = 4 * s.vPos
+	var wa nchwc.WinoArgs
+	wa.SrcRow = 4 * inRS
+	wa.Pos = 4 * s.vPos
 	for cb := 0; cb < s.cinB; cb++ {
 		for t := t0; t < t1; {
 			ty, tx := t/s.tw, t%s.tw
 			run := min(s.tw-tx, t1-t)
-			wa.src = p.ptr(in.off + slot*inIS + cb*inCS + (2*ty-s.padT+in.pad)*inRS + (2*tx-s.padL+in.pad)*16)
-			wa.dst = unsafe.Add(v, 4*(cb*s.nt*16+(t-t0)*16))
-			wa.n = run
-			runWinoIn(&wa)
+			wa.Src = p.ptr(in.off + slot*inIS + cb*inCS + (2*ty-s.padT+in.pad)*inRS + (2*tx-s.padL+in.pad)*16)
+			wa.Dst = unsafe.Add(v, 4*(cb*s.nt*16+(t-t0)*16))
+			wa.N = run
+			nchwc.WinoIn(&wa)
 			t += run
 		}
 	}
-	var ka kargs
-	ka.cb, ka.cbStride = s.cinB, 64*s.nt
-	ka.cnt, ka.cntLast = 16, s.cntLast
+	var ka nchwc.Args
+	ka.CB, ka.CBStride = s.cinB, 64*s.nt
+	ka.Cnt, ka.CntLast = 16, s.cntLast
 	groups := (n + winoMaxR - 1) / winoMaxR
 	_, _, outRS := strides(out)
 	var resRS int
 	if s.res != nil {
 		_, _, resRS = strides(s.res)
 	}
-	wa.pos = 4 * s.mPos
-	wa.dstRow = 4 * outRS
-	wa.resRow = 4 * resRS
-	wa.bmapRow = 4 * 2 * s.tw * 16
-	wa.lo, wa.hi = s.lo, s.hi
+	wa.Pos = 4 * s.mPos
+	wa.DstRow = 4 * outRS
+	wa.ResRow = 4 * resRS
+	wa.BmapRow = 4 * 2 * s.tw * 16
+	wa.Lo, wa.Hi = s.lo, s.hi
 	for kb := k0; kb < k1; kb++ {
 		for pos := 0; pos < 16; pos++ {
 			w := unsafe.Pointer(&s.u[(kb*16+pos)*s.wPerKB])
 			for g := 0; g < groups; g++ {
 				a, b := n*g/groups, n*(g+1)/groups
-				ka.in = unsafe.Add(v, 4*(pos*s.vPos+a*16))
-				ka.out = unsafe.Add(m, 4*(pos*s.mPos+a*16))
-				ka.w = w
-				runWinoGemm(&ka, b-a)
+				ka.In = unsafe.Add(v, 4*(pos*s.vPos+a*16))
+				ka.Out = unsafe.Add(m, 4*(pos*s.mPos+a*16))
+				ka.W = w
+				nchwc.WinoGemm(&ka, b-a)
 			}
 		}
-		wa.bias = unsafe.Pointer(&s.bias[kb*16])
+		wa.Bias = unsafe.Pointer(&s.bias[kb*16])
 		for t := t0; t < t1; {
 			ty, tx := t/s.tw, t%s.tw
 			run := min(s.tw-tx, t1-t)
-			wa.src = unsafe.Add(m, 4*(t-t0)*16)
-			wa.dst = p.ptr(interior(out, slot, kb, 2*ty, 2*tx))
-			wa.res, wa.bmap = nil, nil
+			wa.Src = unsafe.Add(m, 4*(t-t0)*16)
+			wa.Dst = p.ptr(interior(out, slot, kb, 2*ty, 2*tx))
+			wa.Res, wa.Bmap = nil, nil
 			if s.res != nil {
-				wa.res = p.ptr(interior(s.res, slot, kb, 2*ty, 2*tx))
+				wa.Res = p.ptr(interior(s.res, slot, kb, 2*ty, 2*tx))
 			}
 			if s.bmap != nil {
-				wa.bmap = unsafe.Pointer(&s.bmap[((kb*2*s.th+2*ty)*2*s.tw+2*tx)*16])
+				wa.Bmap = unsafe.Pointer(&s.bmap[((kb*2*s.th+2*ty)*2*s.tw+2*tx)*16])
 			}
-			wa.n = run
-			runWinoOut(&wa)
+			wa.N = run
+			nchwc.WinoOut(&wa)
 			t += run
 		}
 	}

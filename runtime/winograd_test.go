@@ -5,10 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"unsafe"
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/graph/reference"
+	"github.com/dshrink/dshrink/kernels/isa/isatest"
 	"github.com/dshrink/dshrink/models"
 	"github.com/dshrink/dshrink/runtime/testmodels"
 	"github.com/dshrink/dshrink/tensor"
@@ -17,96 +17,6 @@ import (
 // winoTol bounds max |runtime - reference| / max |reference| of a Winograd
 // convolution (F(2x2, 3x3) loses a few bits to the transforms).
 const winoTol = 1e-5
-
-func TestWargsLayout(t *testing.T) {
-	var a wargs
-	want := map[string][2]uintptr{
-		"src": {unsafe.Offsetof(a.src), 0}, "dst": {unsafe.Offsetof(a.dst), 8}, "srcRow": {unsafe.Offsetof(a.srcRow), 16},
-		"pos": {unsafe.Offsetof(a.pos), 24}, "n": {unsafe.Offsetof(a.n), 32}, "dstRow": {unsafe.Offsetof(a.dstRow), 40},
-		"bias": {unsafe.Offsetof(a.bias), 48}, "res": {unsafe.Offsetof(a.res), 56}, "bmap": {unsafe.Offsetof(a.bmap), 64},
-		"resRow": {unsafe.Offsetof(a.resRow), 72}, "bmapRow": {unsafe.Offsetof(a.bmapRow), 80},
-		"lo": {unsafe.Offsetof(a.lo), 88}, "hi": {unsafe.Offsetof(a.hi), 92},
-	}
-	for k, v := range want {
-		if v[0] != v[1] {
-			t.Errorf("wargs.%s at offset %d, assembly expects %d", k, v[0], v[1])
-		}
-	}
-}
-
-// withISA runs f with the assembly kernels (where available) and with the
-// portable Go ones.
-func withISA(t *testing.T, f func(t *testing.T)) {
-	old := useAsm
-	defer func() { useAsm = old }()
-	for _, asm := range []bool{true, false} {
-		if asm && !old {
-			continue
-		}
-		useAsm = asm
-		name := "go"
-		if asm {
-			name = "avx512"
-		}
-		t.Run(name, f)
-	}
-}
-
-// TestWinoTransformsMatchGo checks the assembly transforms against the
-// portable ones.
-func TestWinoTransformsMatchGo(t *testing.T) {
-	if !useAsm {
-		t.Skip("no assembly kernels on this machine")
-	}
-	rng := rand.New(rand.NewPCG(4, 5))
-	fill := func(n int) []float32 {
-		s := make([]float32, n)
-		for i := range s {
-			s[i] = float32(rng.NormFloat64())
-		}
-		return s
-	}
-	for n := 1; n <= 6; n++ {
-		// input: 4 rows of 2n+2 pixels, row stride 2n+5 pixels
-		rowPix := 2*n + 5
-		src := fill(4 * rowPix * 16)
-		pos := n*16 + 16
-		got, want := make([]float32, 16*pos), make([]float32, 16*pos)
-		a := wargs{src: unsafe.Pointer(&src[0]), srcRow: rowPix * 64, pos: 4 * pos, n: n}
-		b := a
-		a.dst, b.dst = unsafe.Pointer(&got[0]), unsafe.Pointer(&want[0])
-		winoIn(&a)
-		winoInGo(&b)
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("winoIn n %d: [%d] asm %v go %v", n, i, got[i], want[i])
-			}
-		}
-		for _, opt := range []int{0, 1, 2, 3} {
-			m := fill(16 * pos)
-			outRow := 2*n + 3
-			bias, res, bm := fill(16), fill(2*outRow*16), fill(2*outRow*16)
-			got, want := make([]float32, 2*outRow*16), make([]float32, 2*outRow*16)
-			a := wargs{src: unsafe.Pointer(&m[0]), pos: 4 * pos, n: n, dstRow: 64 * outRow, bias: unsafe.Pointer(&bias[0]),
-				resRow: 64 * outRow, bmapRow: 64 * outRow, lo: -1, hi: 2}
-			if opt&1 != 0 {
-				a.res = unsafe.Pointer(&res[0])
-			}
-			if opt&2 != 0 {
-				a.bmap = unsafe.Pointer(&bm[0])
-			}
-			b := a
-			a.dst, b.dst = unsafe.Pointer(&got[0]), unsafe.Pointer(&want[0])
-			winoOut(&a)
-			winoOutGo(&b)
-			for i := range got {
-				if math.Abs(float64(got[i]-want[i])) > 1e-6*(1+math.Abs(float64(want[i]))) {
-					t.Fatalf("winoOut n %d opt %d: [%d] asm %v go %v", n, opt, i, got[i], want[i])
-				}
-			}
-		}
-	}
-}
 
 type winoCase struct {
 	cin, cout, h, w, pad int
@@ -198,7 +108,7 @@ func TestWinograd(t *testing.T) {
 	cases := randomWinoCases(40)
 	old := winoChunkBytes
 	defer func() { winoChunkBytes = old }()
-	withISA(t, func(t *testing.T) {
+	isatest.ForEach(t, func(t *testing.T) {
 		worst := 0.0
 		for i, c := range cases {
 			// odd cases run in chunks of (at least) winoMaxR tiles
@@ -259,7 +169,7 @@ func TestWinogradModels(t *testing.T) {
 		t.Fatal(err)
 	}
 	testmodels.RandomizeBN(g, 13)
-	withISA(t, func(t *testing.T) {
+	isatest.ForEach(t, func(t *testing.T) {
 		for _, mode := range []WinogradMode{WinogradOn, WinogradOff} {
 			for _, th := range []int{1, 2} {
 				p, err := Compile(g, Options{Batch: 2, Threads: th, Winograd: mode})
