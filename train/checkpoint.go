@@ -108,8 +108,36 @@ func (c *Checkpoint) Encode(w io.Writer) error {
 // Save writes the checkpoint to path atomically: a temporary file in the
 // same folder, synced, then renamed over path, so an interrupted save never
 // damages the previous checkpoint.
+//
+// A state holding a NaN or infinite value (a parameter, a BatchNorm running
+// statistic, a gate, an optimiser buffer or an EMA weight) is never saved:
+// Save returns an error wrapping ErrNonFinite and leaves path as it was.
 func (c *Checkpoint) Save(path string) error {
+	if bad := c.nonFinite(); bad != "" {
+		return fmt.Errorf("%w: refusing to save %s: %s", ErrNonFinite, path, bad)
+	}
 	return fsutil.WriteFileAtomic(path, c.Encode)
+}
+
+// nonFinite describes the first NaN or infinite value of the checkpoint, or "".
+func (c *Checkpoint) nonFinite() string {
+	if bad := nonFinite("parameter", c.Graph.Params); bad != "" {
+		return bad
+	}
+	names := make([]string, 0, len(c.Scalars))
+	for n := range c.Scalars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if v := c.Scalars[n]; v-v != v-v {
+			return fmt.Sprintf("gate %s is %v", n, v)
+		}
+	}
+	if bad := nonFinite("optimiser buffer", c.OptimState); bad != "" {
+		return bad
+	}
+	return nonFinite("EMA weight", c.EMA)
 }
 
 // LoadCheckpoint reads a checkpoint written by Save.

@@ -40,7 +40,8 @@ const (
 )
 
 // ErrNonFinite is returned (wrapped) when the loss or the gradient norm
-// becomes NaN or infinite; the run stops without touching the last checkpoint.
+// becomes NaN or infinite, or a parameter or BatchNorm statistic does after a
+// step; the run stops without touching the last (finite) checkpoint.
 var ErrNonFinite = errors.New("non-finite loss")
 
 // Options are the parts of a run that are not configuration.
@@ -336,6 +337,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
 	}
+	if ckpt != nil {
+		// The metrics file holds exactly the checkpoint's epochs: lines of an
+		// epoch whose checkpoint was never saved are dropped.
+		if err := writeMetrics(metricsPath, st.History); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 
 	var ema *EMA
 	if cfg.EMA.Decay > 0 {
@@ -383,6 +391,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	// Throughput over this call's steps, the first (warm-up) step excluded.
 	runImgs, runSec, runSteps := 0, 0.0, 0
 	lastGood := "none yet"
+	finite := newFiniteChecker(g.Params, scalars)
 	if ckpt != nil {
 		lastGood = fmt.Sprintf("%s (epoch %d, step %d)", ckptPath, st.Epoch+1, st.Step)
 	}
@@ -436,9 +445,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				it.Close()
 				prog.abort()
-				return nil, fmt.Errorf("%w: the loss is %v at epoch %d, step %d (global step %d, lr %g); stopping. "+
-					"Lower the learning rate or enable gradient clipping. Last good checkpoint: %s, left intact",
-					ErrNonFinite, loss, st.Epoch+1, st.EpochStep+1, st.Step+1, lr, lastGood)
+				return nil, fmt.Errorf("%w: training diverged at epoch %d, step %d: the loss is %v (global step %d, lr %g); stopping. "+
+					"Lower the learning rate or enable gradient clipping. Last finite checkpoint: %s, left intact",
+					ErrNonFinite, st.Epoch+1, st.EpochStep+1, loss, st.Step+1, lr, lastGood)
 			}
 			c5 := TopK(logits, b.Labels, classes, min(5, classes))
 			m.Backward(dlogits[:n*classes])
@@ -448,12 +457,21 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			if gn := opt.GradNorm(); math.IsNaN(gn) || math.IsInf(gn, 0) {
 				it.Close()
 				prog.abort()
-				return nil, fmt.Errorf("%w: the gradient norm is %v at epoch %d, step %d (global step %d, lr %g); stopping. "+
-					"Last good checkpoint: %s, left intact", ErrNonFinite, gn, st.Epoch+1, st.EpochStep+1, st.Step+1, lr, lastGood)
+				return nil, fmt.Errorf("%w: training diverged at epoch %d, step %d: the gradient norm is %v (global step %d, lr %g); stopping. "+
+					"Last finite checkpoint: %s, left intact", ErrNonFinite, st.Epoch+1, st.EpochStep+1, gn, st.Step+1, lr, lastGood)
 			}
 			opt.Step(lr)
 			if ema != nil {
 				ema.Update()
+			}
+			// The parameters and BatchNorm running statistics after the step:
+			// a state that is not finite is never saved.
+			if bad := finite.check(); bad != "" {
+				it.Close()
+				prog.abort()
+				return nil, fmt.Errorf("%w: training diverged at epoch %d, step %d (global step %d, lr %g): %s; stopping. "+
+					"Lower the learning rate or enable gradient clipping. Last finite checkpoint: %s, left intact",
+					ErrNonFinite, st.Epoch+1, st.EpochStep+1, st.Step+1, lr, bad, lastGood)
 			}
 			st.Step++
 			st.EpochStep++
@@ -498,11 +516,12 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			res.Final = er
 		}
 		em.PeakRSSMiB = PeakRSSMiB()
+		em = finiteMetrics(em)
 		st.History = append(st.History, em)
 		st.Epoch++
 		st.EpochStep = 0
 		st.Partial = Accum{}
-		if err := appendJSONLine(metricsPath, em); err != nil {
+		if err := writeMetrics(metricsPath, st.History); err != nil {
 			return nil, err
 		}
 		if err := save(); err != nil {

@@ -3,8 +3,11 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"github.com/dshrink/dshrink/internal/fsutil"
 )
 
 // Accum accumulates loss and accuracy over the batches of an epoch.
@@ -70,19 +73,26 @@ type EpochMetrics struct {
 	EpochSeconds   float64     `json:"epoch_s"`
 	Test           *EvalResult `json:"test,omitempty"` // held-out evaluation (validation or test split)
 	PeakRSSMiB     float64     `json:"peak_rss_mib,omitempty"`
+	// NonFinite names the numbers that were NaN or infinite (written as 0).
+	NonFinite []string `json:"non_finite,omitempty"`
 }
 
 // TopK counts the rows of logits ([n, classes]) whose label is among the k
 // highest scores (ties broken against the label: a class scoring the same
-// as the label and coming earlier counts as higher).
+// as the label and coming earlier counts as higher). A NaN score counts as
+// higher than any number, and a row whose label scores NaN is never correct,
+// so a model with NaN outputs scores 0, not 100%.
 func TopK(logits []float32, labels []int, classes, k int) int {
 	correct := 0
 	for i, y := range labels {
 		row := logits[i*classes : (i+1)*classes]
 		v := row[y]
+		if v != v {
+			continue
+		}
 		higher := 0
 		for j, x := range row {
-			if x > v || (x == v && j < y) {
+			if x > v || x != x || (x == v && j < y) {
 				higher++
 			}
 		}
@@ -93,24 +103,22 @@ func TopK(logits []float32, labels []int, classes, k int) int {
 	return correct
 }
 
-// appendJSONLine appends v as one JSON line to path.
-func appendJSONLine(path string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode metrics: %w", err)
+// writeMetrics writes history as metrics.jsonl, one EpochMetrics per line,
+// atomically: the file always holds exactly the epochs of the last
+// checkpoint or of the one being saved, never a duplicate after a resume.
+func writeMetrics(path string, history []EpochMetrics) error {
+	var buf []byte
+	for _, em := range history {
+		b, err := json.Marshal(finiteMetrics(em))
+		if err != nil {
+			return fmt.Errorf("encode metrics of epoch %d: %w", em.Epoch, err)
+		}
+		buf = append(append(buf, b...), '\n')
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("metrics %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("metrics %s: %w", path, err)
-	}
-	return nil
+	return fsutil.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(buf)
+		return err
+	})
 }
 
 // PeakRSSMiB returns the process's peak resident memory (VmHWM of
