@@ -10,11 +10,13 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/buildinfo"
 	"github.com/dshrink/dshrink/onnx/onnxpb"
 )
 
-// Version is the producer version written into exported models.
-var Version = "dev"
+// Version is the producer version written into exported models: dshrink's
+// build version (buildinfo.Version), as `dshrink version` prints it.
+var Version = buildinfo.Version()
 
 // ExportOptions configures Export. The zero value exports at opset 13 with
 // a dynamic batch dimension.
