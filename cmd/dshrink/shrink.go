@@ -24,6 +24,11 @@ func shrinkContext() (context.Context, func()) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()
+		// stop (deferred by the caller when the command ends) also closes
+		// Done; only a signal has a cause other than context.Canceled.
+		if context.Cause(ctx) == context.Canceled {
+			return
+		}
 		stop()
 		fmt.Fprintln(os.Stderr, "\ninterrupt: finishing the current step and saving a checkpoint (Ctrl-C again to abort)")
 	}()
