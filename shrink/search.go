@@ -9,6 +9,7 @@ package shrink
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -251,7 +252,10 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 		}
 	}
 	tc := opts.Train
-	first, tieN := true, 0
+	// The tie-break statistics are state of the search: every checkpoint
+	// stores them (with the gate gradients of the last step, which the next
+	// step folds in), so that a resumed search is bit-identical.
+	ts := tieState{Tie: tie, Pending: make([]float64, len(cands))}
 	res, err := train.Run(ctx, tc, train.Options{
 		Resume: opts.Resume, Log: logw, Data: opts.Data, Graph: g,
 		Setup: func(m *nn.Model) error {
@@ -268,14 +272,11 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 			// runs as the identity (dL/dy . (x - act(x))), averaged over
 			// all the batches seen. (A short running average, used before,
 			// ranked by the last few batches only: no better than random.)
-			if first {
-				first = false // no backward has run yet
-			} else {
-				tieN++
-				for i, u := range cands {
-					gr := float64(m.Gates[u].Grad)
+			if ts.HasPending {
+				ts.N++
+				for i, gr := range ts.Pending {
 					if !math.IsNaN(gr) && !math.IsInf(gr, 0) {
-						tie[i] += (gr - tie[i]) / float64(tieN)
+						tie[i] += (gr - tie[i]) / float64(ts.N)
 					}
 				}
 			}
@@ -283,6 +284,35 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 			if opts.OnStep != nil {
 				opts.OnStep(step, m.Gates)
 			}
+		},
+		AfterBackward: func(m *nn.Model, step int) {
+			for i, u := range cands {
+				ts.Pending[i] = float64(m.Gates[u].Grad)
+			}
+			ts.HasPending = true
+		},
+		SaveExtra: func() ([]byte, error) {
+			b, err := json.Marshal(&ts)
+			if err != nil {
+				return nil, fmt.Errorf("search tie-break statistics: %w", err)
+			}
+			return b, nil
+		},
+		LoadExtra: func(b []byte) error {
+			if b == nil {
+				return fmt.Errorf("the checkpoint has no tie-break statistics (an older dshrink wrote it); the search cannot resume exactly: start it again")
+			}
+			var got tieState
+			if err := json.Unmarshal(b, &got); err != nil {
+				return fmt.Errorf("search tie-break statistics: %w", err)
+			}
+			if len(got.Tie) != len(cands) || len(got.Pending) != len(cands) || got.N < 0 {
+				return fmt.Errorf("search tie-break statistics: %d and %d values for %d candidates", len(got.Tie), len(got.Pending), len(cands))
+			}
+			copy(tie, got.Tie)
+			copy(ts.Pending, got.Pending)
+			ts.N, ts.HasPending = got.N, got.HasPending
+			return nil
 		},
 	})
 	if err != nil {
@@ -338,6 +368,16 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 	}
 	out.Plan = p
 	return out, nil
+}
+
+// tieState is the search's state besides the training run's: the running
+// mean of each candidate's gate gradient over N steps, and the gradients of
+// the last step, folded in before the next one.
+type tieState struct {
+	Tie        []float64 `json:"tie"`
+	N          int       `json:"n"`
+	Pending    []float64 `json:"pending"`
+	HasPending bool      `json:"has_pending"`
 }
 
 // WriteSummary writes a readable table of a plan: each unit, its gate value

@@ -21,6 +21,7 @@ const (
 	metaCkptGraph   = "dshrink.graph" // the same key and encoding as a model file
 	metaCkptVersion = "dshrink.checkpoint_version"
 	metaCkptState   = "dshrink.train_state"
+	metaCkptExtra   = "dshrink.extra_state"
 	prefixModel     = "model/"
 	prefixScalar    = "scalar/"
 	prefixOptim     = "optim/"
@@ -63,6 +64,9 @@ type Checkpoint struct {
 	// EMA holds the moving average of every parameter when EMA is on.
 	EMA   map[string]*tensor.Tensor
 	State State
+	// Extra is the caller's own state (Options.SaveExtra), as JSON; nil when
+	// there is none.
+	Extra json.RawMessage
 }
 
 // Encode writes the checkpoint as one safetensors file: tensors "model/<param>",
@@ -98,6 +102,9 @@ func (c *Checkpoint) Encode(w io.Writer) error {
 		"dshrink.format_version": fmt.Sprint(graph.FormatVersion),
 		metaCkptVersion:          fmt.Sprint(CheckpointVersion),
 		metaCkptState:            string(sjs),
+	}
+	if c.Extra != nil {
+		meta[metaCkptExtra] = string(c.Extra)
 	}
 	for k, v := range c.OptimMeta {
 		meta[metaOptimPrefix+strings.TrimPrefix(k, "optim.")] = v
@@ -196,6 +203,12 @@ func decodeCheckpoint(f *safetensors.File) (*Checkpoint, error) {
 	}
 	if err := json.Unmarshal([]byte(f.Metadata[metaCkptState]), &c.State); err != nil {
 		return nil, fmt.Errorf("run state (metadata %q) is not valid: %w", metaCkptState, err)
+	}
+	if x, ok := f.Metadata[metaCkptExtra]; ok {
+		if !json.Valid([]byte(x)) {
+			return nil, fmt.Errorf("extra state (metadata %q) is not valid JSON", metaCkptExtra)
+		}
+		c.Extra = json.RawMessage(x)
 	}
 	return c, nil
 }

@@ -74,6 +74,12 @@ type Options struct {
 	// before the optimiser update (e.g. to add a latency term to the gates'
 	// gradients).
 	AfterBackward func(m *nn.Model, step int)
+	// SaveExtra, when set, returns state of the caller (as JSON) that every
+	// checkpoint stores, and LoadExtra receives it when a run resumes (nil
+	// from a checkpoint without it), so that a caller with state of its own
+	// (the search's tie-break statistics) resumes bit for bit too.
+	SaveExtra func() ([]byte, error)
+	LoadExtra func(extra []byte) error
 	// AfterLoss, when set, may replace the loss of each step before it is
 	// checked (a test hook for the non-finite check).
 	AfterLoss func(step int, loss float64) float64
@@ -321,6 +327,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if err := opt.SetState(ckpt.OptimState, ckpt.OptimMeta); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
+		if opts.LoadExtra != nil {
+			if err := opts.LoadExtra(ckpt.Extra); err != nil {
+				return nil, fmt.Errorf("resume %s: %w", ckptPath, err)
+			}
+		}
 		st = ckpt.State
 		st.Config = cfg
 		if int64(st.Step) != opt.Steps() {
@@ -372,6 +383,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		}
 		for _, sp := range scalars {
 			c.Scalars[sp.Name] = *sp.Value
+		}
+		if opts.SaveExtra != nil {
+			x, err := opts.SaveExtra()
+			if err != nil {
+				return fmt.Errorf("save checkpoint: %w", err)
+			}
+			c.Extra = x
 		}
 		if err := c.Save(ckptPath); err != nil {
 			return fmt.Errorf("save checkpoint: %w", err)
