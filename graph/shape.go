@@ -6,6 +6,28 @@ import (
 	"github.com/dshrink/dshrink/tensor"
 )
 
+// Limits on the models this package accepts. Shapes checks every dimension,
+// attribute and element count against them (in 64-bit arithmetic) before
+// anything downstream allocates or multiplies sizes, so that a crafted model
+// gets an error, never a panic, an out-of-memory crash or a wrapped total.
+const (
+	// MaxDim is the largest accepted size of a dimension, channel count,
+	// kernel size, stride or padding.
+	MaxDim = 1 << 24
+	// MaxImageElems is the largest accepted number of elements of one value
+	// for one image (1 GiB of float32).
+	MaxImageElems = 1 << 28
+	// MaxBatchElems is the largest accepted number of elements of one value
+	// for a whole batch.
+	MaxBatchElems = 1 << 31
+	// MaxParamElems is the largest accepted number of elements of one parameter.
+	MaxParamElems = 1 << 28
+	// MaxNodes is the largest accepted number of nodes.
+	MaxNodes = 1 << 20
+	// MaxMACs is the largest accepted number of multiply-accumulates per image.
+	MaxMACs = 1 << 50
+)
+
 // ConvOut returns the output size of a convolution along one axis.
 func ConvOut(in, k, stride, padLo, padHi int) int {
 	return (in+padLo+padHi-k)/stride + 1
@@ -19,12 +41,34 @@ func (g *Graph) Shapes(batch int) (map[string][]int, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("graph %s: batch size %d, want at least 1", g.Name, batch)
 	}
+	if batch > MaxDim {
+		return nil, fmt.Errorf("graph %s: batch size %d exceeds the limit %d", g.Name, batch, MaxDim)
+	}
 	if len(g.Input.Shape) != 3 {
 		return nil, fmt.Errorf("graph %s: input shape %v, want [C, H, W]", g.Name, g.Input.Shape)
 	}
-	shapes := map[string][]int{g.Input.Name: append([]int{batch}, g.Input.Shape...)}
+	for i, d := range g.Input.Shape {
+		if d < 1 || d > MaxDim {
+			return nil, fmt.Errorf("graph %s: input shape %v: dimension %d is out of range [1, %d]", g.Name, g.Input.Shape, i, MaxDim)
+		}
+	}
+	if len(g.Nodes) > MaxNodes {
+		return nil, fmt.Errorf("graph %s: %d nodes, the limit is %d", g.Name, len(g.Nodes), MaxNodes)
+	}
+	in := append([]int{batch}, g.Input.Shape...)
+	if err := checkElems(in); err != nil {
+		return nil, fmt.Errorf("graph %s: input %q: %w", g.Name, g.Input.Name, err)
+	}
+	shapes := map[string][]int{g.Input.Name: in}
 	seenNames := map[string]bool{}
-	for _, n := range g.Nodes {
+	var macs int64
+	for i, n := range g.Nodes {
+		if n == nil {
+			return nil, fmt.Errorf("graph %s: node %d is null", g.Name, i)
+		}
+		if n.Name == "" || n.Output == "" {
+			return nil, fmt.Errorf("graph %s: node %d (op %q) has no name or no output", g.Name, i, n.Op)
+		}
 		if seenNames[n.Name] {
 			return nil, fmt.Errorf("graph %s: duplicate node name %q", g.Name, n.Name)
 		}
@@ -39,7 +83,13 @@ func (g *Graph) Shapes(batch int) (map[string][]int, error) {
 		}
 		out, err := nodeShape(n, ins)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("graph %s: node %d: %w", g.Name, i, err)
+		}
+		if err := checkElems(out); err != nil {
+			return nil, fmt.Errorf("graph %s: node %d (%s): output shape %v: %w", g.Name, i, n.Name, out, err)
+		}
+		if macs += NodeMACs(n, map[string][]int{n.Output: out}); macs > MaxMACs {
+			return nil, fmt.Errorf("graph %s: node %d (%s): more than %d multiply-accumulates per image", g.Name, i, n.Name, int64(MaxMACs))
 		}
 		if _, dup := shapes[n.Output]; dup {
 			return nil, fmt.Errorf("node %s: output %q is already defined", n.Name, n.Output)
@@ -48,12 +98,17 @@ func (g *Graph) Shapes(batch int) (map[string][]int, error) {
 		if err != nil {
 			return nil, err
 		}
+		for _, w := range want {
+			if e := tensor.Numel(w); e > MaxParamElems {
+				return nil, fmt.Errorf("graph %s: node %d (%s): a parameter of shape %v has more than %d elements", g.Name, i, n.Name, w, MaxParamElems)
+			}
+		}
 		if len(n.Params) != len(want) {
 			return nil, fmt.Errorf("node %s (%s): %d parameters, want %d", n.Name, n.Op, len(n.Params), len(want))
 		}
 		for i, p := range n.Params {
 			t, ok := g.Params[p]
-			if !ok {
+			if !ok || t == nil {
 				return nil, fmt.Errorf("node %s: parameter %q is missing", n.Name, p)
 			}
 			if !tensor.SameShape(t.Shape, want[i]) {
@@ -98,16 +153,21 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 		if err := need4(); err != nil {
 			return nil, err
 		}
-		if a.Groups < 1 || a.InC%a.Groups != 0 || a.OutC%a.Groups != 0 || a.KH < 1 || a.KW < 1 || a.StrideH < 1 || a.StrideW < 1 {
-			return nil, fmt.Errorf("node %s: invalid conv attributes %+v", n.Name, *a)
+		if !inRange(1, a.Groups, a.InC, a.OutC, a.KH, a.KW, a.StrideH, a.StrideW) || a.InC%a.Groups != 0 || a.OutC%a.Groups != 0 {
+			return nil, fmt.Errorf("node %s: invalid conv attributes %+v (channels, kernel, stride and groups must be in [1, %d], groups dividing the channels)", n.Name, *a, MaxDim)
 		}
-		for _, p := range a.Pads {
-			if p < 0 {
-				return nil, fmt.Errorf("node %s: negative padding %v", n.Name, a.Pads)
-			}
+		if !inRange(0, a.Pads[:]...) {
+			return nil, fmt.Errorf("node %s: padding %v out of range [0, %d]", n.Name, a.Pads, MaxDim)
+		}
+		// Weight elements, in 64 bits: OutC * InC/Groups * KH * KW.
+		if e := int64(a.OutC) * int64(a.InC/a.Groups); e > MaxParamElems || e*int64(a.KH)*int64(a.KW) > MaxParamElems {
+			return nil, fmt.Errorf("node %s: conv weight [%d %d %d %d] has more than %d elements", n.Name, a.OutC, a.InC/a.Groups, a.KH, a.KW, MaxParamElems)
 		}
 		if x[1] != a.InC {
 			return nil, fmt.Errorf("node %s: input has %d channels, conv expects %d", n.Name, x[1], a.InC)
+		}
+		if x[2]+a.Pads[0]+a.Pads[2] < a.KH || x[3]+a.Pads[1]+a.Pads[3] < a.KW {
+			return nil, fmt.Errorf("node %s: input %dx%d is too small for kernel %dx%d with pads %v", n.Name, x[2], x[3], a.KH, a.KW, a.Pads)
 		}
 		ho := ConvOut(x[2], a.KH, a.StrideH, a.Pads[0], a.Pads[2])
 		wo := ConvOut(x[3], a.KW, a.StrideW, a.Pads[1], a.Pads[3])
@@ -125,6 +185,9 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 		if x[1] != n.BN.C {
 			return nil, fmt.Errorf("node %s: input has %d channels, BatchNorm expects %d", n.Name, x[1], n.BN.C)
 		}
+		if !(n.BN.Eps >= 0 && n.BN.Eps <= 1) || !(n.BN.Momentum >= 0 && n.BN.Momentum <= 1) {
+			return nil, fmt.Errorf("node %s: BatchNorm eps %v and momentum %v, want both in [0, 1]", n.Name, n.BN.Eps, n.BN.Momentum)
+		}
 		return clone(x), nil
 	case OpAct:
 		if n.Act == nil {
@@ -137,6 +200,9 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 		}
 		return clone(x), nil
 	case OpDropout:
+		if n.Dropout != nil && !(n.Dropout.P >= 0 && n.Dropout.P < 1) {
+			return nil, fmt.Errorf("node %s: dropout probability %v, want [0, 1)", n.Name, n.Dropout.P)
+		}
 		return clone(x), nil
 	case OpAdd:
 		if !tensor.SameShape(ins[0], ins[1]) {
@@ -154,6 +220,9 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 		if n.Linear == nil {
 			return nil, fmt.Errorf("node %s: Linear without attributes", n.Name)
 		}
+		if !inRange(1, n.Linear.In, n.Linear.Out) || int64(n.Linear.In)*int64(n.Linear.Out) > MaxParamElems {
+			return nil, fmt.Errorf("node %s: Linear %d -> %d out of range (each in [1, %d], at most %d weights)", n.Name, n.Linear.In, n.Linear.Out, MaxDim, MaxParamElems)
+		}
 		if len(x) != 2 || x[1] != n.Linear.In {
 			return nil, fmt.Errorf("node %s: input shape %v, want [N, %d]", n.Name, x, n.Linear.In)
 		}
@@ -166,12 +235,43 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 			return nil, err
 		}
 		p := n.Pad.Pads
+		if !inRange(0, p[:]...) {
+			return nil, fmt.Errorf("node %s: padding %v out of range [0, %d]", n.Name, p, MaxDim)
+		}
 		return []int{x[0], x[1], x[2] + p[0] + p[2], x[3] + p[1] + p[3]}, nil
 	}
 	return nil, fmt.Errorf("node %s: unknown op %q", n.Name, n.Op)
 }
 
 func clone(s []int) []int { return append([]int(nil), s...) }
+
+// inRange reports whether every v is in [lo, MaxDim].
+func inRange(lo int, vs ...int) bool {
+	for _, v := range vs {
+		if v < lo || v > MaxDim {
+			return false
+		}
+	}
+	return true
+}
+
+// checkElems checks a value's shape ([N, ...]) against MaxImageElems per
+// image and MaxBatchElems for the batch, in 64-bit arithmetic.
+func checkElems(s []int) error {
+	per := int64(1)
+	for _, d := range s[1:] {
+		if d < 0 || d > MaxDim {
+			return fmt.Errorf("dimension %d out of range [0, %d]", d, MaxDim)
+		}
+		if per *= int64(d); per > MaxImageElems {
+			return fmt.Errorf("more than %d elements per image", MaxImageElems)
+		}
+	}
+	if per*int64(s[0]) > MaxBatchElems {
+		return fmt.Errorf("%d elements per image x batch %d exceeds %d elements", per, s[0], int64(MaxBatchElems))
+	}
+	return nil
+}
 
 // Cost holds per-image costs of a model.
 type Cost struct {
