@@ -6,6 +6,8 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/dshrink/dshrink/kernels/isa"
+	"github.com/dshrink/dshrink/kernels/isa/isatest"
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
@@ -176,6 +178,18 @@ func testShapes() []shape {
 	add(mk(1, 2, 8, 35, 2, 7, 7, 1, 1, 3, 3, 3, 3, 2))
 	add(mk(1, 2, 5, 33, 2, 1, 1, 1, 1, 0, 0, 0, 0, 2))
 	add(mk(1, 2, 5, 33, 2, 3, 3, 1, 1, 0, 2, 1, 0, 2))
+	// eight-lane tails of the AVX2 kernels: widths around multiples of 8,
+	// stride-2 rows split at odd and even left pads, tiny planes of more
+	// and of fewer than 8 positions
+	add(mk(3, 2, 5, 23, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2))
+	add(mk(2, 2, 4, 25, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2))
+	add(mk(3, 2, 6, 33, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2))
+	add(mk(2, 2, 7, 34, 2, 3, 3, 2, 2, 0, 2, 1, 1, 2))
+	add(mk(2, 2, 9, 50, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2))
+	add(mk(2, 2, 6, 41, 2, 5, 5, 1, 1, 2, 2, 2, 2, 2))
+	add(mk(13, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2))
+	add(mk(13, 2, 3, 4, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2))
+	add(mk(6, 2, 2, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2))
 	return s
 }
 
@@ -190,45 +204,38 @@ func algosFor(p Params) []algo {
 	return as
 }
 
+// TestConv checks every algorithm against the float64 reference under every
+// instruction-set level this machine runs.
 func TestConv(t *testing.T) {
-	defer parallel.SetThreads(parallel.Threads())
-	defer func(v bool) { useAVX512 = v }(useAVX512)
-	asmModes := []bool{false}
-	if useAVX512 {
-		asmModes = append(asmModes, true)
-	}
-	r := rand.New(rand.NewSource(1))
-	defer func(v int) { colTarget = v }(colTarget)
-	for _, asm := range asmModes {
-		useAVX512 = asm
+	isatest.ForEach(t, func(t *testing.T) {
+		defer parallel.SetThreads(parallel.Threads())
+		r := rand.New(rand.NewSource(1))
+		defer func(v int) { colTarget = v }(colTarget)
 		testConvShapes(t, r)
-	}
-	defer func(v bool) { useDWTiny = v }(useDWTiny)
-	useDWTiny = false // tiny planes on the flat and per-plane paths
-	for _, asm := range asmModes {
-		useAVX512 = asm
+		defer func(v bool) { useDWTiny = v }(useDWTiny)
+		useDWTiny = false // tiny planes on the flat and per-plane paths
 		testConvShapes(t, r)
-	}
-	useDWTiny = true
-	defer func(v int) { dwFlatTarget = v }(dwFlatTarget)
-	dwFlatTarget = 1 // one image per depthwise flat chunk
-	testConvShapes(t, r)
-	defer func(v int) { dwFlatMaxPlane = v }(dwFlatMaxPlane)
-	dwFlatMaxPlane = 1 << 30 // flat backward data at stride 1 too
-	testConvShapes(t, r)
-	dwFlatMaxPlane = 0
-	testConvShapes(t, r)
-	defer func(v int) { pwBatchCols = v }(pwBatchCols)
-	pwBatchCols = 20 // 1x1 backward: a few images per GEMM, uneven last chunk
-	testConvShapes(t, r)
-	pwBatchCols = 1 // 1x1 backward: one GEMM per image
-	testConvShapes(t, r)
-	pwBatchCols = 512
-	dwFlatTarget = 24 << 10
-	colTarget = 1 // one output row per im2col chunk
-	testConvShapes(t, r)
-	colTarget = 100 // a few rows per chunk, uneven last chunk
-	testConvShapes(t, r)
+		useDWTiny = true
+		defer func(v int) { dwFlatTarget = v }(dwFlatTarget)
+		dwFlatTarget = 1 // one image per depthwise flat chunk
+		testConvShapes(t, r)
+		defer func(v int) { dwFlatMaxPlane = v }(dwFlatMaxPlane)
+		dwFlatMaxPlane = 1 << 30 // flat backward data at stride 1 too
+		testConvShapes(t, r)
+		dwFlatMaxPlane = 0
+		testConvShapes(t, r)
+		defer func(v int) { pwBatchCols = v }(pwBatchCols)
+		pwBatchCols = 20 // 1x1 backward: a few images per GEMM, uneven last chunk
+		testConvShapes(t, r)
+		pwBatchCols = 1 // 1x1 backward: one GEMM per image
+		testConvShapes(t, r)
+		pwBatchCols = 512
+		dwFlatTarget = 24 << 10
+		colTarget = 1 // one output row per im2col chunk
+		testConvShapes(t, r)
+		colTarget = 100 // a few rows per chunk, uneven last chunk
+		testConvShapes(t, r)
+	})
 }
 
 func testConvShapes(t *testing.T, r *rand.Rand) {
@@ -246,7 +253,7 @@ func testConvShapes(t *testing.T, r *rand.Rand) {
 		for _, a := range algosFor(p) {
 			for _, th := range []int{1, 2} {
 				parallel.SetThreads(th)
-				name := fmt.Sprintf("%s algo=%d threads=%d asm=%v", s.name, a, th, useAVX512)
+				name := fmt.Sprintf("%s algo=%d threads=%d isa=%v", s.name, a, th, isa.Active())
 				ws := make([]float32, workspaceFor(p, a))
 				y := make([]float32, p.OutputLen())
 				for ei, ep := range []Epilogue{{}, {Act: ActReLU}, {Residual: res, Act: ActReLU6}, {Residual: res}} {

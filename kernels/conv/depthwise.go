@@ -1,5 +1,7 @@
 package conv
 
+import "github.com/dshrink/dshrink/kernels/isa"
+
 // Direct depthwise convolution (Groups == C == K): each (image, channel)
 // plane is independent. Forward computes one output row at a time; rows
 // whose taps are all inside the input use a specialised interior kernel for
@@ -179,7 +181,7 @@ func dw5(y, x []float32, ld, s int, w []float32, b float32) {
 // dwBackDataS1Asm reports whether the stride-1 backward data pass runs as
 // an assembly forward pass over dy with the rotated kernel.
 func dwBackDataS1Asm(p *Params) bool {
-	return useAVX512 && p.StrideH == 1 && p.StrideW == 1 && p.KH*p.KW <= 49 &&
+	return asmLevel() != isa.Generic && p.StrideH == 1 && p.StrideW == 1 && p.KH*p.KW <= 49 &&
 		p.PadT < p.KH && p.PadB < p.KH && p.PadL < p.KW && p.PadR < p.KW
 }
 

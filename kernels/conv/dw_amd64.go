@@ -5,12 +5,18 @@ package conv
 import (
 	"unsafe"
 
-	"golang.org/x/sys/cpu"
+	"github.com/dshrink/dshrink/kernels/isa"
 )
 
-// useAVX512 selects the AVX-512 depthwise kernels; tests may clear it to
-// exercise the pure-Go path.
-var useAVX512 = cpu.X86.HasAVX512F
+// asmLevel returns the level of the assembly depthwise kernels to use now
+// (isa.AVX512 or isa.AVX2), or isa.Generic for the pure-Go loops.
+func asmLevel() isa.Level {
+	switch l := isa.Active(); l {
+	case isa.AVX512, isa.AVX2:
+		return l
+	}
+	return isa.Generic
+}
 
 // dwArgs is the argument block of the assembly depthwise kernels; its layout
 // is fixed (offsets in the comments are used by dw_amd64.s). The argument
@@ -25,6 +31,7 @@ type dwArgs struct {
 	b, lo, hi    float32        // 72, 76, 80
 	m2, m3       uint16         // 84, 86: stride-2 tail load masks
 	kh, kw       int            // 88, 96
+	c1, c2       int            // 104, 112: AVX2 3x3 column offsets (bytes)
 }
 
 //go:noescape
@@ -39,6 +46,12 @@ func dwKxKs1AVX512(a *dwArgs)
 //go:noescape
 func dw5x5s1AVX512(a *dwArgs)
 
+//go:noescape
+func dw3x3AVX2(a *dwArgs)
+
+//go:noescape
+func dwKxKs1AVX2(a *dwArgs)
+
 // useDW5 selects the dedicated 5x5 stride-1 kernel (benchmarks clear it to
 // compare with the generic one).
 var useDW5 = true
@@ -48,12 +61,16 @@ var useDW5 = true
 // copied into *scratch (grown as needed) with its zero border, so that the
 // kernels never test bounds. It reports false when no assembly kernel applies.
 func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {
-	if !useAVX512 {
+	l := asmLevel()
+	if l == isa.Generic {
 		return false
 	}
 	k3 := p.KH == 3 && p.KW == 3
 	if !(p.StrideW == 1 || (k3 && p.StrideW == 2)) {
 		return false
+	}
+	if l == isa.AVX2 && p.StrideW == 2 {
+		return dw3x3s2PlaneAVX2(p, yp, xp, wp, rp, b, act, scratch)
 	}
 	src, ld := xp, p.W
 	if p.PadT|p.PadL|p.PadB|p.PadR != 0 {
@@ -82,6 +99,15 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 	if rp != nil {
 		a.res = unsafe.Pointer(&rp[0])
 	}
+	if l == isa.AVX2 {
+		if k3 {
+			a.c1, a.c2 = 4, 8
+			dw3x3AVX2(&a)
+		} else {
+			dwKxKs1AVX2(&a)
+		}
+		return true
+	}
 	switch {
 	case k3 && p.StrideW == 1:
 		dw3x3s1AVX512(&a)
@@ -95,6 +121,44 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 	default:
 		dwKxKs1AVX512(&a)
 	}
+	return true
+}
+
+// dw3x3s2PlaneAVX2 is dwPlaneAsm for 3x3 kernels at horizontal stride 2 with
+// AVX2, which has no cheap two-register permute: the zero-padded input is
+// first split into the planes of its even and odd columns (E then O, rows
+// of ld floats in both), so that tap (r, s) of output column j reads E[j],
+// O[j] and E[j+1] of input row r, a stride-1 pattern.
+func dw3x3s2PlaneAVX2(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {
+	pw, ph := p.W+p.PadL+p.PadR, p.H+p.PadT+p.PadB
+	ld := (pw + 1) / 2
+	buf := scratchOf(scratch, 2*ph*ld)
+	clear(buf)
+	e, o := buf[:ph*ld], buf[ph*ld:]
+	d := p.PadT * ld
+	if p.PadL%2 == 0 {
+		// Input column i lands on padded column i+PadL: even i in E.
+		deintRows(e[d+p.PadL/2:], o[d+p.PadL/2:], ld, xp, p.W, p.W, p.H)
+	} else {
+		deintRows(o[d+(p.PadL-1)/2:], e[d+(p.PadL+1)/2:], ld, xp, p.W, p.W, p.H)
+	}
+	oh, ow := p.OutH(), p.OutW()
+	var a dwArgs
+	a.y = unsafe.Pointer(&yp[0])
+	a.x = unsafe.Pointer(&buf[0])
+	a.w = unsafe.Pointer(&wp[0])
+	a.ys = 4 * ow
+	a.xs = 4 * p.StrideH * ld
+	a.ld = 4 * ld
+	a.rows = oh
+	a.n = ow
+	a.b = b
+	a.lo, a.hi = actBounds(act)
+	a.c1, a.c2 = 4*ph*ld, 4
+	if rp != nil {
+		a.res = unsafe.Pointer(&rp[0])
+	}
+	dw3x3AVX2(&a)
 	return true
 }
 
@@ -121,13 +185,27 @@ func dwDots5AVX512(a *dotArgs)
 //go:noescape
 func dwGatherAVX512(a *gatherArgs)
 
+//go:noescape
+func dwDots5AVX2(a *dotArgs)
+
+//go:noescape
+func dwGatherAVX2(a *gatherArgs)
+
 // dotTaps adds, for each tap t, the lanes of sum_q d[q]*src[offs[t]+q] into
 // acc[16*t : 16*t+16] (the caller sums the 16 lanes). len(d) must be a
 // multiple of 16 and every offs[t]+len(d) at most len(src).
 func dotTaps(d, src []float32, offs []int, acc []float32) {
-	if !useAVX512 || len(d)%16 != 0 || len(d) == 0 {
+	l := asmLevel()
+	if l == isa.Generic || len(d)%16 != 0 || len(d) == 0 {
 		dotTapsGo(d, src, offs, acc)
 		return
+	}
+	dots5 := func(a *dotArgs) {
+		if l == isa.AVX2 {
+			dwDots5AVX2(a)
+		} else {
+			dwDots5AVX512(a)
+		}
 	}
 	_ = acc[16*len(offs)-1]
 	for _, off := range offs {
@@ -142,13 +220,13 @@ func dotTaps(d, src []float32, offs []int, acc []float32) {
 		}
 		if g+5 <= len(offs) {
 			a.acc = unsafe.Pointer(&acc[16*g])
-			dwDots5AVX512(&a)
+			dots5(&a)
 			continue
 		}
 		// Partial group: accumulate into a temporary and keep the used taps.
 		tmp = [80]float32{}
 		a.acc = unsafe.Pointer(&tmp[0])
-		dwDots5AVX512(&a)
+		dots5(&a)
 		for i := range 16 * (len(offs) - g) {
 			acc[16*g+i] += tmp[i]
 		}
@@ -158,7 +236,8 @@ func dotTaps(d, src []float32, offs []int, acc []float32) {
 // gatherTaps sets out[p] = sum_t w[t]*src[offs[t]+p]. len(out) must be a
 // multiple of 64 and every offs[t]+len(out) at most len(src).
 func gatherTaps(out, src []float32, offs []int, w []float32) {
-	if !useAVX512 || len(out)%64 != 0 || len(out) == 0 || len(offs) == 0 || len(offs) > dwFlatMaxTaps {
+	l := asmLevel()
+	if l == isa.Generic || len(out)%64 != 0 || len(out) == 0 || len(offs) == 0 || len(offs) > dwFlatMaxTaps {
 		gatherTapsGo(out, src, offs, w)
 		return
 	}
@@ -174,6 +253,10 @@ func gatherTaps(out, src []float32, offs []int, w []float32) {
 	a.w = unsafe.Pointer(&w[0])
 	a.nt = len(offs)
 	a.nb = len(out) / 64
+	if l == isa.AVX2 {
+		dwGatherAVX2(&a)
+		return
+	}
 	dwGatherAVX512(&a)
 }
 
@@ -194,6 +277,15 @@ func dwDeintRowsAVX512(a *rowsArgs)
 //go:noescape
 func dwIntlvRowsAVX512(a *rowsArgs)
 
+//go:noescape
+func dwCopyRowsAVX2(a *rowsArgs)
+
+//go:noescape
+func dwDeintRowsAVX2(a *rowsArgs)
+
+//go:noescape
+func dwIntlvRowsAVX2(a *rowsArgs)
+
 func lowMask(k int) uint16 { return uint16(1<<min(max(k, 0), 16) - 1) }
 
 // copyRows copies rows rows of n floats from src (row stride ss) to dst (row
@@ -204,7 +296,8 @@ func copyRows(dst []float32, ds int, src []float32, ss, n, rows int) {
 	}
 	_ = dst[(rows-1)*ds+n-1]
 	_ = src[(rows-1)*ss+n-1]
-	if !useAVX512 {
+	l := asmLevel()
+	if l == isa.Generic {
 		copyRowsGo(dst, ds, src, ss, n, rows)
 		return
 	}
@@ -215,6 +308,10 @@ func copyRows(dst []float32, ds int, src []float32, ss, n, rows int) {
 	a.ss = 4 * ss
 	a.n = n
 	a.rows = rows
+	if l == isa.AVX2 {
+		dwCopyRowsAVX2(&a)
+		return
+	}
 	a.m0 = lowMask(n % 16)
 	dwCopyRowsAVX512(&a)
 }
@@ -230,7 +327,8 @@ func deintRows(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
 		_ = d1[(rows-1)*ds+n/2-1]
 	}
 	_ = src[(rows-1)*ss+n-1]
-	if !useAVX512 || n < 2 {
+	l := asmLevel()
+	if l == isa.Generic || n < 2 {
 		deintRowsGo(d0, d1, ds, src, ss, n, rows)
 		return
 	}
@@ -247,6 +345,10 @@ func deintRows(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
 	a.m1 = lowMask(r - 16)
 	a.m2 = lowMask((r + 1) / 2)
 	a.m3 = lowMask(r / 2)
+	if l == isa.AVX2 {
+		dwDeintRowsAVX2(&a)
+		return
+	}
 	dwDeintRowsAVX512(&a)
 }
 
@@ -261,7 +363,8 @@ func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 	if n > 1 {
 		_ = s1[(rows-1)*ss+n/2-1]
 	}
-	if !useAVX512 || n < 2 {
+	l := asmLevel()
+	if l == isa.Generic || n < 2 {
 		intlvRowsGo(dst, ds, s0, s1, ss, n, rows)
 		return
 	}
@@ -278,6 +381,10 @@ func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 	a.m1 = lowMask(r - 16)
 	a.m2 = lowMask((r + 1) / 2)
 	a.m3 = lowMask(r / 2)
+	if l == isa.AVX2 {
+		dwIntlvRowsAVX2(&a)
+		return
+	}
 	dwIntlvRowsAVX512(&a)
 }
 

@@ -2,8 +2,10 @@
 
 package conv
 
-// useAVX512 is always false without the amd64 assembly.
-var useAVX512 = false
+import "github.com/dshrink/dshrink/kernels/isa"
+
+// asmLevel is always isa.Generic without the amd64 assembly.
+func asmLevel() isa.Level { return isa.Generic }
 
 func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {
 	return false

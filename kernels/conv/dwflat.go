@@ -1,5 +1,7 @@
 package conv
 
+import "github.com/dshrink/dshrink/kernels/isa"
+
 // Depthwise backward passes in the "flat phase" formulation.
 //
 // The zero-padded input plane (ph x pw) of one channel is split into
@@ -388,7 +390,7 @@ func intlvRowsGo(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 // (5x5 and 7x7 at stride 2, ...).
 func dwForwardFlatOK(p *Params) bool {
 	k3 := p.KH == 3 && p.KW == 3
-	return useDWFwdFlat && useAVX512 && dwFlatOK(p) && p.StrideW != 1 && !(k3 && p.StrideW == 2)
+	return useDWFwdFlat && asmLevel() != isa.Generic && dwFlatOK(p) && p.StrideW != 1 && !(k3 && p.StrideW == 2)
 }
 
 // dwForwardFlat computes the output planes of channel c for all images.

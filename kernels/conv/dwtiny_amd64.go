@@ -2,16 +2,21 @@
 
 package conv
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/dshrink/dshrink/kernels/isa"
+)
 
 // tinyArgs are the arguments of tinyMVAVX512 (byte strides).
 type tinyArgs struct {
 	y, x, m unsafe.Pointer // 0, 8, 16
 	ys, xs  int            // 24, 32
 	nin, n  int            // 40, 48
-	mask    uint16         // 56: output lanes
+	mask    uint16         // 56: output lanes (AVX-512)
 	_       uint16
 	b       float32 // 60
+	nout    int     // 64: output lanes (AVX2)
 }
 
 // outerArgs are the arguments of tinyOuterAVX512 (byte strides).
@@ -19,6 +24,7 @@ type outerArgs struct {
 	g, bs, dy, x unsafe.Pointer // 0, 8, 16, 24
 	ds, xs, n    int            // 32, 40, 48
 	dmask, xmask uint16         // 56, 58
+	nx           int            // 64 (AVX2)
 }
 
 //go:noescape
@@ -27,18 +33,38 @@ func tinyMVAVX512(a *tinyArgs)
 //go:noescape
 func tinyOuterAVX512(a *outerArgs)
 
+//go:noescape
+func tinyMV16AVX2(a *tinyArgs)
+
+//go:noescape
+func tinyMV8AVX2(a *tinyArgs)
+
+//go:noescape
+func tinyOuter16AVX2(a *outerArgs)
+
+//go:noescape
+func tinyOuter8AVX2(a *outerArgs)
+
 // tinyMV sets, for each of n images, y[q] = b + sum_{r<nin} x[r]*m[r*16+q]
 // for q < nout; the planes of image i start at i*ys in y and i*xs in x.
 func tinyMV(y []float32, ys int, x []float32, xs int, m *[dwTinyMax * dwTinyMax]float32, nin, nout, n int, b float32) {
-	if !useAVX512 || n == 0 || nin == 0 {
+	l := asmLevel()
+	if l == isa.Generic || n == 0 || nin == 0 || nout == 0 || nout > dwTinyMax {
 		tinyMVGo(y, ys, x, xs, m, nin, nout, n, b)
 		return
 	}
 	_ = y[(n-1)*ys+nout-1]
 	_ = x[(n-1)*xs+nin-1]
 	a := tinyArgs{y: unsafe.Pointer(&y[0]), x: unsafe.Pointer(&x[0]), m: unsafe.Pointer(&m[0]),
-		ys: 4 * ys, xs: 4 * xs, nin: nin, n: n, mask: lowMask(nout), b: b}
-	tinyMVAVX512(&a)
+		ys: 4 * ys, xs: 4 * xs, nin: min(nin, dwTinyMax), n: n, mask: lowMask(nout), b: b, nout: nout}
+	switch {
+	case l == isa.AVX512:
+		tinyMVAVX512(&a)
+	case nout > 8:
+		tinyMV16AVX2(&a)
+	default:
+		tinyMV8AVX2(&a)
+	}
 }
 
 // tinyOuter adds, over n images, dy[q]*x[r] into g[q*16+r] (q < nd, r < nx)
@@ -48,14 +74,37 @@ func tinyOuter(g *[dwTinyMax * dwTinyMax]float32, bs *[dwTinyMax]float32, dy []f
 	// The kernel reads 16 values of every dy plane: the images whose
 	// plane has 16 values left in dy.
 	safe := 0
-	if useAVX512 && len(dy) >= dwTinyMax && ds > 0 {
+	l := asmLevel()
+	if l != isa.Generic && len(dy) >= dwTinyMax && ds > 0 && nd > 0 && nx > 0 && nd <= dwTinyMax && nx <= dwTinyMax {
 		safe = min(n, (len(dy)-dwTinyMax)/ds+1)
 	}
 	if safe > 0 {
 		_ = x[(safe-1)*xs+nx-1]
 		a := outerArgs{g: unsafe.Pointer(&g[0]), bs: unsafe.Pointer(&bs[0]), dy: unsafe.Pointer(&dy[0]), x: unsafe.Pointer(&x[0]),
-			ds: 4 * ds, xs: 4 * xs, n: safe, dmask: lowMask(nd), xmask: lowMask(nx)}
-		tinyOuterAVX512(&a)
+			ds: 4 * ds, xs: 4 * xs, n: safe, dmask: lowMask(nd), xmask: lowMask(nx), nx: nx}
+		if l == isa.AVX512 {
+			tinyOuterAVX512(&a)
+		} else {
+			// Row groups of g holding rows q < nd; bs in Go.
+			rows := 8
+			if nx > 8 {
+				rows = 4
+			}
+			for q := 0; q < nd; q += rows {
+				a.g = unsafe.Pointer(&g[q*dwTinyMax])
+				a.dy = unsafe.Pointer(&dy[q])
+				if nx > 8 {
+					tinyOuter16AVX2(&a)
+				} else {
+					tinyOuter8AVX2(&a)
+				}
+			}
+			for i := 0; i < safe; i++ {
+				for q, v := range dy[i*ds : i*ds+nd] {
+					bs[q] += v
+				}
+			}
+		}
 	}
 	if safe < n {
 		tinyOuterGo(g, bs, dy[safe*ds:], ds, x[safe*xs:], xs, nd, nx, n-safe)
