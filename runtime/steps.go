@@ -109,6 +109,12 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 	if out.flat {
 		s.oh, s.ow = 1, 0 // the width is the batch of each call
 	}
+	if wholeImage(o, in, out, res) {
+		// The image of each block is one contiguous run of pixels: one
+		// kernel run per block, not one per row (fewer short calls, whose
+		// few accumulator chains cannot hide the FMA latency).
+		s.oh, s.ow = 1, out.h*out.w
+	}
 	khw := a.KH * a.KW
 	s.bias = make([]float32, kb*16)
 	for i, b := range o.bias {
@@ -160,6 +166,21 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 		}
 	}
 	return s, nil
+}
+
+// wholeImageMax is the largest image (pixels) a 1x1 convolution computes as
+// one run per channel block; larger ones keep one run per row, which splits
+// better across threads.
+const wholeImageMax = 256
+
+// wholeImage reports whether o, a dense 1x1 stride-1 convolution from in to
+// out (with residual res), reads and writes every channel block's image as
+// one contiguous run: no halo on any of them and no padding.
+func wholeImage(o *op, in, out, res *value) bool {
+	a := o.a
+	return !o.dw && !in.flat && !out.flat && a.KH == 1 && a.KW == 1 && a.StrideH == 1 && a.StrideW == 1 &&
+		a.Pads == [4]int{} && in.pad == 0 && out.pad == 0 && (res == nil || res.pad == 0) &&
+		in.cbs == nchwc.Block && in.h == out.h && in.w == out.w && out.h*out.w <= wholeImageMax
 }
 
 func (s *convStep) execImg(slot, img int, par bool) {

@@ -133,7 +133,7 @@ func Conv(a *Args, pix, n int) {
 		pi, maxR = 0, 1 // index 0 with one pixel ignores the stride
 	}
 	for n > 0 {
-		r := min(n, maxR)
+		r := part(n, maxR)
 		callConv(f, pi, r, a)
 		if n -= r; n > 0 { // never form a pointer past the tensor's end
 			advance(a, pix, r)
@@ -159,7 +159,7 @@ func DW(a *Args, pix, n int) {
 	if pi >= 0 && a.KW == a.KH && (k == 3 || k == 5) && a.KWStep == BlockBytes {
 		s, maxR := pix/BlockBytes, f.reuseMaxR(k)
 		for n > 0 {
-			r := min(n, maxR)
+			r := part(n, maxR)
 			callDWReuse(f, k, s, r, a)
 			if n -= r; n > 0 {
 				advance(a, pix, r)
@@ -172,12 +172,21 @@ func DW(a *Args, pix, n int) {
 		pi, maxR = 0, 1
 	}
 	for n > 0 {
-		r := min(n, maxR)
+		r := part(n, maxR)
 		callDW(f, pi, r, a)
 		if n -= r; n > 0 {
 			advance(a, pix, r)
 		}
 	}
+}
+
+// part returns the size of the next call when n pixels remain and a call
+// takes at most maxR: the calls are balanced (7 pixels with maxR 6 run as
+// 4 + 3, not 6 + 1), since a call of few pixels has too few independent
+// accumulator chains to hide the FMA latency.
+func part(n, maxR int) int {
+	calls := (n + maxR - 1) / maxR
+	return (n + calls - 1) / calls
 }
 
 func advance(a *Args, pix, r int) {
@@ -231,7 +240,7 @@ func WinoGemm(a *Args, r int) {
 	}
 	b := *a
 	for r > 0 {
-		n := min(r, f.winoMaxR)
+		n := part(r, f.winoMaxR)
 		callWinoGemm(f, n, &b)
 		if r -= n; r > 0 {
 			b.In = unsafe.Add(b.In, BlockBytes*n)
