@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/dshrink/dshrink/kernels/isa"
+
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -119,7 +121,7 @@ size and thread count. The Go garbage collector is switched off while timing
 			if jsonOut {
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", " ")
-				return enc.Encode(map[string]any{"isa": runtime.KernelISA(), "goos": goruntime.GOOS, "goarch": goruntime.GOARCH,
+				return enc.Encode(map[string]any{"isa": runtime.KernelISA(), "isa_level": isa.Describe(), "goos": goruntime.GOOS, "goarch": goruntime.GOARCH,
 					"cpus": goruntime.NumCPU(), "results": res})
 			}
 			printBench(w, res)
@@ -261,7 +263,7 @@ func pct(t []float64, p float64) float64 {
 }
 
 func printBench(w io.Writer, res []benchResult) {
-	fmt.Fprintf(w, "kernels: %s, %d CPUs\n", runtime.KernelISA(), goruntime.NumCPU())
+	fmt.Fprintf(w, "kernels: %s (isa %s), %d CPUs\n", runtime.KernelISA(), isa.Describe(), goruntime.NumCPU())
 	fmt.Fprintf(w, "%-28s %5s %3s %5s %9s %9s %9s %9s %8s %8s\n", "model", "batch", "thr", "runs", "p50 ms", "p90 ms", "p99 ms", "img/s", "GMAC/s", "speedup")
 	for _, r := range res {
 		name := r.Model

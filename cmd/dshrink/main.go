@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/dshrink/dshrink/kernels/isa"
 	"github.com/spf13/cobra"
 )
 
@@ -20,6 +21,12 @@ without them, and merge each now-linear run of 1x1 / depthwise / 1x1
 convolutions into one dense convolution, verified to compute the same function.`,
 	SilenceUsage:  true,
 	SilenceErrors: true,
+	// Every command says loudly when the portable kernels run on a SIMD CPU.
+	PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		if w := isa.Warning(); w != "" {
+			fmt.Fprintln(os.Stderr, "dshrink:", w)
+		}
+	},
 }
 
 func main() {
