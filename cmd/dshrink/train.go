@@ -1,6 +1,9 @@
 package main
 
 import (
+	"github.com/dshrink/dshrink/kernels/gemm"
+	"github.com/dshrink/dshrink/kernels/isa"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -122,6 +125,7 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 					"interrupted": res.Interrupted, "final": res.Final, "train_img_per_s": res.TrainImgPerSec,
 					"peak_rss_mib": res.PeakRSSMiB, "checkpoint": res.Checkpoint, "model": res.Model,
 					"metrics": filepath.Join(cfg.Out, train.MetricsFile), "history": res.State.History,
+					"isa": isa.Describe(), "gemm_kernel": gemm.Kernel(),
 				})
 				if err == nil && res.Interrupted {
 					os.Exit(130)
@@ -131,8 +135,8 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 			if res.Interrupted {
 				os.Exit(130)
 			}
-			fmt.Fprintf(w, "trained %d steps (%d epochs), %.0f img/s, peak memory %.0f MiB\n",
-				res.State.Step, res.State.Epoch, res.TrainImgPerSec, res.PeakRSSMiB)
+			fmt.Fprintf(w, "trained %d steps (%d epochs), %.0f img/s, peak memory %.0f MiB, kernels %s\n",
+				res.State.Step, res.State.Epoch, res.TrainImgPerSec, res.PeakRSSMiB, isa.Describe())
 			if res.Final.Count > 0 {
 				fmt.Fprintf(w, "held-out: top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images\n",
 					100*res.Final.Top1, 100*res.Final.Top5, res.Final.Loss, res.Final.Count)
