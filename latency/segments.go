@@ -229,7 +229,7 @@ func geomOf(g *graph.Graph) (convGeom, error) {
 	return convGeom{k: a.KH, s: a.StrideH, pad: pad}, nil
 }
 
-// composeGeom returns the geometry of b after a (DESIGN.md 1.4.3).
+// composeGeom returns the geometry of b after a (docs/merge.md, section 3).
 func composeGeom(a, b convGeom) convGeom {
 	return convGeom{k: a.k + (b.k-1)*a.s, s: a.s * b.s, pad: a.pad + b.pad*a.s}
 }

@@ -1,7 +1,8 @@
 // Package latency plans DepthShrinker-style activation removal under a
-// latency budget measured on the machine that will run the model (DESIGN.md
-// 1.5, after Kim et al., ICML 2023, "Efficient Latency-Aware CNN Depth
-// Compression via Two-Stage Dynamic Programming").
+// latency budget measured on the machine that will run the model
+// (docs/method.md, latency-aware planning; after Kim et al., ICML 2023,
+// "Efficient Latency-Aware CNN Depth Compression via Two-Stage Dynamic
+// Programming").
 //
 // The pieces:
 //

@@ -1,5 +1,5 @@
 // Package merge turns activation-free runs of layers into single
-// convolutions, exactly (DESIGN.md 1.4): BatchNorm is folded into the
+// convolutions, exactly (docs/merge.md): BatchNorm is folded into the
 // preceding convolution, identity activations and eval-mode dropout inside a
 // chain disappear, and every maximal linear chain of convolutions (1x1,
 // depthwise, grouped, dense, Pad nodes, residual adds) is composed into one

@@ -21,7 +21,7 @@ func TestMakeDivisible(t *testing.T) {
 
 // The reference counts are torchvision's mobilenet_v2 (BN folded parameters
 // are counted without running statistics): 3,504,872 parameters for width 1.0
-// and 1000 classes, 300.8 M MACs at 224 (DESIGN.md / peers README).
+// and 1000 classes, 300.8 M MACs at 224 (the figure torchvision and the paper give).
 func TestMobileNetV2Counts(t *testing.T) {
 	g, err := MobileNetV2(Default())
 	if err != nil {

@@ -92,7 +92,7 @@ type DistillOptions struct {
 }
 
 // DefaultDistill returns the fine-tuning setting of DepthShrinker
-// (DESIGN.md 1.3): w = 0.7, T = 1, no label smoothing.
+// (docs/method.md, stage 2): w = 0.7, T = 1, no label smoothing.
 func DefaultDistill() DistillOptions { return DistillOptions{Weight: 0.7, Temperature: 1} }
 
 // Distill computes the knowledge-distillation loss

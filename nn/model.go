@@ -18,7 +18,7 @@ import (
 )
 
 // Gate is the learnable gate of one removable activation unit during the
-// search (DESIGN.md 1.2): a gated activation computes
+// search (docs/method.md, stage 1): a gated activation computes
 // act(x) + m*(x - act(x)), with m = Mask in the forward pass (1 runs the
 // identity, 0 the activation), and the straight-through estimator carries
 // the gradient to Value.

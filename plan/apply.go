@@ -11,7 +11,7 @@ import (
 type ApplyOptions struct {
 	// AddFinalAct adds a ReLU6 after the output (the residual add, when there
 	// is one) of every block whose unit is removed, as the paper's fine-tuning
-	// does (ADD_FINAL_ACT, DESIGN.md 1.3). It stops consecutive merged blocks
+	// does (ADD_FINAL_ACT, docs/method.md, stage 2). It stops consecutive merged blocks
 	// from being merged together.
 	AddFinalAct bool
 	// PadFirst rewrites every removed block into the pad-first form: one Pad

@@ -192,7 +192,7 @@ func Load(path string) (*Plan, error) {
 	return p, nil
 }
 
-// paperPlans are the published MobileNetV2-1.4 plans (DESIGN.md 1.2): 19 units
+// paperPlans are the published MobileNetV2-1.4 plans (docs/method.md, stage 1): 19 units
 // in module order (stem, expansion-1 block, 16 blocks, head); 1 = keep.
 var paperPlans = map[string][19]int{
 	"ds-a": {0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1},

@@ -3,13 +3,13 @@
 # pair in the same run. Takes about 15 minutes. Needs the references that
 # setup.sh installs, plus Debian's PyTorch for the OpenBLAS and training
 # baselines (apt-get install python3-torch python3-torchvision libopenblas0-openmp)
-# and the peers' scripts in ../shared/peers (or PEERS=/path).
+# and the reference scripts in tools/peers (or PEERS=/path).
 #
 #   ./scripts/bench.sh [OUT=runs/bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-runs/bench}"
-PEERS="${PEERS:-$(cd .. && pwd)/shared/peers}"
+PEERS="${PEERS:-$PWD/tools/peers}"
 PY=/usr/bin/python3
 mkdir -p "$OUT"
 lscpu | grep -E 'Model name|^CPU\(s\)|CPU family|^Model:' | tee "$OUT/cpu.txt"

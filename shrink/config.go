@@ -31,11 +31,11 @@ type Config struct {
 
 	// Base says where the base model comes from.
 	Base BaseConfig `yaml:"base" json:"base"`
-	// Search configures stage 1 (DESIGN.md 1.2).
+	// Search configures stage 1 (docs/method.md, stage 1).
 	Search SearchConfig `yaml:"search" json:"search"`
-	// Finetune configures stage 2 (DESIGN.md 1.3).
+	// Finetune configures stage 2 (docs/method.md, stage 2).
 	Finetune FinetuneConfig `yaml:"finetune" json:"finetune"`
-	// Merge configures stage 3 (DESIGN.md 1.4).
+	// Merge configures stage 3 (docs/merge.md).
 	Merge MergeConfig `yaml:"merge" json:"merge"`
 	// Verify configures the equivalence check of the merged model.
 	Verify VerifyConfig `yaml:"verify" json:"verify"`
@@ -81,7 +81,7 @@ type BaseConfig struct {
 	Train StageTrain `yaml:"train" json:"train"`
 }
 
-// SearchConfig configures the search (DESIGN.md 1.2).
+// SearchConfig configures the search (docs/method.md, stage 1).
 type SearchConfig struct {
 	// KeepRatio is the fraction r of candidate units that keep their
 	// activation: int(r*U) units keep it (0.4 in the paper).
@@ -102,7 +102,7 @@ type SearchConfig struct {
 	Train StageTrain `yaml:"train" json:"train"`
 }
 
-// FinetuneConfig configures the fine-tuning (DESIGN.md 1.3).
+// FinetuneConfig configures the fine-tuning (docs/method.md, stage 2).
 type FinetuneConfig struct {
 	// Plan is a plan file, a preset (all, ds-a ... ds-f) or a list of units
 	// ("features.3,features.5-8"); empty uses the searched plan.

@@ -50,7 +50,7 @@ func ResolvePlan(spec string, base *graph.Graph) (*plan.Plan, *graph.Graph, erro
 type FinetuneOptions struct {
 	// Plan is the plan to apply (it must validate against the base graph).
 	Plan *plan.Plan
-	// FinalAct adds a ReLU6 after every removed block (DESIGN.md 1.3).
+	// FinalAct adds a ReLU6 after every removed block (docs/method.md, stage 2).
 	FinalAct bool
 	// PadFirst trains the removed blocks in the pad-first form (exact merge).
 	PadFirst bool
@@ -149,7 +149,7 @@ func realImages(ds data.Dataset, n int) ([]float32, int) {
 	return x, n
 }
 
-// Finetune fine-tunes base with opts.Plan applied (DESIGN.md 1.3): the
+// Finetune fine-tunes base with opts.Plan applied (docs/method.md, stage 2): the
 // removed units' activations become the identity, removed blocks are in the
 // pad-first form when asked, with an optional ReLU6 after each, and the
 // model trains from the base weights with distillation from the base. It

@@ -1,5 +1,5 @@
 // Package shrink implements the DepthShrinker method on top of the training,
-// plan and merge packages (DESIGN.md 1.2-1.4): the search for the activations
+// plan and merge packages (docs/method.md): the search for the activations
 // to remove (a learnable gate per removable unit, a hard top-k mask under a
 // keep budget and a straight-through estimator), the fine-tuning of the model
 // without them (pad-first form, distillation from the base), the merge and
@@ -201,7 +201,7 @@ func clamp01(v float32) float32 {
 	return 0
 }
 
-// Search runs the DepthShrinker search on base (DESIGN.md 1.2): every
+// Search runs the DepthShrinker search on base (docs/method.md, stage 1): every
 // candidate unit gets a gate s (init 0), clamped to [0,1] before each step;
 // at every step the k candidates with the smallest s keep their activation
 // and the others run as the identity (hard mask; the straight-through

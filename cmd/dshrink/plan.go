@@ -53,7 +53,7 @@ func init() {
 		Short: "Pick the activations to remove under a latency budget (two-stage dynamic program on a measured table)",
 		Long: `Plan which removable activation units of a model to remove so that the
 merged model meets a latency budget on this machine while keeping as much
-importance as possible (Kim et al., ICML 2023; DESIGN.md 1.5):
+importance as possible (Kim et al., ICML 2023; docs/method.md, latency-aware planning):
 
   stage 1: for every run of blocks [i, j) without activations, the fastest
            split into merged segments, from the latency table;

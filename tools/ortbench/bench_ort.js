@@ -6,7 +6,7 @@
 // "{B}" in a file name is replaced by the batch size. The models are run
 // interleaved (round-robin, rotating the first model every round), with
 // graph optimisation 'all', one inter-op thread and the memory arena on, as
-// in /work/shared/peers/bench_ort.js. The input is x[i] = sin(0.001*i), the
+// in the peers' bench_ort.js. The input is x[i] = sin(0.001*i), the
 // same as `dshrink bench` and the peers' export script; when FILE.ref.bin
 // exists next to a model, the output is checked against it.
 // `dshrink profile --runtime ort` (package latency, ort.go) times table segments

@@ -6,7 +6,7 @@
 # (the one that goes first alternates too); the table shows the median over
 # rounds of each one's p50 and the ratios computed from those medians.
 #
-# One-time setup (see /work/shared/peers/README.md):
+# One-time setup (see tools/peers/README.md):
 #   apt-get install -y python3-torch python3-torchvision python3-onnx libopenblas0-openmp
 #   mkdir -p .cache/ort && cd .cache/ort && npm init -y && \
 #     ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node@1.30.0
@@ -28,8 +28,8 @@ mkdir -p "$WORK/onnx" "$WORK/results"
 # 1. ONNX files: the peers' PyTorch export (torchvision MobileNetV2, random
 #    init with randomized BatchNorm statistics; merged = all 17 blocks merged).
 if [ ! -f "$WORK/onnx/manifest.json" ]; then
-  echo "== exporting ONNX files with PyTorch (peers/export_onnx.py)"
-  $PY /work/shared/peers/export_onnx.py "$WORK/onnx"
+  echo "== exporting ONNX files with PyTorch (tools/peers/export_onnx.py)"
+  $PY tools/peers/export_onnx.py "$WORK/onnx"
 fi
 
 # 2. Our binary.
