@@ -1,5 +1,13 @@
 // Command dshrink trains, searches, fine-tunes, merges, benchmarks and
-// imports/exports MobileNetV2-family CNNs with the DepthShrinker method.
+// imports/exports MobileNetV2-family CNNs with the DepthShrinker method, and
+// classifies images with the result.
+//
+// Where to start: `dshrink demo` (or ./scripts/demo.sh) runs the whole method
+// on Fashion-MNIST and writes an HTML report; `dshrink COMMAND --help` shows
+// each command with examples; `dshrink predict MODEL IMAGE...` classifies
+// PNG or JPEG images with a trained, shrunk or imported model; `dshrink
+// version` says which build, commit and kernel instruction set run. Commands
+// that report take --json, whose output follows one convention (jsonout.go).
 package main
 
 import (
