@@ -5,9 +5,19 @@
 // AVX2+FMA versions of the plane kernels of planes_amd64.s (same planeArgs).
 // They walk a.n planes of a.hw floats, plane p at byte offset p*a.stride of
 // every pointer, 8 floats at a time; the last hw%8 floats of a plane are
-// read and written with VMASKMOVPS under a lane mask taken from
-// vecTailMask, so nothing past a plane's end is touched. Sums run in
+// read with VMASKMOVPS under a lane mask taken from vecTailMask (masked
+// lanes never fault) and written with STORETAIL, so nothing past a plane's
+// end is touched. Sums run in
 // float32 lanes over blocks of at most 512 values, then in float64.
+
+// STORETAIL stores the low C (1-7) floats of Y (X is its low half) at P,
+// 4, 2 and 1 at a time; it clobbers Y and P. AMD cores run VMASKMOVPS
+// stores as slow microcode, so the tails are written this way.
+#define STORETAIL(Y, X, P, C, L2, L1, LD) \
+	TESTQ $4, C; JZ L2; VMOVUPS X, (P); VEXTRACTF128 $1, Y, X; ADDQ $16, P; \
+L2:	TESTQ $2, C; JZ L1; VMOVLPS X, (P); VMOVHLPS X, X, X; ADDQ $8, P; \
+L1:	TESTQ $1, C; JZ LD; VMOVSS X, (P); \
+LD:
 
 // vecTailMask<>+32-4k holds the lane mask of the first k lanes (k <= 8).
 DATA vecTailMask<>+0(SB)/4, $-1
@@ -166,6 +176,8 @@ TEXT ·affineClampAVX2(SB), NOSPLIT, $0-8
 	LEAQ vecTailMask<>+32(SB), DX
 	SUBQ CX, DX
 	VMOVDQU (DX), Y11
+	MOVQ R9, R11
+	ANDQ $7, R11
 	SHRQ $3, R9
 	XORQ R12, R12
 	TESTQ BX, BX
@@ -194,7 +206,8 @@ actail:
 	VFMADD213PS Y13, Y12, Y0
 	VMAXPS Y0, Y14, Y0
 	VMINPS Y0, Y15, Y0
-	VMASKMOVPS Y0, Y11, (DI)(DX*1)
+	LEAQ (DI)(DX*1), R14
+	STORETAIL(Y0, X0, R14, R11, ac2, ac1, acd)
 
 acnext:
 	ADDQ R10, R12
@@ -225,10 +238,13 @@ aptail:
 	JZ     apnext
 	VMASKMOVPS (SI)(DX*1), Y11, Y0
 	VFMADD213PS Y13, Y12, Y0
-	VMASKMOVPS Y0, Y11, (BX)(DX*1)
+	VMOVAPS Y0, Y1
+	LEAQ (BX)(DX*1), R14
+	STORETAIL(Y1, X1, R14, R11, ap2, ap1, apd)
 	VMAXPS Y0, Y14, Y0
 	VMINPS Y0, Y15, Y0
-	VMASKMOVPS Y0, Y11, (DI)(DX*1)
+	LEAQ (DI)(DX*1), R14
+	STORETAIL(Y0, X0, R14, R11, ay2, ay1, ayd)
 
 apnext:
 	ADDQ R10, R12
@@ -389,6 +405,8 @@ TEXT ·gradAffineAVX2(SB), NOSPLIT, $0-8
 	LEAQ vecTailMask<>+32(SB), DX
 	SUBQ CX, DX
 	VMOVDQU (DX), Y6
+	MOVQ R9, R11
+	ANDQ $7, R11
 	SHRQ $3, R9
 	XORQ R12, R12
 
@@ -432,7 +450,8 @@ gatail:
 	VMULPS Y9, Y1, Y1
 	VSUBPS Y8, Y1, Y1
 	VFNMADD231PS Y7, Y0, Y1
-	VMASKMOVPS Y1, Y6, (DI)(DX*1)
+	LEAQ (DI)(DX*1), R14
+	STORETAIL(Y1, X1, R14, R11, ga2, ga1, gad)
 
 ganext:
 	ADDQ R10, R12
@@ -458,6 +477,8 @@ TEXT ·clampGradAVX2(SB), NOSPLIT, $0-8
 	LEAQ vecTailMask<>+32(SB), DX
 	SUBQ CX, DX
 	VMOVDQU (DX), Y6
+	MOVQ R9, R11
+	ANDQ $7, R11
 	SHRQ $3, R9
 	XORQ R12, R12
 
@@ -487,7 +508,8 @@ cgtail:
 	VANDPS Y1, Y0, Y0
 	VMASKMOVPS (R13)(DX*1), Y6, Y2
 	VANDPS Y2, Y0, Y0
-	VMASKMOVPS Y0, Y6, (DI)(DX*1)
+	LEAQ (DI)(DX*1), R14
+	STORETAIL(Y0, X0, R14, R11, cg2, cg1, cgd)
 
 cgnext:
 	ADDQ R10, R12
