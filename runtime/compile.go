@@ -6,12 +6,14 @@
 // with its bias, border bias map, residual add and activation into one step,
 // Dropout and identities disappear, Pad nodes fold into the convolutions that
 // read them, and every activation tensor gets a place in one float32 arena
-// planned by liveness. Tensors are kept in a blocked NCHWc16 layout ([N][C/16]
-// [H+2P][W+2P][16], with a zero halo of P pixels so that padded convolutions
+// planned by liveness. Tensors are kept in the blocked NCHWc layout of the
+// kernel layer, nchwc.Block (16) channels per block ([N][C/Block][H+2P]
+// [W+2P][Block], with a zero halo of P pixels so that padded convolutions
 // need no bounds checks); dense and depthwise convolutions of any kernel size
-// and stride run on AVX-512 register-blocked micro-kernels (portable Go
-// kernels elsewhere), and dense 3x3 stride-1 convolutions run as Winograd
-// F(2x2, 3x3) where that is faster (Options.Winograd, winograd.go).
+// and stride run on the register-blocked micro-kernels of kernels/nchwc
+// (AVX-512 or AVX2+FMA as kernels/isa selects, portable Go elsewhere), and
+// dense 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) where that is
+// faster (Options.Winograd, winograd.go). This package holds no assembly.
 // Program.Run allocates nothing.
 package runtime
 

@@ -378,7 +378,7 @@ func (c *compiler) finish() (*Program, error) {
 		if !ok {
 			return nil, fmt.Errorf("value %q has no shape", name)
 		}
-		v := &value{name: name, flat: flat, cbs: 16, h: 1, w: 1, last: -1}
+		v := &value{name: name, flat: flat, cbs: blk, h: 1, w: 1, last: -1}
 		switch len(s) {
 		case 4:
 			v.n, v.c, v.h, v.w = s[0], s[1], s[2], s[3]
@@ -536,7 +536,7 @@ func (c *compiler) finish() (*Program, error) {
 		v.off += slots * slotSize
 	}
 	total := slots*slotSize + flatSize
-	p := &Program{name: g.Name, batch: c.batch, in: in, out: out, arena: make([]float32, total+16),
+	p := &Program{name: g.Name, batch: c.batch, in: in, out: out, arena: make([]float32, total+blk),
 		nSpatial: len(spatialOps), slotBusy: make([]atomic.Bool, slots)}
 	p.imgTask.p = p
 	p.inShape = [3]int{in.c, in.h, in.w}
@@ -624,8 +624,8 @@ func (c *compiler) build(p *Program, o *op) (step, StepInfo, error) {
 	case opBN:
 		info.Kind = "bn"
 		s := &ewStep{p: p, kind: ewBN, in: in, out: out}
-		s.scale = make([]float32, in.cb()*16)
-		s.shift = make([]float32, in.cb()*16)
+		s.scale = make([]float32, in.cb()*blk)
+		s.shift = make([]float32, in.cb()*blk)
 		for i := range o.scale {
 			s.scale[i] = float32(o.scale[i])
 			s.shift[i] = float32(o.shift[i])

@@ -115,7 +115,7 @@ func (p *Program) unpackOutput(out []float32, img, n int) {
 		_, cs, _ := strides(v)
 		for i := img; i < n; i++ {
 			for c := 0; c < v.c; c++ {
-				out[i*v.c+c] = p.arena[v.off+(c/16)*cs+i*16+c%16]
+				out[i*v.c+c] = p.arena[v.off+(c/blk)*cs+i*blk+c%blk]
 			}
 		}
 		return

@@ -9,6 +9,13 @@ import (
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
+// blk is the channel block width of the NCHWc layout, a property of the
+// kernel layer (kernels/nchwc); blkBytes its size in bytes.
+const (
+	blk      = nchwc.Block
+	blkBytes = nchwc.BlockBytes
+)
+
 // step is one executable operation of a Program. Spatial steps run image by
 // image with execImg: spatial values are read and written in storage slot
 // slot, flat outputs at image index img, and par allows splitting the work
@@ -100,7 +107,7 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 	if max(a.Pads[0], a.Pads[1], a.Pads[2], a.Pads[3]) > in.pad && !in.flat {
 		return nil, fmt.Errorf("internal: padding %v exceeds halo %d", a.Pads, in.pad)
 	}
-	if out.cbs != 16 || (res != nil && res.cbs != 16) {
+	if out.cbs != blk || (res != nil && res.cbs != blk) {
 		return nil, fmt.Errorf("internal: output blocks of %d", out.cbs)
 	}
 	kb := out.cb()
@@ -116,30 +123,30 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 		s.oh, s.ow = 1, out.h*out.w
 	}
 	khw := a.KH * a.KW
-	s.bias = make([]float32, kb*16)
+	s.bias = make([]float32, kb*blk)
 	for i, b := range o.bias {
 		s.bias[i] = float32(b)
 	}
 	if o.dw {
-		if in.cbs != 16 {
+		if in.cbs != blk {
 			return nil, fmt.Errorf("internal: depthwise input blocks of %d", in.cbs)
 		}
-		s.w = make([]float32, kb*khw*16)
+		s.w = make([]float32, kb*khw*blk)
 		for ch := 0; ch < a.OutC; ch++ {
 			for t := 0; t < khw; t++ {
-				s.w[((ch/16)*khw+t)*16+ch%16] = float32(o.weight[ch*khw+t])
+				s.w[((ch/blk)*khw+t)*blk+ch%blk] = float32(o.weight[ch*khw+t])
 			}
 		}
-		s.wPerKB = khw * 16
-		s.pix = a.StrideW * 64
+		s.wPerKB = khw * blk
+		s.pix = a.StrideW * blkBytes
 	} else {
 		cbIn := in.cb()
 		s.cnt = in.cbs
 		s.cntLast = in.c - (cbIn-1)*in.cbs
-		if in.cbs < 16 {
+		if in.cbs < blk {
 			s.cnt = in.c
 		}
-		s.wPerKB = ((cbIn-1)*s.cnt + s.cntLast) * khw * 16
+		s.wPerKB = ((cbIn-1)*s.cnt + s.cntLast) * khw * blk
 		s.w = make([]float32, kb*s.wPerKB)
 		for oc := 0; oc < a.OutC; oc++ {
 			for ic := 0; ic < a.InC; ic++ {
@@ -149,7 +156,7 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 					cnt = s.cntLast
 				}
 				for t := 0; t < khw; t++ {
-					idx := (oc/16)*s.wPerKB + (b*khw*s.cnt+t*cnt+c)*16 + oc%16
+					idx := (oc/blk)*s.wPerKB + (b*khw*s.cnt+t*cnt+c)*blk + oc%blk
 					s.w[idx] = float32(o.weight[(oc*a.InC+ic)*khw+t])
 				}
 			}
@@ -158,10 +165,10 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 	}
 	if o.bmap != nil {
 		hw := out.h * out.w
-		s.bmap = make([]float32, kb*hw*16)
+		s.bmap = make([]float32, kb*hw*blk)
 		for ch := 0; ch < a.OutC; ch++ {
 			for i := 0; i < hw; i++ {
-				s.bmap[((ch/16)*hw+i)*16+ch%16] = float32(o.bmap[ch*hw+i])
+				s.bmap[((ch/blk)*hw+i)*blk+ch%blk] = float32(o.bmap[ch*hw+i])
 			}
 		}
 	}
@@ -233,13 +240,13 @@ func (s *convStep) rows(img, w, lo, hi int) {
 		a.In = p.ptr(inOff)
 		a.Out = p.ptr(outOff)
 		a.W = unsafe.Pointer(&s.w[kb*s.wPerKB])
-		a.Bias = unsafe.Pointer(&s.bias[kb*16])
+		a.Bias = unsafe.Pointer(&s.bias[kb*blk])
 		a.Res, a.Bmap = nil, nil
 		if s.res != nil {
 			a.Res = p.ptr(interior(s.res, img, kb, oy, 0))
 		}
 		if s.bmap != nil {
-			a.Bmap = unsafe.Pointer(&s.bmap[(kb*s.oh+oy)*s.ow*16])
+			a.Bmap = unsafe.Pointer(&s.bmap[(kb*s.oh+oy)*s.ow*blk])
 		}
 		if s.dw {
 			nchwc.DW(&a, s.pix, w)
@@ -247,7 +254,7 @@ func (s *convStep) rows(img, w, lo, hi int) {
 			nchwc.Conv(&a, s.pix, w)
 		}
 		if s.post != "" {
-			applyAct(p.arena[outOff:outOff+w*16], s.post)
+			applyAct(p.arena[outOff:outOff+w*blk], s.post)
 		}
 	}
 }
@@ -288,18 +295,18 @@ func (s *gapStep) execImg(i, img int, _ bool) {
 	_, outCS, _ := strides(out)
 	{
 		for b := 0; b < in.cb(); b++ {
-			var acc [16]float32
+			var acc [blk]float32
 			for y := 0; y < in.h; y++ {
 				off := interior(in, i, b, y, 0)
-				row := p.arena[off : off+in.w*16]
-				for x := 0; x+16 <= len(row); x += 16 {
-					px := (*[16]float32)(row[x : x+16])
+				row := p.arena[off : off+in.w*blk]
+				for x := 0; x+blk <= len(row); x += blk {
+					px := (*[blk]float32)(row[x : x+blk])
 					for l := range acc {
 						acc[l] += px[l]
 					}
 				}
 			}
-			dst := (*[16]float32)(p.arena[out.off+b*outCS+img*16:])
+			dst := (*[blk]float32)(p.arena[out.off+b*outCS+img*blk:])
 			for l := range acc {
 				dst[l] = acc[l] * inv
 			}
@@ -320,13 +327,13 @@ func (s *flattenStep) execImg(i, img int, _ bool) {
 	_, outCS, _ := strides(out)
 	{
 		for b := 0; b < out.cb(); b++ {
-			clear(p.arena[out.off+b*outCS+img*16:][:16])
+			clear(p.arena[out.off+b*outCS+img*blk:][:blk])
 		}
 		for c := 0; c < in.c; c++ {
 			for y := 0; y < in.h; y++ {
 				for x := 0; x < in.w; x++ {
 					f := (c*in.h+y)*in.w + x
-					p.arena[out.off+(f/16)*outCS+img*16+f%16] = p.arena[interior(in, i, c/in.cbs, y, x)+c%in.cbs]
+					p.arena[out.off+(f/blk)*outCS+img*blk+f%blk] = p.arena[interior(in, i, c/in.cbs, y, x)+c%in.cbs]
 				}
 			}
 		}
@@ -364,11 +371,11 @@ func (s *ewStep) body(i, h, w int) {
 	{
 		for b := 0; b < out.cb(); b++ {
 			for y := 0; y < h; y++ {
-				src := p.arena[interior(in, i, b, y, 0):][:w*16]
-				dst := p.arena[interior(out, i, b, y, 0):][:w*16]
+				src := p.arena[interior(in, i, b, y, 0):][:w*blk]
+				dst := p.arena[interior(out, i, b, y, 0):][:w*blk]
 				switch s.kind {
 				case ewAdd:
-					src2 := p.arena[interior(s.in2, i, b, y, 0):][:w*16]
+					src2 := p.arena[interior(s.in2, i, b, y, 0):][:w*blk]
 					for j := range dst {
 						dst[j] = src[j] + src2[j]
 					}
@@ -376,9 +383,9 @@ func (s *ewStep) body(i, h, w int) {
 					copy(dst, src)
 					applyAct(dst, s.act)
 				case ewBN:
-					sc, sh := s.scale[b*16:b*16+16], s.shift[b*16:b*16+16]
+					sc, sh := s.scale[b*blk:b*blk+blk], s.shift[b*blk:b*blk+blk]
 					for j := range dst {
-						dst[j] = src[j]*sc[j%16] + sh[j%16]
+						dst[j] = src[j]*sc[j%blk] + sh[j%blk]
 					}
 				}
 			}
@@ -400,15 +407,15 @@ func (s *padStep) execImg(i, _ int, _ bool) {
 	{
 		for b := 0; b < out.cb(); b++ {
 			for y := 0; y < out.h; y++ {
-				dst := p.arena[interior(out, i, b, y, 0):][:out.w*16]
+				dst := p.arena[interior(out, i, b, y, 0):][:out.w*blk]
 				iy := y - s.pads[0]
 				if iy < 0 || iy >= in.h {
 					clear(dst)
 					continue
 				}
-				clear(dst[:s.pads[1]*16])
-				copy(dst[s.pads[1]*16:], p.arena[interior(in, i, b, iy, 0):][:in.w*16])
-				clear(dst[(s.pads[1]+in.w)*16:])
+				clear(dst[:s.pads[1]*blk])
+				copy(dst[s.pads[1]*blk:], p.arena[interior(in, i, b, iy, 0):][:in.w*blk])
+				clear(dst[(s.pads[1]+in.w)*blk:])
 			}
 		}
 	}

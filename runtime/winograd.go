@@ -48,8 +48,12 @@ const (
 	WinogradOff
 )
 
-// winoMaxR is the number of tiles of one product call.
-const winoMaxR = nchwc.WinoMaxR
+// winoMaxR is the number of tiles of one product call; winoPos the number of
+// positions of a transformed 4x4 tile (the products per 2x2 output tile).
+const (
+	winoMaxR = nchwc.WinoMaxR
+	winoPos  = 16
+)
 
 // KernelISA names the instruction set of the inference kernels in use
 // ("avx512", "avx2" or "go"), as kernels/nchwc chooses it.
@@ -75,7 +79,7 @@ func winoEligible(o *op, in *value) bool {
 // convolution (a 1x1 output: 0.7x; 2x2: 1.4x; 3x3: 1.7x).
 func winoAuto(cin, cout, oh, ow int) bool {
 	th, tw := winoTiles(oh, ow)
-	return cin >= 8 && 16*th*tw < 9*oh*ow
+	return cin >= 8 && winoPos*th*tw < 9*oh*ow
 }
 
 // winoTiles returns the tile grid of an oh x ow output.
@@ -118,7 +122,7 @@ var winoChunkBytes = func(weightBytes int) int { return min(max(48<<10, weightBy
 
 func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep, error) {
 	a := o.a
-	if in.cbs != 16 || out.cbs != 16 || (res != nil && res.cbs != 16) {
+	if in.cbs != blk || out.cbs != blk || (res != nil && res.cbs != blk) {
 		return nil, fmt.Errorf("internal: winograd with blocks of %d", in.cbs)
 	}
 	if h := winoHalo(o, in, out); h > in.pad {
@@ -136,16 +140,16 @@ func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep
 	}
 	s.lo, s.hi = lo, hi
 	s.cinB = in.cb()
-	s.cntLast = in.c - (s.cinB-1)*16
+	s.cntLast = in.c - (s.cinB-1)*blk
 	s.kbOut = out.cb()
 	kb := s.kbOut
-	s.bias = make([]float32, kb*16)
+	s.bias = make([]float32, kb*blk)
 	for i, b := range o.bias {
 		s.bias[i] = float32(b)
 	}
 	// Weights: U = G g G^T per (oc, ic), in float64.
-	s.wPerKB = ((s.cinB-1)*16 + s.cntLast) * 16
-	s.u = make([]float32, 16*kb*s.wPerKB)
+	s.wPerKB = ((s.cinB-1)*blk + s.cntLast) * blk
+	s.u = make([]float32, winoPos*kb*s.wPerKB)
 	G := [4][3]float64{{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}}
 	for oc := 0; oc < a.OutC; oc++ {
 		for ic := 0; ic < a.InC; ic++ {
@@ -165,7 +169,7 @@ func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep
 						u += tmp[i][l] * G[j][l]
 					}
 					pos := 4*i + j
-					idx := ((oc/16)*16+pos)*s.wPerKB + ic*16 + oc%16
+					idx := ((oc/blk)*winoPos+pos)*s.wPerKB + ic*blk + oc%blk
 					s.u[idx] = float32(u)
 				}
 			}
@@ -174,21 +178,21 @@ func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep
 	if o.bmap != nil {
 		hw := out.h * out.w
 		bh, bw := 2*s.th, 2*s.tw
-		s.bmap = make([]float32, kb*bh*bw*16)
+		s.bmap = make([]float32, kb*bh*bw*blk)
 		for ch := 0; ch < a.OutC; ch++ {
 			for y := 0; y < out.h; y++ {
 				for x := 0; x < out.w; x++ {
-					s.bmap[(((ch/16)*bh+y)*bw+x)*16+ch%16] = float32(o.bmap[ch*hw+y*out.w+x])
+					s.bmap[(((ch/blk)*bh+y)*bw+x)*blk+ch%blk] = float32(o.bmap[ch*hw+y*out.w+x])
 				}
 			}
 		}
 	}
 	// Chunks: V of a chunk within the budget, chunks of equal size.
-	ntMax := max(winoMaxR, winoChunkBytes(4*len(s.u))/(1024*s.cinB))
+	ntMax := max(winoMaxR, winoChunkBytes(4*len(s.u))/(4*winoPos*blk*s.cinB))
 	s.nChunks = (s.T + ntMax - 1) / ntMax
 	s.nt = (s.T + s.nChunks - 1) / s.nChunks
-	s.vPos = s.cinB*s.nt*16 + 16
-	s.mPos = s.nt*16 + 16
+	s.vPos = s.cinB*s.nt*blk + blk
+	s.mPos = s.nt*blk + blk
 	// A thread-parallel run of one image wants at least 2 items per thread:
 	// split the output blocks of each chunk into groups (each group
 	// transforms the chunk's input again, which is cheap).
@@ -200,7 +204,7 @@ func newWinoStep(p *Program, o *op, in, out, res *value, threads int) (*winoStep
 }
 
 // scratchFloats returns the per-thread scratch the step needs.
-func (s *winoStep) scratchFloats() int { return 16*s.vPos + 16*s.mPos }
+func (s *winoStep) scratchFloats() int { return winoPos*s.vPos + winoPos*s.mPos }
 
 func (s *winoStep) exec(int) {}
 
@@ -237,7 +241,7 @@ func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
 	t1 := min(t0+s.nt, s.T)
 	n := t1 - t0
 	v := unsafe.Pointer(&scr[0])
-	m := unsafe.Pointer(&scr[16*s.vPos])
+	m := unsafe.Pointer(&scr[winoPos*s.vPos])
 	inIS, inCS, inRS := strides(in)
 	var wa nchwc.WinoArgs
 	wa.SrcRow = 4 * inRS
@@ -246,16 +250,16 @@ func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
 		for t := t0; t < t1; {
 			ty, tx := t/s.tw, t%s.tw
 			run := min(s.tw-tx, t1-t)
-			wa.Src = p.ptr(in.off + slot*inIS + cb*inCS + (2*ty-s.padT+in.pad)*inRS + (2*tx-s.padL+in.pad)*16)
-			wa.Dst = unsafe.Add(v, 4*(cb*s.nt*16+(t-t0)*16))
+			wa.Src = p.ptr(in.off + slot*inIS + cb*inCS + (2*ty-s.padT+in.pad)*inRS + (2*tx-s.padL+in.pad)*blk)
+			wa.Dst = unsafe.Add(v, 4*(cb*s.nt*blk+(t-t0)*blk))
 			wa.N = run
 			nchwc.WinoIn(&wa)
 			t += run
 		}
 	}
 	var ka nchwc.Args
-	ka.CB, ka.CBStride = s.cinB, 64*s.nt
-	ka.Cnt, ka.CntLast = 16, s.cntLast
+	ka.CB, ka.CBStride = s.cinB, blkBytes*s.nt
+	ka.Cnt, ka.CntLast = blk, s.cntLast
 	groups := (n + winoMaxR - 1) / winoMaxR
 	_, _, outRS := strides(out)
 	var resRS int
@@ -265,31 +269,31 @@ func (s *winoStep) chunk(slot, c, k0, k1 int, scr []float32) {
 	wa.Pos = 4 * s.mPos
 	wa.DstRow = 4 * outRS
 	wa.ResRow = 4 * resRS
-	wa.BmapRow = 4 * 2 * s.tw * 16
+	wa.BmapRow = 4 * 2 * s.tw * blk
 	wa.Lo, wa.Hi = s.lo, s.hi
 	for kb := k0; kb < k1; kb++ {
-		for pos := 0; pos < 16; pos++ {
-			w := unsafe.Pointer(&s.u[(kb*16+pos)*s.wPerKB])
+		for pos := 0; pos < winoPos; pos++ {
+			w := unsafe.Pointer(&s.u[(kb*winoPos+pos)*s.wPerKB])
 			for g := 0; g < groups; g++ {
 				a, b := n*g/groups, n*(g+1)/groups
-				ka.In = unsafe.Add(v, 4*(pos*s.vPos+a*16))
-				ka.Out = unsafe.Add(m, 4*(pos*s.mPos+a*16))
+				ka.In = unsafe.Add(v, 4*(pos*s.vPos+a*blk))
+				ka.Out = unsafe.Add(m, 4*(pos*s.mPos+a*blk))
 				ka.W = w
 				nchwc.WinoGemm(&ka, b-a)
 			}
 		}
-		wa.Bias = unsafe.Pointer(&s.bias[kb*16])
+		wa.Bias = unsafe.Pointer(&s.bias[kb*blk])
 		for t := t0; t < t1; {
 			ty, tx := t/s.tw, t%s.tw
 			run := min(s.tw-tx, t1-t)
-			wa.Src = unsafe.Add(m, 4*(t-t0)*16)
+			wa.Src = unsafe.Add(m, 4*(t-t0)*blk)
 			wa.Dst = p.ptr(interior(out, slot, kb, 2*ty, 2*tx))
 			wa.Res, wa.Bmap = nil, nil
 			if s.res != nil {
 				wa.Res = p.ptr(interior(s.res, slot, kb, 2*ty, 2*tx))
 			}
 			if s.bmap != nil {
-				wa.Bmap = unsafe.Pointer(&s.bmap[((kb*2*s.th+2*ty)*2*s.tw+2*tx)*16])
+				wa.Bmap = unsafe.Pointer(&s.bmap[((kb*2*s.th+2*ty)*2*s.tw+2*tx)*blk])
 			}
 			wa.N = run
 			nchwc.WinoOut(&wa)
