@@ -1,6 +1,7 @@
 package isa
 
 import (
+	"os"
 	"runtime"
 	"testing"
 )
@@ -64,4 +65,19 @@ func TestHardwareLevel(t *testing.T) {
 		}
 	}
 	t.Logf("hardware %v, available %v, active %v (%s)", Hardware(), Available(), Active(), Describe())
+}
+
+// TestActiveIsBest checks that, unless DSHRINK_ISA lowers it, the kernels
+// run at the best level this build has for the CPU (a CI machine with AVX2
+// or AVX-512 must never silently run the portable path).
+func TestActiveIsBest(t *testing.T) {
+	if v := os.Getenv("DSHRINK_ISA"); v != "" && v != "auto" {
+		t.Skipf("DSHRINK_ISA=%s", v)
+	}
+	if Active() != Available()[0] {
+		t.Errorf("active level %v, best available %v", Active(), Available()[0])
+	}
+	if buildHasAsm && Available()[0] != Hardware() {
+		t.Errorf("best available level %v, hardware %v", Available()[0], Hardware())
+	}
 }
