@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/dshrink/dshrink/kernels/isa/isatest"
 	"github.com/dshrink/dshrink/kernels/parallel"
 )
 
@@ -250,6 +251,40 @@ func BenchmarkDense(b *testing.B) {
 					f()
 				}
 				b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkTrainDWISA times the depthwise training passes (forward, data and
+// weight gradients) of the training shapes under every instruction-set level
+// this machine runs, one thread.
+func BenchmarkTrainDWISA(b *testing.B) {
+	defer parallel.SetThreads(parallel.Threads())
+	parallel.SetThreads(1)
+	r := rand.New(rand.NewSource(1))
+	for _, s := range trainDWShapes() {
+		p := s.p
+		x, w, bias := randSlice(r, p.InputLen()), randSlice(r, p.WeightLen()), randSlice(r, p.K)
+		y, dy, dx := make([]float32, p.OutputLen()), randSlice(r, p.OutputLen()), make([]float32, p.InputLen())
+		dw, db := make([]float32, p.WeightLen()), make([]float32, p.K)
+		for _, pass := range []string{"fwd", "bwdD", "bwdW"} {
+			b.Run(s.name+"/"+pass, func(b *testing.B) {
+				isatest.ForEachB(b, func(b *testing.B) {
+					f := func() { _ = Forward(p, x, w, bias, y, nil, Epilogue{Act: ActReLU6}) }
+					switch pass {
+					case "bwdD":
+						f = func() { _ = BackwardData(p, dy, w, dx, nil) }
+					case "bwdW":
+						f = func() { _ = BackwardWeight(p, x, dy, dw, db, nil) }
+					}
+					f()
+					b.ResetTimer()
+					for b.Loop() {
+						f()
+					}
+					b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
 			})
 		}
 	}

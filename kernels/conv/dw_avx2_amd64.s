@@ -6,8 +6,17 @@
 // AVX-512 ones in dw_amd64.s; the Go references are in depthwise.go,
 // dwflat.go and dwtiny.go. Tails of fewer than 8 floats are read with
 // VMASKMOVPS under a lane mask from convTailMask (masked-out lanes never
-// fault) and written with VMASKMOVPS or a scalar loop, so nothing past a
+// fault) and written with STORETAIL or a scalar loop, so nothing past a
 // row's end is touched.
+
+// STORETAIL stores the low C (1-7) floats of Y (X is its low half) at P,
+// 4, 2 and 1 at a time; it clobbers Y and P. AMD cores run VMASKMOVPS
+// stores as slow microcode, so the tails are written this way.
+#define STORETAIL(Y, X, P, C, L2, L1, LD) \
+	TESTQ $4, C; JZ L2; VMOVUPS X, (P); VEXTRACTF128 $1, Y, X; ADDQ $16, P; \
+L2:	TESTQ $2, C; JZ L1; VMOVLPS X, (P); VMOVHLPS X, X, X; ADDQ $8, P; \
+L1:	TESTQ $1, C; JZ LD; VMOVSS X, (P); \
+LD:
 
 // convTailMask<>+32-4k holds the lane mask of the first k lanes (k <= 8).
 DATA convTailMask<>+0(SB)/4, $-1
@@ -138,7 +147,9 @@ d3tail:
 d3tnores:
 	VMAXPS Y14, Y9, Y9
 	VMINPS Y15, Y9, Y9
-	VMASKMOVPS Y9, Y12, (DX)
+	MOVQ 64(AX), R12
+	ANDQ $7, R12
+	STORETAIL(Y9, X9, DX, R12, d3t2, d3t1, d3td)
 
 d3next:
 	ADDQ R8, DI
@@ -276,11 +287,17 @@ kkts:
 kktnores:
 	VMAXPS Y14, Y0, Y0
 	VMINPS Y15, Y0, Y0
-	VMASKMOVPS Y0, Y5, (DX)
+	CMPQ R12, $8
+	JLT  kkstail
+	VMOVUPS Y0, (DX)
 	ADDQ $32, DX
 	ADDQ $32, R13
 	SUBQ $8, R12
 	JG   kkone
+	JMP  kknext
+
+kkstail:
+	STORETAIL(Y0, X0, DX, R12, kkt2, kkt1, kktd)
 
 kknext:
 	ADDQ 32(AX), DI

@@ -5,6 +5,15 @@
 // AVX2+FMA tiny-plane kernels (see dwtiny.go): a plane of up to 16 values
 // is two ymm registers ("wide") or, up to 8 values, one ("narrow").
 
+// STORETAIL stores the low C (1-7) floats of Y (X is its low half) at P,
+// 4, 2 and 1 at a time; it clobbers Y and P. AMD cores run VMASKMOVPS
+// stores as slow microcode, so the tails are written this way.
+#define STORETAIL(Y, X, P, C, L2, L1, LD) \
+	TESTQ $4, C; JZ L2; VMOVUPS X, (P); VEXTRACTF128 $1, Y, X; ADDQ $16, P; \
+L2:	TESTQ $2, C; JZ L1; VMOVLPS X, (P); VMOVHLPS X, X, X; ADDQ $8, P; \
+L1:	TESTQ $1, C; JZ LD; VMOVSS X, (P); \
+LD:
+
 // tinyTailMask<>+32-4k holds the lane mask of the first k lanes (k <= 8).
 DATA tinyTailMask<>+0(SB)/4, $-1
 DATA tinyTailMask<>+4(SB)/4, $-1
@@ -45,6 +54,8 @@ TEXT ·tinyMV16AVX2(SB), NOSPLIT, $0-8
 	LEAQ tinyTailMask<>+32(SB), R12
 	SUBQ CX, R12
 	VMOVDQU (R12), Y14       // mask of the upper half
+	MOVQ 64(AX), R15
+	SUBQ $8, R15             // floats in the upper half
 	CMPQ R11, $4
 	JLT  w16single
 
@@ -84,15 +95,30 @@ w16loop:
 	JNZ  w16loop
 
 	VMOVUPS Y0, (DI)
-	VMASKMOVPS Y1, Y14, 32(DI)
 	VMOVUPS Y2, (DI)(R8*1)
-	VMASKMOVPS Y3, Y14, 32(DI)(R8*1)
-	LEAQ (DI)(R8*2), DI
-	VMOVUPS Y4, (DI)
-	VMASKMOVPS Y5, Y14, 32(DI)
-	VMOVUPS Y6, (DI)(R8*1)
-	VMASKMOVPS Y7, Y14, 32(DI)(R8*1)
-	LEAQ (DI)(R8*2), DI
+	LEAQ (DI)(R8*2), R12
+	VMOVUPS Y4, (R12)
+	VMOVUPS Y6, (R12)(R8*1)
+	CMPQ R15, $8
+	JLT  w16qtail
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y3, 32(DI)(R8*1)
+	VMOVUPS Y5, 32(R12)
+	VMOVUPS Y7, 32(R12)(R8*1)
+	JMP  w16qnext
+
+w16qtail:
+	LEAQ 32(DI), R13
+	STORETAIL(Y1, X1, R13, R15, w16a2, w16a1, w16ad)
+	LEAQ 32(DI)(R8*1), R13
+	STORETAIL(Y3, X3, R13, R15, w16b2, w16b1, w16bd)
+	LEAQ 32(R12), R13
+	STORETAIL(Y5, X5, R13, R15, w16c2, w16c1, w16cd)
+	LEAQ 32(R12)(R8*1), R13
+	STORETAIL(Y7, X7, R13, R15, w16d2, w16d1, w16dd)
+
+w16qnext:
+	LEAQ (DI)(R8*4), DI
 	LEAQ (SI)(R9*4), SI
 	SUBQ $4, R11
 	CMPQ R11, $4
@@ -118,7 +144,16 @@ w16oneloop:
 	DECQ CX
 	JNZ  w16oneloop
 	VMOVUPS Y0, (DI)
-	VMASKMOVPS Y1, Y14, 32(DI)
+	CMPQ R15, $8
+	JLT  w16otail
+	VMOVUPS Y1, 32(DI)
+	JMP  w16onext
+
+w16otail:
+	LEAQ 32(DI), R13
+	STORETAIL(Y1, X1, R13, R15, w16e2, w16e1, w16ed)
+
+w16onext:
 	ADDQ R8, DI
 	ADDQ R9, SI
 	DECQ R11
@@ -190,18 +225,50 @@ w8loop:
 	DECQ CX
 	JNZ  w8loop
 
+	MOVQ 64(AX), CX          // output floats
+	CMPQ CX, $8
+	JLT  w8otail
 	LEAQ (R8)(R8*2), BX      // 3*ys
-	VMASKMOVPS Y0, Y14, (DI)
-	VMASKMOVPS Y1, Y14, (DI)(R8*1)
-	VMASKMOVPS Y2, Y14, (DI)(R8*2)
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, (DI)(R8*1)
+	VMOVUPS Y2, (DI)(R8*2)
 	ADDQ BX, DI
-	VMASKMOVPS Y3, Y14, (DI)
-	VMASKMOVPS Y4, Y14, (DI)(R8*1)
-	VMASKMOVPS Y5, Y14, (DI)(R8*2)
+	VMOVUPS Y3, (DI)
+	VMOVUPS Y4, (DI)(R8*1)
+	VMOVUPS Y5, (DI)(R8*2)
 	ADDQ BX, DI
-	VMASKMOVPS Y6, Y14, (DI)
-	VMASKMOVPS Y7, Y14, (DI)(R8*1)
+	VMOVUPS Y6, (DI)
+	VMOVUPS Y7, (DI)(R8*1)
 	LEAQ (DI)(R8*2), DI
+	JMP  w8onext
+
+w8otail:
+	MOVQ DI, R12
+	STORETAIL(Y0, X0, R12, CX, w8a2, w8a1, w8ad)
+	ADDQ R8, DI
+	MOVQ DI, R12
+	STORETAIL(Y1, X1, R12, CX, w8b2, w8b1, w8bd)
+	ADDQ R8, DI
+	MOVQ DI, R12
+	STORETAIL(Y2, X2, R12, CX, w8c2, w8c1, w8cd)
+	ADDQ R8, DI
+	MOVQ DI, R12
+	STORETAIL(Y3, X3, R12, CX, w8d2, w8d1, w8dd)
+	ADDQ R8, DI
+	MOVQ DI, R12
+	STORETAIL(Y4, X4, R12, CX, w8e2, w8e1, w8ed)
+	ADDQ R8, DI
+	MOVQ DI, R12
+	STORETAIL(Y5, X5, R12, CX, w8f2, w8f1, w8fd)
+	ADDQ R8, DI
+	MOVQ DI, R12
+	STORETAIL(Y6, X6, R12, CX, w8g2, w8g1, w8gd)
+	ADDQ R8, DI
+	MOVQ DI, R12
+	STORETAIL(Y7, X7, R12, CX, w8h2, w8h1, w8hd)
+	ADDQ R8, DI
+
+w8onext:
 	LEAQ (SI)(R9*8), SI
 	SUBQ $8, R11
 	CMPQ R11, $8
@@ -224,7 +291,17 @@ w8oneloop:
 	ADDQ $4, R12
 	DECQ CX
 	JNZ  w8oneloop
-	VMASKMOVPS Y0, Y14, (DI)
+	MOVQ 64(AX), CX
+	MOVQ DI, R12
+	CMPQ CX, $8
+	JLT  w8stail
+	VMOVUPS Y0, (DI)
+	JMP  w8snext
+
+w8stail:
+	STORETAIL(Y0, X0, R12, CX, w8s2, w8s1, w8sd)
+
+w8snext:
 	ADDQ R8, DI
 	ADDQ R9, SI
 	DECQ R11
