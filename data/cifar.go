@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/dshrink/dshrink/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/internal/memlimit"
 )
 
 // CIFAR images are 3x32x32, stored as 1024 red, 1024 green, then 1024 blue bytes.
@@ -105,6 +107,10 @@ func readCIFAR(name string, files []string, labelBytes, labelIdx, numClasses int
 		}
 		counts[i] = int(size / rec)
 		total += counts[i]
+	}
+	// Pixels and labels of every record (a sparse file can claim any size).
+	if err := memlimit.Check(fmt.Sprintf("data: %s (%d records of %d bytes)", name, total, rec), memlimit.Mul(int64(total), cifarImage+4)); err != nil {
+		return nil, err
 	}
 	pixels := make([]uint8, total*cifarImage)
 	labels := make([]int32, total)

@@ -2,7 +2,6 @@ package data
 
 import (
 	"fmt"
-	"github.com/dshrink/dshrink/internal/fsutil"
 	"image"
 	"image/color"
 	_ "image/jpeg" // register the JPEG decoder
@@ -14,6 +13,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/internal/memlimit"
 )
 
 // maxDecodePixels bounds the size of one image before it is decoded (a decompression bomb
@@ -49,6 +51,9 @@ func ImageFolder(root string, opt FolderOptions) (*Images, error) {
 	}
 	if opt.Resize == 0 {
 		opt.Resize = opt.Size
+	}
+	if opt.Resize > MaxImageSide {
+		return nil, fmt.Errorf("data: image folder %s: size %d / resize %d exceeds %d pixels", root, opt.Size, opt.Resize, MaxImageSide)
 	}
 	if opt.Resize < opt.Size {
 		return nil, fmt.Errorf("data: image folder %s: resize %d is smaller than the crop size %d", root, opt.Resize, opt.Size)
@@ -114,6 +119,11 @@ func ImageFolder(root string, opt FolderOptions) (*Images, error) {
 		}
 	}
 
+	// Every image is decoded into c x size x size bytes, all kept in memory.
+	if err := memlimit.Check(fmt.Sprintf("data: image folder %s (%d images of %dx%dx%d)", root, len(files), c, opt.Size, opt.Size),
+		memlimit.Mul(int64(len(files)), int64(c), int64(opt.Size), int64(opt.Size))); err != nil {
+		return nil, err
+	}
 	per := c * opt.Size * opt.Size
 	pixels := make([]uint8, len(files)*per)
 	errs := make([]error, len(files))
@@ -170,6 +180,9 @@ func isImageName(name string) bool {
 	}
 	return false
 }
+
+// MaxImageSide bounds the crop size and the resize target of ImageFolder.
+const MaxImageSide = 8192
 
 // loadImage decodes path and writes it, resized and centre-cropped, into dst (c planes of
 // size x size).

@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/dshrink/dshrink/internal/fsutil"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/internal/memlimit"
 )
 
 // DefaultFashionMNISTDir is where the Debian package dataset-fashion-mnist installs the
@@ -199,6 +201,9 @@ func parseIDX(path string, r io.Reader, limit int64, exact bool, magic uint32, c
 		if err := check(dims); err != nil {
 			return nil, nil, err
 		}
+	}
+	if err := memlimit.Check(fmt.Sprintf("data: %s (%v)", path, dims), int64(min(need, 1<<62))); err != nil {
+		return nil, nil, err
 	}
 	payload := make([]byte, need)
 	if n, err := io.ReadFull(r, payload); err != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/dshrink/dshrink/internal/memlimit"
 	"github.com/dshrink/dshrink/tensor"
 )
 
@@ -112,6 +113,11 @@ func NewLoader(ds Dataset, cfg LoaderConfig) (*Loader, error) {
 	}
 	cfg.Transforms = slices.Clone(cfg.Transforms)
 	c, h, w := ds.Shape()
+	// Up to two rings of Prefetch+1 batch buffers of float32 pixels.
+	if err := memlimit.Check(fmt.Sprintf("data: loader (batch size %d, %d workers, prefetch %d, %dx%dx%d images)", cfg.BatchSize, cfg.Workers, cfg.Prefetch, c, h, w),
+		memlimit.Mul(2, int64(cfg.Prefetch)+1, int64(cfg.BatchSize), int64(c), int64(h), int64(w), 4)); err != nil {
+		return nil, err
+	}
 	n := ds.Len()
 	steps := n / cfg.BatchSize
 	if !cfg.DropLast && n%cfg.BatchSize != 0 {

@@ -123,6 +123,31 @@ func (g *Graph) Shapes(batch int) (map[string][]int, error) {
 	return shapes, nil
 }
 
+// MemoryEstimate returns about how many bytes running g on batch images
+// takes: every parameter and one float32 buffer per value; for training,
+// also each value's gradient and saved activation and the parameters'
+// gradients and optimiser buffers. It fails when Shapes does (a batch whose
+// values exceed the limits included).
+func (g *Graph) MemoryEstimate(batch int, training bool) (int64, error) {
+	shapes, err := g.Shapes(batch)
+	if err != nil {
+		return 0, err
+	}
+	var vals, params int64
+	for _, s := range shapes {
+		vals += int64(tensor.Numel(s)) // each at most MaxBatchElems, at most MaxNodes+1 of them
+	}
+	for _, t := range g.Params {
+		if t != nil {
+			params += int64(len(t.Data))
+		}
+	}
+	if training {
+		return 4 * (3*vals + 4*params), nil
+	}
+	return 4 * (vals + params), nil
+}
+
 // Validate checks the graph at batch size 1 (see Shapes).
 func (g *Graph) Validate() error {
 	_, err := g.Shapes(1)

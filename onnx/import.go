@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dshrink/dshrink/internal/fsutil"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/onnx/onnxpb"
 	"github.com/dshrink/dshrink/tensor"
 )

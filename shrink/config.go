@@ -1,16 +1,12 @@
 package shrink
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"github.com/dshrink/dshrink/internal/fsutil"
-	"io"
 	"math"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/internal/yamlstrict"
 	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/train"
 )
@@ -223,10 +219,8 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig parses YAML text on top of DefaultConfig and validates it.
 func ParseConfig(text []byte) (Config, error) {
 	c := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(text))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := yamlstrict.Decode(text, &c); err != nil {
+		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err

@@ -1,15 +1,13 @@
 package train
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"github.com/dshrink/dshrink/internal/fsutil"
-	"io"
 	"math"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/internal/yamlstrict"
 )
 
 // Config is a whole training run, as read from a YAML file (see
@@ -146,6 +144,13 @@ func DefaultConfig() Config {
 	}
 }
 
+// MaxWorkers bounds data.workers and threads; MaxImageSize bounds
+// data.image_size and data.resize (in pixels).
+const (
+	MaxWorkers   = 1024
+	MaxImageSize = 8192
+)
+
 // LoadConfig reads a YAML configuration file on top of DefaultConfig.
 // Unknown or mistyped keys are errors naming the key, the line and the file.
 func LoadConfig(path string) (Config, error) {
@@ -163,10 +168,8 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig parses YAML text on top of DefaultConfig and validates it.
 func ParseConfig(text []byte) (Config, error) {
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(text))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := yamlstrict.Decode(text, &cfg); err != nil {
+		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -206,8 +209,14 @@ func (c Config) Validate() error {
 		return bad("data.random_crop_pad %d is negative", c.Data.RandomCropPad)
 	case c.Data.RandomErasing < 0 || c.Data.RandomErasing > 1:
 		return bad("data.random_erasing %g out of range [0, 1]", c.Data.RandomErasing)
-	case c.Data.Workers < 0:
-		return bad("data.workers %d is negative", c.Data.Workers)
+	case c.Data.Workers < 0 || c.Data.Workers > MaxWorkers:
+		return bad("data.workers %d out of range [0, %d]", c.Data.Workers, MaxWorkers)
+	case c.Threads > MaxWorkers:
+		return bad("threads %d exceeds %d", c.Threads, MaxWorkers)
+	case c.BatchSize > graph.MaxDim || c.EvalBatchSize > graph.MaxDim:
+		return bad("batch_size %d / eval_batch_size %d exceeds %d", c.BatchSize, c.EvalBatchSize, graph.MaxDim)
+	case c.Data.ImageSize > MaxImageSize || c.Data.Resize > MaxImageSize || c.Data.Resize < 0:
+		return bad("data.image_size %d / data.resize %d out of range [0, %d]", c.Data.ImageSize, c.Data.Resize, MaxImageSize)
 	}
 	switch strings.ToLower(c.Data.Dataset) {
 	case "fashion-mnist", "fashion_mnist", "fmnist", "mnist", "cifar10", "cifar-10", "cifar100", "cifar-100":

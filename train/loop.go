@@ -27,6 +27,7 @@ import (
 
 	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/memlimit"
 	"github.com/dshrink/dshrink/kernels/parallel"
 	"github.com/dshrink/dshrink/models"
 	"github.com/dshrink/dshrink/nn"
@@ -243,6 +244,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("model %s takes input %v, the data is [%d %d %d]", g.Name, s, ch, h, w)
 	}
 	RecordData(g, cfg.Data, ds) // preprocessing and class names travel with the model
+	if err := checkModelMemory(g, cfg.BatchSize, true, "training"); err != nil {
+		return nil, err
+	}
 	m, err := nn.NewModel(g, cfg.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("plan model: %w", err)
@@ -272,6 +276,9 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		tg, err := graph.Load(cfg.Distill.Teacher)
 		if err != nil {
 			return nil, fmt.Errorf("teacher: %w", err)
+		}
+		if err := checkModelMemory(tg, cfg.BatchSize, false, "the teacher"); err != nil {
+			return nil, err
 		}
 		if teacher, err = nn.NewModel(tg, cfg.BatchSize); err != nil {
 			return nil, fmt.Errorf("teacher %s: %w", cfg.Distill.Teacher, err)
@@ -653,9 +660,22 @@ func EvaluateGraphEach(g *graph.Graph, ds data.Dataset, batch int, each func(log
 	if s := g.Input.Shape; len(s) != 3 || s[0] != c || s[1] != h || s[2] != w {
 		return EvalResult{}, fmt.Errorf("model %s takes input %v, the data is [%d %d %d]", g.Name, s, c, h, w)
 	}
+	if err := checkModelMemory(g, min(batch, ds.Len()), false, "evaluating"); err != nil {
+		return EvalResult{}, err
+	}
 	m, err := nn.NewModel(g, min(batch, ds.Len()))
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("plan model: %w", err)
 	}
 	return EvaluateEach(m, ds, batch, each)
+}
+
+// checkModelMemory refuses, before anything is allocated, a model and batch
+// size whose buffers would not fit in memory.
+func checkModelMemory(g *graph.Graph, batch int, training bool, what string) error {
+	need, err := g.MemoryEstimate(batch, training)
+	if err != nil {
+		return fmt.Errorf("%s %s with batch size %d: %w", what, g.Name, batch, err)
+	}
+	return memlimit.Check(fmt.Sprintf("%s %s with batch size %d", what, g.Name, batch), need)
 }
