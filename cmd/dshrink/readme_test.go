@@ -60,9 +60,16 @@ func TestREADMEQuickStart(t *testing.T) {
 	bin := buildCLI(t)
 	dir := t.TempDir()
 	repo, _ := filepath.Abs("../..")
+	out := run(t, bin, dir, "version")
+	if !strings.Contains(out, "dshrink ") || !strings.Contains(out, "kernels ") || !strings.Contains(out, "go ") {
+		t.Errorf("version: want the version, Go and the kernels' instruction set:\n%s", out)
+	}
+	if out := run(t, bin, dir, "--version"); !strings.HasPrefix(out, "dshrink ") {
+		t.Errorf("--version: %s", out)
+	}
 	// The model-only part needs no data. 224 is shortened to 64 for speed.
 	run(t, bin, dir, "new", "mobilenet_v2", "-o", "mbv2.dsk", "--resolution", "64")
-	out := run(t, bin, dir, "new", "mobilenet_v2", "--preset", "fashion-mnist", "-o", "fm.dsk")
+	out = run(t, bin, dir, "new", "mobilenet_v2", "--preset", "fashion-mnist", "-o", "fm.dsk")
 	if !strings.Contains(out, "0.70 M params") {
 		t.Errorf("fashion-mnist preset: %s", out)
 	}
@@ -96,4 +103,29 @@ func TestREADMEQuickStart(t *testing.T) {
 		}
 	}
 	run(t, bin, dir, "bench", "runs/base/model.dsk", "runs/ft/merged.dsk", "--rounds", "2", "--iters", "1")
+
+	// predict on the shrunk model needs no flags: the preprocessing and the
+	// Fashion-MNIST class names travel from training through the merge.
+	samples, err := filepath.Glob(filepath.Join(repo, "docs", "samples", "*.png"))
+	if err != nil || len(samples) == 0 {
+		t.Fatalf("no sample images in docs/samples: %v", err)
+	}
+	out = run(t, bin, dir, append([]string{"predict", "runs/ft/merged.dsk"}, samples...)...)
+	for _, s := range samples {
+		if !strings.Contains(out, s) {
+			t.Errorf("predict printed nothing for %s:\n%s", s, out)
+		}
+	}
+	named := 0
+	for _, c := range data.FashionMNISTClasses {
+		if strings.Contains(out, "1. "+c+" ") {
+			named++
+		}
+	}
+	if named == 0 || !strings.Contains(out, "(class ") {
+		t.Errorf("predict on the Fashion-MNIST model: want Fashion-MNIST class names:\n%s", out)
+	}
+	if strings.Contains(out, "records no preprocessing") {
+		t.Errorf("the trained model lost its preprocessing:\n%s", out)
+	}
 }
