@@ -113,6 +113,12 @@ func (r *Report) ChainOutputs() []string {
 // The merged graph computes the same function as g (up to float32 rounding
 // of the merged weights); use Verify to check it.
 func Merge(g *graph.Graph, opts Options) (*graph.Graph, *Report, error) {
+	if opts.MaxKernel < 0 || opts.MaxKernel > graph.MaxDim {
+		return nil, nil, fmt.Errorf("merge: max kernel %d, want 1 to %d (0: the default %d)", opts.MaxKernel, graph.MaxDim, DefaultMaxKernel)
+	}
+	if math.IsNaN(opts.MaxMACGrowth) {
+		return nil, nil, fmt.Errorf("merge: MAC growth limit is NaN")
+	}
 	opts = opts.withDefaults()
 	before, err := g.Cost()
 	if err != nil {

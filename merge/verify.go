@@ -10,6 +10,7 @@ import (
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/graph/reference"
+	"github.com/dshrink/dshrink/internal/memlimit"
 	"github.com/dshrink/dshrink/nn"
 )
 
@@ -113,6 +114,12 @@ type Result struct {
 // the float32 parameters, so the figures measure the merge itself (float32
 // rounding of the merged weights included).
 func Verify(orig, merged *graph.Graph, opts VerifyOptions) (*Result, error) {
+	if opts.Random < 0 || opts.RealN < 0 {
+		return nil, fmt.Errorf("verify: %d random and %d real images, want counts >= 0", opts.Random, opts.RealN)
+	}
+	if opts.Tol < 0 || math.IsNaN(opts.Tol) || math.IsInf(opts.Tol, 0) {
+		return nil, fmt.Errorf("verify: tolerance %v, want a finite value >= 0 (0: the default %g)", opts.Tol, DefaultTolerance)
+	}
 	if opts.Random <= 0 {
 		opts.Random = 2
 	}
@@ -122,9 +129,16 @@ func Verify(orig, merged *graph.Graph, opts VerifyOptions) (*Result, error) {
 	if !sameShape(orig.Input.Shape, merged.Input.Shape) {
 		return nil, fmt.Errorf("verify: input shapes differ: %v vs %v", orig.Input.Shape, merged.Input.Shape)
 	}
+	if err := orig.Validate(); err != nil {
+		return nil, fmt.Errorf("verify: original model: %w", err)
+	}
 	per := 1
 	for _, d := range orig.Input.Shape {
-		per *= d
+		per *= d // bounded by Validate
+	}
+	// Every random image is generated up front.
+	if err := memlimit.Check(fmt.Sprintf("verify: %d random images of %v", opts.Random, orig.Input.Shape), memlimit.Mul(int64(opts.Random), int64(per), 4)); err != nil {
+		return nil, err
 	}
 	res := &Result{Tol: opts.Tol, Executor: "nn (float32)"}
 	if opts.Executor == ExecReference {
