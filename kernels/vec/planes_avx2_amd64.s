@@ -254,8 +254,11 @@ apnext:
 	RET
 
 // func gradSumsAVX2(a *planeArgs): g = dy where lo < x*sc+sh < hi (or
-// everywhere when not a.masked); s = sum g, ss = sum g*(x-mean).
-TEXT ·gradSumsAVX2(SB), NOSPLIT, $0-8
+// everywhere when not a.masked); s = sum g, ss = sum g*(x-mean). Two
+// vectors per step in separate float32 sums (the chains of dependent adds
+// bound this kernel); the float64 sums live in the frame: 0(SP) and 32(SP)
+// for s, 64(SP) and 96(SP) for ss; the tail mask at 128(SP).
+TEXT ·gradSumsAVX2(SB), NOSPLIT, $160-8
 	MOVQ a+0(FP), AX
 	MOVQ 0(AX), SI
 	MOVQ 24(AX), R13
@@ -277,11 +280,13 @@ TEXT ·gradSumsAVX2(SB), NOSPLIT, $0-8
 	LEAQ vecTailMask<>+32(SB), DX
 	SUBQ CX, DX
 	VMOVDQU (DX), Y9
+	VMOVDQU Y9, 128(SP)
 	SHRQ $3, R9
-	VXORPD Y4, Y4, Y4
-	VXORPD Y5, Y5, Y5
-	VXORPD Y6, Y6, Y6
-	VXORPD Y7, Y7, Y7
+	VXORPD Y0, Y0, Y0
+	VMOVUPD Y0, 0(SP)
+	VMOVUPD Y0, 32(SP)
+	VMOVUPD Y0, 64(SP)
+	VMOVUPD Y0, 96(SP)
 	XORQ R12, R12
 
 gsplane:
@@ -291,6 +296,8 @@ gsplane:
 gsblk:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
 	MOVQ CX, R11
 	CMPQ R11, $64
 	JLE  gscnt
@@ -298,83 +305,118 @@ gsblk:
 
 gscnt:
 	SUBQ R11, CX
+	CMPQ R11, $2
+	JLT  gsone
+
+gspair:
+	VMOVUPS (SI)(DX*1), Y4
+	VMOVUPS 32(SI)(DX*1), Y7
+	VMOVAPS Y14, Y5
+	VFMADD231PS Y15, Y4, Y5
+	VMOVAPS Y14, Y8
+	VFMADD231PS Y15, Y7, Y8
+	VCMPPS $0x1e, Y13, Y5, Y6
+	VCMPPS $0x11, Y12, Y5, Y5
+	VCMPPS $0x1e, Y13, Y8, Y9
+	VCMPPS $0x11, Y12, Y8, Y8
+	VANDPS Y6, Y5, Y5
+	VANDPS Y9, Y8, Y8
+	VORPS  Y10, Y5, Y5
+	VORPS  Y10, Y8, Y8
+	VANDPS (R13)(DX*1), Y5, Y5
+	VANDPS 32(R13)(DX*1), Y8, Y8
+	VSUBPS Y11, Y4, Y4
+	VSUBPS Y11, Y7, Y7
+	VADDPS Y5, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VFMADD231PS Y5, Y4, Y2
+	VFMADD231PS Y8, Y7, Y3
+	ADDQ $64, DX
+	SUBQ $2, R11
+	CMPQ R11, $2
+	JGE  gspair
+
+gsone:
 	TESTQ R11, R11
 	JZ    gsendblk
-
-gsloop:
-	VMOVUPS (SI)(DX*1), Y2
-	VMOVAPS Y14, Y3
-	VFMADD231PS Y15, Y2, Y3
-	VCMPPS $0x1e, Y13, Y3, Y8
-	VCMPPS $0x11, Y12, Y3, Y3
-	VANDPS Y8, Y3, Y3
-	VORPS  Y10, Y3, Y3
-	VANDPS (R13)(DX*1), Y3, Y3
-	VSUBPS Y11, Y2, Y2
-	VADDPS Y3, Y0, Y0
-	VFMADD231PS Y3, Y2, Y1
+	VMOVUPS (SI)(DX*1), Y4
+	VMOVAPS Y14, Y5
+	VFMADD231PS Y15, Y4, Y5
+	VCMPPS $0x1e, Y13, Y5, Y6
+	VCMPPS $0x11, Y12, Y5, Y5
+	VANDPS Y6, Y5, Y5
+	VORPS  Y10, Y5, Y5
+	VANDPS (R13)(DX*1), Y5, Y5
+	VSUBPS Y11, Y4, Y4
+	VADDPS Y5, Y0, Y0
+	VFMADD231PS Y5, Y4, Y2
 	ADDQ $32, DX
-	DECQ R11
-	JNZ  gsloop
 
 gsendblk:
 	TESTQ CX, CX
 	JZ    gstail
-	VCVTPS2PD X0, Y8
-	VEXTRACTF128 $1, Y0, X2
-	VCVTPS2PD X2, Y2
-	VADDPD Y8, Y4, Y4
-	VADDPD Y2, Y5, Y5
-	VCVTPS2PD X1, Y8
-	VEXTRACTF128 $1, Y1, X2
-	VCVTPS2PD X2, Y2
-	VADDPD Y8, Y6, Y6
-	VADDPD Y2, Y7, Y7
-	JMP  gsblk
+	CALL  gsFlush<>(SB)
+	JMP   gsblk
 
 gstail:
+	VMOVDQU 128(SP), Y9
 	VPTEST Y9, Y9
 	JZ     gsflush
-	VMASKMOVPS (SI)(DX*1), Y9, Y2
-	VMOVAPS Y14, Y3
-	VFMADD231PS Y15, Y2, Y3
-	VCMPPS $0x1e, Y13, Y3, Y8
-	VCMPPS $0x11, Y12, Y3, Y3
-	VANDPS Y8, Y3, Y3
-	VORPS  Y10, Y3, Y3
-	VMASKMOVPS (R13)(DX*1), Y9, Y8
-	VANDPS Y8, Y3, Y3
-	VSUBPS Y11, Y2, Y2
-	VADDPS Y3, Y0, Y0
-	VFMADD231PS Y3, Y2, Y1
+	VMASKMOVPS (SI)(DX*1), Y9, Y4
+	VMOVAPS Y14, Y5
+	VFMADD231PS Y15, Y4, Y5
+	VCMPPS $0x1e, Y13, Y5, Y6
+	VCMPPS $0x11, Y12, Y5, Y5
+	VANDPS Y6, Y5, Y5
+	VORPS  Y10, Y5, Y5
+	VMASKMOVPS (R13)(DX*1), Y9, Y6
+	VANDPS Y6, Y5, Y5
+	VSUBPS Y11, Y4, Y4
+	VADDPS Y5, Y0, Y0
+	VFMADD231PS Y5, Y4, Y2
 
 gsflush:
-	VCVTPS2PD X0, Y8
-	VEXTRACTF128 $1, Y0, X2
-	VCVTPS2PD X2, Y2
-	VADDPD Y8, Y4, Y4
-	VADDPD Y2, Y5, Y5
-	VCVTPS2PD X1, Y8
-	VEXTRACTF128 $1, Y1, X2
-	VCVTPS2PD X2, Y2
-	VADDPD Y8, Y6, Y6
-	VADDPD Y2, Y7, Y7
+	CALL gsFlush<>(SB)
 	ADDQ R10, R12
 	DECQ R8
 	JNZ  gsplane
-	VADDPD Y5, Y4, Y4
+	VMOVUPD 0(SP), Y4
+	VADDPD 32(SP), Y4, Y4
 	VEXTRACTF128 $1, Y4, X0
 	VADDPD X0, X4, X4
 	VPERMILPD $1, X4, X0
 	VADDSD X0, X4, X4
 	VMOVSD X4, 96(AX)
-	VADDPD Y7, Y6, Y6
+	VMOVUPD 64(SP), Y6
+	VADDPD 96(SP), Y6, Y6
 	VEXTRACTF128 $1, Y6, X0
 	VADDPD X0, X6, X6
 	VPERMILPD $1, X6, X0
 	VADDSD X0, X6, X6
 	VMOVSD X6, 104(AX)
 	VZEROUPPER
+	RET
+
+// gsFlush adds the float32 sums Y0+Y1 (s) and Y2+Y3 (ss) of gradSumsAVX2
+// into its float64 sums in the caller's frame (8 bytes up: the return
+// address). It clobbers Y4-Y7.
+TEXT gsFlush<>(SB), NOSPLIT|NOFRAME, $0-0
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VCVTPS2PD X0, Y4
+	VEXTRACTF128 $1, Y0, X5
+	VCVTPS2PD X5, Y5
+	VADDPD 8(SP), Y4, Y4
+	VADDPD 40(SP), Y5, Y5
+	VMOVUPD Y4, 8(SP)
+	VMOVUPD Y5, 40(SP)
+	VCVTPS2PD X2, Y6
+	VEXTRACTF128 $1, Y2, X7
+	VCVTPS2PD X7, Y7
+	VADDPD 72(SP), Y6, Y6
+	VADDPD 104(SP), Y7, Y7
+	VMOVUPD Y6, 72(SP)
+	VMOVUPD Y7, 104(SP)
 	RET
 
 // func gradAffineAVX2(a *planeArgs): dx (a.y) = a*g - b - k*(x-mean), g as
