@@ -13,6 +13,7 @@ import (
 func init() {
 	var out string
 	var opts onnx.ExportOptions
+	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "export MODEL.dsk -o MODEL.onnx",
 		Short: "Write a dshrink model (original, searched, fine-tuned or merged) as ONNX",
@@ -44,6 +45,10 @@ border bias map as an Add after the Conv.`,
 			}); err != nil {
 				return err
 			}
+			if jsonOut {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"model": args[0], "nodes": len(g.Nodes), "opset": max(opts.Opset, 13),
+					"batch": opts.Batch, "bytes": len(data), "producer_version": onnx.Version, "outputs": map[string]string{"onnx": out}})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "exported %s (%d nodes) -> %s (%d bytes)\n", args[0], len(g.Nodes), out, len(data))
 			return nil
 		},
@@ -51,5 +56,6 @@ border bias map as an Add after the Conv.`,
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output ONNX file")
 	cmd.Flags().IntVar(&opts.Opset, "opset", 13, "ONNX opset version (13 to 17)")
 	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "fixed batch size (0: dynamic)")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	rootCmd.AddCommand(cmd)
 }

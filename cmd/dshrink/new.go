@@ -11,6 +11,7 @@ import (
 func init() {
 	o := models.Default()
 	var out, preset string
+	var jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "new ARCH -o MODEL.dsk",
 		Short: "Build a fresh, seeded model (mobilenet_v2 or efficientnet_lite0)",
@@ -21,7 +22,8 @@ names follow torchvision's mobilenet_v2, so weights map one to one.`,
   dshrink new mobilenet_v2 --width 1.4 --classes 100 -o m.dsk
   dshrink new mobilenet_v2 --preset fashion-mnist -o fm.dsk   # 0.5, 1x28x28, stem stride 1
   dshrink new efficientnet_lite0 --resolution 160 -o lite0.dsk`,
-		Args: cobra.ExactArgs(1),
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []cobra.Completion{"mobilenet_v2", "efficientnet_lite0"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("missing -o OUTPUT")
@@ -69,6 +71,10 @@ names follow torchvision's mobilenet_v2, so weights map one to one.`,
 			if err != nil {
 				return err
 			}
+			if jsonOut {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"architecture": g.Meta["architecture"], "name": g.Name, "input": g.Input.Shape,
+					"classes": g.Classes, "blocks": len(g.Blocks), "params": c.Params, "macs": c.MACs, "outputs": map[string]string{"model": out}})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s, input %v, %d blocks, %.2f M params, %.1f M MACs\n",
 				out, g.Name, g.Input.Shape, len(g.Blocks), float64(c.Params)/1e6, float64(c.MACs)/1e6)
 			return nil
@@ -84,5 +90,6 @@ names follow torchvision's mobilenet_v2, so weights map one to one.`,
 	f.IntVar(&o.StemStride, "stem-stride", o.StemStride, "stride of the first convolution (1 or 2)")
 	f.Float64Var(&o.Dropout, "dropout", o.Dropout, "dropout before the classifier")
 	f.Uint64Var(&o.Seed, "seed", o.Seed, "initialisation seed")
+	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	rootCmd.AddCommand(cmd)
 }
