@@ -335,23 +335,34 @@ func dotTapsGo(d, src []float32, offs []int, acc []float32) {
 	}
 }
 
-// gatherTapsGo sets out[p] = sum_t w[t]*src[offs[t]+p].
+// gatherTapsGo sets out[p] = sum_t w[t]*src[offs[t]+p], eight outputs at a
+// time in registers over all taps, then the last len(out)%8 one by one.
 func gatherTapsGo(out, src []float32, offs []int, w []float32) {
-	for t, off := range offs {
-		s := src[off : off+len(out)]
-		wv := w[t]
-		if t == 0 {
-			for i, v := range s {
-				out[i] = wv * v
-			}
-			continue
+	w = w[:len(offs)]
+	p := 0
+	for ; p+8 <= len(out); p += 8 {
+		var a0, a1, a2, a3, a4, a5, a6, a7 float32
+		for t, off := range offs {
+			s := src[off+p : off+p+8 : off+p+8]
+			wv := w[t]
+			a0 += wv * s[0]
+			a1 += wv * s[1]
+			a2 += wv * s[2]
+			a3 += wv * s[3]
+			a4 += wv * s[4]
+			a5 += wv * s[5]
+			a6 += wv * s[6]
+			a7 += wv * s[7]
 		}
-		for i, v := range s {
-			out[i] += wv * v
-		}
+		o := out[p : p+8 : p+8]
+		o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = a0, a1, a2, a3, a4, a5, a6, a7
 	}
-	if len(offs) == 0 {
-		clear(out)
+	for ; p < len(out); p++ {
+		var a float32
+		for t, off := range offs {
+			a += w[t] * src[off+p]
+		}
+		out[p] = a
 	}
 }
 

@@ -121,35 +121,62 @@ func (t *task) dwTinyBackWeight(c int) {
 
 // tinyMVGo sets, for each of n images, y[q] = b + sum_{r<nin} x[r]*m[r*16+q]
 // for q < nout; the planes of image i start at i*ys in y and i*xs in x.
+// Eight outputs at a time stay in registers (m's rows are 16 wide, so the
+// eight columns read always exist).
 func tinyMVGo(y []float32, ys int, x []float32, xs int, m *[dwTinyMax * dwTinyMax]float32, nin, nout, n int, b float32) {
-	var acc [dwTinyMax]float32
 	for i := 0; i < n; i++ {
 		xp := x[i*xs : i*xs+nin]
-		for q := range acc[:nout] {
-			acc[q] = b
-		}
-		for r, v := range xp {
-			col := m[r*dwTinyMax : r*dwTinyMax+nout]
-			for q, w := range col {
-				acc[q] += v * w
+		yp := y[i*ys : i*ys+nout]
+		for q0 := 0; q0 < nout; q0 += 8 {
+			a0, a1, a2, a3, a4, a5, a6, a7 := b, b, b, b, b, b, b, b
+			for r, v := range xp {
+				c := m[r*dwTinyMax+q0 : r*dwTinyMax+q0+8 : r*dwTinyMax+q0+8]
+				a0 += v * c[0]
+				a1 += v * c[1]
+				a2 += v * c[2]
+				a3 += v * c[3]
+				a4 += v * c[4]
+				a5 += v * c[5]
+				a6 += v * c[6]
+				a7 += v * c[7]
+			}
+			if out := yp[q0:]; len(out) >= 8 {
+				out = out[:8]
+				out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7] = a0, a1, a2, a3, a4, a5, a6, a7
+			} else {
+				acc := [8]float32{a0, a1, a2, a3, a4, a5, a6, a7}
+				copy(out, acc[:])
 			}
 		}
-		copy(y[i*ys:i*ys+nout], acc[:nout])
 	}
 }
 
 // tinyOuterGo adds, over n images, dy[q]*x[r] into g[q*16+r] (q < nd,
 // r < nx) and dy[q] into bs[q]; the planes of image i start at i*ds in dy
-// and i*xs in x.
+// and i*xs in x. The x plane of an image is held in registers (zero past
+// nx) and every row of g updated with fixed-length, check-free code.
 func tinyOuterGo(g *[dwTinyMax * dwTinyMax]float32, bs *[dwTinyMax]float32, dy []float32, ds int, x []float32, xs, nd, nx, n int) {
 	for i := 0; i < n; i++ {
 		d := dy[i*ds : i*ds+nd]
-		xp := x[i*xs : i*xs+nx]
+		var xv [dwTinyMax]float32
+		copy(xv[:], x[i*xs:i*xs+nx])
+		x0, x1, x2, x3, x4, x5, x6, x7 := xv[0], xv[1], xv[2], xv[3], xv[4], xv[5], xv[6], xv[7]
 		for q, dv := range d {
-			bs[q] += dv
-			row := g[q*dwTinyMax : q*dwTinyMax+nx]
-			for r, v := range xp {
-				row[r] += dv * v
+			bs[q&(dwTinyMax-1)] += dv
+			row := g[(q&(dwTinyMax-1))*dwTinyMax:][:dwTinyMax]
+			row[0] += dv * x0
+			row[1] += dv * x1
+			row[2] += dv * x2
+			row[3] += dv * x3
+			row[4] += dv * x4
+			row[5] += dv * x5
+			row[6] += dv * x6
+			row[7] += dv * x7
+			if nx > 8 {
+				hi := row[8:16]
+				for r, v := range xv[8:] {
+					hi[r] += dv * v
+				}
 			}
 		}
 	}
