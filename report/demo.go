@@ -40,7 +40,7 @@ func DemoConfig(quick bool) (shrink.Config, error) {
 	return cfg, nil
 }
 
-// Quick turns a demo configuration into its 1-2 minute variant: 2000
+// Quick turns a demo configuration into its smoke-test variant (under a minute): 2000
 // training and 500 test images, 2 base epochs, 1 search and 1 fine-tuning
 // epoch, 50 timed runs per model, and QuickOut as the run directory when
 // cfg.Out is the default one. The figures are only a smoke test.

@@ -2,11 +2,11 @@
 # The README's first command: installs what dshrink needs (setup.sh: Go
 # modules, the Fashion-MNIST dataset, ...), builds dshrink and runs the demo
 # with its embedded default configuration (configs/demo.yaml): the whole
-# DepthShrinker method on Fashion-MNIST in a few minutes on 2 cores,
+# DepthShrinker method on Fashion-MNIST in about 4 minutes on 2 cores,
 # ending in runs/demo/report.html.
 #
 #   ./scripts/demo.sh                 # the demo, into runs/demo
-#   ./scripts/demo.sh --quick         # a 1-2 minute variant, into runs/demo-quick
+#   ./scripts/demo.sh --quick         # a smoke run of under a minute, into runs/demo-quick
 #   ./scripts/demo.sh --out /tmp/d    # any other `dshrink demo` flag
 #
 # Rerunning it resumes: finished stages are skipped, an interrupted one
