@@ -12,6 +12,8 @@ const (
 	// packMinN is the least width of B for which Sgemm packs a long-k A
 	// (see kernelImpl.packLongK): packing costs about 16/n of the product.
 	packMinN = 256
+	// colPad is the padding after packed A read by the column kernels.
+	colPad = 16
 	// shortK is the longest k block for which row panels of A are the outer
 	// loop (see block); bBlockB is then the byte size of a B block.
 	shortK  = 64
@@ -32,6 +34,8 @@ type workspace struct {
 	args tileArgs
 	b    []float32 // packed block of B
 	edge []float32 // packed edge panel when B is read in place
+	bt   []float32 // edge columns of B, each contiguous in k (dot kernels)
+	col  [16]float32
 }
 
 var (
@@ -57,7 +61,9 @@ func (p *PackedA) pack(kern *kernelImpl, transA bool, m, k int, alpha float32, a
 	mr := kern.mr
 	panels := (m + mr - 1) / mr
 	p.m, p.k, p.kern = m, k, kern
-	p.data = grow(p.data, panels*k*mr)
+	// The column kernels read whole vectors of a k step, up to a vector
+	// past the last step's mr floats.
+	p.data = grow(p.data, panels*k*mr+colPad)
 	if k == 0 || m == 0 {
 		return
 	}
@@ -191,6 +197,8 @@ type blockState struct {
 	pc, kc int
 	jc     int // first column of the block
 	edgeAt int // columns from edgeAt on come from the packed edge panel
+	cols   int // trailing columns of the block left to colTile
+	kc8    int // floats between the columns of workspace.bt
 	flags  int
 	beta   float32
 }
@@ -253,33 +261,48 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 					st.flags |= flagClamp
 				}
 			}
+			// A few trailing columns go to the column kernels.
+			st.cols = 0
+			if rem := nc % kern.lanes; rem <= kern.colMax {
+				st.cols = rem
+			}
+			ncT := nc - st.cols
+			if st.cols > 0 && (j.direct || j.transB) {
+				j.packBT(ws, &st, ncT)
+			}
 			// Lay out B for this block: packed panels, or in place with
 			// only the trailing partial panel packed.
 			st.edgeAt = nc
 			if direct {
-				if rem := nc % nr; rem != 0 {
+				if rem := ncT % nr; rem != 0 {
 					st.edgeAt = nc - rem
 					ws.edge = grow(ws.edge, kc*nr)
 					j.packB(ws.edge, pc, kc, jc+st.edgeAt, rem)
 				}
 			} else {
-				ws.b = grow(ws.b, (nc+nr-1)/nr*kc*nr)
-				j.packB(ws.b, pc, kc, jc, nc)
+				ws.b = grow(ws.b, (ncT+nr-1)/nr*kc*nr)
+				j.packB(ws.b, pc, kc, jc, ncT)
 			}
 			for ic := m0; ic < m1; ic += mcStep {
 				icEnd := min(ic+mcStep, m1)
 				if rowsOuter {
 					for ir := ic; ir < icEnd; ir += mr {
-						for jr := 0; jr < nc; jr += nr {
-							j.tile(ws, &st, ir, min(mr, icEnd-ir), jr, min(nr, nc-jr))
+						for jr := 0; jr < ncT; jr += nr {
+							j.tile(ws, &st, ir, min(mr, icEnd-ir), jr, min(nr, ncT-jr))
+						}
+						if st.cols > 0 {
+							j.colTile(ws, &st, ir, min(mr, icEnd-ir), ncT)
 						}
 					}
 					continue
 				}
-				for jr := 0; jr < nc; jr += nr {
+				for jr := 0; jr < ncT; jr += nr {
 					for ir := ic; ir < icEnd; ir += mr {
-						j.tile(ws, &st, ir, min(mr, icEnd-ir), jr, min(nr, nc-jr))
+						j.tile(ws, &st, ir, min(mr, icEnd-ir), jr, min(nr, ncT-jr))
 					}
+				}
+				for ir := ic; st.cols > 0 && ir < icEnd; ir += mr {
+					j.colTile(ws, &st, ir, min(mr, icEnd-ir), ncT)
 				}
 			}
 			if k == 0 {
@@ -339,6 +362,77 @@ func (j *mulJob) tile(ws *workspace, st *blockState, ir, rows, jr, cols int) {
 		args.ldr = ep.LdRes * 4
 	}
 	st.table[widx][rows](args)
+}
+
+// packBT packs the st.cols columns of op(B) from block column jr on, rows
+// st.pc to st.pc+st.kc, into workspace.bt for the column kernels: each
+// column contiguous and zero-padded to a whole vector.
+func (j *mulJob) packBT(ws *workspace, st *blockState, jr int) {
+	lanes := j.kern.lanes
+	st.kc8 = (st.kc + lanes - 1) / lanes * lanes
+	ws.bt = grow(ws.bt, st.cols*st.kc8)
+	for c := 0; c < st.cols; c++ {
+		d := ws.bt[c*st.kc8 : (c+1)*st.kc8]
+		col := st.jc + jr + c
+		if j.transB {
+			copy(d, j.b[col*j.ldb+st.pc:col*j.ldb+st.pc+st.kc])
+		} else {
+			for kk := 0; kk < st.kc; kk++ {
+				d[kk] = j.b[(st.pc+kk)*j.ldb+col]
+			}
+		}
+		clear(d[st.kc:])
+	}
+}
+
+// colTile computes the st.cols trailing columns of the block, from block
+// column jr on, for the rows at ir, one column at a time with the column
+// kernels, and applies the block's epilogue in Go.
+func (j *mulJob) colTile(ws *workspace, st *blockState, ir, rows, jr int) {
+	kern := j.kern
+	ep := &j.ep
+	args := &ws.args
+	args.k, args.c = st.kc, &ws.col[0]
+	if r := st.kc % kern.lanes; r != 0 {
+		args.mask = 1<<r - 1
+		args.maskp = &avx2Masks[16-r]
+	}
+	for c := 0; c < st.cols; c++ {
+		col := st.jc + jr + c
+		switch {
+		case st.kc == 0:
+			clear(ws.col[:rows])
+		case j.direct:
+			args.a, args.lda = &j.a[ir*j.lda+st.pc], j.lda*4
+			args.b = &ws.bt[c*st.kc8]
+			kern.dot[rows](args)
+		default:
+			args.a = &j.apack[ir/kern.mr*j.k*kern.mr+st.pc*kern.mr]
+			if j.transB {
+				args.b, args.bstride = &ws.bt[c*st.kc8], 4
+			} else {
+				args.b, args.bstride = &j.b[st.pc*j.ldb+col], j.ldb*4
+			}
+			kern.col(args)
+		}
+		for i := 0; i < rows; i++ {
+			v := ws.col[i]
+			ci := (ir+i)*j.ldc + col
+			if st.flags&flagLoadC != 0 {
+				v += st.beta * j.c[ci]
+			}
+			if st.flags&flagBias != 0 {
+				v += ep.Bias[ir+i]
+			}
+			if st.flags&flagRes != 0 {
+				v += ep.Residual[(ir+i)*ep.LdRes+col]
+			}
+			if st.flags&flagClamp != 0 {
+				v = min(max(v, ep.Min), ep.Max)
+			}
+			j.c[ci] = v
+		}
+	}
 }
 
 // packB packs the kc x cols block of op(B) starting at row pc, column j0 into

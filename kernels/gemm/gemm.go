@@ -6,7 +6,11 @@
 // (when not transposed) read in place, and an assembly micro-kernel computes
 // MR x NR tiles of C held in registers. Kernels exist for AVX-512 (12 x 32
 // tile), AVX2+FMA (6 x 16) and pure Go (4 x 8); the best one the CPU supports
-// is picked at start-up and can be forced with SetKernel.
+// is picked at start-up and can be forced with SetKernel. The last one to
+// four columns of a product whose width is not a multiple of the vector
+// width (N = 49 in a 7x7 convolution layer) go to one-column kernels
+// (vectorised along the tile's rows for packed A, along k for A read in
+// place) instead of a tile that would leave most of its lanes idle.
 //
 // Work is split across kernels/parallel threads by blocks of columns (or rows
 // for short, wide products); problems too small to benefit run on the calling

@@ -200,6 +200,118 @@ func epilogue(a *asmgen.Asm, x family, t asmgen.Tile, pre string, partial bool) 
 	a.Ins(x.Return()...)
 }
 
+// colKernel emits the one-column kernel of a family: out[0:lanes] =
+// sum over k of the packed A step (mr floats, read as a whole vector whose
+// lanes past mr belong to the next step and are ignored) times B[k] (one
+// float, bstride bytes apart). p.c points at the lanes-float output; the
+// caller applies the epilogue. Four k steps per iteration go to four
+// accumulators, so the FMA latency does not bound it.
+func colKernel(f *asmgen.File, x family) string {
+	name := "col" + x.Name
+	a := f.Func(name, "p *tileArgs", 8)
+	a.I("MOVQ p+0(FP), DI")
+	a.I("MOVQ %d(DI), SI", offA)
+	a.I("MOVQ %d(DI), DX", offB)
+	a.I("MOVQ %d(DI), CX", offK)
+	a.I("MOVQ %d(DI), R8", offBStride)
+	a.I("MOVQ %d(DI), AX", offC)
+	a.I("LEAQ (R8)(R8*2), R11")
+	for u := 0; u < 4; u++ {
+		a.Ins(x.Zero(asmgen.VReg(u)))
+	}
+	a.I("MOVQ CX, BX")
+	a.I("SHRQ $2, CX")
+	a.I("JEQ %s_rem", name)
+	a.Label(name + "_loop")
+	for u, b := range []string{"(DX)", "(DX)(R8*1)", "(DX)(R8*2)", "(DX)(R11*1)"} {
+		a.Ins(x.Broadcast(b, asmgen.VReg(4+u)))
+	}
+	for u := 0; u < 4; u++ {
+		a.Ins(x.FMA(fmt.Sprintf("%d(SI)", 4*x.mr*u), asmgen.VReg(4+u), asmgen.VReg(u)))
+	}
+	a.I("ADDQ $%d, SI", 16*x.mr)
+	a.I("LEAQ (DX)(R8*4), DX")
+	a.I("DECQ CX")
+	a.I("JNZ %s_loop", name)
+	a.Label(name + "_rem")
+	a.I("ANDQ $3, BX")
+	a.I("JEQ %s_sum", name)
+	a.Label(name + "_rloop")
+	a.Ins(x.Broadcast("(DX)", 4), x.FMA("(SI)", 4, 0))
+	a.I("ADDQ $%d, SI", 4*x.mr)
+	a.I("ADDQ R8, DX")
+	a.I("DECQ BX")
+	a.I("JNZ %s_rloop", name)
+	a.Label(name + "_sum")
+	a.Ins(x.Add(x.R(1), 0, 0), x.Add(x.R(3), 2, 2), x.Add(x.R(2), 0, 0), x.Store(0, "(AX)"))
+	a.Ins(x.Return()...)
+	f.EndFunc()
+	return name
+}
+
+// dotKernel emits the kernel computing one column for mr rows of A read in
+// place: out[i] = sum over k of A[i*lda+k] * bt[k], with bt the column packed
+// contiguously and zero-padded to a whole vector. A vector of k steps per
+// row and iteration; the last partial vector of A is loaded under the tail
+// mask (p.maskp on AVX2, p.mask on AVX-512), so A is never read past row i's
+// k-th element.
+func dotKernel(f *asmgen.File, x family, mr int) string {
+	name := fmt.Sprintf("dot%sM%d", x.Name, mr)
+	bv, mask, tmp := x.b(0), asmgen.VReg(x.bReg+1), asmgen.VReg(x.tmp[0])
+	a := f.Func(name, "p *tileArgs", 8)
+	a.I("MOVQ p+0(FP), DI")
+	a.I("MOVQ %d(DI), SI", offA)
+	a.I("MOVQ %d(DI), DX", offB)
+	a.I("MOVQ %d(DI), CX", offK)
+	a.I("MOVQ %d(DI), AX", offC)
+	a.I("MOVQ %d(DI), R10", offLda)
+	a.I("LEAQ (R10)(R10*2), R11")
+	a.I("LEAQ (R10)(R10*4), R12")
+	a.I("LEAQ (SI)(R11*2), R13")
+	t := asmgen.Tile{ISA: x.ISA, Rows: mr, Vecs: 1, Acc: func(r, v int) asmgen.VReg { return asmgen.VReg(r) }}
+	t.Zero(a)
+	shift := map[int]int{8: 3, 16: 4}[x.Lanes()]
+	a.I("MOVQ CX, BX")
+	a.I("SHRQ $%d, CX", shift)
+	a.I("JEQ %s_tail", name)
+	a.Label(name + "_loop")
+	a.Ins(x.Load("(DX)", bv))
+	for r := 0; r < mr; r++ {
+		a.Ins(x.FMA(aAddr(r, true), bv, t.Acc(r, 0)))
+	}
+	a.I("ADDQ $%d, SI", x.VecBytes)
+	if mr > 6 {
+		a.I("ADDQ $%d, R13", x.VecBytes)
+	}
+	a.I("ADDQ $%d, DX", x.VecBytes)
+	a.I("DECQ CX")
+	a.I("JNZ %s_loop", name)
+	a.Label(name + "_tail")
+	a.I("ANDQ $%d, BX", x.Lanes()-1)
+	a.I("JEQ %s_sum", name)
+	m := x.R(mask)
+	if x.Tail == asmgen.TailKMask {
+		a.I("MOVQ %d(DI), R9", offMask)
+		a.I("KMOVW R9, K1")
+		m = x.KMask(1)
+	} else {
+		a.I("MOVQ %d(DI), R9", offMaskP)
+		a.Ins(x.Load("(R9)", mask))
+	}
+	a.Ins(x.Load("(DX)", bv))
+	for r := 0; r < mr; r++ {
+		a.Ins(x.LoadMasked(aAddr(r, true), m, tmp), x.FMA(x.R(tmp), bv, t.Acc(r, 0)))
+	}
+	a.Label(name + "_sum")
+	for r := 0; r < mr; r++ {
+		x.ReduceAdd(a, t.Acc(r, 0), tmp)
+		a.Ins(x.StoreLane0(t.Acc(r, 0), fmt.Sprintf("%d(AX)", 4*r)))
+	}
+	a.Ins(x.Return()...)
+	f.EndFunc()
+	return name
+}
+
 func main() {
 	dir := flag.String("dir", ".", "directory to write tiles_amd64.s and tiles_amd64.go to")
 	flag.Parse()
@@ -220,6 +332,12 @@ func main() {
 			f.Table(fmt.Sprintf("%s[w][mr] is the kernel for mr rows of %s A and panel width index w (0 narrow, 1 wide).", tn, what),
 				tn, "func(*tileArgs)", rows)
 		}
+		colKernel(f, x)
+		dots := []string{"nil"}
+		for mr := 1; mr <= x.mr; mr++ {
+			dots = append(dots, dotKernel(f, x, mr))
+		}
+		f.List(fmt.Sprintf("dots%s[mr] is the one-column kernel for mr rows of in-place A.", x.Name), "dots"+x.Name, "func(*tileArgs)", dots)
 	}
 	if err := f.WriteFiles(filepath.Join(*dir, "tiles_amd64.s"), filepath.Join(*dir, "tiles_amd64.go")); err != nil {
 		log.Fatal(err)

@@ -69,6 +69,13 @@ type kernelImpl struct {
 	// direct is like tiles for kernels reading A in place (row-major,
 	// lda apart) instead of packed; nil when the family has none.
 	direct [2][]func(*tileArgs)
+	// colMax is the most trailing columns of a block computed one at a time
+	// by col (packed A) or dot[rows] (A in place) instead of a narrow tile,
+	// most of whose lanes they would leave idle (0: never). lanes is the
+	// vector width in floats (the dot kernels' k step).
+	colMax, lanes int
+	col           func(*tileArgs)
+	dot           []func(*tileArgs)
 }
 
 // useDirect reports whether Sgemm should read A (m x k, not transposed,
@@ -88,7 +95,7 @@ func (k *kernelImpl) width(nr int) (w, idx int) {
 	return k.nr, 1
 }
 
-var genericKernel = &kernelImpl{name: "generic", mr: 4, nr: 8, kc: 384, aBlock: 384 << 10}
+var genericKernel = &kernelImpl{name: "generic", mr: 4, nr: 8, lanes: 8, kc: 384, aBlock: 384 << 10}
 
 func init() {
 	t := make([]func(*tileArgs), 5)

@@ -161,6 +161,48 @@ var tilesAVX512Direct = [2][13]func(*tileArgs){
 }
 
 //go:noescape
+func colAVX512(p *tileArgs)
+
+//go:noescape
+func dotAVX512M1(p *tileArgs)
+
+//go:noescape
+func dotAVX512M2(p *tileArgs)
+
+//go:noescape
+func dotAVX512M3(p *tileArgs)
+
+//go:noescape
+func dotAVX512M4(p *tileArgs)
+
+//go:noescape
+func dotAVX512M5(p *tileArgs)
+
+//go:noescape
+func dotAVX512M6(p *tileArgs)
+
+//go:noescape
+func dotAVX512M7(p *tileArgs)
+
+//go:noescape
+func dotAVX512M8(p *tileArgs)
+
+//go:noescape
+func dotAVX512M9(p *tileArgs)
+
+//go:noescape
+func dotAVX512M10(p *tileArgs)
+
+//go:noescape
+func dotAVX512M11(p *tileArgs)
+
+//go:noescape
+func dotAVX512M12(p *tileArgs)
+
+// dotsAVX512[mr] is the one-column kernel for mr rows of in-place A.
+var dotsAVX512 = [13]func(*tileArgs){nil, dotAVX512M1, dotAVX512M2, dotAVX512M3, dotAVX512M4, dotAVX512M5, dotAVX512M6, dotAVX512M7, dotAVX512M8, dotAVX512M9, dotAVX512M10, dotAVX512M11, dotAVX512M12}
+
+//go:noescape
 func tileAVX2M1N8(p *tileArgs)
 
 //go:noescape
@@ -243,3 +285,27 @@ var tilesAVX2Direct = [2][7]func(*tileArgs){
 	{nil, tileAVX2DM1N8, tileAVX2DM2N8, tileAVX2DM3N8, tileAVX2DM4N8, tileAVX2DM5N8, tileAVX2DM6N8},
 	{nil, tileAVX2DM1N16, tileAVX2DM2N16, tileAVX2DM3N16, tileAVX2DM4N16, tileAVX2DM5N16, tileAVX2DM6N16},
 }
+
+//go:noescape
+func colAVX2(p *tileArgs)
+
+//go:noescape
+func dotAVX2M1(p *tileArgs)
+
+//go:noescape
+func dotAVX2M2(p *tileArgs)
+
+//go:noescape
+func dotAVX2M3(p *tileArgs)
+
+//go:noescape
+func dotAVX2M4(p *tileArgs)
+
+//go:noescape
+func dotAVX2M5(p *tileArgs)
+
+//go:noescape
+func dotAVX2M6(p *tileArgs)
+
+// dotsAVX2[mr] is the one-column kernel for mr rows of in-place A.
+var dotsAVX2 = [7]func(*tileArgs){nil, dotAVX2M1, dotAVX2M2, dotAVX2M3, dotAVX2M4, dotAVX2M5, dotAVX2M6}

@@ -9,7 +9,8 @@
 //     count and width, how a scalar reaches all lanes (Bcast), how a partial
 //     vector is loaded and stored (Tail), and spells the instructions the
 //     kernels need for it: Zero, Load, Store, LoadMasked, StoreMasked,
-//     Broadcast, FMA, RowFMA, Add, Max, Min, Mov, SkipUnless, AddPtr, Return.
+//     Broadcast, FMA, FMABcast, RowFMA, Add, Mul, Max, Min, Mov, ReduceAdd,
+//     StoreLane0, SkipUnless, AddPtr, Return.
 //     Vector registers are numbers (VReg) that the ISA spells in context, so
 //     an arm64 backend can write V3.S4 in arithmetic and F3 in a 128-bit
 //     FMOVQ load without the generators knowing.
@@ -23,7 +24,7 @@
 //     ISA masks.
 //   - File writes a generated pair: the .s file (header, build constraint,
 //     textflag.h) and the .go file (one //go:noescape declaration per
-//     kernel, and kernel tables indexed by shape), gofmt'ed.
+//     kernel, and kernel tables indexed by shape: Table, List), gofmt'ed.
 //
 // A generator typically reads:
 //

@@ -69,6 +69,15 @@ func (f *File) Table(doc, name, elem string, rows [][]string) {
 	f.goSrc.WriteString("}\n\n")
 }
 
+// List declares var name = [len(entries)]elem{...} in the Go file, a
+// one-dimensional kernel table; "nil" marks a missing entry.
+func (f *File) List(doc, name, elem string, entries []string) {
+	for _, l := range strings.Split(doc, "\n") {
+		f.goSrc.WriteString("// " + l + "\n")
+	}
+	fmt.Fprintf(&f.goSrc, "var %s = [%d]%s{%s}\n\n", name, len(entries), elem, strings.Join(entries, ", "))
+}
+
 // Source returns the assembly text and the gofmt'ed Go file.
 func (f *File) Source() (asm, goSrc []byte, err error) {
 	goSrc, err = format.Source([]byte(f.goSrc.String()))

@@ -261,3 +261,46 @@ func (x *ISA) Return() []string {
 	}
 	return []string{"RET"}
 }
+
+// half spells the lower half of vector register v ("Y3" for Z3, "X3" for
+// Y3).
+func (x *ISA) half(v VReg) string {
+	switch x.VecBytes {
+	case 64:
+		return fmt.Sprintf("Y%d", int(v))
+	case 32:
+		return fmt.Sprintf("X%d", int(v))
+	}
+	return x.unsupported("a half register")
+}
+
+// ReduceAdd emits the horizontal sum of the lanes of v into lane 0 of v
+// (the other lanes are left undefined), using tmp as scratch. v must be
+// below 16 (VHADDPS has no EVEX form); tmp may be any register.
+func (x *ISA) ReduceAdd(a *Asm, v, tmp VReg) {
+	if !x.amd64() {
+		x.unsupported("a horizontal add")
+	}
+	if v >= 16 {
+		panic(fmt.Sprintf("asmgen: ReduceAdd of %s: VHADDPS needs a register below 16", x.R(v)))
+	}
+	xv, xt := fmt.Sprintf("X%d", int(v)), fmt.Sprintf("X%d", int(tmp))
+	ext := "VEXTRACTF128"
+	if x.VecBytes == 64 {
+		a.I("VEXTRACTF64X4 $1, %s, %s", x.R(v), x.half(tmp))
+		a.I("VADDPS %s, %s, %s", x.half(tmp), x.half(v), x.half(v))
+		ext = "VEXTRACTF32X4" // EVEX: tmp may be above 15
+	}
+	a.I("%s $1, %s, %s", ext, fmt.Sprintf("Y%d", int(v)), xt)
+	a.I("VADDPS %s, %s, %s", xt, xv, xv)
+	a.I("VHADDPS %s, %s, %s", xv, xv, xv)
+	a.I("VHADDPS %s, %s, %s", xv, xv, xv)
+}
+
+// StoreLane0 stores lane 0 of v (a float32) to mem.
+func (x *ISA) StoreLane0(v VReg, mem string) string {
+	if x.amd64() {
+		return fmt.Sprintf("VMOVSS X%d, %s", int(v), mem)
+	}
+	return fmt.Sprintf("FMOVS F%d, %s", int(v), mem)
+}
