@@ -125,6 +125,10 @@ Pareto plan with shrink.Finetune (expensive) and plots accuracy.`,
 }
 
 func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Writer) error {
+	jsonW := stdout
+	if o.pf.jsonOut {
+		stdout = log // the text report goes to stderr, the JSON document to stdout
+	}
 	modes := 0
 	for _, on := range []bool{o.budget > 0, o.speedup > 0, o.pareto > 0, o.match != ""} {
 		if on {
@@ -164,7 +168,12 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 	}
 	mo := merge.Options{Force: o.force}
 	if o.pareto > 0 {
-		return runPareto(ctx, g, t, prob, source, mo, o, ds, stdout, log)
+		res, err := runPareto(ctx, g, t, prob, source, mo, o, ds, stdout, log)
+		if err != nil || !o.pf.jsonOut {
+			return err
+		}
+		return printJSON(jsonW, map[string]any{"model": model, "pareto": res, "outputs": map[string]string{"dir": o.out,
+			"pareto": filepath.Join(o.out, "pareto.json"), "chart": filepath.Join(o.out, "pareto.png")}})
 	}
 	budget := o.budget
 	if o.speedup > 0 {
@@ -211,8 +220,9 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 		g.Name, budget, sol.LatencyMs, t.BaseMs(), t.BaseMs()/sol.LatencyMs, cal, sol.LatencyMs*cal, sol.Importance, source)
 	fmt.Fprintf(stdout, "removed %d of %d blocks: %s\n", len(p.Removed()), len(t.Blocks), strings.Join(p.Removed(), ","))
 	fmt.Fprintf(stdout, "merged segments: %s\n", p.Meta["merged_segments"])
+	var checks []planCheck
 	if o.measure {
-		checks, err := measurePlans(g, []*plan.Plan{p}, []float64{sol.LatencyMs}, t, mo, &o.pf, log)
+		checks, err = measurePlans(g, []*plan.Plan{p}, []float64{sol.LatencyMs}, t, mo, &o.pf, log)
 		if err != nil {
 			return fmt.Errorf("plan: %w", err)
 		}
@@ -224,6 +234,13 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 		return fmt.Errorf("plan: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", o.out)
+	if o.pf.jsonOut {
+		return printJSON(jsonW, map[string]any{"model": model, "table_budget_ms": budget, "predicted_ms": sol.LatencyMs,
+			"predicted_base_ms": t.BaseMs(), "predicted_speedup": t.BaseMs() / sol.LatencyMs, "calibration": cal,
+			"predicted_calibrated_ms": sol.LatencyMs * cal, "importance": sol.Importance, "importance_source": source,
+			"removed": p.Removed(), "merged_segments": p.Meta["merged_segments"], "checks": checks,
+			"outputs": map[string]string{"plan": o.out}})
+	}
 	return nil
 }
 
@@ -375,13 +392,13 @@ type paretoResult struct {
 }
 
 func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *latency.Problem, source string, mo merge.Options,
-	o *planFlags, ds *train.Datasets, stdout, log io.Writer) error {
+	o *planFlags, ds *train.Datasets, stdout, log io.Writer) (*paretoResult, error) {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return fmt.Errorf("plan: %w", err)
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	sols, err := prob.Sweep(o.pareto, o.resolution)
 	if err != nil {
-		return fmt.Errorf("plan: %w", err)
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	res := &paretoResult{Model: g.Name, Table: t.Key, BaseMs: t.BaseMs(), Importance: source, Solutions: sols}
 	var plans []*plan.Plan
@@ -389,11 +406,11 @@ func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *late
 	for k, sol := range sols {
 		p, err := latency.PlanFor(g, t, sol, source)
 		if err != nil {
-			return fmt.Errorf("plan: %w", err)
+			return nil, fmt.Errorf("plan: %w", err)
 		}
 		file := filepath.Join(o.out, fmt.Sprintf("plan-%02d.json", k))
 		if err := p.Save(file); err != nil {
-			return fmt.Errorf("plan: %w", err)
+			return nil, fmt.Errorf("plan: %w", err)
 		}
 		plans, preds = append(plans, p), append(preds, sol.LatencyMs)
 		res.Points = append(res.Points, latency.Point{Name: p.Name, Kind: "planner", PredictedMs: sol.LatencyMs, Importance: sol.Importance,
@@ -407,10 +424,10 @@ func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *late
 	for _, file := range o.compare {
 		p, err := plan.Load(file)
 		if err != nil {
-			return fmt.Errorf("plan: --compare: %w", err)
+			return nil, fmt.Errorf("plan: --compare: %w", err)
 		}
 		if err := p.Validate(g); err != nil {
-			return fmt.Errorf("plan: --compare %s: %w", file, err)
+			return nil, fmt.Errorf("plan: --compare %s: %w", file, err)
 		}
 		keep := make([]bool, len(t.Units))
 		for i, u := range t.Units {
@@ -433,7 +450,7 @@ func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *late
 	if o.measure {
 		checks, err := measurePlans(g, plans, preds, t, mo, &o.pf, log)
 		if err != nil {
-			return fmt.Errorf("plan: %w", err)
+			return nil, fmt.Errorf("plan: %w", err)
 		}
 		res.Checks = checks
 		for i := range res.Points {
@@ -446,7 +463,7 @@ func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *late
 		for i := range res.Points {
 			acc, err := finetunePoint(ctx, g, plans[i], o, ds, filepath.Join(o.out, fmt.Sprintf("ft-%02d", i)), log)
 			if err != nil {
-				return fmt.Errorf("plan: fine-tune %s: %w", res.Points[i].Name, err)
+				return nil, fmt.Errorf("plan: fine-tune %s: %w", res.Points[i].Name, err)
 			}
 			res.Points[i].Top1 = acc
 		}
@@ -465,15 +482,15 @@ func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *late
 		fmt.Fprintf(stdout, "%-22s %-8s %9.4f ms %9.4f ms %10.4g %6.2f%%  %d\n", filepath.Base(p.Name), p.Kind, p.PredictedMs, p.MeasuredMs, p.Importance, 100*p.Top1, len(p.Removed))
 	}
 	if err := writeJSONFile(filepath.Join(o.out, "pareto.json"), res); err != nil {
-		return fmt.Errorf("plan: %w", err)
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	title := fmt.Sprintf("%s: %s vs latency (batch %d, %d thread(s))", g.Name, yName, t.Key.Batch, t.Key.Threads)
 	if err := latency.PlotPoints(res.Points, latency.PlotOptions{Title: title, XLabel: xName, YLabel: yName, X: x, Y: y},
 		filepath.Join(o.out, "pareto.png"), filepath.Join(o.out, "pareto.svg")); err != nil {
-		return fmt.Errorf("plan: %w", err)
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s/{plan-*.json,pareto.json,pareto.png,pareto.svg}\n", o.out)
-	return nil
+	return res, nil
 }
 
 // finetunePoint fine-tunes g with plan p for o.finetuneEp epochs and

@@ -21,6 +21,7 @@ type profileFlags struct {
 	isolated       bool
 	runtimeName    string
 	refresh        bool
+	jsonOut        bool
 }
 
 func (p *profileFlags) register(cmd *cobra.Command) {
@@ -34,6 +35,7 @@ func (p *profileFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&p.isolated, "isolated", false, "table entries from each segment timed alone (default: blocks and fixed parts timed inside the whole and the all-merged model)")
 	f.StringVar(&p.runtimeName, "runtime", "ours", "runtime to time segments with: ours, or ort (ONNX Runtime 1.30 via node and onnxruntime-node from ./scripts/setup.sh; entries timed in isolation, less the per-run overhead)")
 	f.BoolVar(&p.refresh, "refresh", false, "measure again even when the table file's key matches")
+	f.BoolVar(&p.jsonOut, "json", false, "print the result as JSON (the text report goes to stderr)")
 }
 
 func (p *profileFlags) options(log io.Writer) (latency.ProfileOptions, error) {
@@ -102,6 +104,27 @@ func tableFor(g *graph.Graph, path string, pf *profileFlags, log io.Writer) (*la
 		fmt.Fprintf(log, "profile: wrote %s\n", path)
 	}
 	return t, nil
+}
+
+// tableJSON is profile's --json output: the table's summary per block, the
+// file holding the whole table under outputs.
+func tableJSON(model string, t *latency.Table, path string) map[string]any {
+	type block struct {
+		Block        string  `json:"block"`
+		KeptMs       float64 `json:"kept_ms"`
+		KeptMACs     int64   `json:"kept_macs"`
+		MergedMs     float64 `json:"merged_ms"`
+		MergedMACs   int64   `json:"merged_macs"`
+		MergedKernel string  `json:"merged_kernel"`
+		Speedup      float64 `json:"speedup"`
+	}
+	blocks := make([]block, len(t.Blocks))
+	for i, b := range t.Blocks {
+		k, m := t.Kept(i), t.Merged(i, i+1)
+		blocks[i] = block{Block: b, KeptMs: k.Ms, KeptMACs: k.MACs, MergedMs: m.Ms, MergedMACs: m.MACs, MergedKernel: m.Kernel, Speedup: k.Ms / m.Ms}
+	}
+	return map[string]any{"model": model, "key": t.Key, "predicted_base_ms": t.BaseMs(), "whole_ms": t.WholeMs,
+		"whole_steps_ms": t.WholeStepsMs, "calibration": t.Calibration(), "blocks": blocks, "outputs": map[string]string{"table": path}}
 }
 
 func printTable(w io.Writer, t *latency.Table) {
@@ -184,6 +207,9 @@ onnxruntime-VERSION.`,
 			t, err := tableFor(g, out, &pf, cmd.ErrOrStderr())
 			if err != nil {
 				return fmt.Errorf("profile: %w", err)
+			}
+			if pf.jsonOut {
+				return printJSON(cmd.OutOrStdout(), tableJSON(args[0], t, out))
 			}
 			printTable(cmd.OutOrStdout(), t)
 			return nil
