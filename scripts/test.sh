@@ -16,6 +16,20 @@ fi
 CGO_ENABLED=0 go vet ./...
 CGO_ENABLED=0 go test -count=1 -timeout 45m ./...
 
+# The kernel layer again with lower instruction-set levels forced the ways a
+# user can (the kernel tests already run every level the CPU has through
+# isa.Force; this covers the environment paths and the code that runs at the
+# active level: runtime whole-model checks, training-op gradient checks,
+# merges), the purego build, and cross-builds of the pure-Go command.
+isa_pkgs="./kernels/... ./runtime/ ./nn/ ./merge/"
+CGO_ENABLED=0 GODEBUG=cpu.avx512f=off go test -count=1 $isa_pkgs
+CGO_ENABLED=0 DSHRINK_ISA=generic go test -count=1 $isa_pkgs
+CGO_ENABLED=0 go vet -tags purego ./...
+CGO_ENABLED=0 go test -count=1 -tags purego ./kernels/...
+for target in linux/arm64 darwin/arm64 darwin/amd64 linux/amd64; do
+  CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/dshrink
+done
+
 # The README's first command, as a user runs it, in its quick form.
 demo_dir=$(mktemp -d)
 ./scripts/demo.sh --quick --out "$demo_dir/demo" --quiet
