@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -183,7 +182,7 @@ func TestImageFolderErrors(t *testing.T) {
 		root := t.TempDir()
 		writeFile(t, root, "a/x.png", ok)
 		p := filepath.Join(root, "a", "y.png")
-		if err := syscall.Mkfifo(p, 0o644); err != nil {
+		if err := mkfifo(p); err != nil {
 			t.Skipf("mkfifo: %v", err)
 		}
 		_, err := ImageFolder(root, FolderOptions{Size: 8})

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
@@ -224,7 +223,7 @@ func TestImportExternalData(t *testing.T) {
 	for _, err := range []error{
 		os.Symlink(secret, filepath.Join(dir, "link.bin")),
 		os.Symlink("/", filepath.Join(dir, "root")),
-		syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644),
+		mkfifo(filepath.Join(dir, "fifo")),
 		os.Mkdir(filepath.Join(dir, "sub"), 0o755),
 	} {
 		if err != nil {

@@ -10,6 +10,7 @@
 package plan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -172,6 +173,9 @@ func Decode(data []byte) (*Plan, error) {
 	p := &Plan{}
 	if err := dec.Decode(p); err != nil {
 		return nil, fmt.Errorf("plan: not a valid plan file: %w", err)
+	}
+	if off := dec.InputOffset(); len(bytes.TrimSpace(data[off:])) != 0 {
+		return nil, fmt.Errorf("plan: not a valid plan file: data after the plan's JSON object (at byte %d)", off)
 	}
 	if p.Version != Version {
 		return nil, fmt.Errorf("plan: format version %d, this dshrink reads version %d", p.Version, Version)
@@ -343,19 +347,28 @@ func Resolve(spec string, g *graph.Graph) (*Plan, error) {
 	}
 	var p *Plan
 	var err error
-	if st, serr := os.Stat(spec); serr == nil && st.Mode().IsRegular() {
+	st, serr := os.Stat(spec)
+	fromFile := false
+	switch {
+	case serr == nil && st.Mode().IsRegular():
 		p, err = Load(spec)
-	} else if IsPreset(spec) {
+		fromFile = true
+	case serr == nil && !IsPreset(spec):
+		return nil, fmt.Errorf("plan: %s is not a regular file (mode %v); give a plan file, a preset or a list of blocks", spec, st.Mode())
+	case IsPreset(spec):
 		p, err = Preset(spec, g)
-	} else if strings.HasSuffix(spec, ".json") {
+	case strings.HasSuffix(spec, ".json"):
 		return nil, fmt.Errorf("plan: file %s: %w", spec, serr)
-	} else {
+	default:
 		p, err = FromList(g, spec)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if err := p.Validate(g); err != nil {
+		if fromFile {
+			return nil, fmt.Errorf("plan %s: %w", spec, err)
+		}
 		return nil, err
 	}
 	return p, nil

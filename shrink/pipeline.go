@@ -170,6 +170,12 @@ func RunPipeline(ctx context.Context, cfg Config, opts PipelineOptions) (*Summar
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
+	// One pipeline at a time per directory (each stage's run locks its own).
+	unlock, err := fsutil.LockDir(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	sr := &stageRunner{log: logw}
 	sum := &Summary{Out: cfg.Out, Config: cfg}
 	ds := opts.Data

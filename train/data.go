@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dshrink/dshrink/data"
@@ -111,6 +112,12 @@ func LoadDatasets(c DataConfig, seed uint64) (*Datasets, error) {
 		test, err := loadSplit(c, "test")
 		if err != nil {
 			return nil, err
+		}
+		// Folder labels are class indices in name order: different class
+		// folders would score every image against another class's label.
+		if tc, ec := trainAll.ClassNames(), test.ClassNames(); tc != nil && ec != nil && !slices.Equal(tc, ec) {
+			return nil, fmt.Errorf("image folder %s: the held-out classes %v differ from the training classes %v; "+
+				"the labels would not match (give every split the same class folders)", c.Dir, ec, tc)
 		}
 		d.Eval = test
 		if c.TestSubset > 0 && c.TestSubset < test.Len() {

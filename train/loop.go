@@ -27,6 +27,7 @@ import (
 
 	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/internal/memlimit"
 	"github.com/dshrink/dshrink/kernels/parallel"
 	"github.com/dshrink/dshrink/models"
@@ -48,10 +49,11 @@ var ErrNonFinite = errors.New("non-finite loss")
 // Options are the parts of a run that are not configuration.
 type Options struct {
 	// Resume continues from Out/checkpoint.safetensors. The checkpoint's
-	// configuration is used, except Epochs, MaxSteps, EvalEvery, Threads,
-	// Quiet and Data.Workers, which come from the given configuration
-	// (a different Epochs rebuilds the schedule for the new length, so only
-	// an unchanged Epochs resumes bit for bit).
+	// configuration is used, except MaxSteps, EvalEvery, Threads, Quiet and
+	// Data.Workers, which come from the given configuration, and Epochs,
+	// which comes from Options.Epochs when it is set (a different Epochs
+	// rebuilds the schedule for the new length, so only an unchanged Epochs
+	// resumes bit for bit).
 	Resume bool
 	// Overwrite lets a fresh run replace the checkpoint of an earlier run in
 	// the same directory (otherwise an error, so a run is not lost by mistake).
@@ -80,6 +82,10 @@ type Options struct {
 	// from a checkpoint without it), so that a caller with state of its own
 	// (the search's tie-break statistics) resumes bit for bit too.
 	SaveExtra func() ([]byte, error)
+	// Epochs, when resuming, is the run's new number of epochs; 0 keeps the
+	// checkpoint's (Config.Epochs is ignored on resume, so that a default
+	// never silently turns a 3-epoch run into 30).
+	Epochs int
 	LoadExtra func(extra []byte) error
 	// AfterLoss, when set, may replace the loss of each step before it is
 	// checked (a test hook for the non-finite check).
@@ -187,6 +193,12 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
+	// One run at a time per directory: a second one fails at once.
+	unlock, err := fsutil.LockDir(cfg.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	ckptPath := filepath.Join(cfg.Out, CheckpointFile)
 	metricsPath := filepath.Join(cfg.Out, MetricsFile)
 	modelPath := filepath.Join(cfg.Out, ModelFile)
@@ -202,6 +214,11 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		ckpt, err = LoadCheckpoint(ckptPath)
 		if err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
+		}
+		if opts.Epochs > 0 {
+			cfg.Epochs = opts.Epochs
+		} else {
+			cfg.Epochs = ckpt.State.Config.Epochs
 		}
 		merged := mergeResumeConfig(ckpt.State.Config, cfg)
 		if d := configDiff(merged, cfg); len(d) > 0 {

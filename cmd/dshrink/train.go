@@ -112,7 +112,11 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 				case <-ctx.Done():
 				}
 			}()
-			res, err := train.Run(ctx, cfg, train.Options{Resume: resume, Overwrite: overwrite, Log: cmd.ErrOrStderr()})
+			ro := train.Options{Resume: resume, Overwrite: overwrite, Log: cmd.ErrOrStderr()}
+			if fl.Changed("epochs") {
+				ro.Epochs = epochs // on --resume only an explicit --epochs changes the run's length
+			}
+			res, err := train.Run(ctx, cfg, ro)
 			if err != nil {
 				return err
 			}

@@ -23,3 +23,11 @@ func clearNonblock(f *os.File) error {
 	}
 	return serr
 }
+
+const nofollowFlag = syscall.O_NOFOLLOW
+
+func lockFile(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
+
+func unlockFile(f *os.File) { syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
