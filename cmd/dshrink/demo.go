@@ -14,6 +14,7 @@ func init() {
 	var (
 		configPath, out string
 		quick, quiet    bool
+		jsonOut         bool
 		threads         int
 		printConfig     bool
 	)
@@ -87,15 +88,23 @@ It needs the Fashion-MNIST files (Debian package dataset-fashion-mnist;
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if jsonOut {
+				return printJSON(w, map[string]any{"run_dir": cfg.Out, "seconds": res.Seconds, "summary": res.Summary,
+					"outputs": map[string]string{"report": res.Report, "model": res.Summary.Merged.File, "summary": filepath.Join(cfg.Out, shrink.SummaryFile)}})
+			}
 			fmt.Fprintln(w)
 			if err := res.Summary.WriteTable(w); err != nil {
 				return err
 			}
+			explainPadFirstMACs(w, res.Summary.Base, res.Summary.Finetuned, res.Summary.Merged)
 			abs, aerr := filepath.Abs(res.Report)
 			if aerr != nil {
 				abs = res.Report
 			}
 			fmt.Fprintf(w, "\ndemo finished in %s (this invocation)\nreport: %s\n  open it in a browser: file://%s\n", fmtDuration(res.Seconds), res.Report, abs)
+			if res.Summary.Merged.File != "" {
+				fmt.Fprintf(w, "classify images with the shrunk model: dshrink predict %s IMAGE.png...\n", res.Summary.Merged.File)
+			}
 			return nil
 		},
 	}
@@ -106,11 +115,13 @@ It needs the Fashion-MNIST files (Debian package dataset-fashion-mnist;
 	f.IntVar(&threads, "threads", 0, "compute threads for training, 0 = all cores (latency is always timed as the config says)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
 	f.BoolVar(&printConfig, "print-config", false, "print the embedded demo configuration and exit")
+	f.BoolVar(&jsonOut, "json", false, "print the run's summary as JSON (progress still goes to stderr)")
 	rootCmd.AddCommand(demo)
 
 	var (
 		reportOut string
 		pareto    []string
+		repJSON   bool
 	)
 	rep := &cobra.Command{
 		Use:   "report RUN_DIR [-o report.html]",
@@ -132,12 +143,16 @@ verification figures. Without -o it writes RUN_DIR/report.html.`,
 			if err != nil {
 				return err
 			}
+			if repJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"run_dir": args[0], "outputs": map[string]string{"report": path}})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", path)
 			return nil
 		},
 	}
 	rep.Flags().StringVarP(&reportOut, "output", "o", "", "output file (default RUN_DIR/report.html)")
 	rep.Flags().StringSliceVar(&pareto, "pareto", nil, "also plot these accuracy-latency point files (e.g. the pareto.json of dshrink plan --pareto)")
+	rep.Flags().BoolVar(&repJSON, "json", false, "print the result as JSON")
 	rootCmd.AddCommand(rep)
 }
 

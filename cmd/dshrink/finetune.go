@@ -120,6 +120,7 @@ Training settings come from the finetune section of the YAML configuration
 			}{{"base", rep.Base}, {"fine-tuned", rep.Finetuned}, {"merged", rep.Merged}} {
 				fmt.Fprintf(w, "%-11s %8.2f %10d %10d %6d\n", r.name, 100*r.s.Top1, r.s.Params, r.s.MACs, r.s.Convs)
 			}
+			explainPadFirstMACs(w, rep.Base, rep.Finetuned, rep.Merged)
 			fmt.Fprintf(w, "merged %d chains; verified: max relative difference %.3g (tolerance %.3g), predictions agree on %.2f%%\n",
 				rep.Chains, rep.Verify.MaxRel, rep.Verify.Tol, 100*rep.Agreement)
 			fmt.Fprintf(w, "wrote %s, %s and %s/%s\n", rep.Finetuned.File, rep.Merged.File, out, shrink.ReportFile)

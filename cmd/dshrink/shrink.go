@@ -213,6 +213,7 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 			if err := sum.WriteTable(w); err != nil {
 				return err
 			}
+			explainPadFirstMACs(w, sum.Base, sum.Finetuned, sum.Merged)
 			if sum.Compare != nil {
 				if err := sum.Compare.WriteMarkdown(w); err != nil {
 					return err
