@@ -169,8 +169,12 @@ func (j *mulJob) run() {
 		j.Run(0, nT)
 		return
 	}
+	// Split along the dimension with more tiles, for even chunks (N = 49 is
+	// four panels: three full and one column, which two threads cannot
+	// share evenly). Row chunks each pack their own copy of a transposed B,
+	// so with transB only a B too narrow to split goes by rows.
 	tiles, tileMACs := nT, m*max(k, 1)*kern.nr
-	if nT < 2*th && mT > nT {
+	if mT > nT && (nT < 2*th || !j.transB) {
 		j.splitN = false
 		tiles, tileMACs = mT, kern.mr*max(k, 1)*n
 	}

@@ -12,8 +12,9 @@
 // (vectorised along the tile's rows for packed A, along k for A read in
 // place) instead of a tile that would leave most of its lanes idle.
 //
-// Work is split across kernels/parallel threads by blocks of columns (or rows
-// for short, wide products); problems too small to benefit run on the calling
+// Work is split across kernels/parallel threads by blocks of columns or of
+// rows, whichever has more tiles, in chunks claimed dynamically (a thread on a
+// busy core takes fewer); problems too small to benefit run on the calling
 // goroutine. Pack buffers come from reusable workspaces, so a call does not
 // allocate once warmed up.
 //
