@@ -372,7 +372,9 @@ var (
 	planeIdx  = [4]string{"", "(R9*1)", "(R9*2)", "(R10*1)"}
 )
 
-func plane(i, j int, off string) string { return fmt.Sprintf("%s(%s)%s", off, planeBase[i], planeIdx[j]) }
+func plane(i, j int, off string) string {
+	return fmt.Sprintf("%s(%s)%s", off, planeBase[i], planeIdx[j])
+}
 
 // planeSetup points DI, R13, R14, R15 at the planes of the four rows (DI
 // already at plane 0) and sets R9 = Pos, R10 = 3*Pos.
