@@ -557,7 +557,7 @@ func (c *compiler) finish() (*Program, error) {
 		}
 		p.steps = append(p.steps, s)
 		p.infos = append(p.infos, info)
-		if w, ok := s.(*winoStep); ok {
+		if w, ok := s.(interface{ scratchFloats() int }); ok {
 			p.scratchPer = max(p.scratchPer, (w.scratchFloats()+15)&^15)
 		}
 	}

@@ -85,6 +85,11 @@ type convStep struct {
 	post           graph.ActKind
 	pix            int
 	oh, ow         int
+	// staged: the whole image of a block is computed as one pixel run into
+	// per-thread scratch, then copied into the haloed output (stageH rows
+	// of stageW pixels).
+	staged         bool
+	stageH, stageW int
 	// per-call state (one image or one flat batch in flight at a time)
 	curSlot, curW int
 }
@@ -116,10 +121,15 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 	if out.flat {
 		s.oh, s.ow = 1, 0 // the width is the batch of each call
 	}
-	if wholeImage(o, in, out, res) {
+	switch whole, staged := wholeImage(o, in, out, res); {
+	case whole:
 		// The image of each block is one contiguous run of pixels: one
 		// kernel run per block, not one per row (fewer short calls, whose
 		// few accumulator chains cannot hide the FMA latency).
+		s.oh, s.ow = 1, out.h*out.w
+	case staged:
+		// Same, through scratch, for an output with a halo.
+		s.staged, s.stageH, s.stageW = true, out.h, out.w
 		s.oh, s.ow = 1, out.h*out.w
 	}
 	khw := a.KH * a.KW
@@ -181,13 +191,24 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 const wholeImageMax = 256
 
 // wholeImage reports whether o, a dense 1x1 stride-1 convolution from in to
-// out (with residual res), reads and writes every channel block's image as
-// one contiguous run: no halo on any of them and no padding.
-func wholeImage(o *op, in, out, res *value) bool {
+// out (with residual res), can compute every channel block's image as one
+// run of pixels: whole when the input, the output and the residual have no
+// halo (the run is contiguous in all of them), staged when only the output
+// has one (the run goes to scratch and is copied row by row).
+func wholeImage(o *op, in, out, res *value) (whole, staged bool) {
 	a := o.a
-	return !o.dw && !in.flat && !out.flat && a.KH == 1 && a.KW == 1 && a.StrideH == 1 && a.StrideW == 1 &&
-		a.Pads == [4]int{} && in.pad == 0 && out.pad == 0 && (res == nil || res.pad == 0) &&
-		in.cbs == nchwc.Block && in.h == out.h && in.w == out.w && out.h*out.w <= wholeImageMax
+	ok := !o.dw && !in.flat && !out.flat && a.KH == 1 && a.KW == 1 && a.StrideH == 1 && a.StrideW == 1 &&
+		a.Pads == [4]int{} && in.pad == 0 && (res == nil || res.pad == 0) &&
+		in.cbs == blk && in.h == out.h && in.w == out.w && out.h*out.w <= wholeImageMax
+	return ok && out.pad == 0, ok && out.pad > 0
+}
+
+// scratchFloats returns the per-thread scratch the step needs.
+func (s *convStep) scratchFloats() int {
+	if !s.staged {
+		return 0
+	}
+	return s.stageH * s.stageW * blk
 }
 
 func (s *convStep) execImg(slot, img int, par bool) {
@@ -248,6 +269,10 @@ func (s *convStep) rows(img, w, lo, hi int) {
 		if s.bmap != nil {
 			a.Bmap = unsafe.Pointer(&s.bmap[(kb*s.oh+oy)*s.ow*blk])
 		}
+		if s.staged {
+			s.stagedBlock(&a, img, kb)
+			continue
+		}
 		if s.dw {
 			nchwc.DW(&a, s.pix, w)
 		} else {
@@ -257,6 +282,25 @@ func (s *convStep) rows(img, w, lo, hi int) {
 			applyAct(p.arena[outOff:outOff+w*blk], s.post)
 		}
 	}
+}
+
+// stagedBlock computes channel block kb of image slot img into scratch as
+// one run of pixels (a set up for it but for Out) and copies it row by row
+// into the output's interior.
+func (s *convStep) stagedBlock(a *nchwc.Args, img, kb int) {
+	p := s.p
+	k := p.claimScratch()
+	scr := p.scratch[k*p.scratchPer:][:s.stageH*s.stageW*blk]
+	a.Out = unsafe.Pointer(&scr[0])
+	nchwc.Conv(a, s.pix, len(scr)/blk)
+	if s.post != "" {
+		applyAct(scr, s.post)
+	}
+	row := s.stageW * blk
+	for y := 0; y < s.stageH; y++ {
+		copy(p.arena[interior(s.out, img, kb, y, 0):][:row], scr[y*row:])
+	}
+	p.releaseScratch(k)
 }
 
 // applyAct applies an activation in place.
