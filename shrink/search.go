@@ -355,6 +355,15 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 	if opts.Keep >= 0 {
 		p.Meta["keep"] = strconv.Itoa(opts.Keep)
 	}
+	// The tie-break signal of every candidate, so that the plan can say why
+	// each unit was kept or removed when gates are equal (WriteSummary).
+	ties := make(map[string]float64, len(cands))
+	for i, u := range cands {
+		ties[u] = tie[i]
+	}
+	if js, err := json.Marshal(ties); err == nil {
+		p.Meta[MetaTieBreak] = string(js)
+	}
 	if len(excl) > 0 {
 		var names []string
 		for _, e := range excl {
@@ -380,33 +389,94 @@ type tieState struct {
 	HasPending bool      `json:"has_pending"`
 }
 
+// MetaTieBreak is the plan metadata key holding, as a JSON object, each
+// gated unit's tie-break signal: the mean over the search of its gate's
+// gradient, dLoss/ds. A larger value means the loss would rise more with the
+// activation gone, so among equal gates the larger one keeps its activation.
+const MetaTieBreak = "tie_break"
+
 // WriteSummary writes a readable table of a plan: each unit, its gate value
-// (when it has one) and the decision, then the count of removed units.
+// (when it has one), the tie-break signal (when the plan records it), and the
+// decision with its reason, then the count of removed units. Gates are
+// clamped to [0, 1] and often rest at 0, so equal gates are common: the
+// reason then names the tie-break.
 func WriteSummary(w io.Writer, p *plan.Plan) error {
+	var ties map[string]float64
+	if js := p.Meta[MetaTieBreak]; js != "" {
+		_ = json.Unmarshal([]byte(js), &ties) // a malformed entry only loses the column
+	}
+	// The gates of the kept and the removed candidates: a decision is a tie
+	// when a unit's gate equals a gate on the other side.
+	keptGates, removedGates := map[float64]bool{}, map[float64]bool{}
+	for _, u := range p.Units {
+		if u.Gate == nil {
+			continue
+		}
+		if u.Keep {
+			keptGates[*u.Gate] = true
+		} else {
+			removedGates[*u.Gate] = true
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "unit\tgate\tdecision")
+	if ties != nil {
+		fmt.Fprintln(tw, "unit\tgate\ttie-break\tdecision")
+	} else {
+		fmt.Fprintln(tw, "unit\tgate\tdecision")
+	}
 	notMergeable := map[string]bool{}
 	for _, u := range strings.Split(p.Meta["not_mergeable"], ",") {
 		notMergeable[u] = u != ""
 	}
-	removed := 0
+	removed, tied := 0, 0
 	for _, u := range p.Units {
-		gate := "-"
+		gate, tb := "-", "-"
 		if u.Gate != nil {
 			gate = strconv.FormatFloat(*u.Gate, 'f', 4, 64)
+		}
+		if v, ok := ties[u.Name]; ok {
+			tb = strconv.FormatFloat(v, 'g', 3, 64)
 		}
 		d := "keep"
 		if !u.Keep {
 			d = "remove"
 			removed++
 		}
-		if d == "keep" && u.Gate == nil && notMergeable[u.Name] {
+		switch {
+		case u.Gate == nil && notMergeable[u.Name]:
 			d = "keep (not mergeable: no gate)"
+		case u.Gate == nil && len(keptGates)+len(removedGates) > 0:
+			d += " (no gate)"
+		case u.Gate == nil:
+			// A plan without gates (preset, baseline, planner): the decision alone.
+		case u.Keep && removedGates[*u.Gate] && ties != nil:
+			d = "keep (gate tied with removed units; larger tie-break)"
+			tied++
+		case !u.Keep && keptGates[*u.Gate] && ties != nil:
+			d = "remove (gate tied with kept units; smaller tie-break)"
+			tied++
+		case u.Keep:
+			d = "keep (gate among the smallest)"
+		default:
+			d = "remove (gate above every kept unit's)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, gate, d)
+		if ties != nil {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, gate, tb, d)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, gate, d)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(keptGates)+len(removedGates) > 0 {
+		fmt.Fprintln(w, "gate s in [0, 1]: 0 is the activation, 1 the identity; the units with the smallest gates keep their activation.")
+		if ties != nil {
+			fmt.Fprintln(w, "tie-break: the mean gate gradient dLoss/ds over the search; among equal gates the larger keeps its activation.")
+		}
+		if tied > 0 {
+			fmt.Fprintf(w, "%d decisions were ties on the gate value, settled by the tie-break (gates clamped at 0 are common).\n", tied)
+		}
 	}
 	name := p.Name
 	if name == "" {
