@@ -78,3 +78,22 @@ func TestDecodeNullNode(t *testing.T) {
 		t.Errorf("null node: %v", err)
 	}
 }
+
+// TestDecodeForeignFiles: a PyTorch checkpoint or an ONNX file given as a
+// .dsk gets a message saying what it is, not a safetensors header error.
+func TestDecodeForeignFiles(t *testing.T) {
+	for name, c := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"zip (torch.save)":    {[]byte("PK\x03\x04\x14\x00\x00\x00\x08\x00archive/data.pkl"), "PyTorch checkpoint? export the model to ONNX"},
+		"pickle (legacy .pt)": {[]byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20}, "Python pickle"},
+		"onnx":                {[]byte{0x08, 0x08, 0x12, 0x07, 'p', 'y', 't', 'o', 'r', 'c', 'h'}, "ONNX"},
+		"random":              {[]byte("hello, world, this is text"), "not a .dsk model file"},
+	} {
+		_, err := Decode(c.data)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, c.want)
+		}
+	}
+}

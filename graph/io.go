@@ -2,6 +2,7 @@ package graph
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -51,11 +52,21 @@ func Load(path string) (*Graph, error) {
 	return g, nil
 }
 
+// ErrCheckpoint is returned by Decode for a training checkpoint (which holds
+// a model, but is read with train.LoadCheckpoint).
+var ErrCheckpoint = errors.New("this is a training checkpoint, not a model: use the run's model.dsk (written when the run ends), or continue the run with --resume")
+
 // Decode parses a model file held in memory and validates it.
 func Decode(data []byte) (*Graph, error) {
 	f, err := safetensors.Decode(data)
 	if err != nil {
-		return nil, err
+		if what := sniff(data); what != "" {
+			return nil, fmt.Errorf("this is not a .dsk or ONNX file: %s", what)
+		}
+		return nil, fmt.Errorf("not a .dsk model file: %w", err)
+	}
+	if _, ok := f.Metadata["dshrink.checkpoint_version"]; ok {
+		return nil, ErrCheckpoint
 	}
 	js, ok := f.Metadata[metaGraph]
 	if !ok {
@@ -79,4 +90,20 @@ func Decode(data []byte) (*Graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// sniff recognises, in a file that is not a valid .dsk, common formats and
+// says what to do with them ("" when it knows none).
+func sniff(data []byte) string {
+	switch {
+	case len(data) >= 4 && string(data[:4]) == "PK\x03\x04":
+		return "it is a zip archive (a PyTorch checkpoint? export the model to ONNX and run dshrink import)"
+	case len(data) >= 2 && data[0] == 0x80 && data[1] >= 2 && data[1] <= 5:
+		return "it is a Python pickle (a PyTorch checkpoint? export the model to ONNX and run dshrink import)"
+	case len(data) >= 8 && string(data[:8]) == "\x89HDF\r\n\x1a\n":
+		return "it is an HDF5 file (a Keras model? export it to ONNX and run dshrink import)"
+	case len(data) >= 2 && data[0] == 0x08 && data[1] >= 1 && data[1] <= 12:
+		return "it looks like an ONNX model (protobuf); give it the .onnx extension or run dshrink import"
+	}
+	return ""
 }

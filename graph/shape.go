@@ -124,8 +124,9 @@ func (g *Graph) Shapes(batch int) (map[string][]int, error) {
 }
 
 // MemoryEstimate returns about how many bytes running g on batch images
-// takes: every parameter and one float32 buffer per value; for training,
-// also each value's gradient and saved activation and the parameters'
+// takes: for inference every parameter and four buffers the size of the
+// largest value (executors reuse buffers); for training one buffer per
+// value, its gradient and a saved activation, and the parameters with their
 // gradients and optimiser buffers. It fails when Shapes does (a batch whose
 // values exceed the limits included).
 func (g *Graph) MemoryEstimate(batch int, training bool) (int64, error) {
@@ -133,9 +134,11 @@ func (g *Graph) MemoryEstimate(batch int, training bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var vals, params int64
+	var vals, largest, params int64
 	for _, s := range shapes {
-		vals += int64(tensor.Numel(s)) // each at most MaxBatchElems, at most MaxNodes+1 of them
+		n := int64(tensor.Numel(s)) // at most MaxBatchElems, at most MaxNodes+1 of them
+		vals += n
+		largest = max(largest, n)
 	}
 	for _, t := range g.Params {
 		if t != nil {
@@ -145,7 +148,8 @@ func (g *Graph) MemoryEstimate(batch int, training bool) (int64, error) {
 	if training {
 		return 4 * (3*vals + 4*params), nil
 	}
-	return 4 * (vals + params), nil
+	// Inference reuses buffers: a few of the largest values are live at once.
+	return 4 * (4*largest + params), nil
 }
 
 // Validate checks the graph at batch size 1 (see Shapes).

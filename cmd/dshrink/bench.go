@@ -106,6 +106,11 @@ size and thread count. The Go garbage collector is switched off while timing
 					return err
 				}
 				gs[i] = g
+				for _, b := range o.batches {
+					if err := checkInferenceMemory(g, b, a); err != nil {
+						return fmt.Errorf("bench: %w", err)
+					}
+				}
 			}
 			if len(names) == 0 {
 				names = args

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/dshrink/dshrink/data"
@@ -43,6 +44,9 @@ top-1 and top-5 accuracy and its mean cross-entropy loss.`,
 				// A training checkpoint holds a model too.
 				ck, cerr := train.LoadCheckpoint(args[0])
 				if cerr != nil {
+					if errors.Is(err, graph.ErrCheckpoint) {
+						return cerr // the checkpoint's own error, not the model reader's
+					}
 					return err
 				}
 				g = ck.Graph

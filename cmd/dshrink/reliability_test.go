@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dshrink/dshrink/safetensors"
 )
 
 // TestReliabilityCLI runs the fault cases of issue 17 that need the whole
@@ -39,4 +43,68 @@ func TestReliabilityCLI(t *testing.T) {
 			t.Errorf("export to a directory: %s", out)
 		}
 	})
+
+	t.Run("bench refuses a batch beyond the memory limit", func(t *testing.T) {
+		cmd := exec.Command(bin, "bench", "fm.dsk", "--batch", "2000")
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), "DSHRINK_MEM_LIMIT=256M")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "needs about") || !strings.Contains(string(out), "limit of 256.0 MiB") {
+			t.Errorf("bench --batch 2000 under 256 MiB: %v\n%s", err, out)
+		}
+		if out := runFail(t, bin, dir, "bench", "fm.dsk", "--batch", "1000000"); !strings.Contains(out, "exceeds") || strings.Contains(out, "goroutine") {
+			t.Errorf("bench --batch 1000000: %s", out)
+		}
+	})
+
+	t.Run("foreign files get a clear message", func(t *testing.T) {
+		if err := os.WriteFile(in("model.pt"), []byte("PK\x03\x04\x14\x00archive/data.pkl"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out := runFail(t, bin, dir, "inspect", "model.pt"); !strings.Contains(out, "not a .dsk or ONNX file") || !strings.Contains(out, "PyTorch") {
+			t.Errorf("inspect model.pt: %s", out)
+		}
+	})
+
+	t.Run("crafted models are refused cleanly", func(t *testing.T) {
+		for name, edit := range map[string]func(g map[string]any){
+			"null node": func(g map[string]any) { g["nodes"].([]any)[2] = nil },
+			"pads 2^61": func(g map[string]any) {
+				g["nodes"].([]any)[0].(map[string]any)["conv"].(map[string]any)["pads"] = []any{1 << 61, 1 << 61, 1 << 61, 1 << 61}
+			},
+			"input 4000x4000": func(g map[string]any) { g["input"].(map[string]any)["shape"] = []any{1, 4000, 4000} },
+		} {
+			p := craftModel(t, in("fm.dsk"), edit)
+			for _, args := range [][]string{{"inspect", p}, {"bench", p, "--iters", "1"}, {"export", p, "-o", in("x.onnx")}} {
+				out := runFail(t, bin, dir, args...)
+				if strings.Contains(out, "panic:") || strings.Contains(out, "goroutine ") || !strings.Contains(out, "graph") {
+					t.Errorf("%s: dshrink %s:\n%s", name, args[0], out)
+				}
+			}
+		}
+	})
+}
+
+// craftModel rewrites the structure JSON of the .dsk file src with edit and
+// returns the path of the result.
+func craftModel(t *testing.T, src string, edit func(g map[string]any)) string {
+	t.Helper()
+	f, err := safetensors.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g map[string]any
+	if err := json.Unmarshal([]byte(f.Metadata["dshrink.graph"]), &g); err != nil {
+		t.Fatal(err)
+	}
+	edit(g)
+	js, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Metadata["dshrink.graph"] = string(js)
+	out := filepath.Join(t.TempDir(), "crafted.dsk")
+	if err := safetensors.WriteFile(out, f.Tensors, f.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
