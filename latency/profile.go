@@ -46,8 +46,15 @@ type ProfileOptions struct {
 	// tools/ortbench/bench_ort.js (see FindORT). ORT tables are isolated
 	// (Isolated is implied) and their key's executor is "onnxruntime-VERSION".
 	Runtime string
-	// Log receives progress (nothing when nil).
+	// Log receives progress with an estimate of the time left (nothing when
+	// nil).
 	Log io.Writer
+	// TargetCI and MaxRounds make Measure repeat: while the widest 95%
+	// confidence interval of a model's median run time is wider than
+	// TargetCI (relative half-width; 0 means 0.02), Measure adds Rounds more
+	// rounds, up to MaxRounds in all (0 means 3 * Rounds). Profile ignores them.
+	TargetCI  float64
+	MaxRounds int
 }
 
 func (o ProfileOptions) withDefaults() ProfileOptions {
@@ -71,6 +78,12 @@ func (o ProfileOptions) withDefaults() ProfileOptions {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.TargetCI <= 0 {
+		o.TargetCI = 0.02
+	}
+	if o.MaxRounds <= 0 {
+		o.MaxRounds = 3 * o.Rounds
 	}
 	return o
 }
@@ -391,6 +404,15 @@ func (c *chain) applyContext(t *Table, whole, merged *candidate) error {
 // timeCandidates compiles every candidate and times them in interleaved
 // rounds (the starting candidate rotating), with the garbage collector off.
 func timeCandidates(cands []*candidate, o ProfileOptions) error {
+	if err := prepareCandidates(cands, o); err != nil {
+		return err
+	}
+	defer releaseCandidates(cands)
+	return timeRounds(cands, o, 0, o.Rounds, o.Rounds)
+}
+
+// prepareCandidates compiles every candidate and runs it o.Warmup times.
+func prepareCandidates(cands []*candidate, o ProfileOptions) error {
 	for _, cd := range cands {
 		p, err := runtime.Compile(cd.g, runtime.Options{Batch: o.Batch, Threads: o.Threads})
 		if err != nil {
@@ -409,12 +431,21 @@ func timeCandidates(cands []*candidate, o ProfileOptions) error {
 			}
 		}
 	}
+	return nil
+}
+
+// timeRounds times the prepared candidates for rounds first .. first+n-1
+// (the round number rotates the starting candidate), appending to their
+// per-round medians, with the garbage collector off. total is the number of
+// rounds planned in all, for the progress line and its estimate of the time
+// left.
+func timeRounds(cands []*candidate, o ProfileOptions, first, n, total int) error {
 	goruntime.GC()
 	old := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(old)
 	buf := make([]float64, o.Iters)
-	t0 := time.Now()
-	for r := 0; r < o.Rounds; r++ {
+	t0, last := time.Now(), time.Now()
+	for r := first; r < first+n; r++ {
 		for j := range cands {
 			cd := cands[(j+r)%len(cands)]
 			if !cd.run {
@@ -456,16 +487,27 @@ func timeCandidates(cands []*candidate, o ProfileOptions) error {
 			slices.Sort(buf)
 			cd.meds = append(cd.meds, buf[len(buf)/2])
 		}
-		if r == 0 || (r+1)%5 == 0 {
-			fmt.Fprintf(o.Log, "profile: round %d/%d (%.1fs)\n", r+1, o.Rounds, time.Since(t0).Seconds())
-		}
-	}
-	for _, cd := range cands {
-		if !cd.ctx {
-			cd.prog = nil // release the arenas (in-context candidates keep theirs for their steps)
+		// A line for the first round, every fifth, the last one, and at least
+		// every 10 seconds, with the time left at this round's pace.
+		done := r + 1 - first
+		if r == first || (r+1)%5 == 0 || r+1 == first+n || time.Since(last) > 10*time.Second {
+			el := time.Since(t0)
+			left := time.Duration(float64(el) / float64(done) * float64(total-r-1))
+			fmt.Fprintf(o.Log, "timing: round %d/%d (%.1fs, about %s left)\n", r+1, total, el.Seconds(), left.Round(time.Second))
+			last = time.Now()
 		}
 	}
 	return nil
+}
+
+// releaseCandidates drops the compiled programs of the candidates that are
+// no longer run (in-context candidates keep theirs for their steps).
+func releaseCandidates(cands []*candidate) {
+	for _, cd := range cands {
+		if !cd.ctx {
+			cd.prog = nil // release the arenas
+		}
+	}
 }
 
 // summary returns the median and interquartile range of v.
@@ -497,6 +539,11 @@ type Timing struct {
 	// when other processes share the cores (a preempted step is an outlier
 	// of its own median, a preempted run is a slow run).
 	StepsMs float64 `json:"steps_ms"`
+	// CI is the relative half-width of the 95% confidence interval of RunMs
+	// (MedianCI of the per-round medians): the measurement's own noise.
+	CI float64 `json:"ci"`
+	// Rounds is the number of rounds timed.
+	Rounds int `json:"rounds"`
 }
 
 // Measure times whole models in interleaved rounds as Profile times
@@ -513,15 +560,60 @@ func Measure(gs []*graph.Graph, opts ProfileOptions) ([]Timing, error) {
 	for i, g := range gs {
 		cands[i] = &candidate{g: g, run: true}
 	}
-	if err := timeCandidates(cands, opts); err != nil {
+	if err := prepareCandidates(cands, opts); err != nil {
 		return nil, err
+	}
+	defer releaseCandidates(cands)
+	// Repeat until every model's median is known to TargetCI, or MaxRounds.
+	done := 0
+	for done < opts.MaxRounds {
+		n := min(opts.Rounds, opts.MaxRounds-done)
+		if err := timeRounds(cands, opts, done, n, done+n); err != nil {
+			return nil, err
+		}
+		done += n
+		worst := 0.0
+		for _, cd := range cands {
+			worst = max(worst, MedianCI(cd.meds))
+		}
+		if worst <= opts.TargetCI {
+			break
+		}
+		if done < opts.MaxRounds {
+			fmt.Fprintf(opts.Log, "timing: medians known to +-%.1f%% after %d rounds (target +-%.1f%%): %d more rounds\n",
+				100*worst, done, 100*opts.TargetCI, min(opts.Rounds, opts.MaxRounds-done))
+		}
 	}
 	out := make([]Timing, len(gs))
 	for i, cd := range cands {
 		out[i].RunMs, _ = summary(cd.meds)
 		out[i].StepsMs, _ = summary(cd.stepMeds)
+		out[i].CI = MedianCI(cd.meds)
+		out[i].Rounds = len(cd.meds)
 	}
 	return out, nil
+}
+
+// MedianCI returns the relative half-width of a distribution-free 95%
+// confidence interval of the median of v (order statistics at ranks
+// n/2 -+ 0.98 sqrt(n), after the binomial distribution of the count below
+// the median): the interval is median * (1 -+ MedianCI) roughly. It is 0 for
+// fewer than 2 values or a zero median.
+func MedianCI(v []float64) float64 {
+	n := len(v)
+	if n < 2 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	h := 0.98 * math.Sqrt(float64(n))
+	lo := max(int(math.Floor(float64(n)/2-h)), 0)
+	hi := min(int(math.Ceil(float64(n)/2+h)), n-1)
+	med, _ := summary(v)
+	if med == 0 {
+		return 0
+	}
+	return (s[hi] - s[lo]) / 2 / med
 }
 
 // Realize returns the model plan p describes, as it would be deployed: g

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/dshrink/dshrink/data"
@@ -227,6 +228,7 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 			return fmt.Errorf("plan: %w", err)
 		}
 		printChecks(stdout, checks)
+		explainChecks(stdout, checks)
 		p.Meta["measured_ms"] = fmt.Sprintf("%.4f", checks[1].MeasuredMs)
 		p.Meta["measured_steps_ms"] = fmt.Sprintf("%.4f", checks[1].StepsMs)
 	}
@@ -331,6 +333,10 @@ type planCheck struct {
 	CalibratedMs float64 `json:"calibrated_ms"`
 	ErrCalPct    float64 `json:"error_calibrated_pct"`
 	Merged       int     `json:"merged_chains"`
+	// NoisePct is the half-width of the 95% confidence interval of
+	// MeasuredMs, in percent: a prediction error within it is noise.
+	NoisePct float64 `json:"noise_pct"`
+	Rounds   int     `json:"rounds"`
 }
 
 // measurePlans realises every plan and times the merged models, with the
@@ -366,8 +372,52 @@ func measurePlans(g *graph.Graph, ps []*plan.Plan, pred []float64, t *latency.Ta
 		c.ErrStepsPct = 100 * (c.PredictedMs - c.StepsMs) / c.StepsMs
 		c.CalibratedMs = c.PredictedMs * t.Calibration()
 		c.ErrCalPct = 100 * (c.CalibratedMs - c.MeasuredMs) / c.MeasuredMs
+		c.NoisePct, c.Rounds = 100*ts[i].CI, ts[i].Rounds
 	}
 	return checks, nil
+}
+
+// explainChecks says, under the table of printChecks, which prediction
+// errors are within the measurement's noise, and warns when a merged model
+// measured slower than the base or the machine is loaded: the figures are
+// then the load's, not the planner's.
+func explainChecks(w io.Writer, cs []planCheck) {
+	if len(cs) == 0 {
+		return
+	}
+	for _, c := range cs {
+		switch e := math.Abs(c.ErrCalPct); {
+		case e <= c.NoisePct:
+			fmt.Fprintf(w, "%s: calibrated prediction off by %.1f%%, within the measurement's noise (+-%.1f%%, 95%% interval over %d rounds)\n",
+				c.Name, c.ErrCalPct, c.NoisePct, c.Rounds)
+		default:
+			fmt.Fprintf(w, "%s: calibrated prediction off by %.1f%%, beyond the measurement's noise (+-%.1f%% over %d rounds)\n",
+				c.Name, c.ErrCalPct, c.NoisePct, c.Rounds)
+		}
+	}
+	for _, c := range cs[1:] {
+		if c.MeasuredMs > cs[0].MeasuredMs {
+			fmt.Fprintf(w, "warning: %s measured slower than the base (%.4f vs %.4f ms): with fewer MACs and convolutions that points at load on the machine; measure again when it is quiet, or with more --rounds\n",
+				c.Name, c.MeasuredMs, cs[0].MeasuredMs)
+		}
+	}
+	if load, ok := loadAverage(); ok && load > float64(goruntime.NumCPU())/2 {
+		fmt.Fprintf(w, "note: load average %.1f on %d CPUs while timing: other processes share the cores, so every figure above carries their noise\n",
+			load, goruntime.NumCPU())
+	}
+}
+
+// loadAverage returns the 1-minute load average (Linux), ok false elsewhere.
+func loadAverage() (float64, bool) {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, false
+	}
+	var l float64
+	if _, err := fmt.Sscan(string(b), &l); err != nil {
+		return 0, false
+	}
+	return l, true
 }
 
 func printChecks(w io.Writer, cs []planCheck) {
@@ -457,6 +507,7 @@ func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *late
 			res.Points[i].MeasuredMs = checks[i+1].MeasuredMs
 		}
 		printChecks(stdout, checks)
+		explainChecks(stdout, checks)
 	}
 	yName, y := "kept importance (predicted)", func(p latency.Point) float64 { return p.Importance }
 	if o.finetuneEp > 0 {
