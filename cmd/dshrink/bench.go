@@ -46,6 +46,34 @@ type benchOpts struct {
 	rounds, iters    int
 	minTime          time.Duration
 	winograd         string
+	// budget is the time the timing may take in all, split evenly over the
+	// batch x threads combinations; each combination's rounds and runs per
+	// round are sized to it from the warm-up runs' times (at least 3 runs of
+	// every model). 0, or --rounds or --iters given, times exactly rounds x
+	// iters.
+	budget time.Duration
+}
+
+// size returns the rounds and runs per round of one combination whose
+// models take perRun in all for one run each: o.rounds x o.iters when that
+// fits the combination's share of the budget, fewer runs per round and then
+// fewer rounds when not, but never fewer than 3 runs of each model.
+func (o benchOpts) size(perRun time.Duration, combos int) (rounds, iters int) {
+	if o.budget <= 0 || perRun <= 0 {
+		return o.rounds, o.iters
+	}
+	share := o.budget / time.Duration(max(combos, 1))
+	runs := int(share / perRun) // runs of each model that fit the share
+	if runs >= o.rounds*o.iters {
+		return o.rounds, o.iters
+	}
+	runs = max(runs, 3)
+	iters = min(o.iters, max(1, runs/o.rounds))
+	rounds = max(min(o.rounds, runs/iters), 1)
+	if rounds*iters < 3 {
+		rounds = 3
+	}
+	return rounds, iters
 }
 
 // winogradMode parses --winograd.
@@ -78,11 +106,20 @@ rotating every round) so that a machine whose speed drifts affects all of them
 alike. Prints latency p50/p90/p99, throughput and, for every model, the speedup
 of its median latency over the first model's, for every combination of batch
 size and thread count. The Go garbage collector is switched off while timing
-(the runtime allocates nothing per run anyway).`,
+(the runtime allocates nothing per run anyway).
+
+The timing fits a time budget (--time, 30s by default, split over the
+batch x threads combinations): the warm-up runs tell how long a run takes,
+and --rounds x --iters shrink until the combination fits its share, never
+below 3 runs of each model. Progress and the time left go to stderr. Give
+--rounds or --iters (or --time 0) to time exactly that many runs.`,
 		Example: `  dshrink bench orig.dsk merged.dsk
   dshrink bench mobilenet_v2.onnx merged.dsk --batch 1,16 --threads 1,2 --json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if fl := cmd.Flags(); fl.Changed("rounds") || fl.Changed("iters") {
+				o.budget = 0 // the user sized the timing
+			}
 			if o.warmup < 0 || o.rounds < 1 || o.iters < 1 {
 				return fmt.Errorf("bench: --warmup must be >= 0, --rounds and --iters >= 1")
 			}
@@ -137,9 +174,10 @@ size and thread count. The Go garbage collector is switched off while timing
 	f.IntSliceVar(&o.batches, "batch", []int{1}, "batch sizes (comma-separated)")
 	f.IntSliceVar(&o.threads, "threads", []int{1}, "thread counts (comma-separated)")
 	f.IntVar(&o.warmup, "warmup", 5, "untimed runs of each model before timing")
-	f.IntVar(&o.rounds, "rounds", 10, "interleaved rounds")
-	f.IntVar(&o.iters, "iters", 5, "timed runs of each model per round (at least)")
+	f.IntVar(&o.rounds, "rounds", 10, "interleaved rounds (fewer when --time needs it)")
+	f.IntVar(&o.iters, "iters", 5, "timed runs of each model per round (fewer when --time needs it)")
 	f.DurationVar(&o.minTime, "min-time", 0, "keep adding rounds until each model has run this long (e.g. 5s)")
+	f.DurationVar(&o.budget, "time", 30*time.Second, "time budget of the whole timing: rounds and runs are sized to it from the warm-up (at least 3 runs per model); 0, or --rounds or --iters given: exactly --rounds x --iters")
 	f.StringSliceVar(&names, "names", nil, "display names of the models (default: the file names)")
 	f.BoolVar(&jsonOut, "json", false, "print the results as JSON")
 	f.StringVar(&o.winograd, "winograd", "auto", "dense 3x3 stride-1 convolutions as Winograd F(2x2,3x3): auto (where faster), on, off")
@@ -171,8 +209,12 @@ func runBench(gs []*graph.Graph, names, files []string, o benchOpts, log io.Writ
 	if err != nil {
 		return nil, err
 	}
+	combos, combo := len(o.threads)*len(o.batches), 0
+	start := time.Now()
 	for _, th := range o.threads {
 		for _, b := range o.batches {
+			combo++
+			var perRun time.Duration // one run of every model, from the last warm-up run
 			progs := make([]*runtime.Program, len(gs))
 			xs := make([][]float32, len(gs))
 			ys := make([][]float32, len(gs))
@@ -185,24 +227,43 @@ func runBench(gs []*graph.Graph, names, files []string, o benchOpts, log io.Writ
 				xs[i] = benchInput(b * p.InputLen())
 				ys[i] = make([]float32, b*p.OutputLen())
 				checkRef(files[i], xs[i], ys[i], p, log)
+				var last time.Duration
 				for k := 0; k < max(o.warmup, 1); k++ {
+					t0 := time.Now()
 					if err := p.Run(xs[i], ys[i]); err != nil {
 						return nil, fmt.Errorf("bench %s: %w", files[i], err)
 					}
+					last = time.Since(t0)
 				}
+				perRun += last
 			}
+			rounds, iters := o.size(perRun, combos)
+			est := time.Duration(rounds*iters) * perRun
+			left := est * time.Duration(combos) // a first guess: every combination like this one
+			if combo > 1 { // the combinations so far give the pace of the rest
+				left = est + time.Duration(float64(time.Since(start))/float64(combo-1)*float64(combos-combo))
+			}
+			fmt.Fprintf(log, "bench: batch %d, %d thread(s) (%d/%d): %d rounds x %d runs of %d model(s), about %s; about %s left in all\n",
+				b, th, combo, combos, rounds, iters, len(gs), est.Round(100*time.Millisecond), left.Round(time.Second))
 			times := make([][]float64, len(gs))
 			for i := range times {
-				times[i] = make([]float64, 0, o.rounds*o.iters)
+				times[i] = make([]float64, 0, rounds*iters)
 			}
+			t0, lastLog := time.Now(), time.Now()
 			spent := make([]time.Duration, len(gs))
 			goruntime.GC()
 			old := debug.SetGCPercent(-1)
-			for r := 0; r < o.rounds || (o.minTime > 0 && slices.Min(spent) < o.minTime); r++ {
+			for r := 0; r < rounds || (o.minTime > 0 && slices.Min(spent) < o.minTime); r++ {
+				if r > 0 && time.Since(lastLog) > 10*time.Second {
+					el := time.Since(t0)
+					fmt.Fprintf(log, "bench: round %d/%d, about %s left\n", r+1, rounds,
+						time.Duration(float64(el)/float64(r)*float64(max(rounds-r, 0))).Round(time.Second))
+					lastLog = time.Now()
+				}
 				for j := range gs {
 					i := (j + r) % len(gs)
 					p, x, y := progs[i], xs[i], ys[i]
-					for k := 0; k < o.iters; k++ {
+					for k := 0; k < iters; k++ {
 						t0 := time.Now()
 						err := p.Run(x, y)
 						d := time.Since(t0)
