@@ -10,7 +10,8 @@ import (
 
 // RecordData records in g how the data set c describes turns an image into
 // the model's input (resize, centre crop, gray, the normalisation of d) and
-// the data set's class names when they are known, so that the saved model
+// the data set's class names when they are known and the model has none
+// (names from --labels at import or train time stay), so that the saved model
 // carries them and `dshrink predict` needs no flags. What does not fit the
 // model (a non-square input, a class count that differs) is left out: the
 // model stays usable, only without that metadata.
@@ -28,6 +29,9 @@ func RecordData(g *graph.Graph, c DataConfig, d *Datasets) {
 			p.Mean, p.Std = []float32{0}, []float32{1}
 		}
 		_ = g.SetPreprocessing(p) // rejected when it does not fit g's input
+	}
+	if have, err := g.ClassNames(); err == nil && have != nil {
+		return // names given at import or train time (--labels) stay
 	}
 	if names := dataClassNames(c, d); len(names) == d.Train.NumClasses() {
 		_ = g.SetClassNames(names) // rejected when g has another class count

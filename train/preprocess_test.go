@@ -27,6 +27,17 @@ func TestRecordData(t *testing.T) {
 		t.Errorf("class names %v", names)
 	}
 
+	named := graph.New("m", 1, 28, 28) // names of its own stay
+	named.Classes = 10
+	own := []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+	if err := named.SetClassNames(own); err != nil {
+		t.Fatal(err)
+	}
+	RecordData(named, DataConfig{Dataset: "fashion-mnist"}, d)
+	if names, _ := named.ClassNames(); !slices.Equal(names, own) {
+		t.Errorf("the model's own class names replaced by %v", names)
+	}
+
 	other := graph.New("m", 3, 28, 28) // does not fit the gray data: nothing recorded
 	other.Classes = 5
 	RecordData(other, DataConfig{Dataset: "fashion-mnist"}, d)

@@ -239,8 +239,10 @@ func runBench(gs []*graph.Graph, names, files []string, o benchOpts, log io.Writ
 			}
 			rounds, iters := o.size(perRun, combos)
 			est := time.Duration(rounds*iters) * perRun
-			left := est * time.Duration(combos) // a first guess: every combination like this one
-			if combo > 1 { // the combinations so far give the pace of the rest
+			// A first guess: every combination like this one; from the second on,
+			// the combinations so far give the pace of the rest.
+			left := est * time.Duration(combos)
+			if combo > 1 {
 				left = est + time.Duration(float64(time.Since(start))/float64(combo-1)*float64(combos-combo))
 			}
 			fmt.Fprintf(log, "bench: batch %d, %d thread(s) (%d/%d): %d rounds x %d runs of %d model(s), about %s; about %s left in all\n",

@@ -77,3 +77,16 @@ func recordedPreprocessing(g *graph.Graph) *graph.Preprocessing {
 	}
 	return nil
 }
+
+// relabelModel records the class names of --labels in the model file at
+// path (train writes the data set's own names; --labels replaces them).
+func relabelModel(cmd *cobra.Command, p *prepFlags, path string) error {
+	g, err := graph.Load(path)
+	if err != nil {
+		return err
+	}
+	if err := p.apply(cmd, g); err != nil {
+		return err
+	}
+	return g.Save(path)
+}

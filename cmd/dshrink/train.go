@@ -32,6 +32,7 @@ func init() {
 		maxSteps   int
 		subset     int
 		testSubset int
+		labels     prepFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "train [--config FILE.yaml] [flags]",
@@ -120,6 +121,11 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 			if err != nil {
 				return err
 			}
+			if labels.labels != "" && !res.Interrupted {
+				if err := relabelModel(cmd, &labels, res.Model); err != nil {
+					return err
+				}
+			}
 			w := cmd.OutOrStdout()
 			if jsonOut {
 				enc := json.NewEncoder(w)
@@ -154,6 +160,7 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 	f.BoolVar(&resume, "resume", false, "continue from OUT/checkpoint.safetensors")
 	f.BoolVar(&overwrite, "overwrite", false, "start afresh even if OUT already holds a checkpoint")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
+	labels.register(cmd)
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
 	f.IntVar(&epochs, "epochs", 0, "number of epochs (overrides the config)")
 	f.IntVar(&batch, "batch", 0, "batch size (overrides the config)")
