@@ -332,6 +332,9 @@ func pct(t []float64, p float64) float64 {
 
 func printBench(w io.Writer, res []benchResult) {
 	fmt.Fprintf(w, "kernels: %s (isa %s), %d CPUs\n", runtime.KernelISA(), isa.Describe(), goruntime.NumCPU())
+	if warn := isa.Warning(); warn != "" {
+		fmt.Fprintln(w, warn)
+	}
 	fmt.Fprintf(w, "%-28s %5s %3s %5s %9s %9s %9s %9s %8s %8s\n", "model", "batch", "thr", "runs", "p50 ms", "p90 ms", "p99 ms", "img/s", "GMAC/s", "speedup")
 	for _, r := range res {
 		name := r.Model
