@@ -278,6 +278,9 @@ func toPlanes(img image.Image, dst []uint8, c int) {
 			}
 		}
 	case *image.YCbCr:
+		if ycbcrPlanes(m, dst, c) {
+			return
+		}
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
