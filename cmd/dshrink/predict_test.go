@@ -12,7 +12,7 @@ import (
 )
 
 // TestPredictMatchesPyTorch imports a torchvision MobileNetV2 export and
-// checks that `dshrink predict` gives, for PNG, JPEG, RGBA and gray images of
+// checks that `dshrink predict` gives, for PNG, JPEG (4:4:4 and 4:2:0), RGBA and gray images of
 // several sizes, PyTorch's top-5 classes in PyTorch's order after
 // torchvision's ImageNet evaluation transform (Resize, CenterCrop, ToTensor,
 // Normalize), with probabilities within 0.01. The model, the images and
@@ -33,7 +33,7 @@ func TestPredictMatchesPyTorch(t *testing.T) {
 		Images []imagePrediction `json:"images"`
 	}
 	readJSON(t, filepath.Join(fix, "want.json"), &want)
-	args := []string{"predict", "small.dsk", "--json", "--batch", "3"} // batches of 3 and 1
+	args := []string{"predict", "small.dsk", "--json", "--batch", "3"} // batches of 3 and 2
 	for _, im := range want.Images {
 		args = append(args, filepath.Join(fix, im.Image))
 	}
