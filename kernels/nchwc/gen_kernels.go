@@ -70,7 +70,7 @@ var defines = []struct {
 }
 
 // families lists the instruction sets a family is generated for.
-var families = []*asmgen.ISA{asmgen.AVX512, asmgen.AVX2}
+var families = []*asmgen.ISA{asmgen.AVX512, asmgen.AVX2, asmgen.NEON}
 
 // fam is one family being generated: its ISA and the shapes derived from it.
 type fam struct {
@@ -85,6 +85,10 @@ func newFam(x *asmgen.ISA) *fam {
 
 func (x *fam) vecBytes() int { return x.VecBytes }
 
+// arm reports whether the family is for arm64 (the skeletons are written
+// with amd64's scalar register names, which reg maps).
+func (x *fam) arm() bool { return x.Arch == "arm64" }
+
 // bcastRegs is the number of scratch registers a pixel's broadcast scalar
 // needs in the dense kernels: none with embedded broadcasts, two
 // (alternating, so consecutive pixels do not wait on each other) otherwise.
@@ -95,13 +99,24 @@ func (x *fam) bcastRegs() int {
 	return 2
 }
 
+// loadRegs is the number of scratch registers the general depthwise kernel
+// loads its inputs into: none where arithmetic takes memory operands
+// (amd64), two (alternating) otherwise.
+func (x *fam) loadRegs() int {
+	if x.arm() {
+		return 2
+	}
+	return 0
+}
+
 // Register tiles: the dense kernels (and the product) keep R x V
 // accumulators, V weight vectors and the broadcast registers; the general
-// depthwise kernel R x V accumulators and V weights; the row-reuse kernel,
-// one vector at a time, R accumulators, k weights and two inputs.
+// depthwise kernel R x V accumulators, V weights and the load registers; the
+// row-reuse kernel, one vector at a time, R accumulators, k weights and two
+// inputs.
 func (x *fam) convMaxR() int { return min(maxR, (x.NumRegs-x.bcastRegs()-x.V)/x.V) }
 func (x *fam) winoMaxR() int { return min(winoMaxR, (x.NumRegs-x.bcastRegs()-x.V)/x.V) }
-func (x *fam) dwMaxR() int   { return min(maxR, (x.NumRegs-x.V)/x.V) }
+func (x *fam) dwMaxR() int   { return min(maxR, (x.NumRegs-x.loadRegs()-x.V)/x.V) }
 func (x *fam) reuseMaxR(k int) int {
 	return min(maxR, x.NumRegs-2-k)
 }
@@ -114,10 +129,14 @@ func (x *fam) tile(rows int) asmgen.Tile {
 }
 
 // clampRegs are the registers the epilogue broadcasts lo and hi into: the
-// last two, free once the accumulation is done.
+// last two, free once the accumulation is done; tmpReg is the one below
+// them, which the epilogue loads memory operands into where arithmetic
+// cannot read memory.
 func (x *fam) clampRegs() (lo, hi asmgen.VReg) {
 	return asmgen.VReg(x.NumRegs - 2), asmgen.VReg(x.NumRegs - 1)
 }
+
+func (x *fam) tmpReg() asmgen.VReg { return asmgen.VReg(x.NumRegs - 3) }
 
 // sfx makes the labels of the v-th pass over the block unique when there is
 // more than one.
@@ -138,9 +157,198 @@ func mem(off int, base string) string {
 
 func (x *fam) name(kernel string) string { return kernel + x.Name }
 
+// Scalar code. The skeletons name general registers as on amd64; on arm64
+// DI, SI, BX, AX, CX and DX are R0-R5 and R8-R15 keep their names. R6, R7,
+// R16, R17 and R19-R21 are arm64 scratch registers of the arm64-only paths.
+var arm64Regs = map[string]string{"DI": "R0", "SI": "R1", "BX": "R2", "AX": "R3", "CX": "R4", "DX": "R5"}
+
+func (x *fam) reg(r string) string {
+	if n, ok := arm64Regs[r]; ok && x.arm() {
+		return n
+	}
+	return r
+}
+
+// field spells a field (A_* or W_*) of the argument block at base.
+func (x *fam) field(f, base string) string { return fmt.Sprintf("%s(%s)", f, x.reg(base)) }
+
+// ld loads field f of the argument block at base into dst.
+func (x *fam) ld(a *asmgen.Asm, f, base, dst string) {
+	if x.arm() {
+		a.I("MOVD %s, %s", x.field(f, base), x.reg(dst))
+		return
+	}
+	a.I("MOVQ %s, %s", x.field(f, base), dst)
+}
+
+func (x *fam) arg(a *asmgen.Asm, dst string) {
+	if x.arm() {
+		a.I("MOVD a+0(FP), %s", x.reg(dst))
+		return
+	}
+	a.I("MOVQ a+0(FP), %s", dst)
+}
+
+func (x *fam) mov(a *asmgen.Asm, src, dst string) {
+	if x.arm() {
+		a.I("MOVD %s, %s", x.reg(src), x.reg(dst))
+		return
+	}
+	a.I("MOVQ %s, %s", src, dst)
+}
+
+// addField adds field f of the argument block at DI to dst.
+func (x *fam) addField(a *asmgen.Asm, f, dst string) {
+	if x.arm() {
+		a.I("MOVD %s, R6", x.field(f, "DI"))
+		a.I("ADD R6, %s", x.reg(dst))
+		return
+	}
+	a.I("ADDQ %s(DI), %s", f, dst)
+}
+
+func (x *fam) addImm(a *asmgen.Asm, n int, dst string) {
+	if x.arm() {
+		a.I("ADD $%d, %s", n, x.reg(dst))
+		return
+	}
+	a.I("ADDQ $%d, %s", n, dst)
+}
+
+func (x *fam) addReg(a *asmgen.Asm, src, dst string) {
+	if x.arm() {
+		a.I("ADD %s, %s", x.reg(src), x.reg(dst))
+		return
+	}
+	a.I("ADDQ %s, %s", src, dst)
+}
+
+// loop decrements ctr and jumps to label while it is not zero.
+func (x *fam) loop(a *asmgen.Asm, ctr, label string) {
+	if x.arm() {
+		a.I("SUBS $1, %s", x.reg(ctr))
+		a.I("BNE %s", label)
+		return
+	}
+	a.I("DECQ %s", ctr)
+	a.I("JNZ %s", label)
+}
+
+// decJZ decrements ctr and jumps to label when it reaches zero.
+func (x *fam) decJZ(a *asmgen.Asm, ctr, label string) {
+	if x.arm() {
+		a.I("SUBS $1, %s", x.reg(ctr))
+		a.I("BEQ %s", label)
+		return
+	}
+	a.I("DECQ %s", ctr)
+	a.I("JZ %s", label)
+}
+
+// jne1 jumps to label unless reg holds 1.
+func (x *fam) jne1(a *asmgen.Asm, reg, label string) {
+	if x.arm() {
+		a.I("CMP $1, %s", x.reg(reg))
+		a.I("BNE %s", label)
+		return
+	}
+	a.I("CMPQ %s, $1", reg)
+	a.I("JNE %s", label)
+}
+
+// jnil jumps to label when reg is zero.
+func (x *fam) jnil(a *asmgen.Asm, reg, label string) {
+	if x.arm() {
+		a.I("CBZ %s, %s", x.reg(reg), label)
+		return
+	}
+	a.I("TESTQ %s, %s", reg, reg)
+	a.I("JZ %s", label)
+}
+
+// Vector arithmetic. The Go arm64 assembler has no floating-point vector
+// add, subtract, max, min or by-element multiply-add; they are spelt as
+// instruction words (A64 "Advanced SIMD three same" and "by element"
+// encodings, .4S arrangement).
+var neonOps = map[string]uint32{
+	"ADD": 0x4e20d400, // FADD Vd.4S, Vn.4S, Vm.4S
+	"SUB": 0x4ea0d400, // FSUB: Vd = Vn - Vm
+	"MUL": 0x6e20dc00, // FMUL
+	"MAX": 0x4e20f400, // FMAX
+	"MIN": 0x4ea0f400, // FMIN
+}
+
+func neonWord(op string, code uint32, d, n, m asmgen.VReg) string {
+	code |= uint32(m)<<16 | uint32(n)<<5 | uint32(d)
+	return fmt.Sprintf("WORD $0x%08x // f%s v%d.4s, v%d.4s, v%d.4s", code, strings.ToLower(op), d, n, m)
+}
+
+// op emits d = y op s for op ADD, SUB, MUL, MAX, MIN (amd64 operand order:
+// VSUBPS s, y, d); s is a register.
+func (x *fam) op(a *asmgen.Asm, op string, s, y, d asmgen.VReg) {
+	if x.arm() {
+		a.I("%s", neonWord(op, neonOps[op], d, y, s))
+		return
+	}
+	a.I("V%sPS %s, %s, %s", op, x.R(s), x.R(y), x.R(d))
+}
+
+// opMem is op with the operand s in memory, loaded into tmp first where
+// arithmetic cannot read memory.
+func (x *fam) opMem(a *asmgen.Asm, op, m string, y, d, tmp asmgen.VReg) {
+	if x.arm() {
+		a.Ins(x.Load(m, tmp))
+		x.op(a, op, tmp, y, d)
+		return
+	}
+	a.I("V%sPS %s, %s, %s", op, m, x.R(y), x.R(d))
+}
+
+// fmaMem emits acc += (vector at m) * y.
+func (x *fam) fmaMem(a *asmgen.Asm, m string, y, acc, tmp asmgen.VReg) {
+	if x.arm() {
+		a.Ins(x.Load(m, tmp), x.FMA(x.R(tmp), y, acc))
+		return
+	}
+	a.Ins(x.FMA(m, y, acc))
+}
+
+// bcast loads the float32 at m into every lane of d.
+func (x *fam) bcast(a *asmgen.Asm, m string, d asmgen.VReg) {
+	if x.arm() {
+		a.I("FMOVS %s, F%d", m, d)
+		a.I("VDUP V%d.S[0], V%d.S4", d, d)
+		return
+	}
+	a.Ins(x.Broadcast(m, d))
+}
+
+// rowFMA emits accs[i] += broadcast(float32 at m) * ws[i]: RowFMA on amd64;
+// on arm64 a scalar load into lane 0 of tmp and by-element FMLAs.
+func (x *fam) rowFMA(a *asmgen.Asm, m string, ws, accs []asmgen.VReg, tmp asmgen.VReg) {
+	if !x.arm() {
+		x.RowFMA(a, m, ws, accs, tmp)
+		return
+	}
+	a.I("FMOVS %s, F%d", m, tmp)
+	for i := range ws {
+		// FMLA Vd.4S, Vn.4S, Vm.S[0]
+		code := 0x4f801000 | uint32(tmp&16)<<16 | uint32(tmp&15)<<16 | uint32(ws[i])<<5 | uint32(accs[i])
+		a.I("WORD $0x%08x // fmla v%d.4s, v%d.4s, v%d.s[0]", code, accs[i], ws[i], tmp)
+	}
+}
+
+func (x *fam) prefetch(a *asmgen.Asm, off int, base string) {
+	if x.arm() {
+		a.I("PRFM %d(%s), PLDL1KEEP", off, x.reg(base))
+		return
+	}
+	a.I("PREFETCHT0 %d(%s)", off, base)
+}
+
 func (x *fam) begin(name string) *asmgen.Asm {
 	a := x.f.Func(name, "a *Args", 8)
-	a.I("MOVQ a+0(FP), DI")
+	x.arg(a, "DI")
 	return a
 }
 
@@ -151,9 +359,9 @@ func (x *fam) end(a *asmgen.Asm) {
 
 // initBias starts every pixel's accumulators at the bias block.
 func (x *fam) initBias(a *asmgen.Asm, rows int) {
-	a.I("MOVQ A_BIAS(DI), AX")
+	x.ld(a, "A_BIAS", "DI", "AX")
 	for v := 0; v < x.V; v++ {
-		a.Ins(x.Load(mem(v*x.vecBytes(), "AX"), x.acc(0, v)))
+		a.Ins(x.Load(mem(v*x.vecBytes(), x.reg("AX")), x.acc(0, v)))
 	}
 	for r := 1; r < rows; r++ {
 		for v := 0; v < x.V; v++ {
@@ -166,21 +374,27 @@ func (x *fam) initBias(a *asmgen.Asm, rows int) {
 // pointer is nil), clamps and stores the tile, whose element (r, v) belongs
 // at byte offset off(r, v) of Out, Res and Bmap.
 func (x *fam) epilogue(a *asmgen.Asm, t asmgen.Tile, off func(r, v int) int, sfx string) {
-	e := asmgen.Epilogue{Tile: t}
+	ax := x.reg("AX")
 	for _, s := range []struct{ field, skip string }{{"A_RES", "nores"}, {"A_BMAP", "nobmap"}} {
-		a.I("MOVQ %s(DI), AX", s.field)
-		a.I("TESTQ AX, AX")
-		a.I("JZ %s%s", s.skip, sfx)
-		e.Add(a, 0, "", asmgen.Mem{Ptr: "AX", Offset: off})
+		x.ld(a, s.field, "DI", "AX")
+		x.jnil(a, "AX", s.skip+sfx)
+		for r := 0; r < t.Rows; r++ {
+			for v := 0; v < t.Vecs; v++ {
+				x.opMem(a, "ADD", fmt.Sprintf("%d(%s)", off(r, v), ax), t.Acc(r, v), t.Acc(r, v), x.tmpReg())
+			}
+		}
 		a.Label(s.skip + sfx)
 	}
 	lo, hi := x.clampRegs()
-	a.Ins(x.Broadcast("A_LO(DI)", lo), x.Broadcast("A_HI(DI)", hi))
-	a.I("MOVQ A_OUT(DI), AX")
+	x.bcast(a, x.field("A_LO", "DI"), lo)
+	x.bcast(a, x.field("A_HI", "DI"), hi)
+	x.ld(a, "A_OUT", "DI", "AX")
 	for r := 0; r < t.Rows; r++ {
 		for v := 0; v < t.Vecs; v++ {
 			acc := t.Acc(r, v)
-			a.Ins(x.Max(x.R(lo), acc, acc), x.Min(x.R(hi), acc, acc), x.Store(acc, fmt.Sprintf("%d(AX)", off(r, v))))
+			x.op(a, "MAX", lo, acc, acc)
+			x.op(a, "MIN", hi, acc, acc)
+			a.Ins(x.Store(acc, fmt.Sprintf("%d(%s)", off(r, v), ax)))
 		}
 	}
 }
@@ -192,7 +406,7 @@ func (x *fam) weights(a *asmgen.Asm, first asmgen.VReg) []asmgen.VReg {
 	ws := make([]asmgen.VReg, x.V)
 	for v := range ws {
 		ws[v] = first + asmgen.VReg(v)
-		a.Ins(x.Load(mem(v*x.vecBytes(), "BX"), ws[v]))
+		a.Ins(x.Load(mem(v*x.vecBytes(), x.reg("BX")), ws[v]))
 	}
 	return ws
 }
@@ -205,8 +419,19 @@ func (x *fam) rowFMAs(a *asmgen.Asm, rows, stride int, ws []asmgen.VReg) {
 		for v := range accs {
 			accs[v] = x.acc(r, v)
 		}
-		x.RowFMA(a, fmt.Sprintf("%d(R13)", stride*r), ws, accs, asmgen.VReg(x.NumRegs-2+r%2))
+		x.rowFMA(a, fmt.Sprintf("%d(R13)", stride*r), ws, accs, asmgen.VReg(x.NumRegs-2+r%2))
 	}
+}
+
+// channelLoop starts the loop over the channels of an input block: R13
+// walks the input (from SI), R14 counts the channels (CntLast in the last
+// block, R8 counting the blocks down).
+func (x *fam) channelLoop(a *asmgen.Asm, label string) {
+	x.mov(a, "R11", "R13")
+	x.ld(a, "A_CNT", "DI", "R14")
+	x.jne1(a, "R8", label)
+	x.ld(a, "A_CNTLAST", "DI", "R14")
+	a.Label(label)
 }
 
 // conv is the dense kernel for rows pixels pix bytes apart (see Args).
@@ -214,39 +439,28 @@ func (x *fam) conv(pix, rows int) string {
 	name := x.name(fmt.Sprintf("convP%dR%d", pix, rows))
 	a := x.begin(name)
 	x.initBias(a, rows)
-	a.Raw(`	MOVQ A_IN(DI), SI
-	MOVQ A_W(DI), BX
-	MOVQ A_CB(DI), R8
-cbloop:
-	MOVQ SI, R10
-	MOVQ A_KH(DI), R9
-khloop:
-	MOVQ R10, R11
-	MOVQ A_KW(DI), R12
-kwloop:
-	MOVQ R11, R13
-	MOVQ A_CNT(DI), R14
-	CMPQ R8, $1
-	JNE cloop
-	MOVQ A_CNTLAST(DI), R14
-cloop:
-`)
+	x.ld(a, "A_IN", "DI", "SI")
+	x.ld(a, "A_W", "DI", "BX")
+	x.ld(a, "A_CB", "DI", "R8")
+	a.Label("cbloop")
+	x.mov(a, "SI", "R10")
+	x.ld(a, "A_KH", "DI", "R9")
+	a.Label("khloop")
+	x.mov(a, "R10", "R11")
+	x.ld(a, "A_KW", "DI", "R12")
+	a.Label("kwloop")
+	x.channelLoop(a, "cloop")
 	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.bcastRegs()-x.V))
 	x.rowFMAs(a, rows, pix, ws)
-	a.Raw(`	ADDQ $4, R13
-	ADDQ $64, BX
-	DECQ R14
-	JNZ cloop
-	ADDQ A_KWSTEP(DI), R11
-	DECQ R12
-	JNZ kwloop
-	ADDQ A_ROWSTRIDE(DI), R10
-	DECQ R9
-	JNZ khloop
-	ADDQ A_CBSTRIDE(DI), SI
-	DECQ R8
-	JNZ cbloop
-`)
+	x.addImm(a, 4, "R13")
+	x.addImm(a, blockBytes, "BX")
+	x.loop(a, "R14", "cloop")
+	x.addField(a, "A_KWSTEP", "R11")
+	x.loop(a, "R12", "kwloop")
+	x.addField(a, "A_ROWSTRIDE", "R10")
+	x.loop(a, "R9", "khloop")
+	x.addField(a, "A_CBSTRIDE", "SI")
+	x.loop(a, "R8", "cbloop")
 	x.epilogue(a, x.tile(rows), x.blockOff, "")
 	x.end(a)
 	return name
@@ -257,28 +471,25 @@ func (x *fam) dw(pix, rows int) string {
 	name := x.name(fmt.Sprintf("dwP%dR%d", pix, rows))
 	a := x.begin(name)
 	x.initBias(a, rows)
-	a.Raw(`	MOVQ A_IN(DI), SI
-	MOVQ A_W(DI), BX
-	MOVQ A_KH(DI), R9
-khloop:
-	MOVQ SI, R11
-	MOVQ A_KW(DI), R12
-kwloop:
-`)
-	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.V))
+	x.ld(a, "A_IN", "DI", "SI")
+	x.ld(a, "A_W", "DI", "BX")
+	x.ld(a, "A_KH", "DI", "R9")
+	a.Label("khloop")
+	x.mov(a, "SI", "R11")
+	x.ld(a, "A_KW", "DI", "R12")
+	a.Label("kwloop")
+	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.loadRegs()-x.V))
 	for r := 0; r < rows; r++ {
 		for v := 0; v < x.V; v++ {
-			a.Ins(x.FMA(fmt.Sprintf("%d(R11)", pix*r+x.vecBytes()*v), ws[v], x.acc(r, v)))
+			tmp := asmgen.VReg(x.NumRegs - 2 + (x.V*r+v)%2)
+			x.fmaMem(a, fmt.Sprintf("%d(R11)", pix*r+x.vecBytes()*v), ws[v], x.acc(r, v), tmp)
 		}
 	}
-	a.Raw(`	ADDQ A_KWSTEP(DI), R11
-	ADDQ $64, BX
-	DECQ R12
-	JNZ kwloop
-	ADDQ A_ROWSTRIDE(DI), SI
-	DECQ R9
-	JNZ khloop
-`)
+	x.addField(a, "A_KWSTEP", "R11")
+	x.addImm(a, blockBytes, "BX")
+	x.loop(a, "R12", "kwloop")
+	x.addField(a, "A_ROWSTRIDE", "SI")
+	x.loop(a, "R9", "khloop")
 	x.epilogue(a, x.tile(rows), x.blockOff, "")
 	x.end(a)
 	return name
@@ -294,32 +505,31 @@ func (x *fam) dwReuse(k, s, rows int) string {
 	acc := func(r, v int) asmgen.VReg { return asmgen.VReg(r) }
 	for h := 0; h < x.V; h++ {
 		sfx := x.sfx(h)
-		a.I("MOVQ A_BIAS(DI), AX")
-		a.Ins(x.Load(fmt.Sprintf("%d(AX)", x.vecBytes()*h), 0))
+		x.ld(a, "A_BIAS", "DI", "AX")
+		a.Ins(x.Load(fmt.Sprintf("%d(%s)", x.vecBytes()*h, x.reg("AX")), 0))
 		for r := 1; r < rows; r++ {
 			a.Ins(x.Mov(0, asmgen.VReg(r)))
 		}
-		a.I("MOVQ A_IN(DI), SI")
-		a.I("MOVQ A_W(DI), BX")
-		a.I("MOVQ A_KH(DI), R9")
+		x.ld(a, "A_IN", "DI", "SI")
+		x.ld(a, "A_W", "DI", "BX")
+		x.ld(a, "A_KH", "DI", "R9")
 		a.Label("khloop" + sfx)
 		for kw := 0; kw < k; kw++ {
-			a.Ins(x.Load(fmt.Sprintf("%d(BX)", blockBytes*kw+x.vecBytes()*h), asmgen.VReg(wb+kw)))
+			a.Ins(x.Load(fmt.Sprintf("%d(%s)", blockBytes*kw+x.vecBytes()*h, x.reg("BX")), asmgen.VReg(wb+kw)))
 		}
 		n := (rows-1)*s + k
 		for i := 0; i < n; i++ {
 			in := asmgen.VReg(wb - 2 + i%2)
-			a.Ins(x.Load(fmt.Sprintf("%d(SI)", blockBytes*i+x.vecBytes()*h), in))
+			a.Ins(x.Load(fmt.Sprintf("%d(%s)", blockBytes*i+x.vecBytes()*h, x.reg("SI")), in))
 			for kw := 0; kw < k; kw++ {
 				if d := i - kw; d >= 0 && d%s == 0 && d/s < rows {
 					a.Ins(x.FMA(x.R(in), asmgen.VReg(wb+kw), asmgen.VReg(d/s)))
 				}
 			}
 		}
-		a.I("ADDQ A_ROWSTRIDE(DI), SI")
-		a.I("ADDQ $%d, BX", blockBytes*k)
-		a.I("DECQ R9")
-		a.I("JNZ khloop%s", sfx)
+		x.addField(a, "A_ROWSTRIDE", "SI")
+		x.addImm(a, blockBytes*k, "BX")
+		x.loop(a, "R9", "khloop"+sfx)
 		t := asmgen.Tile{ISA: x.ISA, Rows: rows, Vecs: 1, Acc: acc}
 		x.epilogue(a, t, func(r, _ int) int { return blockBytes*r + x.vecBytes()*h }, sfx)
 	}
@@ -335,38 +545,35 @@ func (x *fam) winoGemm(rows int) string {
 	a := x.begin(name)
 	t := x.tile(rows)
 	t.Zero(a)
-	a.Raw(`	MOVQ A_IN(DI), SI
-	MOVQ A_W(DI), BX
-	MOVQ A_CB(DI), R8
-	MOVQ A_CBSTRIDE(DI), R9
-gcbloop:
-	MOVQ SI, R13
-	MOVQ A_CNT(DI), R14
-	CMPQ R8, $1
-	JNE gcloop
-	MOVQ A_CNTLAST(DI), R14
-gcloop:
-`)
+	x.ld(a, "A_IN", "DI", "SI")
+	x.ld(a, "A_W", "DI", "BX")
+	x.ld(a, "A_CB", "DI", "R8")
+	x.ld(a, "A_CBSTRIDE", "DI", "R9")
+	a.Label("gcbloop")
+	x.mov(a, "SI", "R13")
+	x.ld(a, "A_CNT", "DI", "R14")
+	x.jne1(a, "R8", "gcloop")
+	x.ld(a, "A_CNTLAST", "DI", "R14")
+	a.Label("gcloop")
 	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.bcastRegs()-x.V))
-	a.I("PREFETCHT0 %d(BX)", prefetch)
+	x.prefetch(a, prefetch, "BX")
 	x.rowFMAs(a, rows, blockBytes, ws)
-	a.Raw(`	ADDQ $4, R13
-	ADDQ $64, BX
-	DECQ R14
-	JNZ gcloop
-	ADDQ R9, SI
-	DECQ R8
-	JNZ gcbloop
-	MOVQ A_OUT(DI), AX
-`)
-	(&asmgen.Epilogue{Tile: t}).Store(a, asmgen.Mem{Ptr: "AX", Offset: x.blockOff})
+	x.addImm(a, 4, "R13")
+	x.addImm(a, blockBytes, "BX")
+	x.loop(a, "R14", "gcloop")
+	x.addReg(a, "R9", "SI")
+	x.loop(a, "R8", "gcbloop")
+	x.ld(a, "A_OUT", "DI", "AX")
+	(&asmgen.Epilogue{Tile: t}).Store(a, asmgen.Mem{Ptr: x.reg("AX"), Offset: x.blockOff})
 	x.end(a)
 	return name
 }
 
-// Planes of the Winograd transforms: plane pos = 4i+j is at (base of row
-// i)(index of column j), the bases DI + 4*i*Pos and the indices multiples of
-// Pos (R9 = Pos, R10 = 3*Pos).
+// Planes of the Winograd transforms on amd64: plane pos = 4i+j is at (base
+// of row i)(index of column j), the bases DI + 4*i*Pos and the indices
+// multiples of Pos (R9 = Pos, R10 = 3*Pos). On arm64 a pointer walks the
+// planes in order (post-incremented by Pos, R9) and steps back by R17 =
+// 16*Pos - 64 to the next tile's.
 var (
 	planeBase = [4]string{"DI", "R13", "R14", "R15"}
 	planeIdx  = [4]string{"", "(R9*1)", "(R9*2)", "(R10*1)"}
@@ -391,30 +598,50 @@ const planeNext = `	ADDQ $64, DI
 	ADDQ $64, R15
 `
 
+// armPlanes sets the arm64 plane walker R13 to the field f (W_DST or W_SRC)
+// plus off, R9 to Pos and R17 to 16*Pos - 64.
+func (x *fam) armPlanes(a *asmgen.Asm, f string, off int) {
+	a.I("MOVD %s(R3), R13", f)
+	a.I("ADD $%d, R13", off)
+	a.I("MOVD W_POS(R3), R9")
+	a.I("LSL $4, R9, R17")
+	a.I("SUB $%d, R17, R17", blockBytes)
+}
+
+// inRow spells input row i of the tile at SI plus off: (SI)(R8*i) on amd64,
+// off(R1, R6, R7 or R16) on arm64.
+func (x *fam) inRow(i, off int) string {
+	if x.arm() {
+		return fmt.Sprintf("%d(%s)", off, []string{"R1", "R6", "R7", "R16"}[i])
+	}
+	return fmt.Sprintf("%d%s", off, []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R12*1)"}[i])
+}
+
 // inColumn emits the vertical input transform (B^T d) of the column at
 // byte offset off of the tile at SI into registers r..r+3, loading the rows
 // into 16..19.
 func (x *fam) inColumn(a *asmgen.Asm, off int, r asmgen.VReg) {
-	rows := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R12*1)"}
-	for i, m := range rows {
-		a.Ins(x.Load(fmt.Sprintf("%d%s", off, m), asmgen.VReg(16+i)))
+	for i := 0; i < 4; i++ {
+		a.Ins(x.Load(x.inRow(i, off), asmgen.VReg(16+i)))
 	}
-	a.I("VSUBPS %s, %s, %s", x.R(18), x.R(16), x.R(r))   // d0 - d2
-	a.I("VADDPS %s, %s, %s", x.R(18), x.R(17), x.R(r+1)) // d1 + d2
-	a.I("VSUBPS %s, %s, %s", x.R(17), x.R(18), x.R(r+2)) // d2 - d1
-	a.I("VSUBPS %s, %s, %s", x.R(19), x.R(17), x.R(r+3)) // d1 - d3
+	x.op(a, "SUB", 18, 16, r)   // d0 - d2
+	x.op(a, "ADD", 18, 17, r+1) // d1 + d2
+	x.op(a, "SUB", 17, 18, r+2) // d2 - d1
+	x.op(a, "SUB", 19, 17, r+3) // d1 - d3
 }
 
 // winoIn is the input transform (see WinoIn).
 func (x *fam) winoIn() string {
 	name := x.name("winoIn")
 	a := x.f.Func(name, "a *WinoArgs", 8)
-	a.Raw(`	MOVQ a+0(FP), AX
+	if !x.arm() {
+		a.Raw(`	MOVQ a+0(FP), AX
 	MOVQ W_SRC(AX), SI
 	MOVQ W_DST(AX), DI
 	MOVQ W_SRCROW(AX), R8
 	LEAQ (R8)(R8*2), R12
 ` + planeSetup)
+	}
 	if x.NumRegs >= 32 {
 		x.winoInTiles(a)
 	} else {
@@ -430,13 +657,21 @@ func (x *fam) winoIn() string {
 func (x *fam) winoInTiles(a *asmgen.Asm) {
 	for h := 0; h < x.V; h++ {
 		sfx, o := x.sfx(h), x.vecBytes()*h
-		if h > 0 {
-			a.Raw(`	MOVQ a+0(FP), AX
-	MOVQ W_SRC(AX), SI
-	MOVQ W_DST(AX), DI
-` + planeSetup)
+		if x.arm() {
+			// Row pointers R1, R6, R7, R16; o is folded into them.
+			a.I("MOVD a+0(FP), R3")
+			a.I("MOVD W_SRC(R3), R1")
+			a.I("ADD $%d, R1", o)
+			a.I("MOVD W_SRCROW(R3), R8")
+			a.I("ADD R8, R1, R6")
+			a.I("ADD R8, R6, R7")
+			a.I("ADD R8, R7, R16")
+			x.armPlanes(a, "W_DST", o)
+			o = 0
+		} else if h > 0 {
+			panic("gen_kernels: the amd64 input transform takes a block per vector")
 		}
-		a.I("MOVQ W_N(AX), CX")
+		x.ld(a, "W_N", "AX", "CX")
 		x.inColumn(a, o, 0)
 		x.inColumn(a, blockBytes+o, 4)
 		a.Label("inloop" + sfx)
@@ -444,24 +679,33 @@ func (x *fam) winoInTiles(a *asmgen.Asm) {
 			x.inColumn(a, 2*blockBytes+o, asmgen.VReg(cols[2]))
 			x.inColumn(a, 3*blockBytes+o, asmgen.VReg(cols[3]))
 			for i := 0; i < 4; i++ {
-				a0, a1, a2, a3 := x.R(asmgen.VReg(cols[0]+i)), x.R(asmgen.VReg(cols[1]+i)), x.R(asmgen.VReg(cols[2]+i)), x.R(asmgen.VReg(cols[3]+i))
-				a.I("VSUBPS %s, %s, %s", a2, a0, x.R(20)) // a0 - a2
-				a.I("VADDPS %s, %s, %s", a2, a1, x.R(21)) // a1 + a2
-				a.I("VSUBPS %s, %s, %s", a1, a2, x.R(22)) // a2 - a1
-				a.I("VSUBPS %s, %s, %s", a3, a1, x.R(23)) // a1 - a3
+				a0, a1, a2, a3 := asmgen.VReg(cols[0]+i), asmgen.VReg(cols[1]+i), asmgen.VReg(cols[2]+i), asmgen.VReg(cols[3]+i)
+				x.op(a, "SUB", a2, a0, 20) // a0 - a2
+				x.op(a, "ADD", a2, a1, 21) // a1 + a2
+				x.op(a, "SUB", a1, a2, 22) // a2 - a1
+				x.op(a, "SUB", a3, a1, 23) // a1 - a3
 				for j := 0; j < 4; j++ {
-					a.Ins(x.Store(asmgen.VReg(20+j), plane(i, j, offStr(o))))
+					if x.arm() {
+						a.I("VST1.P [V%d.S4], (R13)(R9)", 20+j)
+					} else {
+						a.Ins(x.Store(asmgen.VReg(20+j), plane(i, j, offStr(o))))
+					}
 				}
 			}
-			a.I("ADDQ $%d, SI", 2*blockBytes)
-			a.Raw(planeNext)
+			if x.arm() {
+				for _, r := range []string{"R1", "R6", "R7", "R16"} {
+					a.I("ADD $%d, %s", 2*blockBytes, r)
+				}
+				a.I("SUB R17, R13")
+			} else {
+				a.I("ADDQ $%d, SI", 2*blockBytes)
+				a.Raw(planeNext)
+			}
 		}
 		body([4]int{0, 4, 8, 12})
-		a.I("DECQ CX")
-		a.I("JZ indone%s", sfx)
+		x.decJZ(a, "CX", "indone"+sfx)
 		body([4]int{8, 12, 0, 4})
-		a.I("DECQ CX")
-		a.I("JNZ inloop%s", sfx)
+		x.loop(a, "CX", "inloop"+sfx)
 		a.Label("indone" + sfx)
 	}
 }
@@ -475,7 +719,8 @@ func offStr(off int) string {
 
 // winoInStream transforms one tile and one vector of the block at a time:
 // for each row i of B^T, the four columns' combination of two input rows,
-// then the horizontal transform, in the Go reference's order.
+// then the horizontal transform, in the Go reference's order (amd64: it
+// reads memory operands).
 func (x *fam) winoInStream(a *asmgen.Asm) {
 	a.I("MOVQ W_N(AX), CX")
 	a.Label("inloop")
@@ -483,18 +728,18 @@ func (x *fam) winoInStream(a *asmgen.Asm) {
 	vert := []struct {
 		a, c int
 		op   string
-	}{{0, 2, "VSUBPS"}, {1, 2, "VADDPS"}, {2, 1, "VSUBPS"}, {1, 3, "VSUBPS"}}
+	}{{0, 2, "SUB"}, {1, 2, "ADD"}, {2, 1, "SUB"}, {1, 3, "SUB"}}
 	for h := 0; h < x.V; h++ {
 		for i, v := range vert {
 			for j := 0; j < 4; j++ {
 				off := blockBytes*j + x.vecBytes()*h
 				a.Ins(x.Load(fmt.Sprintf("%d%s", off, rows[v.a]), asmgen.VReg(j)))
-				a.I("%s %d%s, %s, %s", v.op, off, rows[v.c], x.R(asmgen.VReg(j)), x.R(asmgen.VReg(j)))
+				x.opMem(a, v.op, fmt.Sprintf("%d%s", off, rows[v.c]), asmgen.VReg(j), asmgen.VReg(j), 0)
 			}
-			a.I("VSUBPS %s, %s, %s", x.R(2), x.R(0), x.R(4))
-			a.I("VADDPS %s, %s, %s", x.R(2), x.R(1), x.R(5))
-			a.I("VSUBPS %s, %s, %s", x.R(1), x.R(2), x.R(6))
-			a.I("VSUBPS %s, %s, %s", x.R(3), x.R(1), x.R(7))
+			x.op(a, "SUB", 2, 0, 4)
+			x.op(a, "ADD", 2, 1, 5)
+			x.op(a, "SUB", 1, 2, 6)
+			x.op(a, "SUB", 3, 1, 7)
 			for j := 0; j < 4; j++ {
 				a.Ins(x.Store(asmgen.VReg(4+j), plane(i, j, fmt.Sprint(x.vecBytes()*h))))
 			}
@@ -510,7 +755,8 @@ func (x *fam) winoInStream(a *asmgen.Asm) {
 func (x *fam) winoOut() string {
 	name := x.name("winoOut")
 	a := x.f.Func(name, "a *WinoArgs", 8)
-	a.Raw(`	MOVQ a+0(FP), AX
+	if !x.arm() {
+		a.Raw(`	MOVQ a+0(FP), AX
 	MOVQ W_SRC(AX), DI
 ` + planeSetup + `	MOVQ W_DST(AX), SI
 	MOVQ W_DSTROW(AX), R8
@@ -520,6 +766,7 @@ func (x *fam) winoOut() string {
 	MOVQ W_BMAPROW(AX), R12
 	MOVQ W_BIAS(AX), CX
 `)
+	}
 	if x.NumRegs >= 32 {
 		x.winoOutTiles(a)
 	} else {
@@ -530,9 +777,16 @@ func (x *fam) winoOut() string {
 }
 
 // outPix spells output pixel k (y = k/2, x = k%2) of a tile at base, rows
-// row bytes apart, plus off bytes.
-func outPix(k, off int, base, row string) string {
+// row bytes apart, plus off bytes. On arm64, row is the register holding the
+// second row's address.
+func (x *fam) outPix(k, off int, base, row string) string {
 	o := off + blockBytes*(k%2)
+	if x.arm() {
+		if k >= 2 {
+			base = row
+		}
+		return fmt.Sprintf("%d(%s)", o, x.reg(base))
+	}
 	if k < 2 {
 		return mem(o, base)
 	}
@@ -541,59 +795,105 @@ func outPix(k, off int, base, row string) string {
 
 // winoOutTiles loads a tile's 16 planes into registers 0-15, the vertical
 // transform into 16-23, the 2x2 outputs into 24-27; bias in 31, lo and hi
-// in 30 and 29.
+// in 30 and 29: the vectors of the block one after the other, for all the
+// tiles.
 func (x *fam) winoOutTiles(a *asmgen.Asm) {
-	if x.V != 1 {
-		panic("gen_kernels: the 32-register output transform takes a block per vector")
+	// Output, residual and bias map: the first row's pointer and (amd64)
+	// the row stride or (arm64) the second row's pointer.
+	type ptrs struct{ ptr, row, skip string }
+	res, bmap, out := ptrs{"BX", "R11", "nores"}, ptrs{"DX", "R12", "nobmap"}, ptrs{"SI", "R8", ""}
+	if x.arm() {
+		res.row, bmap.row, out.row = "R19", "R20", "R21"
 	}
-	r := func(v int) string { return x.R(asmgen.VReg(v)) }
-	a.Ins(x.Load("(CX)", 31), x.Broadcast("W_LO(AX)", 30), x.Broadcast("W_HI(AX)", 29))
-	a.I("MOVQ W_N(AX), CX")
-	a.Label("outloop")
-	for i := 0; i < 4; i++ {
+	for h := 0; h < x.V; h++ {
+		sfx, o := x.sfx(h), x.vecBytes()*h
+		if x.arm() {
+			a.I("MOVD a+0(FP), R3")
+			x.armPlanes(a, "W_SRC", o)
+			a.I("MOVD W_DST(R3), R1")
+			a.I("ADD $%d, R1", o)
+			a.I("MOVD W_DSTROW(R3), R8")
+			a.I("ADD R8, R1, R21")
+			for _, p := range []struct{ f, fr, ptr, row string }{{"W_RES", "W_RESROW", "R2", "R19"}, {"W_BMAP", "W_BMAPROW", "R5", "R20"}} {
+				a.I("MOVD %s(R3), %s", p.f, p.ptr)
+				a.I("CBZ %s, nil%s%s", p.ptr, p.row, sfx)
+				a.I("ADD $%d, %s", o, p.ptr)
+				a.I("MOVD %s(R3), R8", p.fr)
+				a.I("ADD R8, %s, %s", p.ptr, p.row)
+				a.Label("nil" + p.row + sfx)
+			}
+			a.I("MOVD W_BIAS(R3), R4")
+			o = 0
+			a.Ins(x.Load(fmt.Sprintf("%d(R4)", x.vecBytes()*h), 31))
+		} else {
+			if h > 0 {
+				panic("gen_kernels: the amd64 output transform takes a block per vector")
+			}
+			a.Ins(x.Load("(CX)", 31))
+		}
+		x.bcast(a, x.field("W_LO", "AX"), 30)
+		x.bcast(a, x.field("W_HI", "AX"), 29)
+		x.ld(a, "W_N", "AX", "CX")
+		a.Label("outloop" + sfx)
+		for i := 0; i < 4; i++ {
+			for j := 0; j < 4; j++ {
+				if x.arm() {
+					a.I("VLD1.P (R13)(R9), [V%d.S4]", 4*i+j)
+				} else {
+					a.Ins(x.Load(plane(i, j, ""), asmgen.VReg(4*i+j)))
+				}
+			}
+		}
 		for j := 0; j < 4; j++ {
-			a.Ins(x.Load(plane(i, j, ""), asmgen.VReg(4*i+j)))
+			v := asmgen.VReg(j)
+			x.op(a, "ADD", 4+v, v, 16+v)     // m0 + m1
+			x.op(a, "ADD", 8+v, 16+v, 16+v)  // + m2
+			x.op(a, "SUB", 8+v, 4+v, 20+v)   // m1 - m2
+			x.op(a, "SUB", 12+v, 20+v, 20+v) // - m3
 		}
-	}
-	for j := 0; j < 4; j++ {
-		a.I("VADDPS %s, %s, %s", r(4+j), r(j), r(16+j))     // m0 + m1
-		a.I("VADDPS %s, %s, %s", r(8+j), r(16+j), r(16+j))  // + m2
-		a.I("VSUBPS %s, %s, %s", r(8+j), r(4+j), r(20+j))   // m1 - m2
-		a.I("VSUBPS %s, %s, %s", r(12+j), r(20+j), r(20+j)) // - m3
-	}
-	for k := 0; k < 2; k++ {
-		s, y := 16+4*k, 24+2*k
-		a.I("VADDPS %s, %s, %s", r(s+1), r(s), r(y))
-		a.I("VADDPS %s, %s, %s", r(s+2), r(y), r(y))
-		a.I("VSUBPS %s, %s, %s", r(s+2), r(s+1), r(y+1))
-		a.I("VSUBPS %s, %s, %s", r(s+3), r(y+1), r(y+1))
-	}
-	for y := 24; y < 28; y++ {
-		a.I("VADDPS %s, %s, %s", r(31), r(y), r(y))
-	}
-	for _, s := range []struct{ ptr, row, skip string }{{"BX", "R11", "nores"}, {"DX", "R12", "nobmap"}} {
-		a.I("TESTQ %s, %s", s.ptr, s.ptr)
-		a.I("JZ %s", s.skip)
+		for k := 0; k < 2; k++ {
+			s, y := asmgen.VReg(16+4*k), asmgen.VReg(24+2*k)
+			x.op(a, "ADD", s+1, s, y)
+			x.op(a, "ADD", s+2, y, y)
+			x.op(a, "SUB", s+2, s+1, y+1)
+			x.op(a, "SUB", s+3, y+1, y+1)
+		}
+		for y := asmgen.VReg(24); y < 28; y++ {
+			x.op(a, "ADD", 31, y, y)
+		}
+		for _, s := range []ptrs{res, bmap} {
+			x.jnil(a, s.ptr, s.skip+sfx)
+			for k := 0; k < 4; k++ {
+				y := asmgen.VReg(24 + k)
+				x.opMem(a, "ADD", x.outPix(k, o, s.ptr, s.row), y, y, 0)
+			}
+			x.addImm(a, 2*blockBytes, s.ptr)
+			if x.arm() {
+				x.addImm(a, 2*blockBytes, s.row)
+			}
+			a.Label(s.skip + sfx)
+		}
 		for k := 0; k < 4; k++ {
-			a.I("VADDPS %s, %s, %s", outPix(k, 0, s.ptr, s.row), r(24+k), r(24+k))
+			y := asmgen.VReg(24 + k)
+			x.op(a, "MAX", 30, y, y)
+			x.op(a, "MIN", 29, y, y)
+			a.Ins(x.Store(y, x.outPix(k, o, out.ptr, out.row)))
 		}
-		a.I("ADDQ $%d, %s", 2*blockBytes, s.ptr)
-		a.Label(s.skip)
+		x.addImm(a, 2*blockBytes, "SI")
+		if x.arm() {
+			x.addImm(a, 2*blockBytes, out.row)
+			a.I("SUB R17, R13")
+		} else {
+			a.Raw(planeNext)
+		}
+		x.loop(a, "CX", "outloop"+sfx)
 	}
-	for k := 0; k < 4; k++ {
-		a.Ins(x.Max(r(30), asmgen.VReg(24+k), asmgen.VReg(24+k)), x.Min(r(29), asmgen.VReg(24+k), asmgen.VReg(24+k)),
-			x.Store(asmgen.VReg(24+k), outPix(k, 0, "SI", "R8")))
-	}
-	a.I("ADDQ $%d, SI", 2*blockBytes)
-	a.Raw(planeNext)
-	a.I("DECQ CX")
-	a.I("JNZ outloop")
 }
 
 // winoOutStream transforms one tile and one vector of the block at a time:
 // the vertical transform of the four columns into 0-7 (reading the planes
-// as memory operands), the 2x2 outputs into 8-11; the bias vectors in
-// 12.., lo and hi in the last two registers.
+// as memory operands: amd64), the 2x2 outputs into 8-11; the bias vectors
+// in 12.., lo and hi in the last two registers.
 func (x *fam) winoOutStream(a *asmgen.Asm) {
 	r := func(v int) string { return x.R(asmgen.VReg(v)) }
 	for v := 0; v < x.V; v++ {
@@ -649,7 +949,7 @@ func (x *fam) winoOutStream(a *asmgen.Asm) {
 	a.I("JNZ outloop")
 }
 
-// outPixFull is outPix with the offset always spelt.
+// outPixFull is outPix with the offset always spelt (amd64).
 func outPixFull(k, off int, base, row string) string {
 	o := off + blockBytes*(k%2)
 	if k < 2 {

@@ -48,7 +48,7 @@ func TestWinoArgsLayout(t *testing.T) {
 // family, so that an AVX2 or AVX-512 CPU never runs the Go kernels.
 func TestFamilies(t *testing.T) {
 	isatest.ForEach(t, func(t *testing.T) {
-		want := map[isa.Level]string{isa.AVX512: "avx512", isa.AVX2: "avx2", isa.Generic: "go"}[isa.Active()]
+		want := map[isa.Level]string{isa.AVX512: "avx512", isa.AVX2: "avx2", isa.NEON: "neon", isa.Generic: "go"}[isa.Active()]
 		if want != "" && ISA() != want {
 			t.Errorf("ISA() = %q at level %v, want %q", ISA(), isa.Active(), want)
 		}
