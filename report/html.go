@@ -147,7 +147,7 @@ func (d *Data) view() (*view, error) {
 		{Model: "base (original)", Top1: pct(s.Base.Top1), Params: human(s.Base.Params), MACs: human(s.Base.MACs), Convs: fmt.Sprint(s.Base.Convs),
 			Latency: lat(s.Base.LatencyMs), Speedup: baseSp, Note: "the model before DepthShrinker"},
 		{Model: "fine-tuned, not merged", Top1: pct(s.Finetuned.Top1), Params: human(s.Finetuned.Params), MACs: human(s.Finetuned.MACs),
-			Convs: fmt.Sprint(s.Finetuned.Convs), Latency: ftLat, Speedup: ftSp, Note: "removed activations are the identity (pad-first form)"},
+			Convs: fmt.Sprint(s.Finetuned.Convs), Latency: ftLat, Speedup: ftSp, Note: "removed activations are the identity, in the pad-first form: each block to merge pads its input once and runs its expand 1x1 convolution on the padded grid, so it counts more MACs than the base until the merge removes that cost"},
 		{Model: "shrunk (merged)", Top1: pct(s.Merged.Top1), Params: human(s.Merged.Params), MACs: human(s.Merged.MACs), Convs: fmt.Sprint(s.Merged.Convs),
 			Latency: lat(s.Merged.LatencyMs), Speedup: sp, Note: "each activation-free chain is one dense convolution", Highlight: true},
 	}
