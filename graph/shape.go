@@ -152,6 +152,60 @@ func (g *Graph) MemoryEstimate(batch int, training bool) (int64, error) {
 	return 4 * (4*largest + params), nil
 }
 
+// AllocParams gives every parameter a node names but g.Params lacks a zero
+// tensor of the shape the node expects (InitParams then fills them), so that
+// a structure read on its own (e.g. a fuzzed or hand-written one) becomes a
+// complete model. It allocates at most maxElems elements in all and fails
+// when a node's shape cannot be inferred or the budget would be exceeded.
+func (g *Graph) AllocParams(maxElems int) error {
+	if g.Params == nil {
+		g.Params = map[string]*tensor.Tensor{}
+	}
+	if len(g.Input.Shape) != 3 || !inRange(1, g.Input.Shape...) {
+		return fmt.Errorf("graph %s: input shape %v, want [C, H, W] in [1, %d]", g.Name, g.Input.Shape, MaxDim)
+	}
+	shapes := map[string][]int{g.Input.Name: append([]int{1}, g.Input.Shape...)}
+	total := 0
+	for i, n := range g.Nodes {
+		if n == nil {
+			return fmt.Errorf("graph %s: node %d is null", g.Name, i)
+		}
+		ins := make([][]int, len(n.Inputs))
+		for j, v := range n.Inputs {
+			if ins[j] = shapes[v]; ins[j] == nil {
+				return fmt.Errorf("graph %s: node %d (%s): input %q is not defined before use", g.Name, i, n.Name, v)
+			}
+		}
+		out, err := nodeShape(n, ins)
+		if err != nil {
+			return fmt.Errorf("graph %s: node %d: %w", g.Name, i, err)
+		}
+		if err := checkElems(out); err != nil {
+			return fmt.Errorf("graph %s: node %d (%s): %w", g.Name, i, n.Name, err)
+		}
+		shapes[n.Output] = out
+		want, err := ExpectedParamShapes(n, out)
+		if err != nil {
+			return err
+		}
+		if len(want) != len(n.Params) {
+			return fmt.Errorf("graph %s: node %d (%s): %d parameters, want %d", g.Name, i, n.Name, len(n.Params), len(want))
+		}
+		for j, ws := range want {
+			if _, ok := g.Params[n.Params[j]]; ok {
+				continue
+			}
+			e := tensor.Numel(ws)
+			if e > maxElems-total {
+				return fmt.Errorf("graph %s: node %d (%s): parameters beyond %d elements", g.Name, i, n.Name, maxElems)
+			}
+			total += e
+			g.Params[n.Params[j]] = tensor.New(ws...)
+		}
+	}
+	return nil
+}
+
 // Validate checks the graph at batch size 1 (see Shapes).
 func (g *Graph) Validate() error {
 	_, err := g.Shapes(1)

@@ -30,6 +30,12 @@ for target in linux/arm64 darwin/arm64 darwin/amd64 linux/amd64; do
   CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/dshrink
 done
 
+# Every fuzz target briefly (their seeds already ran with go test above).
+for target in onnx:FuzzImport safetensors:FuzzDecode data:FuzzReadIDX graph:FuzzDecode graph:FuzzStructure \
+  internal/fuzzcompile:FuzzCompile plan:FuzzDecode train:FuzzParseConfig shrink:FuzzParseConfig; do
+  CGO_ENABLED=0 go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}/"
+done
+
 # The README's first command, as a user runs it, in its quick form.
 demo_dir=$(mktemp -d)
 ./scripts/demo.sh --quick --out "$demo_dir/demo" --quiet

@@ -422,6 +422,13 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	}
 
 	res := &Result{Checkpoint: ckptPath, Graph: g}
+	// A resumed run reports the last evaluation it made, also when it has
+	// nothing left to do (killed after its last checkpoint).
+	for _, em := range st.History {
+		if em.Test != nil {
+			res.Final = *em.Test
+		}
+	}
 	prog := newProgress(logw, cfg.Quiet)
 	labels32 := make([]int32, cfg.BatchSize)
 	dlogits := make([]float32, cfg.BatchSize*classes)
