@@ -93,8 +93,11 @@ func (x *fam) arm() bool { return x.Arch == "arm64" }
 // needs in the dense kernels: none with embedded broadcasts, two
 // (alternating, so consecutive pixels do not wait on each other) otherwise.
 func (x *fam) bcastRegs() int {
-	if x.Bcast == asmgen.BcastEmbedded {
+	switch x.Bcast {
+	case asmgen.BcastEmbedded:
 		return 0
+	case asmgen.BcastLane:
+		return 0 // the inputs' registers: see denseRows
 	}
 	return 2
 }
@@ -114,9 +117,20 @@ func (x *fam) loadRegs() int {
 // depthwise kernel R x V accumulators, V weights and the load registers; the
 // row-reuse kernel, one vector at a time, R accumulators, k weights and two
 // inputs.
-func (x *fam) convMaxR() int { return min(maxR, (x.NumRegs-x.bcastRegs()-x.V)/x.V) }
-func (x *fam) winoMaxR() int { return min(winoMaxR, (x.NumRegs-x.bcastRegs()-x.V)/x.V) }
-func (x *fam) dwMaxR() int   { return min(maxR, (x.NumRegs-x.loadRegs()-x.V)/x.V) }
+func (x *fam) convMaxR() int { return min(maxR, x.denseRows()) }
+func (x *fam) winoMaxR() int { return min(winoMaxR, x.denseRows()) }
+
+// denseRows is the pixel count the register budget allows the dense
+// kernels: R x V accumulators and V weights, plus two broadcast registers
+// (BcastLoad) or, with by-element FMAs (BcastLane), R input registers of
+// Lanes channels each.
+func (x *fam) denseRows() int {
+	if x.Bcast == asmgen.BcastLane {
+		return (x.NumRegs - x.V) / (x.V + 1)
+	}
+	return (x.NumRegs - x.bcastRegs() - x.V) / x.V
+}
+func (x *fam) dwMaxR() int { return min(maxR, (x.NumRegs-x.loadRegs()-x.V)/x.V) }
 func (x *fam) reuseMaxR(k int) int {
 	return min(maxR, x.NumRegs-2-k)
 }
@@ -323,21 +337,6 @@ func (x *fam) bcast(a *asmgen.Asm, m string, d asmgen.VReg) {
 	a.Ins(x.Broadcast(m, d))
 }
 
-// rowFMA emits accs[i] += broadcast(float32 at m) * ws[i]: RowFMA on amd64;
-// on arm64 a scalar load into lane 0 of tmp and by-element FMLAs.
-func (x *fam) rowFMA(a *asmgen.Asm, m string, ws, accs []asmgen.VReg, tmp asmgen.VReg) {
-	if !x.arm() {
-		x.RowFMA(a, m, ws, accs, tmp)
-		return
-	}
-	a.I("FMOVS %s, F%d", m, tmp)
-	for i := range ws {
-		// FMLA Vd.4S, Vn.4S, Vm.S[0]
-		code := 0x4f801000 | uint32(tmp&16)<<16 | uint32(tmp&15)<<16 | uint32(ws[i])<<5 | uint32(accs[i])
-		a.I("WORD $0x%08x // fmla v%d.4s, v%d.4s, v%d.s[0]", code, accs[i], ws[i], tmp)
-	}
-}
-
 func (x *fam) prefetch(a *asmgen.Asm, off int, base string) {
 	if x.arm() {
 		a.I("PRFM %d(%s), PLDL1KEEP", off, x.reg(base))
@@ -419,19 +418,91 @@ func (x *fam) rowFMAs(a *asmgen.Asm, rows, stride int, ws []asmgen.VReg) {
 		for v := range accs {
 			accs[v] = x.acc(r, v)
 		}
-		x.rowFMA(a, fmt.Sprintf("%d(R13)", stride*r), ws, accs, asmgen.VReg(x.NumRegs-2+r%2))
+		x.RowFMA(a, fmt.Sprintf("%d(R13)", stride*r), ws, accs, asmgen.VReg(x.NumRegs-2+r%2))
 	}
 }
 
-// channelLoop starts the loop over the channels of an input block: R13
-// walks the input (from SI), R14 counts the channels (CntLast in the last
-// block, R8 counting the blocks down).
-func (x *fam) channelLoop(a *asmgen.Asm, label string) {
-	x.mov(a, "R11", "R13")
+// channels emits the loop over the channels of the input blocks' current
+// position: R13 walks the input from register from, R14 counts the channels
+// (A_CNTLAST in the last block, R8 counting the blocks down), BX walks the
+// weights, Block floats per channel, prefetched ahead when pf is set. Each
+// channel adds broadcast(input of pixel r) * weights to pixel r's
+// accumulators, pixels stride bytes apart.
+func (x *fam) channels(a *asmgen.Asm, rows, stride int, from, label string, pf bool) {
+	x.mov(a, from, "R13")
 	x.ld(a, "A_CNT", "DI", "R14")
 	x.jne1(a, "R8", label)
 	x.ld(a, "A_CNTLAST", "DI", "R14")
 	a.Label(label)
+	if x.Bcast == asmgen.BcastLane {
+		x.laneChannels(a, rows, stride, label, pf)
+		return
+	}
+	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.bcastRegs()-x.V))
+	if pf {
+		x.prefetch(a, prefetch, "BX")
+	}
+	x.rowFMAs(a, rows, stride, ws)
+	x.addImm(a, 4, "R13")
+	x.addImm(a, blockBytes, "BX")
+	x.loop(a, "R14", label)
+}
+
+// laneChannels is channels for by-element FMAs (arm64): Lanes channels at a
+// time, each pixel's Lanes inputs loaded as one vector (registers
+// NumRegs-V-rows..) and the weights of each channel with one VLD1 (the last
+// V registers), then the remaining channels one at a time with a scalar
+// load into lane 0.
+func (x *fam) laneChannels(a *asmgen.Asm, rows, stride int, label string, pf bool) {
+	lanes := x.Lanes()
+	w := asmgen.VReg(x.NumRegs - x.V)
+	in := func(r int) asmgen.VReg { return w - asmgen.VReg(rows-r) }
+	var wl []string
+	for v := 0; v < x.V; v++ {
+		wl = append(wl, fmt.Sprintf("V%d.S4", int(w)+v))
+	}
+	loadW := func() {
+		if pf {
+			x.prefetch(a, prefetch, "BX")
+		}
+		a.I("VLD1.P %d(%s), [%s]", blockBytes, x.reg("BX"), strings.Join(wl, ", "))
+	}
+	fmla := func(acc, y, m asmgen.VReg, lane int) {
+		// FMLA Vd.4S, Vn.4S, Vm.S[lane]: index H:L, register M:Rm.
+		code := 0x4f801000 | uint32(lane>>1)<<11 | uint32(lane&1)<<21 | uint32(m)<<16 | uint32(y)<<5 | uint32(acc)
+		a.I("WORD $0x%08x // fmla v%d.4s, v%d.4s, v%d.s[%d]", code, acc, y, m, lane)
+	}
+	a.I("CMP $%d, R14", lanes)
+	a.I("BLT %s1", label)
+	a.Label(label + "4")
+	for r := 0; r < rows; r++ {
+		a.Ins(x.Load(fmt.Sprintf("%d(R13)", stride*r), in(r)))
+	}
+	for l := 0; l < lanes; l++ {
+		loadW()
+		for r := 0; r < rows; r++ {
+			for v := 0; v < x.V; v++ {
+				fmla(x.acc(r, v), w+asmgen.VReg(v), in(r), l)
+			}
+		}
+	}
+	a.I("ADD $%d, R13", 4*lanes)
+	a.I("SUB $%d, R14", lanes)
+	a.I("CMP $%d, R14", lanes)
+	a.I("BGE %s4", label)
+	a.Label(label + "1")
+	a.I("CBZ R14, %sdone", label)
+	a.Label(label + "1loop")
+	loadW()
+	for r := 0; r < rows; r++ {
+		a.I("FMOVS %d(R13), F%d", stride*r, in(r))
+		for v := 0; v < x.V; v++ {
+			fmla(x.acc(r, v), w+asmgen.VReg(v), in(r), 0)
+		}
+	}
+	a.I("ADD $4, R13")
+	x.loop(a, "R14", label+"1loop")
+	a.Label(label + "done")
 }
 
 // conv is the dense kernel for rows pixels pix bytes apart (see Args).
@@ -449,12 +520,7 @@ func (x *fam) conv(pix, rows int) string {
 	x.mov(a, "R10", "R11")
 	x.ld(a, "A_KW", "DI", "R12")
 	a.Label("kwloop")
-	x.channelLoop(a, "cloop")
-	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.bcastRegs()-x.V))
-	x.rowFMAs(a, rows, pix, ws)
-	x.addImm(a, 4, "R13")
-	x.addImm(a, blockBytes, "BX")
-	x.loop(a, "R14", "cloop")
+	x.channels(a, rows, pix, "R11", "cloop", false)
 	x.addField(a, "A_KWSTEP", "R11")
 	x.loop(a, "R12", "kwloop")
 	x.addField(a, "A_ROWSTRIDE", "R10")
@@ -550,17 +616,7 @@ func (x *fam) winoGemm(rows int) string {
 	x.ld(a, "A_CB", "DI", "R8")
 	x.ld(a, "A_CBSTRIDE", "DI", "R9")
 	a.Label("gcbloop")
-	x.mov(a, "SI", "R13")
-	x.ld(a, "A_CNT", "DI", "R14")
-	x.jne1(a, "R8", "gcloop")
-	x.ld(a, "A_CNTLAST", "DI", "R14")
-	a.Label("gcloop")
-	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.bcastRegs()-x.V))
-	x.prefetch(a, prefetch, "BX")
-	x.rowFMAs(a, rows, blockBytes, ws)
-	x.addImm(a, 4, "R13")
-	x.addImm(a, blockBytes, "BX")
-	x.loop(a, "R14", "gcloop")
+	x.channels(a, rows, blockBytes, "SI", "gcloop", true)
 	x.addReg(a, "R9", "SI")
 	x.loop(a, "R8", "gcbloop")
 	x.ld(a, "A_OUT", "DI", "AX")

@@ -22,9 +22,6 @@ func convP16R4NEON(a *Args)
 func convP16R5NEON(a *Args)
 
 //go:noescape
-func convP16R6NEON(a *Args)
-
-//go:noescape
 func convP32R1NEON(a *Args)
 
 //go:noescape
@@ -38,9 +35,6 @@ func convP32R4NEON(a *Args)
 
 //go:noescape
 func convP32R5NEON(a *Args)
-
-//go:noescape
-func convP32R6NEON(a *Args)
 
 //go:noescape
 func convP64R1NEON(a *Args)
@@ -58,9 +52,6 @@ func convP64R4NEON(a *Args)
 func convP64R5NEON(a *Args)
 
 //go:noescape
-func convP64R6NEON(a *Args)
-
-//go:noescape
 func convP128R1NEON(a *Args)
 
 //go:noescape
@@ -74,9 +65,6 @@ func convP128R4NEON(a *Args)
 
 //go:noescape
 func convP128R5NEON(a *Args)
-
-//go:noescape
-func convP128R6NEON(a *Args)
 
 //go:noescape
 func dwP64R1NEON(a *Args)
@@ -298,9 +286,6 @@ func winoGemmR4NEON(a *Args)
 func winoGemmR5NEON(a *Args)
 
 //go:noescape
-func winoGemmR6NEON(a *Args)
-
-//go:noescape
 func winoInNEON(a *WinoArgs)
 
 //go:noescape
@@ -309,12 +294,12 @@ func winoOutNEON(a *WinoArgs)
 // familyNEON describes the NEON family: its pixel strides and register tiles.
 var familyNEON = &family{level: isa.NEON, name: "neon",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
-	convMaxR: 6, dwMaxR: 6, winoMaxR: 6,
+	convMaxR: 5, dwMaxR: 6, winoMaxR: 5,
 	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }}
 
 // convNEON runs the dense kernel for pixel-stride index pi and r pixels.
 func convNEON(pi, r int, a *Args) {
-	switch pi*7 + r {
+	switch pi*6 + r {
 	case 1:
 		convP16R1NEON(a)
 	case 2:
@@ -325,44 +310,36 @@ func convNEON(pi, r int, a *Args) {
 		convP16R4NEON(a)
 	case 5:
 		convP16R5NEON(a)
-	case 6:
-		convP16R6NEON(a)
-	case 8:
+	case 7:
 		convP32R1NEON(a)
-	case 9:
+	case 8:
 		convP32R2NEON(a)
-	case 10:
+	case 9:
 		convP32R3NEON(a)
-	case 11:
+	case 10:
 		convP32R4NEON(a)
-	case 12:
+	case 11:
 		convP32R5NEON(a)
 	case 13:
-		convP32R6NEON(a)
-	case 15:
 		convP64R1NEON(a)
-	case 16:
+	case 14:
 		convP64R2NEON(a)
-	case 17:
+	case 15:
 		convP64R3NEON(a)
-	case 18:
+	case 16:
 		convP64R4NEON(a)
-	case 19:
+	case 17:
 		convP64R5NEON(a)
-	case 20:
-		convP64R6NEON(a)
-	case 22:
+	case 19:
 		convP128R1NEON(a)
-	case 23:
+	case 20:
 		convP128R2NEON(a)
-	case 24:
+	case 21:
 		convP128R3NEON(a)
-	case 25:
+	case 22:
 		convP128R4NEON(a)
-	case 26:
+	case 23:
 		convP128R5NEON(a)
-	case 27:
-		convP128R6NEON(a)
 	}
 }
 
@@ -528,7 +505,5 @@ func winoGemmNEON(r int, a *Args) {
 		winoGemmR4NEON(a)
 	case 5:
 		winoGemmR5NEON(a)
-	case 6:
-		winoGemmR6NEON(a)
 	}
 }

@@ -58,19 +58,47 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1380 // fmla v0.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a1 // fmla v1.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c2 // fmla v2.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e3 // fmla v3.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1b80 // fmla v0.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba1 // fmla v1.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc2 // fmla v2.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be3 // fmla v3.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1b80 // fmla v0.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba1 // fmla v1.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc2 // fmla v2.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be3 // fmla v3.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F27
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -152,24 +180,69 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 16(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F26
+	FMOVQ 16(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1380 // fmla v0.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a1 // fmla v1.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c2 // fmla v2.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e3 // fmla v3.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1384 // fmla v4.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a5 // fmla v5.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c6 // fmla v6.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e7 // fmla v7.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1b80 // fmla v0.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba1 // fmla v1.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc2 // fmla v2.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be3 // fmla v3.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b84 // fmla v4.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba5 // fmla v5.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc6 // fmla v6.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be7 // fmla v7.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1b80 // fmla v0.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba1 // fmla v1.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc2 // fmla v2.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be3 // fmla v3.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b84 // fmla v4.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba5 // fmla v5.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc6 // fmla v6.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be7 // fmla v7.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F26
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	FMOVS 16(R13), F27
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -283,29 +356,91 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 16(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 32(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F25
+	FMOVQ 16(R13), F26
+	FMOVQ 32(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91380 // fmla v0.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a1 // fmla v1.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c2 // fmla v2.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e3 // fmla v3.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1384 // fmla v4.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a5 // fmla v5.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c6 // fmla v6.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e7 // fmla v7.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1388 // fmla v8.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a9 // fmla v9.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ca // fmla v10.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13eb // fmla v11.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991b80 // fmla v0.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba1 // fmla v1.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc2 // fmla v2.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be3 // fmla v3.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b84 // fmla v4.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba5 // fmla v5.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc6 // fmla v6.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be7 // fmla v7.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b88 // fmla v8.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba9 // fmla v9.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bca // fmla v10.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1beb // fmla v11.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91b80 // fmla v0.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba1 // fmla v1.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc2 // fmla v2.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be3 // fmla v3.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b84 // fmla v4.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba5 // fmla v5.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc6 // fmla v6.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be7 // fmla v7.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b88 // fmla v8.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba9 // fmla v9.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bca // fmla v10.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1beb // fmla v11.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F25
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	FMOVS 16(R13), F26
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	FMOVS 32(R13), F27
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -451,34 +586,113 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 16(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 32(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 48(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F24
+	FMOVQ 16(R13), F25
+	FMOVQ 32(R13), F26
+	FMOVQ 48(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81380 // fmla v0.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a1 // fmla v1.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c2 // fmla v2.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e3 // fmla v3.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91384 // fmla v4.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a5 // fmla v5.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c6 // fmla v6.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e7 // fmla v7.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1388 // fmla v8.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a9 // fmla v9.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ca // fmla v10.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13eb // fmla v11.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb138c // fmla v12.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13ad // fmla v13.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ce // fmla v14.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13ef // fmla v15.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981b80 // fmla v0.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba1 // fmla v1.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc2 // fmla v2.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be3 // fmla v3.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b84 // fmla v4.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba5 // fmla v5.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc6 // fmla v6.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be7 // fmla v7.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b88 // fmla v8.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba9 // fmla v9.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bca // fmla v10.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1beb // fmla v11.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b8c // fmla v12.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bad // fmla v13.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bce // fmla v14.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bef // fmla v15.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81b80 // fmla v0.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba1 // fmla v1.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc2 // fmla v2.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be3 // fmla v3.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b84 // fmla v4.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba5 // fmla v5.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc6 // fmla v6.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be7 // fmla v7.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b88 // fmla v8.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba9 // fmla v9.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bca // fmla v10.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1beb // fmla v11.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b8c // fmla v12.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bad // fmla v13.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bce // fmla v14.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bef // fmla v15.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F24
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	FMOVS 16(R13), F25
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	FMOVS 32(R13), F26
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	FMOVS 48(R13), F27
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -656,39 +870,135 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 16(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 32(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 48(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 64(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F23
+	FMOVQ 16(R13), F24
+	FMOVQ 32(R13), F25
+	FMOVQ 48(R13), F26
+	FMOVQ 64(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71380 // fmla v0.4s, v28.4s, v23.s[1]
+	WORD $0x4fb713a1 // fmla v1.4s, v29.4s, v23.s[1]
+	WORD $0x4fb713c2 // fmla v2.4s, v30.4s, v23.s[1]
+	WORD $0x4fb713e3 // fmla v3.4s, v31.4s, v23.s[1]
+	WORD $0x4fb81384 // fmla v4.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a5 // fmla v5.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c6 // fmla v6.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e7 // fmla v7.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91388 // fmla v8.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a9 // fmla v9.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913ca // fmla v10.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913eb // fmla v11.4s, v31.4s, v25.s[1]
+	WORD $0x4fba138c // fmla v12.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13ad // fmla v13.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ce // fmla v14.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13ef // fmla v15.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1390 // fmla v16.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13b1 // fmla v17.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13d2 // fmla v18.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13f3 // fmla v19.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971b80 // fmla v0.4s, v28.4s, v23.s[2]
+	WORD $0x4f971ba1 // fmla v1.4s, v29.4s, v23.s[2]
+	WORD $0x4f971bc2 // fmla v2.4s, v30.4s, v23.s[2]
+	WORD $0x4f971be3 // fmla v3.4s, v31.4s, v23.s[2]
+	WORD $0x4f981b84 // fmla v4.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba5 // fmla v5.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc6 // fmla v6.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be7 // fmla v7.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b88 // fmla v8.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba9 // fmla v9.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bca // fmla v10.4s, v30.4s, v25.s[2]
+	WORD $0x4f991beb // fmla v11.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b8c // fmla v12.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1bad // fmla v13.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bce // fmla v14.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1bef // fmla v15.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b90 // fmla v16.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bb1 // fmla v17.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bd2 // fmla v18.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bf3 // fmla v19.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71b80 // fmla v0.4s, v28.4s, v23.s[3]
+	WORD $0x4fb71ba1 // fmla v1.4s, v29.4s, v23.s[3]
+	WORD $0x4fb71bc2 // fmla v2.4s, v30.4s, v23.s[3]
+	WORD $0x4fb71be3 // fmla v3.4s, v31.4s, v23.s[3]
+	WORD $0x4fb81b84 // fmla v4.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba5 // fmla v5.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc6 // fmla v6.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be7 // fmla v7.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b88 // fmla v8.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba9 // fmla v9.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bca // fmla v10.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91beb // fmla v11.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b8c // fmla v12.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1bad // fmla v13.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bce // fmla v14.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1bef // fmla v15.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b90 // fmla v16.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bb1 // fmla v17.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bd2 // fmla v18.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bf3 // fmla v19.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F23
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	FMOVS 16(R13), F24
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	FMOVS 32(R13), F25
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	FMOVS 48(R13), F26
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	FMOVS 64(R13), F27
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -852,281 +1162,6 @@ nobmap:
 	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
 	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
 	FMOVQ F19, 304(R3)
-	RET
-
-// func convP16R6NEON(a *Args)
-TEXT ·convP16R6NEON(SB), NOSPLIT, $0-8
-	MOVD a+0(FP), R0
-	MOVD A_BIAS(R0), R3
-	FMOVQ (R3), F0
-	FMOVQ 16(R3), F1
-	FMOVQ 32(R3), F2
-	FMOVQ 48(R3), F3
-	VMOV V0.B16, V4.B16
-	VMOV V1.B16, V5.B16
-	VMOV V2.B16, V6.B16
-	VMOV V3.B16, V7.B16
-	VMOV V0.B16, V8.B16
-	VMOV V1.B16, V9.B16
-	VMOV V2.B16, V10.B16
-	VMOV V3.B16, V11.B16
-	VMOV V0.B16, V12.B16
-	VMOV V1.B16, V13.B16
-	VMOV V2.B16, V14.B16
-	VMOV V3.B16, V15.B16
-	VMOV V0.B16, V16.B16
-	VMOV V1.B16, V17.B16
-	VMOV V2.B16, V18.B16
-	VMOV V3.B16, V19.B16
-	VMOV V0.B16, V20.B16
-	VMOV V1.B16, V21.B16
-	VMOV V2.B16, V22.B16
-	VMOV V3.B16, V23.B16
-	MOVD A_IN(R0), R1
-	MOVD A_W(R0), R2
-	MOVD A_CB(R0), R8
-cbloop:
-	MOVD R1, R10
-	MOVD A_KH(R0), R9
-khloop:
-	MOVD R10, R11
-	MOVD A_KW(R0), R12
-kwloop:
-	MOVD R11, R13
-	MOVD A_CNT(R0), R14
-	CMP $1, R8
-	BNE cloop
-	MOVD A_CNTLAST(R0), R14
-cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 16(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 32(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 48(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 64(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
-	FMOVS 80(R13), F31
-	WORD $0x4f9f1354 // fmla v20.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1375 // fmla v21.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1396 // fmla v22.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13b7 // fmla v23.4s, v29.4s, v31.s[0]
-	ADD $4, R13
-	ADD $64, R2
-	SUBS $1, R14
-	BNE cloop
-	MOVD A_KWSTEP(R0), R6
-	ADD R6, R11
-	SUBS $1, R12
-	BNE kwloop
-	MOVD A_ROWSTRIDE(R0), R6
-	ADD R6, R10
-	SUBS $1, R9
-	BNE khloop
-	MOVD A_CBSTRIDE(R0), R6
-	ADD R6, R1
-	SUBS $1, R8
-	BNE cbloop
-	MOVD A_RES(R0), R3
-	CBZ R3, nores
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nores:
-	MOVD A_BMAP(R0), R3
-	CBZ R3, nobmap
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nobmap:
-	FMOVS A_LO(R0), F30
-	VDUP V30.S[0], V30.S4
-	FMOVS A_HI(R0), F31
-	VDUP V31.S[0], V31.S4
-	MOVD A_OUT(R0), R3
-	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
-	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
-	FMOVQ F0, 0(R3)
-	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
-	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
-	FMOVQ F1, 16(R3)
-	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
-	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
-	FMOVQ F2, 32(R3)
-	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
-	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
-	FMOVQ F3, 48(R3)
-	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
-	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
-	FMOVQ F4, 64(R3)
-	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
-	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
-	FMOVQ F5, 80(R3)
-	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
-	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
-	FMOVQ F6, 96(R3)
-	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
-	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
-	FMOVQ F7, 112(R3)
-	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
-	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
-	FMOVQ F8, 128(R3)
-	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
-	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
-	FMOVQ F9, 144(R3)
-	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
-	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
-	FMOVQ F10, 160(R3)
-	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
-	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
-	FMOVQ F11, 176(R3)
-	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
-	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
-	FMOVQ F12, 192(R3)
-	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
-	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
-	FMOVQ F13, 208(R3)
-	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
-	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
-	FMOVQ F14, 224(R3)
-	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
-	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
-	FMOVQ F15, 240(R3)
-	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
-	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
-	FMOVQ F16, 256(R3)
-	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
-	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
-	FMOVQ F17, 272(R3)
-	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
-	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
-	FMOVQ F18, 288(R3)
-	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
-	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
-	FMOVQ F19, 304(R3)
-	WORD $0x4e3ef694 // fmax v20.4s, v20.4s, v30.4s
-	WORD $0x4ebff694 // fmin v20.4s, v20.4s, v31.4s
-	FMOVQ F20, 320(R3)
-	WORD $0x4e3ef6b5 // fmax v21.4s, v21.4s, v30.4s
-	WORD $0x4ebff6b5 // fmin v21.4s, v21.4s, v31.4s
-	FMOVQ F21, 336(R3)
-	WORD $0x4e3ef6d6 // fmax v22.4s, v22.4s, v30.4s
-	WORD $0x4ebff6d6 // fmin v22.4s, v22.4s, v31.4s
-	FMOVQ F22, 352(R3)
-	WORD $0x4e3ef6f7 // fmax v23.4s, v23.4s, v30.4s
-	WORD $0x4ebff6f7 // fmin v23.4s, v23.4s, v31.4s
-	FMOVQ F23, 368(R3)
 	RET
 
 // func convP32R1NEON(a *Args)
@@ -1153,19 +1188,47 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1380 // fmla v0.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a1 // fmla v1.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c2 // fmla v2.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e3 // fmla v3.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1b80 // fmla v0.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba1 // fmla v1.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc2 // fmla v2.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be3 // fmla v3.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1b80 // fmla v0.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba1 // fmla v1.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc2 // fmla v2.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be3 // fmla v3.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F27
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -1247,24 +1310,69 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 32(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F26
+	FMOVQ 32(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1380 // fmla v0.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a1 // fmla v1.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c2 // fmla v2.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e3 // fmla v3.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1384 // fmla v4.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a5 // fmla v5.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c6 // fmla v6.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e7 // fmla v7.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1b80 // fmla v0.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba1 // fmla v1.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc2 // fmla v2.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be3 // fmla v3.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b84 // fmla v4.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba5 // fmla v5.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc6 // fmla v6.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be7 // fmla v7.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1b80 // fmla v0.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba1 // fmla v1.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc2 // fmla v2.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be3 // fmla v3.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b84 // fmla v4.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba5 // fmla v5.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc6 // fmla v6.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be7 // fmla v7.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F26
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	FMOVS 32(R13), F27
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -1378,29 +1486,91 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 32(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 64(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F25
+	FMOVQ 32(R13), F26
+	FMOVQ 64(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91380 // fmla v0.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a1 // fmla v1.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c2 // fmla v2.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e3 // fmla v3.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1384 // fmla v4.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a5 // fmla v5.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c6 // fmla v6.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e7 // fmla v7.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1388 // fmla v8.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a9 // fmla v9.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ca // fmla v10.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13eb // fmla v11.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991b80 // fmla v0.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba1 // fmla v1.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc2 // fmla v2.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be3 // fmla v3.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b84 // fmla v4.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba5 // fmla v5.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc6 // fmla v6.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be7 // fmla v7.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b88 // fmla v8.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba9 // fmla v9.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bca // fmla v10.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1beb // fmla v11.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91b80 // fmla v0.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba1 // fmla v1.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc2 // fmla v2.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be3 // fmla v3.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b84 // fmla v4.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba5 // fmla v5.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc6 // fmla v6.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be7 // fmla v7.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b88 // fmla v8.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba9 // fmla v9.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bca // fmla v10.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1beb // fmla v11.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F25
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	FMOVS 32(R13), F26
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	FMOVS 64(R13), F27
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -1546,34 +1716,113 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 32(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 64(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 96(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F24
+	FMOVQ 32(R13), F25
+	FMOVQ 64(R13), F26
+	FMOVQ 96(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81380 // fmla v0.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a1 // fmla v1.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c2 // fmla v2.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e3 // fmla v3.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91384 // fmla v4.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a5 // fmla v5.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c6 // fmla v6.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e7 // fmla v7.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1388 // fmla v8.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a9 // fmla v9.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ca // fmla v10.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13eb // fmla v11.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb138c // fmla v12.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13ad // fmla v13.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ce // fmla v14.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13ef // fmla v15.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981b80 // fmla v0.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba1 // fmla v1.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc2 // fmla v2.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be3 // fmla v3.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b84 // fmla v4.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba5 // fmla v5.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc6 // fmla v6.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be7 // fmla v7.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b88 // fmla v8.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba9 // fmla v9.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bca // fmla v10.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1beb // fmla v11.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b8c // fmla v12.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bad // fmla v13.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bce // fmla v14.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bef // fmla v15.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81b80 // fmla v0.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba1 // fmla v1.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc2 // fmla v2.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be3 // fmla v3.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b84 // fmla v4.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba5 // fmla v5.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc6 // fmla v6.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be7 // fmla v7.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b88 // fmla v8.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba9 // fmla v9.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bca // fmla v10.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1beb // fmla v11.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b8c // fmla v12.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bad // fmla v13.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bce // fmla v14.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bef // fmla v15.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F24
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	FMOVS 32(R13), F25
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	FMOVS 64(R13), F26
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	FMOVS 96(R13), F27
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -1751,39 +2000,135 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 32(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 64(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 96(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F23
+	FMOVQ 32(R13), F24
+	FMOVQ 64(R13), F25
+	FMOVQ 96(R13), F26
+	FMOVQ 128(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71380 // fmla v0.4s, v28.4s, v23.s[1]
+	WORD $0x4fb713a1 // fmla v1.4s, v29.4s, v23.s[1]
+	WORD $0x4fb713c2 // fmla v2.4s, v30.4s, v23.s[1]
+	WORD $0x4fb713e3 // fmla v3.4s, v31.4s, v23.s[1]
+	WORD $0x4fb81384 // fmla v4.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a5 // fmla v5.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c6 // fmla v6.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e7 // fmla v7.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91388 // fmla v8.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a9 // fmla v9.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913ca // fmla v10.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913eb // fmla v11.4s, v31.4s, v25.s[1]
+	WORD $0x4fba138c // fmla v12.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13ad // fmla v13.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ce // fmla v14.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13ef // fmla v15.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1390 // fmla v16.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13b1 // fmla v17.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13d2 // fmla v18.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13f3 // fmla v19.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971b80 // fmla v0.4s, v28.4s, v23.s[2]
+	WORD $0x4f971ba1 // fmla v1.4s, v29.4s, v23.s[2]
+	WORD $0x4f971bc2 // fmla v2.4s, v30.4s, v23.s[2]
+	WORD $0x4f971be3 // fmla v3.4s, v31.4s, v23.s[2]
+	WORD $0x4f981b84 // fmla v4.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba5 // fmla v5.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc6 // fmla v6.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be7 // fmla v7.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b88 // fmla v8.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba9 // fmla v9.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bca // fmla v10.4s, v30.4s, v25.s[2]
+	WORD $0x4f991beb // fmla v11.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b8c // fmla v12.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1bad // fmla v13.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bce // fmla v14.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1bef // fmla v15.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b90 // fmla v16.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bb1 // fmla v17.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bd2 // fmla v18.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bf3 // fmla v19.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71b80 // fmla v0.4s, v28.4s, v23.s[3]
+	WORD $0x4fb71ba1 // fmla v1.4s, v29.4s, v23.s[3]
+	WORD $0x4fb71bc2 // fmla v2.4s, v30.4s, v23.s[3]
+	WORD $0x4fb71be3 // fmla v3.4s, v31.4s, v23.s[3]
+	WORD $0x4fb81b84 // fmla v4.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba5 // fmla v5.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc6 // fmla v6.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be7 // fmla v7.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b88 // fmla v8.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba9 // fmla v9.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bca // fmla v10.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91beb // fmla v11.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b8c // fmla v12.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1bad // fmla v13.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bce // fmla v14.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1bef // fmla v15.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b90 // fmla v16.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bb1 // fmla v17.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bd2 // fmla v18.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bf3 // fmla v19.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F23
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	FMOVS 32(R13), F24
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	FMOVS 64(R13), F25
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	FMOVS 96(R13), F26
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	FMOVS 128(R13), F27
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -1947,281 +2292,6 @@ nobmap:
 	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
 	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
 	FMOVQ F19, 304(R3)
-	RET
-
-// func convP32R6NEON(a *Args)
-TEXT ·convP32R6NEON(SB), NOSPLIT, $0-8
-	MOVD a+0(FP), R0
-	MOVD A_BIAS(R0), R3
-	FMOVQ (R3), F0
-	FMOVQ 16(R3), F1
-	FMOVQ 32(R3), F2
-	FMOVQ 48(R3), F3
-	VMOV V0.B16, V4.B16
-	VMOV V1.B16, V5.B16
-	VMOV V2.B16, V6.B16
-	VMOV V3.B16, V7.B16
-	VMOV V0.B16, V8.B16
-	VMOV V1.B16, V9.B16
-	VMOV V2.B16, V10.B16
-	VMOV V3.B16, V11.B16
-	VMOV V0.B16, V12.B16
-	VMOV V1.B16, V13.B16
-	VMOV V2.B16, V14.B16
-	VMOV V3.B16, V15.B16
-	VMOV V0.B16, V16.B16
-	VMOV V1.B16, V17.B16
-	VMOV V2.B16, V18.B16
-	VMOV V3.B16, V19.B16
-	VMOV V0.B16, V20.B16
-	VMOV V1.B16, V21.B16
-	VMOV V2.B16, V22.B16
-	VMOV V3.B16, V23.B16
-	MOVD A_IN(R0), R1
-	MOVD A_W(R0), R2
-	MOVD A_CB(R0), R8
-cbloop:
-	MOVD R1, R10
-	MOVD A_KH(R0), R9
-khloop:
-	MOVD R10, R11
-	MOVD A_KW(R0), R12
-kwloop:
-	MOVD R11, R13
-	MOVD A_CNT(R0), R14
-	CMP $1, R8
-	BNE cloop
-	MOVD A_CNTLAST(R0), R14
-cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 32(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 64(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 96(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
-	FMOVS 160(R13), F31
-	WORD $0x4f9f1354 // fmla v20.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1375 // fmla v21.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1396 // fmla v22.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13b7 // fmla v23.4s, v29.4s, v31.s[0]
-	ADD $4, R13
-	ADD $64, R2
-	SUBS $1, R14
-	BNE cloop
-	MOVD A_KWSTEP(R0), R6
-	ADD R6, R11
-	SUBS $1, R12
-	BNE kwloop
-	MOVD A_ROWSTRIDE(R0), R6
-	ADD R6, R10
-	SUBS $1, R9
-	BNE khloop
-	MOVD A_CBSTRIDE(R0), R6
-	ADD R6, R1
-	SUBS $1, R8
-	BNE cbloop
-	MOVD A_RES(R0), R3
-	CBZ R3, nores
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nores:
-	MOVD A_BMAP(R0), R3
-	CBZ R3, nobmap
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nobmap:
-	FMOVS A_LO(R0), F30
-	VDUP V30.S[0], V30.S4
-	FMOVS A_HI(R0), F31
-	VDUP V31.S[0], V31.S4
-	MOVD A_OUT(R0), R3
-	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
-	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
-	FMOVQ F0, 0(R3)
-	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
-	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
-	FMOVQ F1, 16(R3)
-	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
-	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
-	FMOVQ F2, 32(R3)
-	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
-	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
-	FMOVQ F3, 48(R3)
-	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
-	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
-	FMOVQ F4, 64(R3)
-	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
-	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
-	FMOVQ F5, 80(R3)
-	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
-	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
-	FMOVQ F6, 96(R3)
-	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
-	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
-	FMOVQ F7, 112(R3)
-	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
-	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
-	FMOVQ F8, 128(R3)
-	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
-	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
-	FMOVQ F9, 144(R3)
-	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
-	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
-	FMOVQ F10, 160(R3)
-	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
-	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
-	FMOVQ F11, 176(R3)
-	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
-	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
-	FMOVQ F12, 192(R3)
-	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
-	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
-	FMOVQ F13, 208(R3)
-	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
-	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
-	FMOVQ F14, 224(R3)
-	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
-	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
-	FMOVQ F15, 240(R3)
-	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
-	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
-	FMOVQ F16, 256(R3)
-	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
-	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
-	FMOVQ F17, 272(R3)
-	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
-	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
-	FMOVQ F18, 288(R3)
-	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
-	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
-	FMOVQ F19, 304(R3)
-	WORD $0x4e3ef694 // fmax v20.4s, v20.4s, v30.4s
-	WORD $0x4ebff694 // fmin v20.4s, v20.4s, v31.4s
-	FMOVQ F20, 320(R3)
-	WORD $0x4e3ef6b5 // fmax v21.4s, v21.4s, v30.4s
-	WORD $0x4ebff6b5 // fmin v21.4s, v21.4s, v31.4s
-	FMOVQ F21, 336(R3)
-	WORD $0x4e3ef6d6 // fmax v22.4s, v22.4s, v30.4s
-	WORD $0x4ebff6d6 // fmin v22.4s, v22.4s, v31.4s
-	FMOVQ F22, 352(R3)
-	WORD $0x4e3ef6f7 // fmax v23.4s, v23.4s, v30.4s
-	WORD $0x4ebff6f7 // fmin v23.4s, v23.4s, v31.4s
-	FMOVQ F23, 368(R3)
 	RET
 
 // func convP64R1NEON(a *Args)
@@ -2248,19 +2318,47 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1380 // fmla v0.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a1 // fmla v1.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c2 // fmla v2.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e3 // fmla v3.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1b80 // fmla v0.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba1 // fmla v1.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc2 // fmla v2.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be3 // fmla v3.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1b80 // fmla v0.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba1 // fmla v1.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc2 // fmla v2.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be3 // fmla v3.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F27
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -2342,24 +2440,69 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F26
+	FMOVQ 64(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1380 // fmla v0.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a1 // fmla v1.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c2 // fmla v2.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e3 // fmla v3.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1384 // fmla v4.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a5 // fmla v5.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c6 // fmla v6.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e7 // fmla v7.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1b80 // fmla v0.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba1 // fmla v1.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc2 // fmla v2.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be3 // fmla v3.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b84 // fmla v4.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba5 // fmla v5.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc6 // fmla v6.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be7 // fmla v7.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1b80 // fmla v0.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba1 // fmla v1.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc2 // fmla v2.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be3 // fmla v3.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b84 // fmla v4.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba5 // fmla v5.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc6 // fmla v6.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be7 // fmla v7.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F26
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	FMOVS 64(R13), F27
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -2473,29 +2616,91 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F25
+	FMOVQ 64(R13), F26
+	FMOVQ 128(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91380 // fmla v0.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a1 // fmla v1.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c2 // fmla v2.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e3 // fmla v3.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1384 // fmla v4.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a5 // fmla v5.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c6 // fmla v6.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e7 // fmla v7.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1388 // fmla v8.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a9 // fmla v9.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ca // fmla v10.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13eb // fmla v11.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991b80 // fmla v0.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba1 // fmla v1.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc2 // fmla v2.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be3 // fmla v3.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b84 // fmla v4.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba5 // fmla v5.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc6 // fmla v6.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be7 // fmla v7.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b88 // fmla v8.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba9 // fmla v9.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bca // fmla v10.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1beb // fmla v11.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91b80 // fmla v0.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba1 // fmla v1.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc2 // fmla v2.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be3 // fmla v3.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b84 // fmla v4.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba5 // fmla v5.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc6 // fmla v6.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be7 // fmla v7.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b88 // fmla v8.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba9 // fmla v9.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bca // fmla v10.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1beb // fmla v11.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F25
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	FMOVS 64(R13), F26
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	FMOVS 128(R13), F27
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -2641,34 +2846,113 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 192(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F24
+	FMOVQ 64(R13), F25
+	FMOVQ 128(R13), F26
+	FMOVQ 192(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81380 // fmla v0.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a1 // fmla v1.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c2 // fmla v2.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e3 // fmla v3.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91384 // fmla v4.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a5 // fmla v5.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c6 // fmla v6.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e7 // fmla v7.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1388 // fmla v8.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a9 // fmla v9.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ca // fmla v10.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13eb // fmla v11.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb138c // fmla v12.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13ad // fmla v13.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ce // fmla v14.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13ef // fmla v15.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981b80 // fmla v0.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba1 // fmla v1.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc2 // fmla v2.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be3 // fmla v3.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b84 // fmla v4.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba5 // fmla v5.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc6 // fmla v6.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be7 // fmla v7.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b88 // fmla v8.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba9 // fmla v9.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bca // fmla v10.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1beb // fmla v11.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b8c // fmla v12.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bad // fmla v13.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bce // fmla v14.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bef // fmla v15.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81b80 // fmla v0.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba1 // fmla v1.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc2 // fmla v2.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be3 // fmla v3.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b84 // fmla v4.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba5 // fmla v5.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc6 // fmla v6.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be7 // fmla v7.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b88 // fmla v8.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba9 // fmla v9.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bca // fmla v10.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1beb // fmla v11.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b8c // fmla v12.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bad // fmla v13.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bce // fmla v14.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bef // fmla v15.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F24
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	FMOVS 64(R13), F25
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	FMOVS 128(R13), F26
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	FMOVS 192(R13), F27
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -2846,39 +3130,135 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 192(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F23
+	FMOVQ 64(R13), F24
+	FMOVQ 128(R13), F25
+	FMOVQ 192(R13), F26
+	FMOVQ 256(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71380 // fmla v0.4s, v28.4s, v23.s[1]
+	WORD $0x4fb713a1 // fmla v1.4s, v29.4s, v23.s[1]
+	WORD $0x4fb713c2 // fmla v2.4s, v30.4s, v23.s[1]
+	WORD $0x4fb713e3 // fmla v3.4s, v31.4s, v23.s[1]
+	WORD $0x4fb81384 // fmla v4.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a5 // fmla v5.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c6 // fmla v6.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e7 // fmla v7.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91388 // fmla v8.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a9 // fmla v9.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913ca // fmla v10.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913eb // fmla v11.4s, v31.4s, v25.s[1]
+	WORD $0x4fba138c // fmla v12.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13ad // fmla v13.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ce // fmla v14.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13ef // fmla v15.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1390 // fmla v16.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13b1 // fmla v17.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13d2 // fmla v18.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13f3 // fmla v19.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971b80 // fmla v0.4s, v28.4s, v23.s[2]
+	WORD $0x4f971ba1 // fmla v1.4s, v29.4s, v23.s[2]
+	WORD $0x4f971bc2 // fmla v2.4s, v30.4s, v23.s[2]
+	WORD $0x4f971be3 // fmla v3.4s, v31.4s, v23.s[2]
+	WORD $0x4f981b84 // fmla v4.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba5 // fmla v5.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc6 // fmla v6.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be7 // fmla v7.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b88 // fmla v8.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba9 // fmla v9.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bca // fmla v10.4s, v30.4s, v25.s[2]
+	WORD $0x4f991beb // fmla v11.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b8c // fmla v12.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1bad // fmla v13.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bce // fmla v14.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1bef // fmla v15.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b90 // fmla v16.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bb1 // fmla v17.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bd2 // fmla v18.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bf3 // fmla v19.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71b80 // fmla v0.4s, v28.4s, v23.s[3]
+	WORD $0x4fb71ba1 // fmla v1.4s, v29.4s, v23.s[3]
+	WORD $0x4fb71bc2 // fmla v2.4s, v30.4s, v23.s[3]
+	WORD $0x4fb71be3 // fmla v3.4s, v31.4s, v23.s[3]
+	WORD $0x4fb81b84 // fmla v4.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba5 // fmla v5.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc6 // fmla v6.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be7 // fmla v7.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b88 // fmla v8.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba9 // fmla v9.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bca // fmla v10.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91beb // fmla v11.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b8c // fmla v12.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1bad // fmla v13.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bce // fmla v14.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1bef // fmla v15.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b90 // fmla v16.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bb1 // fmla v17.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bd2 // fmla v18.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bf3 // fmla v19.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F23
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	FMOVS 64(R13), F24
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	FMOVS 128(R13), F25
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	FMOVS 192(R13), F26
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	FMOVS 256(R13), F27
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -3042,281 +3422,6 @@ nobmap:
 	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
 	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
 	FMOVQ F19, 304(R3)
-	RET
-
-// func convP64R6NEON(a *Args)
-TEXT ·convP64R6NEON(SB), NOSPLIT, $0-8
-	MOVD a+0(FP), R0
-	MOVD A_BIAS(R0), R3
-	FMOVQ (R3), F0
-	FMOVQ 16(R3), F1
-	FMOVQ 32(R3), F2
-	FMOVQ 48(R3), F3
-	VMOV V0.B16, V4.B16
-	VMOV V1.B16, V5.B16
-	VMOV V2.B16, V6.B16
-	VMOV V3.B16, V7.B16
-	VMOV V0.B16, V8.B16
-	VMOV V1.B16, V9.B16
-	VMOV V2.B16, V10.B16
-	VMOV V3.B16, V11.B16
-	VMOV V0.B16, V12.B16
-	VMOV V1.B16, V13.B16
-	VMOV V2.B16, V14.B16
-	VMOV V3.B16, V15.B16
-	VMOV V0.B16, V16.B16
-	VMOV V1.B16, V17.B16
-	VMOV V2.B16, V18.B16
-	VMOV V3.B16, V19.B16
-	VMOV V0.B16, V20.B16
-	VMOV V1.B16, V21.B16
-	VMOV V2.B16, V22.B16
-	VMOV V3.B16, V23.B16
-	MOVD A_IN(R0), R1
-	MOVD A_W(R0), R2
-	MOVD A_CB(R0), R8
-cbloop:
-	MOVD R1, R10
-	MOVD A_KH(R0), R9
-khloop:
-	MOVD R10, R11
-	MOVD A_KW(R0), R12
-kwloop:
-	MOVD R11, R13
-	MOVD A_CNT(R0), R14
-	CMP $1, R8
-	BNE cloop
-	MOVD A_CNTLAST(R0), R14
-cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 192(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
-	FMOVS 320(R13), F31
-	WORD $0x4f9f1354 // fmla v20.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1375 // fmla v21.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1396 // fmla v22.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13b7 // fmla v23.4s, v29.4s, v31.s[0]
-	ADD $4, R13
-	ADD $64, R2
-	SUBS $1, R14
-	BNE cloop
-	MOVD A_KWSTEP(R0), R6
-	ADD R6, R11
-	SUBS $1, R12
-	BNE kwloop
-	MOVD A_ROWSTRIDE(R0), R6
-	ADD R6, R10
-	SUBS $1, R9
-	BNE khloop
-	MOVD A_CBSTRIDE(R0), R6
-	ADD R6, R1
-	SUBS $1, R8
-	BNE cbloop
-	MOVD A_RES(R0), R3
-	CBZ R3, nores
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nores:
-	MOVD A_BMAP(R0), R3
-	CBZ R3, nobmap
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nobmap:
-	FMOVS A_LO(R0), F30
-	VDUP V30.S[0], V30.S4
-	FMOVS A_HI(R0), F31
-	VDUP V31.S[0], V31.S4
-	MOVD A_OUT(R0), R3
-	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
-	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
-	FMOVQ F0, 0(R3)
-	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
-	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
-	FMOVQ F1, 16(R3)
-	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
-	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
-	FMOVQ F2, 32(R3)
-	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
-	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
-	FMOVQ F3, 48(R3)
-	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
-	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
-	FMOVQ F4, 64(R3)
-	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
-	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
-	FMOVQ F5, 80(R3)
-	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
-	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
-	FMOVQ F6, 96(R3)
-	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
-	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
-	FMOVQ F7, 112(R3)
-	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
-	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
-	FMOVQ F8, 128(R3)
-	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
-	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
-	FMOVQ F9, 144(R3)
-	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
-	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
-	FMOVQ F10, 160(R3)
-	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
-	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
-	FMOVQ F11, 176(R3)
-	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
-	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
-	FMOVQ F12, 192(R3)
-	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
-	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
-	FMOVQ F13, 208(R3)
-	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
-	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
-	FMOVQ F14, 224(R3)
-	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
-	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
-	FMOVQ F15, 240(R3)
-	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
-	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
-	FMOVQ F16, 256(R3)
-	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
-	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
-	FMOVQ F17, 272(R3)
-	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
-	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
-	FMOVQ F18, 288(R3)
-	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
-	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
-	FMOVQ F19, 304(R3)
-	WORD $0x4e3ef694 // fmax v20.4s, v20.4s, v30.4s
-	WORD $0x4ebff694 // fmin v20.4s, v20.4s, v31.4s
-	FMOVQ F20, 320(R3)
-	WORD $0x4e3ef6b5 // fmax v21.4s, v21.4s, v30.4s
-	WORD $0x4ebff6b5 // fmin v21.4s, v21.4s, v31.4s
-	FMOVQ F21, 336(R3)
-	WORD $0x4e3ef6d6 // fmax v22.4s, v22.4s, v30.4s
-	WORD $0x4ebff6d6 // fmin v22.4s, v22.4s, v31.4s
-	FMOVQ F22, 352(R3)
-	WORD $0x4e3ef6f7 // fmax v23.4s, v23.4s, v30.4s
-	WORD $0x4ebff6f7 // fmin v23.4s, v23.4s, v31.4s
-	FMOVQ F23, 368(R3)
 	RET
 
 // func convP128R1NEON(a *Args)
@@ -3343,19 +3448,47 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1380 // fmla v0.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a1 // fmla v1.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c2 // fmla v2.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e3 // fmla v3.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1b80 // fmla v0.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba1 // fmla v1.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc2 // fmla v2.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be3 // fmla v3.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1b80 // fmla v0.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba1 // fmla v1.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc2 // fmla v2.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be3 // fmla v3.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F27
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -3437,24 +3570,69 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 128(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F26
+	FMOVQ 128(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1380 // fmla v0.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a1 // fmla v1.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c2 // fmla v2.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e3 // fmla v3.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1384 // fmla v4.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a5 // fmla v5.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c6 // fmla v6.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e7 // fmla v7.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1b80 // fmla v0.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba1 // fmla v1.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc2 // fmla v2.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be3 // fmla v3.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b84 // fmla v4.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba5 // fmla v5.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc6 // fmla v6.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be7 // fmla v7.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1b80 // fmla v0.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba1 // fmla v1.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc2 // fmla v2.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be3 // fmla v3.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b84 // fmla v4.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba5 // fmla v5.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc6 // fmla v6.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be7 // fmla v7.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F26
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	FMOVS 128(R13), F27
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -3568,29 +3746,91 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 128(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F25
+	FMOVQ 128(R13), F26
+	FMOVQ 256(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91380 // fmla v0.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a1 // fmla v1.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c2 // fmla v2.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e3 // fmla v3.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1384 // fmla v4.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a5 // fmla v5.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c6 // fmla v6.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e7 // fmla v7.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1388 // fmla v8.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a9 // fmla v9.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ca // fmla v10.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13eb // fmla v11.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991b80 // fmla v0.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba1 // fmla v1.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc2 // fmla v2.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be3 // fmla v3.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b84 // fmla v4.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba5 // fmla v5.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc6 // fmla v6.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be7 // fmla v7.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b88 // fmla v8.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba9 // fmla v9.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bca // fmla v10.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1beb // fmla v11.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91b80 // fmla v0.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba1 // fmla v1.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc2 // fmla v2.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be3 // fmla v3.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b84 // fmla v4.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba5 // fmla v5.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc6 // fmla v6.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be7 // fmla v7.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b88 // fmla v8.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba9 // fmla v9.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bca // fmla v10.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1beb // fmla v11.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F25
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	FMOVS 128(R13), F26
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	FMOVS 256(R13), F27
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -3736,34 +3976,113 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 128(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 384(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F24
+	FMOVQ 128(R13), F25
+	FMOVQ 256(R13), F26
+	FMOVQ 384(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81380 // fmla v0.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a1 // fmla v1.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c2 // fmla v2.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e3 // fmla v3.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91384 // fmla v4.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a5 // fmla v5.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c6 // fmla v6.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e7 // fmla v7.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1388 // fmla v8.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a9 // fmla v9.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ca // fmla v10.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13eb // fmla v11.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb138c // fmla v12.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13ad // fmla v13.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ce // fmla v14.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13ef // fmla v15.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981b80 // fmla v0.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba1 // fmla v1.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc2 // fmla v2.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be3 // fmla v3.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b84 // fmla v4.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba5 // fmla v5.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc6 // fmla v6.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be7 // fmla v7.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b88 // fmla v8.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba9 // fmla v9.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bca // fmla v10.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1beb // fmla v11.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b8c // fmla v12.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bad // fmla v13.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bce // fmla v14.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bef // fmla v15.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81b80 // fmla v0.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba1 // fmla v1.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc2 // fmla v2.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be3 // fmla v3.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b84 // fmla v4.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba5 // fmla v5.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc6 // fmla v6.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be7 // fmla v7.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b88 // fmla v8.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba9 // fmla v9.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bca // fmla v10.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1beb // fmla v11.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b8c // fmla v12.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bad // fmla v13.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bce // fmla v14.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bef // fmla v15.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F24
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	FMOVS 128(R13), F25
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	FMOVS 256(R13), F26
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	FMOVS 384(R13), F27
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -3941,39 +4260,135 @@ kwloop:
 	BNE cloop
 	MOVD A_CNTLAST(R0), R14
 cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 128(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 384(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 512(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
+	CMP $4, R14
+	BLT cloop1
+cloop4:
+	FMOVQ 0(R13), F23
+	FMOVQ 128(R13), F24
+	FMOVQ 256(R13), F25
+	FMOVQ 384(R13), F26
+	FMOVQ 512(R13), F27
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71380 // fmla v0.4s, v28.4s, v23.s[1]
+	WORD $0x4fb713a1 // fmla v1.4s, v29.4s, v23.s[1]
+	WORD $0x4fb713c2 // fmla v2.4s, v30.4s, v23.s[1]
+	WORD $0x4fb713e3 // fmla v3.4s, v31.4s, v23.s[1]
+	WORD $0x4fb81384 // fmla v4.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a5 // fmla v5.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c6 // fmla v6.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e7 // fmla v7.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91388 // fmla v8.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a9 // fmla v9.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913ca // fmla v10.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913eb // fmla v11.4s, v31.4s, v25.s[1]
+	WORD $0x4fba138c // fmla v12.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13ad // fmla v13.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ce // fmla v14.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13ef // fmla v15.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1390 // fmla v16.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13b1 // fmla v17.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13d2 // fmla v18.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13f3 // fmla v19.4s, v31.4s, v27.s[1]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971b80 // fmla v0.4s, v28.4s, v23.s[2]
+	WORD $0x4f971ba1 // fmla v1.4s, v29.4s, v23.s[2]
+	WORD $0x4f971bc2 // fmla v2.4s, v30.4s, v23.s[2]
+	WORD $0x4f971be3 // fmla v3.4s, v31.4s, v23.s[2]
+	WORD $0x4f981b84 // fmla v4.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba5 // fmla v5.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc6 // fmla v6.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be7 // fmla v7.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b88 // fmla v8.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba9 // fmla v9.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bca // fmla v10.4s, v30.4s, v25.s[2]
+	WORD $0x4f991beb // fmla v11.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b8c // fmla v12.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1bad // fmla v13.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bce // fmla v14.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1bef // fmla v15.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b90 // fmla v16.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bb1 // fmla v17.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bd2 // fmla v18.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bf3 // fmla v19.4s, v31.4s, v27.s[2]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71b80 // fmla v0.4s, v28.4s, v23.s[3]
+	WORD $0x4fb71ba1 // fmla v1.4s, v29.4s, v23.s[3]
+	WORD $0x4fb71bc2 // fmla v2.4s, v30.4s, v23.s[3]
+	WORD $0x4fb71be3 // fmla v3.4s, v31.4s, v23.s[3]
+	WORD $0x4fb81b84 // fmla v4.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba5 // fmla v5.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc6 // fmla v6.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be7 // fmla v7.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b88 // fmla v8.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba9 // fmla v9.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bca // fmla v10.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91beb // fmla v11.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b8c // fmla v12.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1bad // fmla v13.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bce // fmla v14.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1bef // fmla v15.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b90 // fmla v16.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bb1 // fmla v17.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bd2 // fmla v18.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bf3 // fmla v19.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE cloop4
+cloop1:
+	CBZ R14, cloopdone
+cloop1loop:
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F23
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	FMOVS 128(R13), F24
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	FMOVS 256(R13), F25
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	FMOVS 384(R13), F26
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	FMOVS 512(R13), F27
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE cloop
+	BNE cloop1loop
+cloopdone:
 	MOVD A_KWSTEP(R0), R6
 	ADD R6, R11
 	SUBS $1, R12
@@ -4137,281 +4552,6 @@ nobmap:
 	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
 	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
 	FMOVQ F19, 304(R3)
-	RET
-
-// func convP128R6NEON(a *Args)
-TEXT ·convP128R6NEON(SB), NOSPLIT, $0-8
-	MOVD a+0(FP), R0
-	MOVD A_BIAS(R0), R3
-	FMOVQ (R3), F0
-	FMOVQ 16(R3), F1
-	FMOVQ 32(R3), F2
-	FMOVQ 48(R3), F3
-	VMOV V0.B16, V4.B16
-	VMOV V1.B16, V5.B16
-	VMOV V2.B16, V6.B16
-	VMOV V3.B16, V7.B16
-	VMOV V0.B16, V8.B16
-	VMOV V1.B16, V9.B16
-	VMOV V2.B16, V10.B16
-	VMOV V3.B16, V11.B16
-	VMOV V0.B16, V12.B16
-	VMOV V1.B16, V13.B16
-	VMOV V2.B16, V14.B16
-	VMOV V3.B16, V15.B16
-	VMOV V0.B16, V16.B16
-	VMOV V1.B16, V17.B16
-	VMOV V2.B16, V18.B16
-	VMOV V3.B16, V19.B16
-	VMOV V0.B16, V20.B16
-	VMOV V1.B16, V21.B16
-	VMOV V2.B16, V22.B16
-	VMOV V3.B16, V23.B16
-	MOVD A_IN(R0), R1
-	MOVD A_W(R0), R2
-	MOVD A_CB(R0), R8
-cbloop:
-	MOVD R1, R10
-	MOVD A_KH(R0), R9
-khloop:
-	MOVD R10, R11
-	MOVD A_KW(R0), R12
-kwloop:
-	MOVD R11, R13
-	MOVD A_CNT(R0), R14
-	CMP $1, R8
-	BNE cloop
-	MOVD A_CNTLAST(R0), R14
-cloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 128(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 384(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 512(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
-	FMOVS 640(R13), F31
-	WORD $0x4f9f1354 // fmla v20.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1375 // fmla v21.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1396 // fmla v22.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13b7 // fmla v23.4s, v29.4s, v31.s[0]
-	ADD $4, R13
-	ADD $64, R2
-	SUBS $1, R14
-	BNE cloop
-	MOVD A_KWSTEP(R0), R6
-	ADD R6, R11
-	SUBS $1, R12
-	BNE kwloop
-	MOVD A_ROWSTRIDE(R0), R6
-	ADD R6, R10
-	SUBS $1, R9
-	BNE khloop
-	MOVD A_CBSTRIDE(R0), R6
-	ADD R6, R1
-	SUBS $1, R8
-	BNE cbloop
-	MOVD A_RES(R0), R3
-	CBZ R3, nores
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nores:
-	MOVD A_BMAP(R0), R3
-	CBZ R3, nobmap
-	FMOVQ 0(R3), F29
-	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
-	FMOVQ 16(R3), F29
-	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
-	FMOVQ 32(R3), F29
-	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
-	FMOVQ 48(R3), F29
-	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
-	FMOVQ 64(R3), F29
-	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
-	FMOVQ 80(R3), F29
-	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
-	FMOVQ 96(R3), F29
-	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
-	FMOVQ 112(R3), F29
-	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
-	FMOVQ 128(R3), F29
-	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
-	FMOVQ 144(R3), F29
-	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
-	FMOVQ 160(R3), F29
-	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
-	FMOVQ 176(R3), F29
-	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
-	FMOVQ 192(R3), F29
-	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
-	FMOVQ 208(R3), F29
-	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
-	FMOVQ 224(R3), F29
-	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
-	FMOVQ 240(R3), F29
-	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
-	FMOVQ 256(R3), F29
-	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
-	FMOVQ 272(R3), F29
-	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
-	FMOVQ 288(R3), F29
-	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
-	FMOVQ 304(R3), F29
-	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
-	FMOVQ 320(R3), F29
-	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
-	FMOVQ 336(R3), F29
-	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
-	FMOVQ 352(R3), F29
-	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
-	FMOVQ 368(R3), F29
-	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
-nobmap:
-	FMOVS A_LO(R0), F30
-	VDUP V30.S[0], V30.S4
-	FMOVS A_HI(R0), F31
-	VDUP V31.S[0], V31.S4
-	MOVD A_OUT(R0), R3
-	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
-	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
-	FMOVQ F0, 0(R3)
-	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
-	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
-	FMOVQ F1, 16(R3)
-	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
-	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
-	FMOVQ F2, 32(R3)
-	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
-	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
-	FMOVQ F3, 48(R3)
-	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
-	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
-	FMOVQ F4, 64(R3)
-	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
-	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
-	FMOVQ F5, 80(R3)
-	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
-	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
-	FMOVQ F6, 96(R3)
-	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
-	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
-	FMOVQ F7, 112(R3)
-	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
-	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
-	FMOVQ F8, 128(R3)
-	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
-	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
-	FMOVQ F9, 144(R3)
-	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
-	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
-	FMOVQ F10, 160(R3)
-	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
-	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
-	FMOVQ F11, 176(R3)
-	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
-	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
-	FMOVQ F12, 192(R3)
-	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
-	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
-	FMOVQ F13, 208(R3)
-	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
-	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
-	FMOVQ F14, 224(R3)
-	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
-	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
-	FMOVQ F15, 240(R3)
-	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
-	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
-	FMOVQ F16, 256(R3)
-	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
-	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
-	FMOVQ F17, 272(R3)
-	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
-	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
-	FMOVQ F18, 288(R3)
-	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
-	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
-	FMOVQ F19, 304(R3)
-	WORD $0x4e3ef694 // fmax v20.4s, v20.4s, v30.4s
-	WORD $0x4ebff694 // fmin v20.4s, v20.4s, v31.4s
-	FMOVQ F20, 320(R3)
-	WORD $0x4e3ef6b5 // fmax v21.4s, v21.4s, v30.4s
-	WORD $0x4ebff6b5 // fmin v21.4s, v21.4s, v31.4s
-	FMOVQ F21, 336(R3)
-	WORD $0x4e3ef6d6 // fmax v22.4s, v22.4s, v30.4s
-	WORD $0x4ebff6d6 // fmin v22.4s, v22.4s, v31.4s
-	FMOVQ F22, 352(R3)
-	WORD $0x4e3ef6f7 // fmax v23.4s, v23.4s, v30.4s
-	WORD $0x4ebff6f7 // fmin v23.4s, v23.4s, v31.4s
-	FMOVQ F23, 368(R3)
 	RET
 
 // func dwP64R1NEON(a *Args)
@@ -35676,20 +35816,52 @@ gcbloop:
 	BNE gcloop
 	MOVD A_CNTLAST(R0), R14
 gcloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
+	CMP $4, R14
+	BLT gcloop1
+gcloop4:
+	FMOVQ 0(R13), F27
 	PRFM 1024(R2), PLDL1KEEP
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1380 // fmla v0.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a1 // fmla v1.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c2 // fmla v2.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e3 // fmla v3.4s, v31.4s, v27.s[1]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9b1b80 // fmla v0.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba1 // fmla v1.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc2 // fmla v2.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be3 // fmla v3.4s, v31.4s, v27.s[2]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fbb1b80 // fmla v0.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba1 // fmla v1.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc2 // fmla v2.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be3 // fmla v3.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE gcloop4
+gcloop1:
+	CBZ R14, gcloopdone
+gcloop1loop:
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F27
+	WORD $0x4f9b1380 // fmla v0.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a1 // fmla v1.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c2 // fmla v2.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e3 // fmla v3.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE gcloop
+	BNE gcloop1loop
+gcloopdone:
 	ADD R9, R1
 	SUBS $1, R8
 	BNE gcbloop
@@ -35722,25 +35894,74 @@ gcbloop:
 	BNE gcloop
 	MOVD A_CNTLAST(R0), R14
 gcloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
+	CMP $4, R14
+	BLT gcloop1
+gcloop4:
+	FMOVQ 0(R13), F26
+	FMOVQ 64(R13), F27
 	PRFM 1024(R2), PLDL1KEEP
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1380 // fmla v0.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a1 // fmla v1.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c2 // fmla v2.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e3 // fmla v3.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1384 // fmla v4.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a5 // fmla v5.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13c6 // fmla v6.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13e7 // fmla v7.4s, v31.4s, v27.s[1]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f9a1b80 // fmla v0.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba1 // fmla v1.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc2 // fmla v2.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be3 // fmla v3.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b84 // fmla v4.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba5 // fmla v5.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bc6 // fmla v6.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1be7 // fmla v7.4s, v31.4s, v27.s[2]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fba1b80 // fmla v0.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba1 // fmla v1.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc2 // fmla v2.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be3 // fmla v3.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b84 // fmla v4.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba5 // fmla v5.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bc6 // fmla v6.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1be7 // fmla v7.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE gcloop4
+gcloop1:
+	CBZ R14, gcloopdone
+gcloop1loop:
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F26
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e3 // fmla v3.4s, v31.4s, v26.s[0]
+	FMOVS 64(R13), F27
+	WORD $0x4f9b1384 // fmla v4.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a5 // fmla v5.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13c6 // fmla v6.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13e7 // fmla v7.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE gcloop
+	BNE gcloop1loop
+gcloopdone:
 	ADD R9, R1
 	SUBS $1, R8
 	BNE gcbloop
@@ -35781,30 +36002,96 @@ gcbloop:
 	BNE gcloop
 	MOVD A_CNTLAST(R0), R14
 gcloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
+	CMP $4, R14
+	BLT gcloop1
+gcloop4:
+	FMOVQ 0(R13), F25
+	FMOVQ 64(R13), F26
+	FMOVQ 128(R13), F27
 	PRFM 1024(R2), PLDL1KEEP
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91380 // fmla v0.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a1 // fmla v1.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c2 // fmla v2.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e3 // fmla v3.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1384 // fmla v4.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a5 // fmla v5.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13c6 // fmla v6.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13e7 // fmla v7.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1388 // fmla v8.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13a9 // fmla v9.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ca // fmla v10.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13eb // fmla v11.4s, v31.4s, v27.s[1]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f991b80 // fmla v0.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba1 // fmla v1.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc2 // fmla v2.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be3 // fmla v3.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b84 // fmla v4.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba5 // fmla v5.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bc6 // fmla v6.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1be7 // fmla v7.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b88 // fmla v8.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1ba9 // fmla v9.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bca // fmla v10.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1beb // fmla v11.4s, v31.4s, v27.s[2]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb91b80 // fmla v0.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba1 // fmla v1.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc2 // fmla v2.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be3 // fmla v3.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b84 // fmla v4.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba5 // fmla v5.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bc6 // fmla v6.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1be7 // fmla v7.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b88 // fmla v8.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1ba9 // fmla v9.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bca // fmla v10.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1beb // fmla v11.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE gcloop4
+gcloop1:
+	CBZ R14, gcloopdone
+gcloop1loop:
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F25
+	WORD $0x4f991380 // fmla v0.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a1 // fmla v1.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c2 // fmla v2.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e3 // fmla v3.4s, v31.4s, v25.s[0]
+	FMOVS 64(R13), F26
+	WORD $0x4f9a1384 // fmla v4.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a5 // fmla v5.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c6 // fmla v6.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13e7 // fmla v7.4s, v31.4s, v26.s[0]
+	FMOVS 128(R13), F27
+	WORD $0x4f9b1388 // fmla v8.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13a9 // fmla v9.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ca // fmla v10.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13eb // fmla v11.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE gcloop
+	BNE gcloop1loop
+gcloopdone:
 	ADD R9, R1
 	SUBS $1, R8
 	BNE gcbloop
@@ -35853,35 +36140,118 @@ gcbloop:
 	BNE gcloop
 	MOVD A_CNTLAST(R0), R14
 gcloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
+	CMP $4, R14
+	BLT gcloop1
+gcloop4:
+	FMOVQ 0(R13), F24
+	FMOVQ 64(R13), F25
+	FMOVQ 128(R13), F26
+	FMOVQ 192(R13), F27
 	PRFM 1024(R2), PLDL1KEEP
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 192(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81380 // fmla v0.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a1 // fmla v1.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c2 // fmla v2.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e3 // fmla v3.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91384 // fmla v4.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a5 // fmla v5.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913c6 // fmla v6.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913e7 // fmla v7.4s, v31.4s, v25.s[1]
+	WORD $0x4fba1388 // fmla v8.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13a9 // fmla v9.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ca // fmla v10.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13eb // fmla v11.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb138c // fmla v12.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13ad // fmla v13.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13ce // fmla v14.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13ef // fmla v15.4s, v31.4s, v27.s[1]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f981b80 // fmla v0.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba1 // fmla v1.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc2 // fmla v2.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be3 // fmla v3.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b84 // fmla v4.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba5 // fmla v5.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bc6 // fmla v6.4s, v30.4s, v25.s[2]
+	WORD $0x4f991be7 // fmla v7.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b88 // fmla v8.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1ba9 // fmla v9.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bca // fmla v10.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1beb // fmla v11.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b8c // fmla v12.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bad // fmla v13.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bce // fmla v14.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bef // fmla v15.4s, v31.4s, v27.s[2]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb81b80 // fmla v0.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba1 // fmla v1.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc2 // fmla v2.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be3 // fmla v3.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b84 // fmla v4.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba5 // fmla v5.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bc6 // fmla v6.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91be7 // fmla v7.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b88 // fmla v8.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1ba9 // fmla v9.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bca // fmla v10.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1beb // fmla v11.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b8c // fmla v12.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bad // fmla v13.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bce // fmla v14.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bef // fmla v15.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE gcloop4
+gcloop1:
+	CBZ R14, gcloopdone
+gcloop1loop:
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F24
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e3 // fmla v3.4s, v31.4s, v24.s[0]
+	FMOVS 64(R13), F25
+	WORD $0x4f991384 // fmla v4.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a5 // fmla v5.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913c6 // fmla v6.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913e7 // fmla v7.4s, v31.4s, v25.s[0]
+	FMOVS 128(R13), F26
+	WORD $0x4f9a1388 // fmla v8.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a9 // fmla v9.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ca // fmla v10.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13eb // fmla v11.4s, v31.4s, v26.s[0]
+	FMOVS 192(R13), F27
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13ef // fmla v15.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE gcloop
+	BNE gcloop1loop
+gcloopdone:
 	ADD R9, R1
 	SUBS $1, R8
 	BNE gcbloop
@@ -35938,40 +36308,140 @@ gcbloop:
 	BNE gcloop
 	MOVD A_CNTLAST(R0), R14
 gcloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
+	CMP $4, R14
+	BLT gcloop1
+gcloop4:
+	FMOVQ 0(R13), F23
+	FMOVQ 64(R13), F24
+	FMOVQ 128(R13), F25
+	FMOVQ 192(R13), F26
+	FMOVQ 256(R13), F27
 	PRFM 1024(R2), PLDL1KEEP
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 192(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71380 // fmla v0.4s, v28.4s, v23.s[1]
+	WORD $0x4fb713a1 // fmla v1.4s, v29.4s, v23.s[1]
+	WORD $0x4fb713c2 // fmla v2.4s, v30.4s, v23.s[1]
+	WORD $0x4fb713e3 // fmla v3.4s, v31.4s, v23.s[1]
+	WORD $0x4fb81384 // fmla v4.4s, v28.4s, v24.s[1]
+	WORD $0x4fb813a5 // fmla v5.4s, v29.4s, v24.s[1]
+	WORD $0x4fb813c6 // fmla v6.4s, v30.4s, v24.s[1]
+	WORD $0x4fb813e7 // fmla v7.4s, v31.4s, v24.s[1]
+	WORD $0x4fb91388 // fmla v8.4s, v28.4s, v25.s[1]
+	WORD $0x4fb913a9 // fmla v9.4s, v29.4s, v25.s[1]
+	WORD $0x4fb913ca // fmla v10.4s, v30.4s, v25.s[1]
+	WORD $0x4fb913eb // fmla v11.4s, v31.4s, v25.s[1]
+	WORD $0x4fba138c // fmla v12.4s, v28.4s, v26.s[1]
+	WORD $0x4fba13ad // fmla v13.4s, v29.4s, v26.s[1]
+	WORD $0x4fba13ce // fmla v14.4s, v30.4s, v26.s[1]
+	WORD $0x4fba13ef // fmla v15.4s, v31.4s, v26.s[1]
+	WORD $0x4fbb1390 // fmla v16.4s, v28.4s, v27.s[1]
+	WORD $0x4fbb13b1 // fmla v17.4s, v29.4s, v27.s[1]
+	WORD $0x4fbb13d2 // fmla v18.4s, v30.4s, v27.s[1]
+	WORD $0x4fbb13f3 // fmla v19.4s, v31.4s, v27.s[1]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4f971b80 // fmla v0.4s, v28.4s, v23.s[2]
+	WORD $0x4f971ba1 // fmla v1.4s, v29.4s, v23.s[2]
+	WORD $0x4f971bc2 // fmla v2.4s, v30.4s, v23.s[2]
+	WORD $0x4f971be3 // fmla v3.4s, v31.4s, v23.s[2]
+	WORD $0x4f981b84 // fmla v4.4s, v28.4s, v24.s[2]
+	WORD $0x4f981ba5 // fmla v5.4s, v29.4s, v24.s[2]
+	WORD $0x4f981bc6 // fmla v6.4s, v30.4s, v24.s[2]
+	WORD $0x4f981be7 // fmla v7.4s, v31.4s, v24.s[2]
+	WORD $0x4f991b88 // fmla v8.4s, v28.4s, v25.s[2]
+	WORD $0x4f991ba9 // fmla v9.4s, v29.4s, v25.s[2]
+	WORD $0x4f991bca // fmla v10.4s, v30.4s, v25.s[2]
+	WORD $0x4f991beb // fmla v11.4s, v31.4s, v25.s[2]
+	WORD $0x4f9a1b8c // fmla v12.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a1bad // fmla v13.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a1bce // fmla v14.4s, v30.4s, v26.s[2]
+	WORD $0x4f9a1bef // fmla v15.4s, v31.4s, v26.s[2]
+	WORD $0x4f9b1b90 // fmla v16.4s, v28.4s, v27.s[2]
+	WORD $0x4f9b1bb1 // fmla v17.4s, v29.4s, v27.s[2]
+	WORD $0x4f9b1bd2 // fmla v18.4s, v30.4s, v27.s[2]
+	WORD $0x4f9b1bf3 // fmla v19.4s, v31.4s, v27.s[2]
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	WORD $0x4fb71b80 // fmla v0.4s, v28.4s, v23.s[3]
+	WORD $0x4fb71ba1 // fmla v1.4s, v29.4s, v23.s[3]
+	WORD $0x4fb71bc2 // fmla v2.4s, v30.4s, v23.s[3]
+	WORD $0x4fb71be3 // fmla v3.4s, v31.4s, v23.s[3]
+	WORD $0x4fb81b84 // fmla v4.4s, v28.4s, v24.s[3]
+	WORD $0x4fb81ba5 // fmla v5.4s, v29.4s, v24.s[3]
+	WORD $0x4fb81bc6 // fmla v6.4s, v30.4s, v24.s[3]
+	WORD $0x4fb81be7 // fmla v7.4s, v31.4s, v24.s[3]
+	WORD $0x4fb91b88 // fmla v8.4s, v28.4s, v25.s[3]
+	WORD $0x4fb91ba9 // fmla v9.4s, v29.4s, v25.s[3]
+	WORD $0x4fb91bca // fmla v10.4s, v30.4s, v25.s[3]
+	WORD $0x4fb91beb // fmla v11.4s, v31.4s, v25.s[3]
+	WORD $0x4fba1b8c // fmla v12.4s, v28.4s, v26.s[3]
+	WORD $0x4fba1bad // fmla v13.4s, v29.4s, v26.s[3]
+	WORD $0x4fba1bce // fmla v14.4s, v30.4s, v26.s[3]
+	WORD $0x4fba1bef // fmla v15.4s, v31.4s, v26.s[3]
+	WORD $0x4fbb1b90 // fmla v16.4s, v28.4s, v27.s[3]
+	WORD $0x4fbb1bb1 // fmla v17.4s, v29.4s, v27.s[3]
+	WORD $0x4fbb1bd2 // fmla v18.4s, v30.4s, v27.s[3]
+	WORD $0x4fbb1bf3 // fmla v19.4s, v31.4s, v27.s[3]
+	ADD $16, R13
+	SUB $4, R14
+	CMP $4, R14
+	BGE gcloop4
+gcloop1:
+	CBZ R14, gcloopdone
+gcloop1loop:
+	PRFM 1024(R2), PLDL1KEEP
+	VLD1.P 64(R2), [V28.S4, V29.S4, V30.S4, V31.S4]
+	FMOVS 0(R13), F23
+	WORD $0x4f971380 // fmla v0.4s, v28.4s, v23.s[0]
+	WORD $0x4f9713a1 // fmla v1.4s, v29.4s, v23.s[0]
+	WORD $0x4f9713c2 // fmla v2.4s, v30.4s, v23.s[0]
+	WORD $0x4f9713e3 // fmla v3.4s, v31.4s, v23.s[0]
+	FMOVS 64(R13), F24
+	WORD $0x4f981384 // fmla v4.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a5 // fmla v5.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c6 // fmla v6.4s, v30.4s, v24.s[0]
+	WORD $0x4f9813e7 // fmla v7.4s, v31.4s, v24.s[0]
+	FMOVS 128(R13), F25
+	WORD $0x4f991388 // fmla v8.4s, v28.4s, v25.s[0]
+	WORD $0x4f9913a9 // fmla v9.4s, v29.4s, v25.s[0]
+	WORD $0x4f9913ca // fmla v10.4s, v30.4s, v25.s[0]
+	WORD $0x4f9913eb // fmla v11.4s, v31.4s, v25.s[0]
+	FMOVS 192(R13), F26
+	WORD $0x4f9a138c // fmla v12.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13ad // fmla v13.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13ce // fmla v14.4s, v30.4s, v26.s[0]
+	WORD $0x4f9a13ef // fmla v15.4s, v31.4s, v26.s[0]
+	FMOVS 256(R13), F27
+	WORD $0x4f9b1390 // fmla v16.4s, v28.4s, v27.s[0]
+	WORD $0x4f9b13b1 // fmla v17.4s, v29.4s, v27.s[0]
+	WORD $0x4f9b13d2 // fmla v18.4s, v30.4s, v27.s[0]
+	WORD $0x4f9b13f3 // fmla v19.4s, v31.4s, v27.s[0]
 	ADD $4, R13
-	ADD $64, R2
 	SUBS $1, R14
-	BNE gcloop
+	BNE gcloop1loop
+gcloopdone:
 	ADD R9, R1
 	SUBS $1, R8
 	BNE gcbloop
@@ -35996,113 +36466,6 @@ gcloop:
 	FMOVQ F17, 272(R3)
 	FMOVQ F18, 288(R3)
 	FMOVQ F19, 304(R3)
-	RET
-
-// func winoGemmR6NEON(a *Args)
-TEXT ·winoGemmR6NEON(SB), NOSPLIT, $0-8
-	MOVD a+0(FP), R0
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-	VEOR V8.B16, V8.B16, V8.B16
-	VEOR V9.B16, V9.B16, V9.B16
-	VEOR V10.B16, V10.B16, V10.B16
-	VEOR V11.B16, V11.B16, V11.B16
-	VEOR V12.B16, V12.B16, V12.B16
-	VEOR V13.B16, V13.B16, V13.B16
-	VEOR V14.B16, V14.B16, V14.B16
-	VEOR V15.B16, V15.B16, V15.B16
-	VEOR V16.B16, V16.B16, V16.B16
-	VEOR V17.B16, V17.B16, V17.B16
-	VEOR V18.B16, V18.B16, V18.B16
-	VEOR V19.B16, V19.B16, V19.B16
-	VEOR V20.B16, V20.B16, V20.B16
-	VEOR V21.B16, V21.B16, V21.B16
-	VEOR V22.B16, V22.B16, V22.B16
-	VEOR V23.B16, V23.B16, V23.B16
-	MOVD A_IN(R0), R1
-	MOVD A_W(R0), R2
-	MOVD A_CB(R0), R8
-	MOVD A_CBSTRIDE(R0), R9
-gcbloop:
-	MOVD R1, R13
-	MOVD A_CNT(R0), R14
-	CMP $1, R8
-	BNE gcloop
-	MOVD A_CNTLAST(R0), R14
-gcloop:
-	FMOVQ (R2), F26
-	FMOVQ 16(R2), F27
-	FMOVQ 32(R2), F28
-	FMOVQ 48(R2), F29
-	PRFM 1024(R2), PLDL1KEEP
-	FMOVS 0(R13), F30
-	WORD $0x4f9e1340 // fmla v0.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1361 // fmla v1.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1382 // fmla v2.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13a3 // fmla v3.4s, v29.4s, v30.s[0]
-	FMOVS 64(R13), F31
-	WORD $0x4f9f1344 // fmla v4.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1365 // fmla v5.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1386 // fmla v6.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13a7 // fmla v7.4s, v29.4s, v31.s[0]
-	FMOVS 128(R13), F30
-	WORD $0x4f9e1348 // fmla v8.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1369 // fmla v9.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e138a // fmla v10.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13ab // fmla v11.4s, v29.4s, v30.s[0]
-	FMOVS 192(R13), F31
-	WORD $0x4f9f134c // fmla v12.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f136d // fmla v13.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f138e // fmla v14.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13af // fmla v15.4s, v29.4s, v31.s[0]
-	FMOVS 256(R13), F30
-	WORD $0x4f9e1350 // fmla v16.4s, v26.4s, v30.s[0]
-	WORD $0x4f9e1371 // fmla v17.4s, v27.4s, v30.s[0]
-	WORD $0x4f9e1392 // fmla v18.4s, v28.4s, v30.s[0]
-	WORD $0x4f9e13b3 // fmla v19.4s, v29.4s, v30.s[0]
-	FMOVS 320(R13), F31
-	WORD $0x4f9f1354 // fmla v20.4s, v26.4s, v31.s[0]
-	WORD $0x4f9f1375 // fmla v21.4s, v27.4s, v31.s[0]
-	WORD $0x4f9f1396 // fmla v22.4s, v28.4s, v31.s[0]
-	WORD $0x4f9f13b7 // fmla v23.4s, v29.4s, v31.s[0]
-	ADD $4, R13
-	ADD $64, R2
-	SUBS $1, R14
-	BNE gcloop
-	ADD R9, R1
-	SUBS $1, R8
-	BNE gcbloop
-	MOVD A_OUT(R0), R3
-	FMOVQ F0, 0(R3)
-	FMOVQ F1, 16(R3)
-	FMOVQ F2, 32(R3)
-	FMOVQ F3, 48(R3)
-	FMOVQ F4, 64(R3)
-	FMOVQ F5, 80(R3)
-	FMOVQ F6, 96(R3)
-	FMOVQ F7, 112(R3)
-	FMOVQ F8, 128(R3)
-	FMOVQ F9, 144(R3)
-	FMOVQ F10, 160(R3)
-	FMOVQ F11, 176(R3)
-	FMOVQ F12, 192(R3)
-	FMOVQ F13, 208(R3)
-	FMOVQ F14, 224(R3)
-	FMOVQ F15, 240(R3)
-	FMOVQ F16, 256(R3)
-	FMOVQ F17, 272(R3)
-	FMOVQ F18, 288(R3)
-	FMOVQ F19, 304(R3)
-	FMOVQ F20, 320(R3)
-	FMOVQ F21, 336(R3)
-	FMOVQ F22, 352(R3)
-	FMOVQ F23, 368(R3)
 	RET
 
 // func winoInNEON(a *WinoArgs)
