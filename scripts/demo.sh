@@ -16,5 +16,6 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 echo "demo: building ./dshrink"
 CGO_ENABLED=0 go build -o dshrink ./cmd/dshrink
+./dshrink --version # the build, Go and the kernels' instruction set, for the log
 # dshrink demo prints the final table and where the report is.
 exec ./dshrink demo "$@"
