@@ -17,6 +17,8 @@ import (
 //     percent (top1 0.84);
 //   - files a command wrote are listed under "outputs" (a key per file), the
 //     inputs it read under their flag's name ("model", "config", ...);
+//     merge, finetune and shrink print the report they also save
+//     (report.json, summary.json), whose own fields name the files;
 //   - lists of results are arrays of objects under a plural key ("results",
 //     "images", "blocks").
 func printJSON(w io.Writer, v any) error {

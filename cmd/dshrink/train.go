@@ -136,6 +136,8 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 					"peak_rss_mib": res.PeakRSSMiB, "checkpoint": res.Checkpoint, "model": res.Model,
 					"metrics": filepath.Join(cfg.Out, train.MetricsFile), "history": res.State.History,
 					"isa": isa.Describe(), "gemm_kernel": gemm.Kernel(),
+					"outputs": map[string]string{"model": res.Model, "checkpoint": res.Checkpoint,
+						"metrics": filepath.Join(cfg.Out, train.MetricsFile)},
 				})
 				if err == nil && res.Interrupted {
 					os.Exit(130)
