@@ -9,16 +9,19 @@
 // are what it writes).
 //
 // There is one skeleton per kernel, parameterised by the asmgen.ISA: a
-// 16-channel block is V = Block/Lanes vectors (1 zmm, 2 ymm), the register
-// tiles come from the register budget (NumRegs), and scalars reach the lanes
-// the way the ISA broadcasts (Bcast: an embedded broadcast in the FMA, or a
-// broadcast into a scratch register that the V FMAs of a pixel share).
+// 16-channel block is V = Block/Lanes vectors (1 zmm, 2 ymm, 4 NEON q
+// registers), the register tiles come from the register budget (NumRegs),
+// and scalars reach the lanes the way the ISA broadcasts (Bcast): an
+// embedded broadcast in the FMA (AVX-512), a broadcast into a scratch
+// register that the V FMAs of a pixel share (AVX2), or Lanes input channels
+// loaded as one vector and FMAs by lane (NEON).
 //
 //   - conv, the dense direct convolution: R pixels x V vectors of
-//     accumulators, V weight vectors, and (with a load broadcast) two
-//     alternating broadcast registers; fused epilogue (bias, residual, border
-//     bias map, clamp).
-//   - dw, the general depthwise convolution: R x V accumulators, V weights.
+//     accumulators, V weight vectors, and the broadcast registers (two
+//     alternating) or input vectors (R); fused epilogue (bias, residual,
+//     border bias map, clamp).
+//   - dw, the general depthwise convolution: R x V accumulators, V weights
+//     (and two input registers where arithmetic cannot read memory).
 //   - dwReuse, the k x k (3, 5) stride 1 or 2 depthwise convolution that
 //     loads each input vector once per kernel row: one vector of the block at
 //     a time, R accumulators, k weights and two input registers.
@@ -26,8 +29,16 @@
 //     weights prefetched.
 //   - winoIn and winoOut, the Winograd F(2x2, 3x3) transforms: with 32
 //     registers a whole tile stays in registers (the input transform reuses
-//     the two columns that neighbouring tiles share); with 16, one vector of
-//     the block at a time streams through 8 registers.
+//     the two columns that neighbouring tiles share), one vector of the block
+//     after the other; with 16, one tile and one vector at a time stream
+//     through 8 registers.
+//
+// The skeletons spell general registers and scalar code through a small
+// per-architecture layer (fam.ld, fam.loop, ...: amd64 names, mapped on
+// arm64), and vector arithmetic through asmgen.ISA where it spells it;
+// what the Go arm64 assembler lacks (FADD, FSUB, FMAX, FMIN, FMLA by
+// element) is emitted here as instruction words. Adding a family is adding
+// its ISA to families and writing family_<arch>.go.
 package main
 
 import (
@@ -102,14 +113,24 @@ func (x *fam) bcastRegs() int {
 	return 2
 }
 
-// loadRegs is the number of scratch registers the general depthwise kernel
-// loads its inputs into: none where arithmetic takes memory operands
-// (amd64), two (alternating) otherwise.
+// loadRegs is the number of registers the general depthwise kernel loads
+// its inputs into: none where arithmetic takes memory operands (amd64), a
+// block's V otherwise.
 func (x *fam) loadRegs() int {
 	if x.arm() {
-		return 2
+		return x.V
 	}
 	return 0
+}
+
+// vlist spells the V consecutive registers from first as a NEON register
+// list ("V28.S4, V29.S4, V30.S4, V31.S4").
+func (x *fam) vlist(first int) string {
+	l := make([]string, x.V)
+	for v := range l {
+		l[v] = fmt.Sprintf("V%d.S4", first+v)
+	}
+	return strings.Join(l, ", ")
 }
 
 // Register tiles: the dense kernels (and the product) keep R x V
@@ -318,15 +339,6 @@ func (x *fam) opMem(a *asmgen.Asm, op, m string, y, d, tmp asmgen.VReg) {
 	a.I("V%sPS %s, %s, %s", op, m, x.R(y), x.R(d))
 }
 
-// fmaMem emits acc += (vector at m) * y.
-func (x *fam) fmaMem(a *asmgen.Asm, m string, y, acc, tmp asmgen.VReg) {
-	if x.arm() {
-		a.Ins(x.Load(m, tmp), x.FMA(x.R(tmp), y, acc))
-		return
-	}
-	a.Ins(x.FMA(m, y, acc))
-}
-
 // bcast loads the float32 at m into every lane of d.
 func (x *fam) bcast(a *asmgen.Asm, m string, d asmgen.VReg) {
 	if x.arm() {
@@ -457,15 +469,11 @@ func (x *fam) laneChannels(a *asmgen.Asm, rows, stride int, label string, pf boo
 	lanes := x.Lanes()
 	w := asmgen.VReg(x.NumRegs - x.V)
 	in := func(r int) asmgen.VReg { return w - asmgen.VReg(rows-r) }
-	var wl []string
-	for v := 0; v < x.V; v++ {
-		wl = append(wl, fmt.Sprintf("V%d.S4", int(w)+v))
-	}
 	loadW := func() {
 		if pf {
 			x.prefetch(a, prefetch, "BX")
 		}
-		a.I("VLD1.P %d(%s), [%s]", blockBytes, x.reg("BX"), strings.Join(wl, ", "))
+		a.I("VLD1.P %d(%s), [%s]", blockBytes, x.reg("BX"), x.vlist(int(w)))
 	}
 	fmla := func(acc, y, m asmgen.VReg, lane int) {
 		// FMLA Vd.4S, Vn.4S, Vm.S[lane]: index H:L, register M:Rm.
@@ -543,16 +551,34 @@ func (x *fam) dw(pix, rows int) string {
 	a.Label("khloop")
 	x.mov(a, "SI", "R11")
 	x.ld(a, "A_KW", "DI", "R12")
+	if x.arm() {
+		a.I("MOVD $%d, R7", pix)
+	}
 	a.Label("kwloop")
-	ws := x.weights(a, asmgen.VReg(x.NumRegs-x.loadRegs()-x.V))
-	for r := 0; r < rows; r++ {
-		for v := 0; v < x.V; v++ {
-			tmp := asmgen.VReg(x.NumRegs - 2 + (x.V*r+v)%2)
-			x.fmaMem(a, fmt.Sprintf("%d(R11)", pix*r+x.vecBytes()*v), ws[v], x.acc(r, v), tmp)
+	if x.arm() {
+		// Weights and each pixel's input block by one VLD1 each, the
+		// pixels walked by R6 (post-incremented by pix, R7).
+		w, in := x.NumRegs-x.V, x.NumRegs-2*x.V
+		a.I("VLD1.P %d(%s), [%s]", blockBytes, x.reg("BX"), x.vlist(w))
+		a.I("MOVD R11, R6")
+		for r := 0; r < rows; r++ {
+			a.I("VLD1.P (R6)(R7), [%s]", x.vlist(in))
+			for v := 0; v < x.V; v++ {
+				a.Ins(x.FMA(x.R(asmgen.VReg(in+v)), asmgen.VReg(w+v), x.acc(r, v)))
+			}
+		}
+	} else {
+		ws := x.weights(a, asmgen.VReg(x.NumRegs-x.V))
+		for r := 0; r < rows; r++ {
+			for v := 0; v < x.V; v++ {
+				a.Ins(x.FMA(fmt.Sprintf("%d(R11)", pix*r+x.vecBytes()*v), ws[v], x.acc(r, v)))
+			}
 		}
 	}
 	x.addField(a, "A_KWSTEP", "R11")
-	x.addImm(a, blockBytes, "BX")
+	if !x.arm() { // VLD1.P advanced it
+		x.addImm(a, blockBytes, "BX")
+	}
 	x.loop(a, "R12", "kwloop")
 	x.addField(a, "A_ROWSTRIDE", "SI")
 	x.loop(a, "R9", "khloop")
