@@ -653,11 +653,12 @@ func EvaluateEach(m *nn.Model, ds data.Dataset, batch int, each func(logits []fl
 			labels[i] = int32(y)
 		}
 		logits := m.Forward(b.X.Data, n, false)
-		loss, c1, err := nn.CrossEntropy(logits, labels, n, classes, 0, nil)
+		loss, _, err := nn.CrossEntropy(logits, labels, n, classes, 0, nil)
 		if err != nil {
 			return EvalResult{}, err
 		}
-		acc.Add(loss, c1, TopK(logits, b.Labels, classes, min(5, classes)), n)
+		// Top-1 and top-5 by the same rule, under which NaN scores never count as correct.
+		acc.Add(loss, TopK(logits, b.Labels, classes, 1), TopK(logits, b.Labels, classes, min(5, classes)), n)
 		if each != nil {
 			each(logits, n)
 		}

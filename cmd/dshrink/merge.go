@@ -60,6 +60,12 @@ nothing is written and the command fails.`,
 			if planSpec == "" {
 				return errors.New("merge: missing --plan (a plan file, a preset such as all or ds-a, or a list of blocks)")
 			}
+			if !(tol >= 0) || images < 0 || opts.MaxKernel < 0 {
+				return fmt.Errorf("merge: --tol %g, --verify-images %d and --max-kernel %d must not be negative (0 means the default)", tol, images, opts.MaxKernel)
+			}
+			if st, err := os.Stat(out); err == nil && st.IsDir() {
+				return fmt.Errorf("merge: -o %s is an existing directory; name the output file", out)
+			}
 			var ao plan.ApplyOptions
 			switch padForm {
 			case "bias-map":

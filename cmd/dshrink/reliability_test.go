@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"image"
+	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/dshrink/dshrink/safetensors"
+	"github.com/dshrink/dshrink/tensor"
 )
 
 // TestReliabilityCLI runs the fault cases of issue 17 that need the whole
@@ -82,6 +87,66 @@ func TestReliabilityCLI(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("merge refuses negative flags and a directory output", func(t *testing.T) {
+		for _, flag := range [][]string{{"--tol", "-1"}, {"--max-kernel", "-2"}, {"--verify-images", "-3"}} {
+			args := append([]string{"merge", "fm.dsk", "--plan", "all", "-o", "m.dsk"}, flag...)
+			if out := runFail(t, bin, dir, args...); !strings.Contains(out, "must not be negative") {
+				t.Errorf("merge %s %s: %s", flag[0], flag[1], out)
+			}
+		}
+		if err := os.MkdirAll(in("outdir"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out := runFail(t, bin, dir, "merge", "fm.dsk", "--plan", "all", "-o", "outdir"); !strings.Contains(out, "existing directory") {
+			t.Errorf("merge -o DIR: %s", out)
+		}
+	})
+
+	t.Run("eval of a NaN model scores 0, not 100%", func(t *testing.T) {
+		p := craftParams(t, in("fm.dsk"), func(ts map[string]*tensor.Tensor) {
+			for n, x := range ts {
+				if strings.HasSuffix(n, ".bias") {
+					for i := range x.Data {
+						x.Data[i] = float32(math.NaN())
+					}
+				}
+			}
+		})
+		data := filepath.Join(t.TempDir(), "imgs")
+		for _, class := range strings.Fields("c0 c1 c2 c3 c4 c5 c6 c7 c8 c9") {
+			if err := os.MkdirAll(filepath.Join(data, "test", class), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			img := image.NewGray(image.Rect(0, 0, 28, 28))
+			var b bytes.Buffer
+			if err := png.Encode(&b, img); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(data, "test", class, "x.png"), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := run(t, bin, dir, "eval", p, "--data", "folder", "--dir", data, "--image-size", "28", "--gray")
+		if !strings.Contains(out, "top-1 0.00%, top-5 0.00%") {
+			t.Errorf("eval of a NaN model: %s", out)
+		}
+	})
+}
+
+// craftParams rewrites the parameters of the .dsk file src with edit.
+func craftParams(t *testing.T, src string, edit func(map[string]*tensor.Tensor)) string {
+	t.Helper()
+	f, err := safetensors.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(f.Tensors)
+	out := filepath.Join(t.TempDir(), "params.dsk")
+	if err := safetensors.WriteFile(out, f.Tensors, f.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // craftModel rewrites the structure JSON of the .dsk file src with edit and
