@@ -2,8 +2,10 @@ package gemm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // benchShapes are M x K x N: a 3x3 im2col-sized product and the MobileNetV2
@@ -87,10 +89,17 @@ func benchOne(b *testing.B, m, k, n int, mode int) {
 	}
 	run()
 	b.ResetTimer()
+	best := time.Duration(math.MaxInt64)
 	for b.Loop() {
+		t0 := time.Now()
 		run()
+		best = min(best, time.Since(t0))
 	}
-	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	flop := 2 * float64(m) * float64(n) * float64(k)
+	b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	// On a machine shared with other work the mean mostly measures the
+	// others; the fastest call is what the code can do when it has its cores.
+	b.ReportMetric(flop/best.Seconds()/1e9, "best-GFLOP/s")
 }
 
 // BenchmarkSgemmTrans covers the transposed products of training: a weight

@@ -275,13 +275,16 @@ func (j *mulJob) block(ws *workspace, m0, m1, n0, n1 int) {
 				j.packBT(ws, &st, ncT)
 			}
 			// Lay out B for this block: packed panels, or in place with
-			// only the trailing partial panel packed.
-			st.edgeAt = nc
+			// only a trailing partial panel packed (the kernels load whole
+			// vectors of B, which must not run past its rows).
+			st.edgeAt = ncT
 			if direct {
 				if rem := ncT % nr; rem != 0 {
-					st.edgeAt = nc - rem
-					ws.edge = grow(ws.edge, kc*nr)
-					j.packB(ws.edge, pc, kc, jc+st.edgeAt, rem)
+					if w, _ := kern.width(rem); w != rem {
+						st.edgeAt = ncT - rem
+						ws.edge = grow(ws.edge, kc*nr)
+						j.packB(ws.edge, pc, kc, jc+st.edgeAt, rem)
+					}
 				}
 			} else {
 				ws.b = grow(ws.b, (ncT+nr-1)/nr*kc*nr)
