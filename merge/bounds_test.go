@@ -47,3 +47,22 @@ func TestOptionBounds(t *testing.T) {
 		t.Errorf("default verification: %+v, %v", res, err)
 	}
 }
+
+// TestHugeMergedWeight: a chain whose merged weight would be huge (a 1x1
+// conv to 1 channel and back out to many) stops before allocating it.
+func TestHugeMergedWeight(t *testing.T) {
+	b := graph.NewBuilder("wide", 4096, 2, 2)
+	x := b.Conv("narrow", "input", 4096, 1, 1, 1, 0, 1, false)
+	x = b.Conv("wide", x, 1, 1<<17, 1, 1, 0, 1, false)
+	g, err := b.Finish(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, rep, err := Merge(g, Options{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Merged != 0 || len(merged.Nodes) != 2 {
+		t.Fatalf("merged %d chains into %d nodes, want the chain stopped", rep.Merged, len(merged.Nodes))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/memlimit"
 )
 
 // lin is an affine convolution on a fixed input size, in float64: the output
@@ -163,6 +164,9 @@ func compose(a, b *lin) (*lin, error) {
 	}
 	cpgA, kpgA, cpgB, kpgB := a.cpg(), a.kpg(), b.cpg(), b.kpg()
 	cpgC, kpgC := c.cpg(), c.kpg()
+	if err := checkWeight(c.outC, cpgC, c.kh, c.kw); err != nil {
+		return nil, err
+	}
 	c.w = make([]float64, c.outC*cpgC*c.kh*c.kw)
 	if b.kh == 1 && b.kw == 1 && a.groups == 1 {
 		// A pointwise b after a dense a: c's rows are combinations of a's
@@ -300,6 +304,9 @@ func sum(a, b *lin) (*lin, error) {
 	if graph.ConvOut(c.inH, c.kh, c.sh, c.pads[0], c.pads[2]) != c.outH || graph.ConvOut(c.inW, c.kw, c.sw, c.pads[1], c.pads[3]) != c.outW {
 		return nil, fmt.Errorf("add: no padding of a %dx%d kernel gives the %dx%d output", c.kh, c.kw, c.outH, c.outW)
 	}
+	if err := checkWeight(c.outC, c.cpg(), c.kh, c.kw); err != nil {
+		return nil, err
+	}
 	c.w = make([]float64, c.outC*c.cpg()*c.kh*c.kw)
 	for _, l := range []*lin{a, b} {
 		dy, dx := c.pads[0]-l.pads[0], c.pads[1]-l.pads[1]
@@ -351,4 +358,15 @@ func to32(x []float64) []float32 {
 		out[i] = float32(v)
 	}
 	return out
+}
+
+// checkWeight refuses, before it is allocated, a merged weight of shape
+// [outC, cpg, kh, kw] beyond graph.MaxParamElems or the memory limit: the
+// chain then stops there instead of the merge running out of memory.
+func checkWeight(outC, cpg, kh, kw int) error {
+	e := memlimit.Mul(int64(outC), int64(cpg), int64(kh), int64(kw))
+	if e > graph.MaxParamElems {
+		return fmt.Errorf("the merged weight [%d %d %d %d] would have more than %d elements", outC, cpg, kh, kw, graph.MaxParamElems)
+	}
+	return memlimit.Check(fmt.Sprintf("the merged weight [%d %d %d %d]", outC, cpg, kh, kw), memlimit.Mul(e, 8))
 }
