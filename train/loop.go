@@ -229,9 +229,12 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 	}
-	if cfg.Threads > 0 {
-		parallel.SetThreads(cfg.Threads)
-	}
+	// The thread count is set for every run (0: every core), not inherited
+	// from whatever ran before in the process (a benchmark at 1 thread):
+	// a resumed run in a new process then computes as the uninterrupted one.
+	prevThreads := parallel.Threads()
+	parallel.SetThreads(cfg.Threads)
+	defer parallel.SetThreads(prevThreads)
 
 	ds := opts.Data
 	if ds == nil {
