@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 echo "demo: building ./dshrink"
-CGO_ENABLED=0 go build -o dshrink ./cmd/dshrink
+# -buildvcs=auto: record the commit (dshrink version) even where GOFLAGS turns it off.
+CGO_ENABLED=0 go build -buildvcs=auto -o dshrink ./cmd/dshrink
 ./dshrink --version # the build, Go and the kernels' instruction set, for the log
 # dshrink demo prints the final table and where the report is.
 exec ./dshrink demo "$@"

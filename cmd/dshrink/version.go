@@ -34,7 +34,7 @@ func printVersion(w io.Writer, v versionInfo) {
 		}
 		fmt.Fprintf(w, "commit   %s (%s%s)\n", v.Commit, v.CommitTime, mod)
 	} else {
-		fmt.Fprintln(w, "commit   unknown (built without version control information)")
+		fmt.Fprintln(w, "commit   unknown (built without version control information: go build -buildvcs=auto in a git checkout records it)")
 	}
 	fmt.Fprintf(w, "module   %s %s\n", buildinfo.ModulePath, v.Module)
 	fmt.Fprintf(w, "go       %s %s/%s\n", v.Go, v.OS, v.Arch)
