@@ -1,14 +1,11 @@
 package main
 
 import (
-	"github.com/dshrink/dshrink/kernels/isa"
-
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
@@ -16,10 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/kernels/isa"
 	"github.com/dshrink/dshrink/onnx"
 	"github.com/dshrink/dshrink/runtime"
-	"github.com/spf13/cobra"
 )
 
 // benchResult is the latency of one model at one batch size and thread count.
@@ -308,7 +308,7 @@ func runBench(gs []*graph.Graph, names, files []string, o benchOpts, log io.Writ
 // the size of a batch, and reports the largest difference.
 func checkRef(file string, x, y []float32, p *runtime.Program, log io.Writer) {
 	ext := filepath.Ext(file)
-	data, err := os.ReadFile(strings.TrimSuffix(file, ext) + ".ref.bin")
+	data, err := fsutil.ReadFile(strings.TrimSuffix(file, ext)+".ref.bin", 1<<30)
 	if err != nil || len(data) != 4*len(y) {
 		return
 	}

@@ -276,7 +276,7 @@ func importanceFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Dat
 	}
 	var rep *latency.ImportanceReport
 	if spec != "" {
-		b, err := os.ReadFile(spec)
+		b, err := fsutil.ReadFile(spec, 1<<26)
 		if err != nil {
 			return nil, "", fmt.Errorf("importance: %w", err)
 		}
