@@ -85,7 +85,7 @@ type Options struct {
 	// Epochs, when resuming, is the run's new number of epochs; 0 keeps the
 	// checkpoint's (Config.Epochs is ignored on resume, so that a default
 	// never silently turns a 3-epoch run into 30).
-	Epochs int
+	Epochs    int
 	LoadExtra func(extra []byte) error
 	// AfterLoss, when set, may replace the loss of each step before it is
 	// checked (a test hook for the non-finite check).
