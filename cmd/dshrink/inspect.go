@@ -55,6 +55,11 @@ once a plan removes its units, or not (an activation outside any unit).`,
 			fmt.Fprintf(tw, "total\t\t\t\t%d\t%d\t\n", r.MACs, r.Params)
 			tw.Flush()
 			fmt.Fprintf(w, "\nmodel %s, input %v\n", r.Model, r.Input)
+			if g.Meta["plan.pad_first"] == "true" && g.Meta["merged"] != "true" {
+				fmt.Fprintf(w, "pad-first form (fine-tuned or plan-applied, not merged): each block to merge pads its input once and\n"+
+					"runs its expand 1x1 convolution on the padded grid, so the MACs above exceed the original's until\n"+
+					"dshrink merge removes that cost (docs/method.md)\n")
+			}
 			if len(r.Blocks) > 0 {
 				fmt.Fprintf(w, "\ninverted residual blocks (%d):\n", len(r.Blocks))
 				for _, b := range r.Blocks {
