@@ -32,7 +32,7 @@ done
 
 # Every fuzz target briefly (their seeds already ran with go test above).
 for target in onnx:FuzzImport safetensors:FuzzDecode data:FuzzReadIDX graph:FuzzDecode graph:FuzzStructure \
-  internal/fuzzcompile:FuzzCompile plan:FuzzDecode train:FuzzParseConfig shrink:FuzzParseConfig; do
+  internal/fuzzcompile:FuzzCompile internal/fuzzcompile:FuzzOps plan:FuzzDecode train:FuzzParseConfig shrink:FuzzParseConfig; do
   CGO_ENABLED=0 go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime 10s "./${target%%:*}/"
 done
 
