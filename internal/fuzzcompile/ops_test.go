@@ -166,5 +166,21 @@ func FuzzOps(f *testing.F) {
 		if diff > 1e-3*math.Max(scale, 1e-3) || math.IsNaN(diff) {
 			t.Fatalf("runtime and nn differ by %.3g (scale %.3g) on %d nodes", diff, scale, len(g.Nodes))
 		}
+		// A training step's forward and backward passes must not panic either.
+		stack = callKnown(func() {
+			m.SetSeed(seed)
+			y := m.Forward(in, n, true)
+			dy := make([]float32, len(y))
+			for i := range dy {
+				dy[i] = float32(math.Cos(float64(i)))
+			}
+			m.Backward(dy)
+		})
+		if stack != "" {
+			if isKnown(stack) {
+				t.Skip("a known crash (see TestKnownCrashes)")
+			}
+			t.Fatal(stack)
+		}
 	})
 }
