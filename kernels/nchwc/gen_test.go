@@ -8,6 +8,11 @@ import (
 	"testing"
 )
 
+// The families are generated on every architecture (this file has no build
+// constraint, so `go generate` finds the directive anywhere).
+//
+//go:generate go run gen_kernels.go
+
 // TestGeneratedUpToDate runs gen_kernels.go into a temporary directory and
 // checks that the committed families are what it writes: a change to the
 // generator (or to kernels/internal/asmgen) must be followed by
