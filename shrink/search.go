@@ -389,6 +389,19 @@ type tieState struct {
 	HasPending bool      `json:"has_pending"`
 }
 
+// formatGate shows a gate value so that distinct values look distinct: 0
+// exactly, tiny values in exponent form (a gate of 3e-06 is above a gate of
+// 0, and that decided the unit), others with 4 decimals.
+func formatGate(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v < 1e-3:
+		return strconv.FormatFloat(v, 'e', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
 // MetaTieBreak is the plan metadata key holding, as a JSON object, each
 // gated unit's tie-break signal: the mean over the search of its gate's
 // gradient, dLoss/ds. A larger value means the loss would rise more with the
@@ -432,7 +445,7 @@ func WriteSummary(w io.Writer, p *plan.Plan) error {
 	for _, u := range p.Units {
 		gate, tb := "-", "-"
 		if u.Gate != nil {
-			gate = strconv.FormatFloat(*u.Gate, 'f', 4, 64)
+			gate = formatGate(*u.Gate)
 		}
 		if v, ok := ties[u.Name]; ok {
 			tb = strconv.FormatFloat(v, 'g', 3, 64)
@@ -446,7 +459,7 @@ func WriteSummary(w io.Writer, p *plan.Plan) error {
 		case u.Gate == nil && notMergeable[u.Name]:
 			d = "keep (not mergeable: no gate)"
 		case u.Gate == nil && len(keptGates)+len(removedGates) > 0:
-			d += " (no gate)"
+			d += " (not a candidate: no gate)"
 		case u.Gate == nil:
 			// A plan without gates (preset, baseline, planner): the decision alone.
 		case u.Keep && removedGates[*u.Gate] && ties != nil:

@@ -35,3 +35,12 @@ func TestWriteSummaryExplainsTies(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatGate checks that gates that decided differently look different.
+func TestFormatGate(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 3.2e-6: "3.2e-06", 0.0048: "0.0048", 0.2581: "0.2581", 1: "1.0000"} {
+		if got := formatGate(v); got != want {
+			t.Errorf("formatGate(%g) = %q, want %q", v, got, want)
+		}
+	}
+}
