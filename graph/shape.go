@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/dshrink/dshrink/tensor"
@@ -83,7 +84,7 @@ func (g *Graph) Shapes(batch int) (map[string][]int, error) {
 		}
 		out, err := nodeShape(n, ins)
 		if err != nil {
-			return nil, fmt.Errorf("graph %s: node %d: %w", g.Name, i, err)
+			return nil, fmt.Errorf("graph %s: node %d (%s, %s): %w", g.Name, i, n.Name, n.Op, err)
 		}
 		if err := checkElems(out); err != nil {
 			return nil, fmt.Errorf("graph %s: node %d (%s): output shape %v: %w", g.Name, i, n.Name, out, err)
@@ -178,7 +179,7 @@ func (g *Graph) AllocParams(maxElems int) error {
 		}
 		out, err := nodeShape(n, ins)
 		if err != nil {
-			return fmt.Errorf("graph %s: node %d: %w", g.Name, i, err)
+			return fmt.Errorf("graph %s: node %d (%s, %s): %w", g.Name, i, n.Name, n.Op, err)
 		}
 		if err := checkElems(out); err != nil {
 			return fmt.Errorf("graph %s: node %d (%s): %w", g.Name, i, n.Name, err)
@@ -218,12 +219,12 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 		wantInputs = 2
 	}
 	if len(ins) != wantInputs {
-		return nil, fmt.Errorf("node %s (%s): %d inputs, want %d", n.Name, n.Op, len(ins), wantInputs)
+		return nil, fmt.Errorf("%d inputs, want %d", len(ins), wantInputs)
 	}
 	x := ins[0]
 	need4 := func() error {
 		if len(x) != 4 {
-			return fmt.Errorf("node %s (%s): input shape %v, want [N, C, H, W]", n.Name, n.Op, x)
+			return fmt.Errorf("input shape %v, want [N, C, H, W]", x)
 		}
 		return nil
 	}
@@ -231,65 +232,65 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 	case OpConv:
 		a := n.Conv
 		if a == nil {
-			return nil, fmt.Errorf("node %s: Conv without conv attributes", n.Name)
+			return nil, errors.New("Conv without conv attributes")
 		}
 		if err := need4(); err != nil {
 			return nil, err
 		}
 		if !inRange(1, a.Groups, a.InC, a.OutC, a.KH, a.KW, a.StrideH, a.StrideW) || a.InC%a.Groups != 0 || a.OutC%a.Groups != 0 {
-			return nil, fmt.Errorf("node %s: invalid conv attributes %+v (channels, kernel, stride and groups must be in [1, %d], groups dividing the channels)", n.Name, *a, MaxDim)
+			return nil, fmt.Errorf("invalid conv attributes %+v (channels, kernel, stride and groups must be in [1, %d], groups dividing the channels)", *a, MaxDim)
 		}
 		if !inRange(0, a.Pads[:]...) {
-			return nil, fmt.Errorf("node %s: padding %v out of range [0, %d]", n.Name, a.Pads, MaxDim)
+			return nil, fmt.Errorf("padding %v out of range [0, %d]", a.Pads, MaxDim)
 		}
 		// Weight elements, in 64 bits: OutC * InC/Groups * KH * KW.
 		if e := int64(a.OutC) * int64(a.InC/a.Groups); e > MaxParamElems || e*int64(a.KH)*int64(a.KW) > MaxParamElems {
-			return nil, fmt.Errorf("node %s: conv weight [%d %d %d %d] has more than %d elements", n.Name, a.OutC, a.InC/a.Groups, a.KH, a.KW, MaxParamElems)
+			return nil, fmt.Errorf("conv weight [%d %d %d %d] has more than %d elements", a.OutC, a.InC/a.Groups, a.KH, a.KW, MaxParamElems)
 		}
 		if x[1] != a.InC {
-			return nil, fmt.Errorf("node %s: input has %d channels, conv expects %d", n.Name, x[1], a.InC)
+			return nil, fmt.Errorf("input has %d channels, conv expects %d", x[1], a.InC)
 		}
 		if x[2]+a.Pads[0]+a.Pads[2] < a.KH || x[3]+a.Pads[1]+a.Pads[3] < a.KW {
-			return nil, fmt.Errorf("node %s: input %dx%d is too small for kernel %dx%d with pads %v", n.Name, x[2], x[3], a.KH, a.KW, a.Pads)
+			return nil, fmt.Errorf("input %dx%d is too small for kernel %dx%d with pads %v", x[2], x[3], a.KH, a.KW, a.Pads)
 		}
 		ho := ConvOut(x[2], a.KH, a.StrideH, a.Pads[0], a.Pads[2])
 		wo := ConvOut(x[3], a.KW, a.StrideW, a.Pads[1], a.Pads[3])
 		if ho < 1 || wo < 1 {
-			return nil, fmt.Errorf("node %s: input %dx%d is too small for kernel %dx%d with pads %v", n.Name, x[2], x[3], a.KH, a.KW, a.Pads)
+			return nil, fmt.Errorf("input %dx%d is too small for kernel %dx%d with pads %v", x[2], x[3], a.KH, a.KW, a.Pads)
 		}
 		return []int{x[0], a.OutC, ho, wo}, nil
 	case OpBatchNorm:
 		if n.BN == nil {
-			return nil, fmt.Errorf("node %s: BatchNorm without attributes", n.Name)
+			return nil, errors.New("BatchNorm without attributes")
 		}
 		if err := need4(); err != nil {
 			return nil, err
 		}
 		if x[1] != n.BN.C {
-			return nil, fmt.Errorf("node %s: input has %d channels, BatchNorm expects %d", n.Name, x[1], n.BN.C)
+			return nil, fmt.Errorf("input has %d channels, BatchNorm expects %d", x[1], n.BN.C)
 		}
 		if !(n.BN.Eps >= 0 && n.BN.Eps <= 1) || !(n.BN.Momentum >= 0 && n.BN.Momentum <= 1) {
-			return nil, fmt.Errorf("node %s: BatchNorm eps %v and momentum %v, want both in [0, 1]", n.Name, n.BN.Eps, n.BN.Momentum)
+			return nil, fmt.Errorf("BatchNorm eps %v and momentum %v, want both in [0, 1]", n.BN.Eps, n.BN.Momentum)
 		}
 		return clone(x), nil
 	case OpAct:
 		if n.Act == nil {
-			return nil, fmt.Errorf("node %s: Act without attributes", n.Name)
+			return nil, errors.New("Act without attributes")
 		}
 		switch n.Act.Kind {
 		case ActIdentity, ActReLU, ActReLU6, ActHardSwish, ActHardSigmoid:
 		default:
-			return nil, fmt.Errorf("node %s: unknown activation %q", n.Name, n.Act.Kind)
+			return nil, fmt.Errorf("unknown activation %q", n.Act.Kind)
 		}
 		return clone(x), nil
 	case OpDropout:
 		if n.Dropout != nil && !(n.Dropout.P >= 0 && n.Dropout.P < 1) {
-			return nil, fmt.Errorf("node %s: dropout probability %v, want [0, 1)", n.Name, n.Dropout.P)
+			return nil, fmt.Errorf("dropout probability %v, want [0, 1)", n.Dropout.P)
 		}
 		return clone(x), nil
 	case OpAdd:
 		if !tensor.SameShape(ins[0], ins[1]) {
-			return nil, fmt.Errorf("node %s: Add of shapes %v and %v", n.Name, ins[0], ins[1])
+			return nil, fmt.Errorf("Add of shapes %v and %v", ins[0], ins[1])
 		}
 		return clone(x), nil
 	case OpGlobalAvgPool:
@@ -301,29 +302,29 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 		return []int{x[0], tensor.Numel(x[1:])}, nil
 	case OpLinear:
 		if n.Linear == nil {
-			return nil, fmt.Errorf("node %s: Linear without attributes", n.Name)
+			return nil, errors.New("Linear without attributes")
 		}
 		if !inRange(1, n.Linear.In, n.Linear.Out) || int64(n.Linear.In)*int64(n.Linear.Out) > MaxParamElems {
-			return nil, fmt.Errorf("node %s: Linear %d -> %d out of range (each in [1, %d], at most %d weights)", n.Name, n.Linear.In, n.Linear.Out, MaxDim, MaxParamElems)
+			return nil, fmt.Errorf("Linear %d -> %d out of range (each in [1, %d], at most %d weights)", n.Linear.In, n.Linear.Out, MaxDim, MaxParamElems)
 		}
 		if len(x) != 2 || x[1] != n.Linear.In {
-			return nil, fmt.Errorf("node %s: input shape %v, want [N, %d]", n.Name, x, n.Linear.In)
+			return nil, fmt.Errorf("input shape %v, want [N, %d]", x, n.Linear.In)
 		}
 		return []int{x[0], n.Linear.Out}, nil
 	case OpPad:
 		if n.Pad == nil {
-			return nil, fmt.Errorf("node %s: Pad without attributes", n.Name)
+			return nil, errors.New("Pad without attributes")
 		}
 		if err := need4(); err != nil {
 			return nil, err
 		}
 		p := n.Pad.Pads
 		if !inRange(0, p[:]...) {
-			return nil, fmt.Errorf("node %s: padding %v out of range [0, %d]", n.Name, p, MaxDim)
+			return nil, fmt.Errorf("padding %v out of range [0, %d]", p, MaxDim)
 		}
 		return []int{x[0], x[1], x[2] + p[0] + p[2], x[3] + p[1] + p[3]}, nil
 	}
-	return nil, fmt.Errorf("node %s: unknown op %q", n.Name, n.Op)
+	return nil, fmt.Errorf("unknown op %q", n.Op)
 }
 
 func clone(s []int) []int { return append([]int(nil), s...) }

@@ -119,7 +119,7 @@ func ResolveInside(dir, name string) (string, error) {
 		return "", err
 	}
 	rel, err := filepath.Rel(root, real)
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
 		return "", fmt.Errorf("%q resolves to %s, outside %s: %w", name, real, root, ErrOutsideDir)
 	}
 	st, err := os.Lstat(real)
