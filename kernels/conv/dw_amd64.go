@@ -52,6 +52,9 @@ func dw3x3AVX2(a *dwArgs)
 //go:noescape
 func dwKxKs1AVX2(a *dwArgs)
 
+//go:noescape
+func dw5x5s1AVX2(a *dwArgs)
+
 // useDW5 selects the dedicated 5x5 stride-1 kernel (benchmarks clear it to
 // compare with the generic one).
 var useDW5 = true
@@ -100,10 +103,13 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 		a.res = unsafe.Pointer(&rp[0])
 	}
 	if l == isa.AVX2 {
-		if k3 {
+		switch {
+		case k3:
 			a.c1, a.c2 = 4, 8
 			dw3x3AVX2(&a)
-		} else {
+		case p.KH == 5 && p.KW == 5 && useDW5:
+			dw5x5s1AVX2(&a)
+		default:
 			dwKxKs1AVX2(&a)
 		}
 		return true
