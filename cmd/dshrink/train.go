@@ -164,7 +164,7 @@ stops the run with an error and leaves the last checkpoint untouched.`,
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON")
 	labels.register(cmd)
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bar")
-	f.IntVar(&epochs, "epochs", 0, "number of epochs (overrides the config)")
+	f.IntVar(&epochs, "epochs", 0, "number of epochs (overrides the config; with --resume the run's new length, else the checkpoint's is kept)")
 	f.IntVar(&batch, "batch", 0, "batch size (overrides the config)")
 	f.Float64Var(&lr, "lr", 0, "peak learning rate (overrides the config)")
 	f.StringVarP(&out, "out", "o", "", "run directory (overrides the config)")
