@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/internal/yamlstrict"
 	"github.com/dshrink/dshrink/merge"
@@ -252,6 +253,9 @@ func (c Config) Validate() error {
 	}
 	if c.Bench.Batch < 0 || c.Bench.Threads < 0 || c.Bench.Iters < 0 {
 		return bad("bench.batch, threads and iters must be >= 0")
+	}
+	if c.Bench.Batch > graph.MaxDim || c.Bench.Threads > train.MaxWorkers {
+		return bad("bench.batch %d / bench.threads %d exceeds %d / %d", c.Bench.Batch, c.Bench.Threads, graph.MaxDim, train.MaxWorkers)
 	}
 	for _, b := range c.Compare.Baselines {
 		if _, err := ParseBaseline(b); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/memlimit"
 	"github.com/dshrink/dshrink/kernels/parallel"
 	"github.com/dshrink/dshrink/nn"
 	"github.com/dshrink/dshrink/runtime"
@@ -32,11 +33,19 @@ type Latency struct {
 // the nn executor's eval forward instead and says so in Executor.
 func MeasureLatency(g *graph.Graph, batch, threads, iters int) (Latency, error) {
 	batch, threads, iters = max(batch, 1), max(threads, 1), max(iters, 1)
+	need, err := g.MemoryEstimate(batch, false)
+	if err != nil {
+		return Latency{}, fmt.Errorf("latency of %s at batch %d: %w", g.Name, batch, err)
+	}
+	// The compiled program's packed weights and workspaces counted as much again.
+	if err := memlimit.Check(fmt.Sprintf("latency of %s at batch %d", g.Name, batch), memlimit.Mul(need, 2)); err != nil {
+		return Latency{}, err
+	}
 	l, rerr := runtimeLatency(g, batch, threads, iters)
 	if rerr == nil {
 		return l, nil
 	}
-	l, err := nnLatency(g, batch, threads, iters)
+	l, err = nnLatency(g, batch, threads, iters)
 	if err != nil {
 		return Latency{}, fmt.Errorf("latency: %w (runtime: %v)", err, rerr)
 	}

@@ -205,8 +205,8 @@ func (c Config) Validate() error {
 		return bad("out (the run directory) is empty")
 	case c.Data.TrainSubset < 0 || c.Data.TestSubset < 0 || c.Data.ValSplit < 0:
 		return bad("data.train_subset, test_subset and val_split must be >= 0")
-	case c.Data.RandomCropPad < 0:
-		return bad("data.random_crop_pad %d is negative", c.Data.RandomCropPad)
+	case c.Data.RandomCropPad < 0 || c.Data.RandomCropPad > MaxImageSize:
+		return bad("data.random_crop_pad %d out of range [0, %d]", c.Data.RandomCropPad, MaxImageSize)
 	case c.Data.RandomErasing < 0 || c.Data.RandomErasing > 1:
 		return bad("data.random_erasing %g out of range [0, 1]", c.Data.RandomErasing)
 	case c.Data.Workers < 0 || c.Data.Workers > MaxWorkers:
