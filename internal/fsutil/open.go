@@ -111,40 +111,40 @@ func ResolveInside(dir, name string) (string, error) {
 	if root, err = filepath.Abs(root); err != nil {
 		return "", err
 	}
-	real, err := filepath.EvalSymlinks(filepath.Join(root, clean))
+	resolved, err := filepath.EvalSymlinks(filepath.Join(root, clean))
 	if err != nil {
 		return "", err
 	}
-	if real, err = filepath.Abs(real); err != nil {
+	if resolved, err = filepath.Abs(resolved); err != nil {
 		return "", err
 	}
-	rel, err := filepath.Rel(root, real)
+	rel, err := filepath.Rel(root, resolved)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
-		return "", fmt.Errorf("%q resolves to %s, outside %s: %w", name, real, root, ErrOutsideDir)
+		return "", fmt.Errorf("%q resolves to %s, outside %s: %w", name, resolved, root, ErrOutsideDir)
 	}
-	st, err := os.Lstat(real)
+	st, err := os.Lstat(resolved)
 	if err != nil {
 		return "", err
 	}
 	if err := checkRegular(name, st); err != nil {
 		return "", err
 	}
-	return real, nil
+	return resolved, nil
 }
 
 // OpenInside opens name, relative to dir, for reading after ResolveInside
 // accepted it, and checks that the file opened is the one resolved: a path
 // swapped for a link or a FIFO after the check is refused, never followed.
 func OpenInside(dir, name string) (*os.File, fs.FileInfo, error) {
-	real, err := ResolveInside(dir, name)
+	resolved, err := ResolveInside(dir, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	want, err := os.Lstat(real)
+	want, err := os.Lstat(resolved)
 	if err != nil {
 		return nil, nil, err
 	}
-	f, st, err := OpenRegular(real)
+	f, st, err := OpenRegular(resolved)
 	if err != nil {
 		return nil, nil, err
 	}
