@@ -51,9 +51,9 @@
 // are spelt by the generator, since their names are per architecture anyway.
 //
 // The NEON description (arm64) is a first step for the arm64 issue: it names
-// registers and spells the lane-wise instructions the Go arm64 assembler has
-// (VEOR, FMOVQ, VFMLA, VMOV); the rest (FADD, FMAX, FMIN, and by-element
-// FMLA, which the Go assembler lacks and needs WORD encodings) panic with a
-// message saying so, and tails are handled by the generator with scalar
-// lanes (TailNone).
+// registers and spells what the Go arm64 assembler has (VEOR, FMOVQ and
+// FMOVS loads and stores, VFMLA, VMOV, ADD, TST/BEQ; TestAssembles builds
+// them for arm64); the rest (FADD, FMAX, FMIN, horizontal adds and
+// by-element FMLA, which need WORD encodings) panic with a message saying
+// so, and tails are left to the generator (TailNone).
 package asmgen
