@@ -58,8 +58,10 @@ deviation. The class names come from the model file too (the data set's, or
 the usual defaults, with a warning; --resize, --gray, --mean and --std
 override what the model records, --labels its class names.
 
-Images are run in batches of --batch; an image that cannot be read stops the
-command with its name.`,
+Images are decoded as Pillow (and so torchvision) decodes them, JPEG chroma
+upsampling included, so a model imported from PyTorch gives PyTorch's top-5
+on the same files (a test checks it). Images are run in batches of --batch;
+an image that cannot be read stops the command with its name.`,
 		Example: `  dshrink predict runs/demo/shrunk.dsk shirt.png boot.jpg
   dshrink predict mbv2.dsk photos/*.jpg --top 3
   dshrink predict mbv2.dsk cat.jpg --json | jq '.images[0].top[0].name'
