@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -688,6 +689,13 @@ func EvaluateGraphEach(g *graph.Graph, ds data.Dataset, batch int, each func(log
 	if s := g.Input.Shape; len(s) != 3 || s[0] != c || s[1] != h || s[2] != w {
 		return EvalResult{}, fmt.Errorf("model %s takes input %v, the data is [%d %d %d]", g.Name, s, c, h, w)
 	}
+	// A model that records its classes is scored only on data with the same
+	// classes in the same order (image-folder labels are class indices).
+	if dn, ok := ds.(interface{ ClassNames() []string }); ok {
+		if have, want := dn.ClassNames(), modelClasses(g); have != nil && want != nil && !slices.Equal(have, want) {
+			return EvalResult{}, fmt.Errorf("model %s was trained on the classes %v, the data has %v: the labels would not match", g.Name, want, have)
+		}
+	}
 	if err := checkModelMemory(g, min(batch, ds.Len()), false, "evaluating"); err != nil {
 		return EvalResult{}, err
 	}
@@ -706,4 +714,13 @@ func checkModelMemory(g *graph.Graph, batch int, training bool, what string) err
 		return fmt.Errorf("%s %s with batch size %d: %w", what, g.Name, batch, err)
 	}
 	return memlimit.Check(fmt.Sprintf("%s %s with batch size %d", what, g.Name, batch), need)
+}
+
+// modelClasses returns the class names g records, or nil (none, or unreadable).
+func modelClasses(g *graph.Graph) []string {
+	names, err := g.ClassNames()
+	if err != nil {
+		return nil
+	}
+	return names
 }

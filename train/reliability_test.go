@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/internal/fsutil"
 )
 
@@ -67,5 +68,41 @@ func TestFolderClassMismatch(t *testing.T) {
 	_, err := LoadDatasets(DataConfig{Dataset: "folder", Dir: root, ImageSize: 8}, 1)
 	if err == nil || !strings.Contains(err.Error(), "differ from the training classes") {
 		t.Errorf("mismatched classes: %v", err)
+	}
+}
+
+// TestEvaluateClassMismatch: a model that records its classes is not scored
+// on a folder whose classes differ.
+func TestEvaluateClassMismatch(t *testing.T) {
+	root := t.TempDir()
+	writeFolder(t, root, "test", 2)
+	ds, err := LoadFolder(root, "test", 8, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := graph.NewBuilder("m", 3, 8, 8)
+	x := b.GlobalAvgPool("pool", "input")
+	x = b.Flatten("flat", x)
+	x = b.Linear("fc", x, 3, 2, true)
+	b.G.Classes = 2
+	g, err := b.Finish(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.InitParams(1)
+	if _, err := EvaluateGraph(g, ds, 4); err != nil {
+		t.Fatalf("no class names recorded: %v", err)
+	}
+	if err := g.SetClassNames([]string{"dark", "light"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EvaluateGraph(g, ds, 4); err != nil {
+		t.Fatalf("same classes: %v", err)
+	}
+	if err := g.SetClassNames([]string{"light", "dark"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := EvaluateGraph(g, ds, 4); err == nil || !strings.Contains(err.Error(), "labels would not match") {
+		t.Errorf("other classes: %v", err)
 	}
 }
