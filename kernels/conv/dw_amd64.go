@@ -19,7 +19,8 @@ func asmLevel() isa.Level {
 }
 
 // dwArgs is the argument block of the assembly depthwise kernels; its layout
-// is fixed (offsets in the comments are used by dw_amd64.s). The argument
+// is fixed (offsets in the comments are used by dw_amd64.s and
+// dw_avx2_amd64.s). The argument
 // blocks are filled field by field: a composite literal is built in a
 // temporary and copied with 16-byte moves over 8-byte stores, a
 // store-forwarding stall on every call (measurable on the many small row
@@ -168,7 +169,8 @@ func dw3x3s2PlaneAVX2(p *Params, yp, xp, wp, rp []float32, b float32, act Activa
 	return true
 }
 
-// dotArgs is the argument block of dwDots5AVX512 (offsets used by dw_amd64.s).
+// dotArgs is the argument block of dwDots5AVX512 and dwDots5AVX2 (offsets
+// used by dw_amd64.s and dw_avx2_amd64.s).
 type dotArgs struct {
 	d   unsafe.Pointer    // 0
 	p   [5]unsafe.Pointer // 8..40
@@ -176,7 +178,7 @@ type dotArgs struct {
 	nb  int               // 56: number of 16-float blocks
 }
 
-// gatherArgs is the argument block of dwGatherAVX512.
+// gatherArgs is the argument block of dwGatherAVX512 and dwGatherAVX2.
 type gatherArgs struct {
 	out  unsafe.Pointer // 0
 	ptrs unsafe.Pointer // 8: nt tap pointers
@@ -271,7 +273,7 @@ type rowsArgs struct {
 	d0, d1, s0, s1 unsafe.Pointer // 0, 8, 16, 24
 	ds, ss         int            // 32, 40: byte strides of dst and src rows
 	n, rows        int            // 48, 56: elements per row (see kernels), rows
-	m0, m1, m2, m3 uint16         // 64..70: tail masks
+	m0, m1, m2, m3 uint16         // 64..70: AVX-512 tail masks
 }
 
 //go:noescape

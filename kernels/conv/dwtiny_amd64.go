@@ -8,7 +8,8 @@ import (
 	"github.com/dshrink/dshrink/kernels/isa"
 )
 
-// tinyArgs are the arguments of tinyMVAVX512 (byte strides).
+// tinyArgs are the arguments of tinyMVAVX512 and the tinyMV*AVX2 kernels
+// (byte strides; offsets used by dwtiny_amd64.s and dwtiny_avx2_amd64.s).
 type tinyArgs struct {
 	y, x, m unsafe.Pointer // 0, 8, 16
 	ys, xs  int            // 24, 32
@@ -19,12 +20,13 @@ type tinyArgs struct {
 	nout    int     // 64: output lanes (AVX2)
 }
 
-// outerArgs are the arguments of tinyOuterAVX512 (byte strides).
+// outerArgs are the arguments of tinyOuterAVX512 and the tinyOuter*AVX2
+// kernels (byte strides).
 type outerArgs struct {
 	g, bs, dy, x unsafe.Pointer // 0, 8, 16, 24
 	ds, xs, n    int            // 32, 40, 48
 	dmask, xmask uint16         // 56, 58
-	nx           int            // 64 (AVX2)
+	nx           int            // 64: x values (AVX2)
 }
 
 //go:noescape
