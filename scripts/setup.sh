@@ -4,6 +4,8 @@
 # python3-onnx) and ONNX Runtime 1.30 (bundled in the npm package
 # onnxruntime-node, used only as a reference by tests and benchmarks).
 # Idempotent: each step is skipped when already done, so rerunning it is cheap.
+# With --tests (test.sh) it also installs qemu-user-static, which runs the
+# arm64 test binaries of the kernel layer on this x86 machine.
 #
 # Every probe runs from a neutral directory (/): run from the repository root,
 # `python3 -c 'import onnx'` would import the repository's own onnx/ folder as
@@ -18,6 +20,11 @@ probe() { (cd / && "$@") >/dev/null 2>&1; }
 need_apt=()
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(dataset-fashion-mnist)
 probe /usr/bin/python3 -c 'import onnx, onnx.checker' || need_apt+=(python3-onnx)
+for_tests=false
+[ "${1:-}" = --tests ] && for_tests=true
+if $for_tests && [ "$(uname -m)" = x86_64 ]; then
+  probe command -v qemu-aarch64-static || need_apt+=(qemu-user-static)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -27,6 +34,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     # Check that the install did what the probes need, from / as well.
     [ -d /usr/share/datasets/fashion-mnist ] || { echo "setup: dataset-fashion-mnist installed no /usr/share/datasets/fashion-mnist" >&2; exit 1; }
     probe /usr/bin/python3 -c 'import onnx, onnx.checker' || { echo "setup: /usr/bin/python3 still cannot import onnx" >&2; exit 1; }
+    if $for_tests && [ "$(uname -m)" = x86_64 ]; then
+      probe command -v qemu-aarch64-static || { echo "setup: qemu-user-static installed no qemu-aarch64-static" >&2; exit 1; }
+    fi
   else
     echo "setup: not root, cannot install ${need_apt[*]}; tests that need them will skip" >&2
   fi

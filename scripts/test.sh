@@ -3,7 +3,7 @@
 # CI (.ci/run) calls exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
+./scripts/setup.sh --tests
 # References (ONNX Runtime, onnx.checker, Fashion-MNIST) must be present in CI:
 # tests that would otherwise skip without them fail when DSHRINK_REQUIRE_REFS=1.
 export ORT_NODE_MODULES="$PWD/.cache/ort/node_modules"
@@ -29,6 +29,24 @@ CGO_ENABLED=0 go test -count=1 -tags purego ./kernels/...
 for target in linux/arm64 darwin/arm64 darwin/amd64 linux/amd64; do
   CGO_ENABLED=0 GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./cmd/dshrink
 done
+
+# arm64: the kernel layer, the runtime, the training ops and the merge built
+# for arm64 and run under qemu-aarch64-static (correctness only: the NEON
+# kernels against their Go and float64 references; TestTiles and the isa
+# tests assert that NEON is the level selected there).
+if command -v qemu-aarch64-static >/dev/null; then
+  arm_dir=$(mktemp -d)
+  for pkg in ./kernels/isa ./kernels/nchwc ./kernels/gemm ./kernels/conv ./kernels/vec ./kernels/pool ./runtime ./nn ./merge; do
+    bin="$arm_dir/$(echo "${pkg#./}" | tr / _).test"
+    CGO_ENABLED=0 GOARCH=arm64 go test -c -o "$bin" "$pkg"
+    (cd "$pkg" && qemu-aarch64-static "$bin" -test.count=1 -test.timeout=30m) || { echo "arm64 tests failed in $pkg" >&2; exit 1; }
+    echo "ok (arm64, qemu) $pkg"
+  done
+  rm -rf "$arm_dir"
+elif [ "${DSHRINK_REQUIRE_REFS:-}" = 1 ]; then
+  echo "qemu-aarch64-static missing: the arm64 tests cannot run" >&2
+  exit 1
+fi
 
 # Every fuzz target briefly (their seeds already ran with go test above).
 for target in onnx:FuzzImport safetensors:FuzzDecode data:FuzzReadIDX graph:FuzzDecode graph:FuzzStructure \
