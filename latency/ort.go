@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/onnx"
 	"github.com/dshrink/dshrink/onnx/onnxpb"
 )
@@ -85,7 +86,7 @@ func FindORT() (*ORT, error) {
 	if npm, err = filepath.Abs(npm); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(npm, "node_modules", "onnxruntime-node", "package.json"))
+	b, err := fsutil.ReadFile(filepath.Join(npm, "node_modules", "onnxruntime-node", "package.json"), 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("latency: onnxruntime-node not installed in %s: %s", npm, ortSetup)
 	}
@@ -191,7 +192,7 @@ func (o *ORT) bench(models []ortModel, opts ProfileOptions) (p50, iqr []float64,
 		return nil, nil, fmt.Errorf("latency: ONNX Runtime (%s): %w\n%s", o.Script, err, strings.TrimSpace(stderr.String()))
 	}
 	fmt.Fprintf(opts.Log, "profile: ONNX Runtime done (%.1fs)\n", time.Since(t0).Seconds())
-	b, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	b, err := fsutil.ReadFile(filepath.Join(dir, "result.json"), maxTableBytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("latency: ONNX Runtime wrote no results: %w", err)
 	}

@@ -232,9 +232,13 @@ func (t *Table) Save(path string) error {
 	return nil
 }
 
-// LoadTable reads a table written by Save and validates it.
+// maxTableBytes bounds the size of a latency table file.
+const maxTableBytes = 256 << 20
+
+// LoadTable reads a table written by Save and validates it; path must be a
+// regular file (a FIFO or a device is refused, never waited on).
 func LoadTable(path string) (*Table, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, maxTableBytes)
 	if err != nil {
 		return nil, fmt.Errorf("load latency table: %w", err)
 	}

@@ -378,7 +378,7 @@ func (d *Data) loadCurves() {
 // When a resumed run wrote an epoch twice, the last line wins; the result is
 // sorted by epoch.
 func ReadMetrics(path string) ([]train.EpochMetrics, error) {
-	f, err := os.Open(path)
+	f, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +481,7 @@ type paretoPoint struct {
 // else predicted_ms (then said in its note); its kind defaults to "pareto"
 // and is otherwise prefixed with "pareto: ".
 func ReadPareto(path string) ([]Point, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, maxJSONBytes)
 	if err != nil {
 		return nil, fmt.Errorf("pareto points: %w", err)
 	}
@@ -516,8 +516,14 @@ func ReadPareto(path string) ([]Point, error) {
 	return out, nil
 }
 
+// maxJSONBytes bounds the JSON files a report reads (summaries, fine-tune
+// reports, points).
+const maxJSONBytes = 64 << 20
+
+// readJSON decodes the JSON file path into v; path must be a regular file
+// (a FIFO or a device is refused, never waited on).
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, maxJSONBytes)
 	if err != nil {
 		return err
 	}

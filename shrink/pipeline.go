@@ -116,7 +116,7 @@ func checkStageConfig(dir, name string, v any) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	path := filepath.Join(dir, stageConfigFile)
-	have, err := os.ReadFile(path)
+	have, err := fsutil.ReadFile(path, 1<<20)
 	if err == nil {
 		if !bytes.Equal(bytes.TrimSpace(have), want) {
 			return fmt.Errorf("%s: %s was made with another configuration (%s, now %s); delete it or use another out directory",

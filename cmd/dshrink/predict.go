@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	goruntime "runtime"
 	"slices"
 	"strings"
 
 	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/fsutil"
 	"github.com/dshrink/dshrink/runtime"
 	"github.com/spf13/cobra"
 )
@@ -262,7 +262,7 @@ func describePreprocessing(p graph.Preprocessing) string {
 // trimmed, a final newline optional), and checks that there are classes of
 // them when classes > 0.
 func readLabels(path string, classes int) ([]string, error) {
-	f, err := os.Open(path)
+	f, _, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("labels: %w", err)
 	}
