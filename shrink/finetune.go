@@ -74,6 +74,10 @@ type FinetuneOptions struct {
 	BaseEval *train.EvalResult
 	// Resume continues an interrupted fine-tune from Out's checkpoint.
 	Resume bool
+	// Epochs, when resuming, is the fine-tune's new number of epochs; 0
+	// keeps the checkpoint's (Train.Epochs is ignored on resume, see
+	// train.Options.Epochs).
+	Epochs int
 	// Data replaces the data sets described by Train.Data.
 	Data *train.Datasets
 	// Log receives progress (os.Stderr when nil).
@@ -196,7 +200,7 @@ func Finetune(ctx context.Context, base *graph.Graph, opts FinetuneOptions) (*Fi
 	} else {
 		cfg.Distill.Teacher = ""
 	}
-	res, err := train.Run(ctx, cfg, train.Options{Resume: opts.Resume, Log: logw, Data: ds, Graph: student})
+	res, err := train.Run(ctx, cfg, train.Options{Resume: opts.Resume, Epochs: opts.Epochs, Log: logw, Data: ds, Graph: student})
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}

@@ -53,6 +53,10 @@ type SearchOptions struct {
 	Train train.Config
 	// Resume continues an interrupted search from Train.Out's checkpoint.
 	Resume bool
+	// Epochs, when resuming, is the search's new number of epochs; 0 keeps
+	// the checkpoint's (Train.Epochs is ignored on resume, see
+	// train.Options.Epochs).
+	Epochs int
 	// Data replaces the data sets described by Train.Data.
 	Data *train.Datasets
 	// Log receives progress (os.Stderr when nil).
@@ -257,7 +261,7 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 	// step folds in), so that a resumed search is bit-identical.
 	ts := tieState{Tie: tie, Pending: make([]float64, len(cands))}
 	res, err := train.Run(ctx, tc, train.Options{
-		Resume: opts.Resume, Log: logw, Data: opts.Data, Graph: g,
+		Resume: opts.Resume, Epochs: opts.Epochs, Log: logw, Data: opts.Data, Graph: g,
 		Setup: func(m *nn.Model) error {
 			if err := m.EnableGates(cands); err != nil {
 				return err
@@ -346,7 +350,7 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 		"kept":           strconv.Itoa(k),
 		"keep_ratio":     strconv.FormatFloat(opts.KeepRatio, 'g', -1, 64),
 		"per_activation": strconv.FormatBool(opts.PerActivation),
-		"epochs":         strconv.Itoa(tc.Epochs),
+		"epochs":         strconv.Itoa(res.State.Config.Epochs), // the checkpoint's on resume
 		"steps":          strconv.Itoa(res.State.Step),
 		"lr":             strconv.FormatFloat(tc.LR, 'g', -1, 64),
 		"gate_lr_scale":  strconv.FormatFloat(max(tc.Optimizer.ScalarLRScale, 0), 'g', -1, 64),

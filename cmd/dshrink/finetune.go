@@ -93,12 +93,16 @@ Training settings come from the finetune section of the YAML configuration
 			if err := checkFreshRun(out, resume); err != nil {
 				return err
 			}
-			ctx, stop := shrinkContext()
-			defer stop()
-			rep, err := shrink.Finetune(ctx, g, shrink.FinetuneOptions{Plan: p, FinalAct: cfg.Finetune.FinalAct, PadFirst: cfg.Finetune.PadFirst,
+			fo := shrink.FinetuneOptions{Plan: p, FinalAct: cfg.Finetune.FinalAct, PadFirst: cfg.Finetune.PadFirst,
 				Train: tc, TeacherPath: model, Merge: cfg.Merge.Options(),
 				Verify:     merge.VerifyOptions{Random: cfg.Verify.RandomImages, Tol: cfg.Verify.Tol, Seed: 1},
-				RealImages: cfg.Verify.RealImages, Resume: resume, Log: cmd.ErrOrStderr()})
+				RealImages: cfg.Verify.RealImages, Resume: resume, Log: cmd.ErrOrStderr()}
+			if fl.Changed("epochs") {
+				fo.Epochs = tc.Epochs // on --resume only an explicit --epochs changes the run's length
+			}
+			ctx, stop := shrinkContext()
+			defer stop()
+			rep, err := shrink.Finetune(ctx, g, fo)
 			if err != nil {
 				return err
 			}

@@ -105,11 +105,15 @@ checkpoint; --resume continues an interrupted search.`,
 			if err := checkFreshRun(runDir, resume); err != nil {
 				return err
 			}
+			so := shrink.SearchOptions{KeepRatio: cfg.Search.KeepRatio, Keep: cfg.Search.Keep,
+				PerActivation: cfg.Search.PerActivation, AllUnits: cfg.Search.AllUnits,
+				Merge: cfg.Merge.Options(), IncludeUnmergeable: cfg.Search.IncludeUnmergeable, Train: tc, Resume: resume, Log: cmd.ErrOrStderr()}
+			if fl.Changed("epochs") {
+				so.Epochs = tc.Epochs // on --resume only an explicit --epochs changes the run's length
+			}
 			ctx, stop := shrinkContext()
 			defer stop()
-			res, err := shrink.Search(ctx, base, shrink.SearchOptions{KeepRatio: cfg.Search.KeepRatio, Keep: cfg.Search.Keep,
-				PerActivation: cfg.Search.PerActivation, AllUnits: cfg.Search.AllUnits,
-				Merge: cfg.Merge.Options(), IncludeUnmergeable: cfg.Search.IncludeUnmergeable, Train: tc, Resume: resume, Log: cmd.ErrOrStderr()})
+			res, err := shrink.Search(ctx, base, so)
 			if err != nil {
 				return err
 			}
