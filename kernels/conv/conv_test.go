@@ -345,7 +345,9 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestAllocs(t *testing.T) {
+func TestAllocs(t *testing.T) { isatest.ForEach(t, testAllocs) }
+
+func testAllocs(t *testing.T) {
 	defer parallel.SetThreads(parallel.Threads())
 	r := rand.New(rand.NewSource(2))
 	ps := []Params{
@@ -356,6 +358,10 @@ func TestAllocs(t *testing.T) {
 		{N: 3, C: 16, H: 13, W: 11, K: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 16},
 		{N: 2, C: 8, H: 13, W: 11, K: 8, KH: 5, KW: 5, StrideH: 2, StrideW: 2, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 8},
 		{N: 4, C: 8, H: 4, W: 4, K: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 8},
+		// per-plane depthwise kernels: 5x5 stride 1, 3x3 stride 2 without
+		// the flat path's batch
+		{N: 1, C: 4, H: 13, W: 11, K: 4, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 4},
+		{N: 1, C: 4, H: 13, W: 11, K: 4, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 4},
 		// batched 1x1 backward
 		{N: 6, C: 12, H: 3, W: 3, K: 8, KH: 1, KW: 1, StrideH: 1, StrideW: 1, Groups: 2},
 	}

@@ -132,13 +132,15 @@ func TestClampKernels(t *testing.T) {
 }
 
 func TestPlaneAllocs(t *testing.T) {
-	x := make([]float32, 1000)
-	if n := testing.AllocsPerRun(10, func() {
-		PlaneStats(x, 10, 90, 100, 0)
-		AffineClamp(x, x, x, 10, 90, 100, 1, 0, 0, 6)
-		ClampGradSums(x, x, 10, 90, 100, 1, 0, 0, 6, true, 0)
-		ClampGradAffine(x, x, x, 10, 90, 100, 1, 0, 0, 6, true, 1, 0, 0, 0)
-	}); n != 0 {
-		t.Errorf("%v allocs", n)
-	}
+	withKernels(t, func(t *testing.T) {
+		x := make([]float32, 1000)
+		if n := testing.AllocsPerRun(10, func() {
+			PlaneStats(x, 10, 90, 100, 0)
+			AffineClamp(x, x, x, 10, 90, 100, 1, 0, 0, 6)
+			ClampGradSums(x, x, 10, 90, 100, 1, 0, 0, 6, true, 0)
+			ClampGradAffine(x, x, x, 10, 90, 100, 1, 0, 0, 6, true, 1, 0, 0, 0)
+		}); n != 0 {
+			t.Errorf("%v allocs", n)
+		}
+	})
 }
