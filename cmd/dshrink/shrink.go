@@ -64,7 +64,7 @@ type stageFlags struct {
 
 func (s *stageFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.IntVar(&s.epochs, "epochs", 0, "training epochs of this stage (overrides the config)")
+	f.IntVar(&s.epochs, "epochs", 0, "training epochs of this stage (overrides the config; with --resume the run's new length, else the checkpoint's is kept)")
 	f.IntVar(&s.batch, "batch", 0, "batch size (overrides the config)")
 	f.Float64Var(&s.lr, "lr", 0, "peak learning rate (overrides the config)")
 	f.Uint64Var(&s.seed, "seed", 0, "random seed (overrides the config)")
