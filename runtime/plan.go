@@ -607,7 +607,7 @@ func (c *compiler) build(p *Program, o *op) (step, StepInfo, error) {
 		return s, info, nil
 	case opGAP:
 		info.Kind = "gap"
-		return &gapStep{p: p, in: in, out: out}, info, nil
+		return newGapStep(p, in, out), info, nil
 	case opFlatten:
 		info.Kind = "flatten"
 		return &flattenStep{p: p, in: in, out: out}, info, nil

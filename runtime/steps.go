@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/dshrink/dshrink/graph"
@@ -325,36 +326,39 @@ func applyAct(x []float32, k graph.ActKind) {
 	}
 }
 
-// gapStep is global average pooling into a flat value.
+// gapStep is global average pooling into a flat value. It runs as a
+// depthwise convolution whose kernel covers the image, with every weight
+// 1/(h*w), on the vector kernels of kernels/nchwc.
 type gapStep struct {
 	p       *Program
 	in, out *value
+	w, zero []float32 // [h*w][blk] weights 1/(h*w); [blk] zero bias
+}
+
+func newGapStep(p *Program, in, out *value) *gapStep {
+	s := &gapStep{p: p, in: in, out: out, w: make([]float32, in.h*in.w*blk), zero: make([]float32, blk)}
+	inv := 1 / float32(in.h*in.w)
+	for i := range s.w {
+		s.w[i] = inv
+	}
+	return s
 }
 
 func (s *gapStep) exec(int) {}
 
 func (s *gapStep) execImg(i, img int, _ bool) {
 	p, in, out := s.p, s.in, s.out
-	inv := 1 / float32(in.h*in.w)
 	_, outCS, _ := strides(out)
-	{
-		for b := 0; b < in.cb(); b++ {
-			var acc [blk]float32
-			for y := 0; y < in.h; y++ {
-				off := interior(in, i, b, y, 0)
-				row := p.arena[off : off+in.w*blk]
-				for x := 0; x+blk <= len(row); x += blk {
-					px := (*[blk]float32)(row[x : x+blk])
-					for l := range acc {
-						acc[l] += px[l]
-					}
-				}
-			}
-			dst := (*[blk]float32)(p.arena[out.off+b*outCS+img*blk:])
-			for l := range acc {
-				dst[l] = acc[l] * inv
-			}
-		}
+	_, _, inRS := strides(in)
+	var a nchwc.Args
+	a.KH, a.KW = in.h, in.w
+	a.RowStride, a.KWStep = 4*inRS, blkBytes
+	a.W, a.Bias = unsafe.Pointer(&s.w[0]), unsafe.Pointer(&s.zero[0])
+	a.Lo, a.Hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	for b := 0; b < in.cb(); b++ {
+		a.In = p.ptr(interior(in, i, b, 0, 0))
+		a.Out = p.ptr(out.off + b*outCS + img*blk)
+		nchwc.DW(&a, blkBytes, 1)
 	}
 }
 
