@@ -238,8 +238,10 @@ func TestConv(t *testing.T) {
 	})
 }
 
-func testConvShapes(t *testing.T, r *rand.Rand) {
-	for _, s := range testShapes() {
+func testConvShapes(t *testing.T, r *rand.Rand) { testConvList(t, r, testShapes()) }
+
+func testConvList(t *testing.T, r *rand.Rand, shapes []shape) {
+	for _, s := range shapes {
 		p := s.p
 		if err := p.Validate(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)

@@ -80,7 +80,12 @@ func gatherRow(dst, src []float32, start, step int) {
 		hi = last/step + 1
 	}
 	hi = min(hi, len(dst))
-	lo = min(lo, hi)
+	if lo >= hi {
+		// No column of this phase falls inside src (a pad wider than the
+		// row, as a 1x1 kernel with stride 2 over a 1-wide row has).
+		clear(dst)
+		return
+	}
 	clear(dst[:lo])
 	clear(dst[hi:])
 	if step == 1 {
