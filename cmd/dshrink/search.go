@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/plan"
 	"github.com/dshrink/dshrink/shrink"
 )
 
@@ -22,6 +23,7 @@ func init() {
 		inclUnmergeable, force         bool
 		baseline                       string
 		sf                             stageFlags
+		jsonOut                        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "search --model BASE.dsk (--keep-ratio R | --keep N) -o PLAN.json [flags]",
@@ -100,7 +102,19 @@ checkpoint; --resume continues an interrupted search.`,
 				return err
 			}
 			if baseline != "" {
-				return writeBaselinePlan(cmd.OutOrStdout(), base, cfg, baseline, tc.Seed, model, out)
+				w := cmd.OutOrStdout()
+				if jsonOut {
+					w = cmd.ErrOrStderr()
+				}
+				if err := writeBaselinePlan(w, base, cfg, baseline, tc.Seed, model, out); err != nil || !jsonOut {
+					return err
+				}
+				p, err := plan.Load(out)
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), map[string]any{"model": model, "baseline": baseline, "units": p.Units,
+					"removed": p.Removed(), "outputs": map[string]string{"plan": out}})
 			}
 			if err := checkFreshRun(runDir, resume); err != nil {
 				return err
@@ -126,6 +140,11 @@ checkpoint; --resume continues an interrupted search.`,
 				return fmt.Errorf("search: %w", err)
 			}
 			w := cmd.OutOrStdout()
+			if jsonOut {
+				return printJSON(w, map[string]any{"model": model, "units": res.Plan.Units, "removed": res.Plan.Removed(),
+					"kept_candidates": res.Kept, "candidates": res.Candidates, "tie_break": res.Plan.Meta[shrink.MetaTieBreak],
+					"final": res.Final, "outputs": map[string]string{"plan": out, "run_dir": runDir}})
+			}
 			if err := shrink.WriteSummary(w, res.Plan); err != nil {
 				return err
 			}
@@ -150,6 +169,7 @@ checkpoint; --resume continues an interrupted search.`,
 	f.StringVar(&baseline, "baseline", "", "write a baseline plan at the same budget instead of searching: random (seeded by --seed) or last-k")
 	f.BoolVar(&force, "force", false, "plan for merge --force: blocks whose MACs would grow past the limit count as mergeable")
 	f.BoolVar(&resume, "resume", false, "continue an interrupted search from the run directory")
+	f.BoolVar(&jsonOut, "json", false, "print the plan's units, decisions and the end-of-search evaluation as JSON")
 	sf.register(cmd)
 	rootCmd.AddCommand(cmd)
 }
