@@ -56,6 +56,21 @@ func registerCompletions() {
 				return out, cobra.ShellCompDirectiveNoFileComp
 			})
 		}
+		// profile and plan take a model file or a named model.
+		if (c.Name() == "profile" || c.Name() == "plan") && c.ValidArgsFunction == nil {
+			c.ValidArgsFunction = func(_ *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				if len(args) > 0 {
+					return nil, cobra.ShellCompDirectiveNoFileComp
+				}
+				var out []cobra.Completion
+				for _, v := range []string{"mobilenet_v2", "fashion-mnist"} {
+					if strings.HasPrefix(v, prefix) {
+						out = append(out, v)
+					}
+				}
+				return out, cobra.ShellCompDirectiveDefault // and model files
+			}
+		}
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}

@@ -34,6 +34,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"eval", "m.dsk", "--data", "c"}, []string{"cifar10", "cifar100"}},
 		{[]string{"bench", "m.dsk", "--winograd", ""}, []string{"auto", "on", "off"}},
 		{[]string{"search", "--baseline", ""}, []string{"random", "last-k"}},
+		{[]string{"profile", ""}, []string{"mobilenet_v2", "fashion-mnist"}},
 	} {
 		out := complete(t, c.args...)
 		for _, w := range c.want {
