@@ -1,10 +1,10 @@
-//go:build !amd64 || purego
+//go:build (!amd64 && !arm64) || purego
 
 package conv
 
 import "github.com/dshrink/dshrink/kernels/isa"
 
-// asmLevel is always isa.Generic without the amd64 assembly.
+// asmLevel is always isa.Generic without the amd64 or arm64 assembly.
 func asmLevel() isa.Level { return isa.Generic }
 
 func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {

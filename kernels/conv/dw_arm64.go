@@ -1,0 +1,272 @@
+//go:build arm64 && !purego
+
+package conv
+
+import (
+	"unsafe"
+
+	"github.com/dshrink/dshrink/kernels/isa"
+)
+
+// asmLevel returns isa.NEON when the NEON depthwise kernels are to be used
+// now, or isa.Generic for the pure-Go loops.
+func asmLevel() isa.Level {
+	if isa.Active() == isa.NEON {
+		return isa.NEON
+	}
+	return isa.Generic
+}
+
+// tapsArgs is the argument block of dwTapsNEON; its layout is fixed (offsets
+// in the comments are used by dw_neon_arm64.s). Filled field by field, as
+// on amd64.
+type tapsArgs struct {
+	y, x, res unsafe.Pointer // 0, 8, 16: first output, input and residual rows
+	offs      unsafe.Pointer // 24: nt byte offsets of the taps from an input row
+	w         unsafe.Pointer // 32: nt weights
+	nt        int            // 40 (>= 1)
+	ys, xs    int            // 48, 56: byte strides of output (and residual) and input rows
+	rows, n   int            // 64, 72: rows, outputs per row
+	b, lo, hi float32        // 80, 84, 88: bias, clamp bounds
+}
+
+// dwTapsNEON sets, for each of rows rows and j < n,
+// y[j] = min(max(b + res[j] + sum_t w[t]*x[offs[t]/4+j], lo), hi).
+//
+//go:noescape
+func dwTapsNEON(a *tapsArgs)
+
+// dwPlaneAsm computes one whole depthwise output plane with the NEON tap
+// kernel, bias, residual and activation included: KxK kernels at stride 1
+// read the zero-padded input plane (copied into *scratch when padded), 3x3
+// kernels at horizontal stride 2 read the planes of its even and odd
+// columns, where every tap is again a stride-1 row. It reports false when
+// the NEON kernel does not apply.
+func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {
+	if asmLevel() == isa.Generic || p.KH*p.KW > dwFlatMaxTaps {
+		return false
+	}
+	k3 := p.KH == 3 && p.KW == 3
+	if !(p.StrideW == 1 || (k3 && p.StrideW == 2)) {
+		return false
+	}
+	pw, ph := p.W+p.PadL+p.PadR, p.H+p.PadT+p.PadB
+	var offs [dwFlatMaxTaps]int
+	src, ld := xp, p.W
+	if p.StrideW == 1 {
+		if p.PadT|p.PadL|p.PadB|p.PadR != 0 {
+			buf := scratchOf(scratch, pw*ph)
+			clear(buf)
+			copyRows(buf[p.PadT*pw+p.PadL:], pw, xp, p.W, p.W, p.H)
+			src, ld = buf, pw
+		}
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				offs[kh*p.KW+kw] = 4 * (kh*ld + kw)
+			}
+		}
+	} else {
+		// Padded column c lands in E (c even) or O (c odd) at c/2.
+		ld = (pw + 1) / 2
+		buf := scratchOf(scratch, 2*ph*ld)
+		clear(buf)
+		e, o := buf[:ph*ld], buf[ph*ld:]
+		d := p.PadT * ld
+		if p.PadL%2 == 0 {
+			deintRows(e[d+p.PadL/2:], o[d+p.PadL/2:], ld, xp, p.W, p.W, p.H)
+		} else {
+			deintRows(o[d+(p.PadL-1)/2:], e[d+(p.PadL+1)/2:], ld, xp, p.W, p.W, p.H)
+		}
+		src = buf
+		for kh := 0; kh < 3; kh++ {
+			offs[3*kh] = 4 * kh * ld
+			offs[3*kh+1] = 4 * (ph*ld + kh*ld)
+			offs[3*kh+2] = 4 * (kh*ld + 1)
+		}
+	}
+	oh, ow := p.OutH(), p.OutW()
+	var a tapsArgs
+	a.y = unsafe.Pointer(&yp[0])
+	a.x = unsafe.Pointer(&src[0])
+	a.offs = unsafe.Pointer(&offs[0])
+	a.w = unsafe.Pointer(&wp[0])
+	a.nt = p.KH * p.KW
+	a.ys = 4 * ow
+	a.xs = 4 * p.StrideH * ld
+	a.rows = oh
+	a.n = ow
+	a.b = b
+	a.lo, a.hi = actBounds(act)
+	if rp != nil {
+		a.res = unsafe.Pointer(&rp[0])
+	}
+	dwTapsNEON(&a)
+	return true
+}
+
+// dotArgs is the argument block of dwDots5NEON (offsets used by
+// dw_neon_arm64.s).
+type dotArgs struct {
+	d   unsafe.Pointer    // 0
+	p   [5]unsafe.Pointer // 8..40
+	acc unsafe.Pointer    // 48: 5 x 16 lane accumulators
+	nb  int               // 56: number of 16-float blocks (>= 1)
+}
+
+// gatherArgs is the argument block of dwGatherNEON.
+type gatherArgs struct {
+	out  unsafe.Pointer // 0
+	ptrs unsafe.Pointer // 8: nt tap pointers
+	w    unsafe.Pointer // 16: nt weights
+	nt   int            // 24 (>= 1)
+	nb   int            // 32: number of 64-float blocks (>= 1)
+}
+
+//go:noescape
+func dwDots5NEON(a *dotArgs)
+
+//go:noescape
+func dwGatherNEON(a *gatherArgs)
+
+// dotTaps adds, for each tap t, the lanes of sum_q d[q]*src[offs[t]+q] into
+// acc[16*t : 16*t+16] (the caller sums the 16 lanes). len(d) must be a
+// multiple of 16 and every offs[t]+len(d) at most len(src).
+func dotTaps(d, src []float32, offs []int, acc []float32) {
+	if asmLevel() == isa.Generic || len(d)%16 != 0 || len(d) == 0 {
+		dotTapsGo(d, src, offs, acc)
+		return
+	}
+	_ = acc[16*len(offs)-1]
+	for _, off := range offs {
+		_ = src[off+len(d)-1]
+	}
+	var a dotArgs
+	var tmp [80]float32
+	a.d, a.nb = unsafe.Pointer(&d[0]), len(d)/16
+	for g := 0; g < len(offs); g += 5 {
+		for k := range 5 {
+			a.p[k] = unsafe.Pointer(&src[offs[min(g+k, len(offs)-1)]])
+		}
+		if g+5 <= len(offs) {
+			a.acc = unsafe.Pointer(&acc[16*g])
+			dwDots5NEON(&a)
+			continue
+		}
+		// Partial group: accumulate into a temporary and keep the used taps.
+		tmp = [80]float32{}
+		a.acc = unsafe.Pointer(&tmp[0])
+		dwDots5NEON(&a)
+		for i := range 16 * (len(offs) - g) {
+			acc[16*g+i] += tmp[i]
+		}
+	}
+}
+
+// gatherTaps sets out[p] = sum_t w[t]*src[offs[t]+p]. len(out) must be a
+// multiple of 64 and every offs[t]+len(out) at most len(src).
+func gatherTaps(out, src []float32, offs []int, w []float32) {
+	if asmLevel() == isa.Generic || len(out)%64 != 0 || len(out) == 0 || len(offs) == 0 || len(offs) > dwFlatMaxTaps {
+		gatherTapsGo(out, src, offs, w)
+		return
+	}
+	_ = w[len(offs)-1]
+	var ptrs [dwFlatMaxTaps]unsafe.Pointer
+	for t, off := range offs {
+		_ = src[off+len(out)-1]
+		ptrs[t] = unsafe.Pointer(&src[off])
+	}
+	var a gatherArgs
+	a.out = unsafe.Pointer(&out[0])
+	a.ptrs = unsafe.Pointer(&ptrs[0])
+	a.w = unsafe.Pointer(&w[0])
+	a.nt = len(offs)
+	a.nb = len(out) / 64
+	dwGatherNEON(&a)
+}
+
+// rowsArgs is the argument block of the NEON row deinterleave and
+// interleave kernels.
+type rowsArgs struct {
+	d0, d1, s0, s1 unsafe.Pointer // 0, 8, 16, 24
+	ds, ss         int            // 32, 40: byte strides of dst and src rows
+	n, rows        int            // 48, 56: elements per row (see kernels), rows
+}
+
+//go:noescape
+func dwDeintRowsNEON(a *rowsArgs)
+
+//go:noescape
+func dwIntlvRowsNEON(a *rowsArgs)
+
+// copyRows copies rows rows of n floats from src (row stride ss) to dst (row
+// stride ds); Go's copy is already a NEON memmove.
+func copyRows(dst []float32, ds int, src []float32, ss, n, rows int) {
+	copyRowsGo(dst, ds, src, ss, n, rows)
+}
+
+// deintRows sets d0[r*ds+k] = src[r*ss+2k] and d1[r*ds+k] = src[r*ss+2k+1]
+// for the n source elements of each row.
+func deintRows(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = d0[(rows-1)*ds+(n+1)/2-1]
+	if n > 1 {
+		_ = d1[(rows-1)*ds+n/2-1]
+	}
+	_ = src[(rows-1)*ss+n-1]
+	if asmLevel() == isa.Generic || n < 2 {
+		deintRowsGo(d0, d1, ds, src, ss, n, rows)
+		return
+	}
+	var a rowsArgs
+	a.d0 = unsafe.Pointer(&d0[0])
+	a.d1 = unsafe.Pointer(&d1[0])
+	a.s0 = unsafe.Pointer(&src[0])
+	a.ds = 4 * ds
+	a.ss = 4 * ss
+	a.n = n
+	a.rows = rows
+	dwDeintRowsNEON(&a)
+}
+
+// intlvRows sets dst[r*ds+2k] = s0[r*ss+k] and dst[r*ds+2k+1] = s1[r*ss+k]
+// for the n destination elements of each row.
+func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*ds+n-1]
+	_ = s0[(rows-1)*ss+(n+1)/2-1]
+	if n > 1 {
+		_ = s1[(rows-1)*ss+n/2-1]
+	}
+	if asmLevel() == isa.Generic || n < 2 {
+		intlvRowsGo(dst, ds, s0, s1, ss, n, rows)
+		return
+	}
+	var a rowsArgs
+	a.d0 = unsafe.Pointer(&dst[0])
+	a.s0 = unsafe.Pointer(&s0[0])
+	a.s1 = unsafe.Pointer(&s1[0])
+	a.ds = 4 * ds
+	a.ss = 4 * ss
+	a.n = n
+	a.rows = rows
+	dwIntlvRowsNEON(&a)
+}
+
+// prefetch is a no-op on arm64 (the hardware prefetchers follow the flat
+// paths' sequential streams).
+func prefetch(s []float32) {}
+
+// setDW5 is a no-op: the NEON tap kernel serves every KxK shape.
+func setDW5(v bool) {}
+
+func tinyMV(y []float32, ys int, x []float32, xs int, m *[dwTinyMax * dwTinyMax]float32, nin, nout, n int, b float32) {
+	tinyMVGo(y, ys, x, xs, m, nin, nout, n, b)
+}
+
+func tinyOuter(g *[dwTinyMax * dwTinyMax]float32, bs *[dwTinyMax]float32, dy []float32, ds int, x []float32, xs, nd, nx, n int) {
+	tinyOuterGo(g, bs, dy, ds, x, xs, nd, nx, n)
+}
