@@ -37,6 +37,8 @@ type predictOpts struct {
 	gray                bool
 	mean, std           []float32
 	jsonOut             bool
+	// Which preprocessing flags were given (they override the model's).
+	setResize, setGray, setMean, setStd bool
 }
 
 func init() {
@@ -69,8 +71,8 @@ an image that cannot be read stops the command with its name.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
-			return runPredict(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], args[1:], o,
-				f.Changed("resize"), f.Changed("gray"), f.Changed("mean"), f.Changed("std"))
+			o.setResize, o.setGray, o.setMean, o.setStd = f.Changed("resize"), f.Changed("gray"), f.Changed("mean"), f.Changed("std")
+			return runPredict(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], args[1:], o)
 		},
 	}
 	f := cmd.Flags()
@@ -88,7 +90,7 @@ an image that cannot be read stops the command with its name.`,
 
 // runPredict classifies images with the model at modelPath and prints the
 // top classes of each to w (warnings to logw).
-func runPredict(w, logw io.Writer, modelPath string, images []string, o predictOpts, setResize, setGray, setMean, setStd bool) error {
+func runPredict(w, logw io.Writer, modelPath string, images []string, o predictOpts) error {
 	if o.top <= 0 {
 		return fmt.Errorf("predict: --top %d, want > 0", o.top)
 	}
@@ -105,21 +107,21 @@ func runPredict(w, logw io.Writer, modelPath string, images []string, o predictO
 	}
 	if !recorded {
 		pre = defaultPreprocessing(g.Input.Shape)
-		if !(setResize && setMean && setStd) {
+		if !(o.setResize && o.setMean && o.setStd) {
 			fmt.Fprintf(logw, "predict: %s records no preprocessing; using %s (set --resize, --mean and --std, or --gray, to change it)\n",
 				modelPath, describePreprocessing(pre))
 		}
 	}
-	if setResize {
+	if o.setResize {
 		pre.Resize = o.resize
 	}
-	if setGray {
+	if o.setGray {
 		pre.Gray = o.gray
 	}
-	if setMean {
+	if o.setMean {
 		pre.Mean = o.mean
 	}
-	if setStd {
+	if o.setStd {
 		pre.Std = o.std
 	}
 	if err := pre.Validate(g.Input.Shape); err != nil {

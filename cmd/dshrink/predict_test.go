@@ -87,7 +87,7 @@ func TestPredictErrors(t *testing.T) {
 		{filepath.Join(dir, "missing.dsk"), predictOpts{top: 5, batch: 1}, "missing.dsk"},
 		{filepath.Join(dir, "m.dsk"), predictOpts{top: 0, batch: 1}, "--top"},
 	} {
-		err := runPredict(io.Discard, io.Discard, c.model, []string{bad}, c.o, false, false, false, false)
+		err := runPredict(io.Discard, io.Discard, c.model, []string{bad}, c.o)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("runPredict(%s, %+v): %v, want an error naming %q", c.model, c.o, err, c.want)
 		}
