@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dshrink/dshrink/models"
 )
 
 // TestPredictMatchesPyTorch imports a torchvision MobileNetV2 export and
@@ -92,7 +94,20 @@ func TestPredictErrors(t *testing.T) {
 			t.Errorf("runPredict(%s, %+v): %v, want an error naming %q", c.model, c.o, err, c.want)
 		}
 	}
-	if _, err := readLabels(filepath.Join(dir, "none.txt"), 3); err == nil {
+	// A model that loads, an image that does not decode: the error names the image.
+	fm, err := models.MobileNetV2(models.FashionMNIST())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mpath := filepath.Join(dir, "fm.dsk")
+	if err := fm.Save(mpath); err != nil {
+		t.Fatal(err)
+	}
+	err = runPredict(io.Discard, io.Discard, mpath, []string{bad}, predictOpts{top: 5, batch: 4, threads: 1})
+	if err == nil || !strings.Contains(err.Error(), "bad.png") {
+		t.Errorf("undecodable image: %v, want an error naming bad.png", err)
+	}
+		if _, err := readLabels(filepath.Join(dir, "none.txt"), 3); err == nil {
 		t.Error("missing labels file accepted")
 	}
 	lf := filepath.Join(dir, "l.txt")
