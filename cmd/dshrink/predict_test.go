@@ -107,7 +107,7 @@ func TestPredictErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bad.png") {
 		t.Errorf("undecodable image: %v, want an error naming bad.png", err)
 	}
-		if _, err := readLabels(filepath.Join(dir, "none.txt"), 3); err == nil {
+	if _, err := readLabels(filepath.Join(dir, "none.txt"), 3); err == nil {
 		t.Error("missing labels file accepted")
 	}
 	lf := filepath.Join(dir, "l.txt")
