@@ -1,10 +1,10 @@
-//go:build !amd64 || purego
+//go:build (!amd64 && !arm64) || purego
 
 package vec
 
 import "github.com/dshrink/dshrink/kernels/isa"
 
-// asmLevel is always isa.Generic without the amd64 assembly.
+// asmLevel is always isa.Generic without the amd64 or arm64 assembly.
 func asmLevel() isa.Level { return isa.Generic }
 
 func planeStatsAsm(l isa.Level, x []float32, n, hw, stride int, shift float32) (float64, float64) {
