@@ -263,10 +263,80 @@ func prefetch(s []float32) {}
 // setDW5 is a no-op: the NEON tap kernel serves every KxK shape.
 func setDW5(v bool) {}
 
-func tinyMV(y []float32, ys int, x []float32, xs int, m *[dwTinyMax * dwTinyMax]float32, nin, nout, n int, b float32) {
-	tinyMVGo(y, ys, x, xs, m, nin, nout, n, b)
+// tinyArgs are the arguments of tinyMVNEON (byte strides; offsets used by
+// dwtiny_neon_arm64.s; the layout is that of amd64).
+type tinyArgs struct {
+	y, x, m unsafe.Pointer // 0, 8, 16
+	ys, xs  int            // 24, 32
+	nin, n  int            // 40, 48
+	_       uint32         // 56
+	b       float32        // 60
+	nout    int            // 64
 }
 
+// outerArgs are the arguments of tinyOuterNEON (byte strides).
+type outerArgs struct {
+	g, bs, dy, x unsafe.Pointer // 0, 8, 16, 24
+	ds, xs, n    int            // 32, 40, 48
+}
+
+//go:noescape
+func tinyMVNEON(a *tinyArgs)
+
+//go:noescape
+func tinyOuterNEON(a *outerArgs)
+
+// tinyMV sets, for each of n images, y[q] = b + sum_{r<nin} x[r]*m[r*16+q]
+// for q < nout; the planes of image i start at i*ys in y and i*xs in x.
+func tinyMV(y []float32, ys int, x []float32, xs int, m *[dwTinyMax * dwTinyMax]float32, nin, nout, n int, b float32) {
+	if asmLevel() == isa.Generic || n == 0 || nin == 0 || nout == 0 || nout > dwTinyMax || nin > dwTinyMax {
+		tinyMVGo(y, ys, x, xs, m, nin, nout, n, b)
+		return
+	}
+	_ = y[(n-1)*ys+nout-1]
+	_ = x[(n-1)*xs+nin-1]
+	var a tinyArgs
+	a.y = unsafe.Pointer(&y[0])
+	a.x = unsafe.Pointer(&x[0])
+	a.m = unsafe.Pointer(&m[0])
+	a.ys = 4 * ys
+	a.xs = 4 * xs
+	a.nin = nin
+	a.n = n
+	a.b = b
+	a.nout = nout
+	tinyMVNEON(&a)
+}
+
+// tinyOuter adds, over n images, dy[q]*x[r] into g[q*16+r] (q < nd, r < nx)
+// and dy[q] into bs[q]; the planes of image i start at i*ds in dy and i*xs
+// in x. The rows q >= nd and the columns r >= nx of g receive garbage.
 func tinyOuter(g *[dwTinyMax * dwTinyMax]float32, bs *[dwTinyMax]float32, dy []float32, ds int, x []float32, xs, nd, nx, n int) {
-	tinyOuterGo(g, bs, dy, ds, x, xs, nd, nx, n)
+	// The kernel reads 16 x values and 16 dy values (at most) of every
+	// image: the images whose planes have that many values left.
+	safe := 0
+	if asmLevel() != isa.Generic && len(dy) >= dwTinyMax && len(x) >= dwTinyMax && ds > 0 && xs > 0 &&
+		nd > 0 && nx > 0 && nd <= dwTinyMax && nx <= dwTinyMax {
+		safe = min(n, (len(dy)-dwTinyMax)/ds+1, (len(x)-dwTinyMax)/xs+1)
+	}
+	if safe > 0 {
+		var a outerArgs
+		a.x = unsafe.Pointer(&x[0])
+		a.ds = 4 * ds
+		a.xs = 4 * xs
+		a.n = safe
+		for q := 0; q < nd; q += 4 {
+			a.g = unsafe.Pointer(&g[q*dwTinyMax])
+			a.dy = unsafe.Pointer(&dy[q])
+			tinyOuterNEON(&a)
+		}
+		for i := 0; i < safe; i++ {
+			for q, v := range dy[i*ds : i*ds+nd] {
+				bs[q] += v
+			}
+		}
+	}
+	if safe < n {
+		tinyOuterGo(g, bs, dy[safe*ds:], ds, x[safe*xs:], xs, nd, nx, n-safe)
+	}
 }
