@@ -28,6 +28,9 @@ type tapsArgs struct {
 	ys, xs    int            // 48, 56: byte strides of output (and residual) and input rows
 	rows, n   int            // 64, 72: rows, outputs per row
 	b, lo, hi float32        // 80, 84, 88: bias, clamp bounds
+	_         float32        // 92
+	ld        int            // 96: byte stride of input rows (dw3x3NEON, dw5x5NEON)
+	c1, c2    int            // 104, 112: byte offsets of taps 1 and 2 of a row (dw3x3NEON)
 }
 
 // dwTapsNEON sets, for each of rows rows and j < n,
@@ -36,8 +39,22 @@ type tapsArgs struct {
 //go:noescape
 func dwTapsNEON(a *tapsArgs)
 
-// dwPlaneAsm computes one whole depthwise output plane with the NEON tap
-// kernel, bias, residual and activation included: KxK kernels at stride 1
+// dw3x3NEON and dw5x5NEON are dwTapsNEON for 3x3 and 5x5 kernels with the
+// weights held in registers; they read a.ld, a.c1 and a.c2 instead of
+// a.offs.
+//
+//go:noescape
+func dw3x3NEON(a *tapsArgs)
+
+//go:noescape
+func dw5x5NEON(a *tapsArgs)
+
+// useDWK selects the dedicated 3x3 and 5x5 kernels (tests clear it to run
+// the tap kernel on those shapes too).
+var useDWK = true
+
+// dwPlaneAsm computes one whole depthwise output plane with the NEON
+// kernels, bias, residual and activation included: KxK kernels at stride 1
 // read the zero-padded input plane (copied into *scratch when padded), 3x3
 // kernels at horizontal stride 2 read the planes of its even and odd
 // columns, where every tap is again a stride-1 row. It reports false when
@@ -53,6 +70,7 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 	pw, ph := p.W+p.PadL+p.PadR, p.H+p.PadT+p.PadB
 	var offs [dwFlatMaxTaps]int
 	src, ld := xp, p.W
+	c1, c2 := 4, 8
 	if p.StrideW == 1 {
 		if p.PadT|p.PadL|p.PadB|p.PadR != 0 {
 			buf := scratchOf(scratch, pw*ph)
@@ -78,6 +96,7 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 			deintRows(o[d+(p.PadL-1)/2:], e[d+(p.PadL+1)/2:], ld, xp, p.W, p.W, p.H)
 		}
 		src = buf
+		c1, c2 = 4*ph*ld, 4
 		for kh := 0; kh < 3; kh++ {
 			offs[3*kh] = 4 * kh * ld
 			offs[3*kh+1] = 4 * (ph*ld + kh*ld)
@@ -97,10 +116,19 @@ func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, 
 	a.n = ow
 	a.b = b
 	a.lo, a.hi = actBounds(act)
+	a.ld = 4 * ld
+	a.c1, a.c2 = c1, c2
 	if rp != nil {
 		a.res = unsafe.Pointer(&rp[0])
 	}
-	dwTapsNEON(&a)
+	switch {
+	case k3 && useDWK:
+		dw3x3NEON(&a)
+	case p.KH == 5 && p.KW == 5 && useDWK:
+		dw5x5NEON(&a)
+	default:
+		dwTapsNEON(&a)
+	}
 	return true
 }
 
@@ -260,8 +288,8 @@ func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
 // paths' sequential streams).
 func prefetch(s []float32) {}
 
-// setDW5 is a no-op: the NEON tap kernel serves every KxK shape.
-func setDW5(v bool) {}
+// setDW5 selects (true) or not the dedicated 3x3 and 5x5 kernels.
+func setDW5(v bool) { useDWK = v }
 
 // tinyArgs are the arguments of tinyMVNEON (byte strides; offsets used by
 // dwtiny_neon_arm64.s; the layout is that of amd64).
