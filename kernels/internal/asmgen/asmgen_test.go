@@ -30,6 +30,12 @@ func TestSpelling(t *testing.T) {
 		{strings.Join(AVX2.SkipUnless("BX", 4, "l"), "; "), "TESTQ $4, BX; JEQ l"},
 		{strings.Join(NEON.SkipUnless("R3", 4, "l"), "; "), "TST $4, R3; BEQ l"},
 		{strings.Join(AVX512.Return(), "; "), "VZEROUPPER; RET"}, {strings.Join(NEON.Return(), "; "), "RET"},
+		{NEON.Add("V1.S4", 2, 3), "WORD $0x4e21d443 // fadd v3.4s, v2.4s, v1.4s"},
+		{NEON.Mul("V31.S4", 0, 30), "WORD $0x6e3fdc1e // fmul v30.4s, v0.4s, v31.4s"},
+		{NEON.Max("V29.S4", 5, 5), "WORD $0x4e3df4a5 // fmax v5.4s, v5.4s, v29.4s"},
+		{NEON.Min("V30.S4", 5, 5), "WORD $0x4ebef4a5 // fmin v5.4s, v5.4s, v30.4s"},
+		{NEON.FMALane(26, 24, 0, 0), "WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]"},
+		{NEON.FMALane(2, 25, 3, 4), "WORD $0x4fb91844 // fmla v4.4s, v2.4s, v25.s[3]"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
@@ -47,7 +53,10 @@ func TestPanics(t *testing.T) {
 		"K0":                   func() { AVX512.KMask(0) },
 		"masked load on NEON":  func() { NEON.LoadMasked("(R0)", "", 1) },
 		"embedded bcast AVX2":  func() { AVX2.FMABcast("(SI)", 1, 2) },
-		"add on NEON":          func() { NEON.Add("V1.S4", 1, 2) },
+		"add from memory NEON": func() { NEON.Add("(R0)", 1, 2) },
+		"max of a misspelling": func() { NEON.Max("V1.S4x", 1, 2) },
+		"lane 4 on NEON":       func() { NEON.FMALane(1, 2, 4, 3) },
+		"lane FMA on AVX2":     func() { AVX2.FMALane(1, 2, 0, 3) },
 		"RowFMA length":        func() { AVX2.RowFMA(new(Asm), "(SI)", []VReg{1}, nil, 2) },
 		"ReduceAdd of Z16":     func() { AVX512.ReduceAdd(new(Asm), 16, 1) },
 		"table of ragged rows": func() { NewFile("g", "p", "").Table("d", "t", "int", [][]string{{"1"}, {"1", "2"}}) },
@@ -223,6 +232,10 @@ func TestAssembles(t *testing.T) {
 				a.I("MOVQ p+0(FP), AX")
 				e.Store(a, mem)
 			} else {
+				a.Ins(x.Add(x.R(2), 1, 1), x.Mul(x.R(2), 1, 1), x.Max(x.R(31), 1, 1), x.Min(x.R(30), 1, 1))
+				for lane := 0; lane < x.Lanes(); lane++ {
+					a.Ins(x.FMALane(2, VReg(24+lane), lane, 0))
+				}
 				a.I("MOVD p+0(FP), R0")
 				(&Epilogue{Tile: tile}).Store(a, mem)
 			}

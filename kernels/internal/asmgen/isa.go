@@ -1,6 +1,9 @@
 package asmgen
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // VReg is a vector register number, spelt by an ISA in context.
 type VReg int
@@ -207,7 +210,52 @@ func (x *ISA) op3(amd, what, src string, y, d VReg) string {
 	if x.amd64() {
 		return fmt.Sprintf("%s %s, %s, %s", amd, src, x.R(y), x.R(d))
 	}
-	return x.unsupported(what)
+	code, ok := neonThreeSame[amd]
+	if !ok {
+		return x.unsupported(what)
+	}
+	var m VReg
+	if _, err := fmt.Sscanf(src, "V%d.S4", &m); err != nil || x.R(m) != src {
+		panic(fmt.Sprintf("asmgen: %s: %s needs a register operand, not %q", x.Name, what, src))
+	}
+	return neonWord(strings.ToLower(amd[1:4]), code, d, y, m)
+}
+
+// neonThreeSame holds the A64 "Advanced SIMD three same" encodings (.4S
+// arrangement, Q=1) of the float32 vector instructions that the Go arm64
+// assembler does not spell, by the amd64 mnemonic they stand in for.
+// Each computes Vd = Vn op Vm.
+var neonThreeSame = map[string]uint32{
+	"VADDPS": 0x4e20d400, // FADD
+	"VMULPS": 0x6e20dc00, // FMUL
+	"VMAXPS": 0x4e20f400, // FMAX
+	"VMINPS": 0x4ea0f400, // FMIN
+}
+
+// neonWord spells an A64 three-register instruction as a WORD, with its
+// assembler text in a comment: op vd.4s, vn.4s, vm.4s.
+func neonWord(op string, code uint32, d, n, m VReg) string {
+	code |= uint32(m)<<16 | uint32(n)<<5 | uint32(d)
+	return fmt.Sprintf("WORD $0x%08x // f%s v%d.4s, v%d.4s, v%d.4s", code, op, d, n, m)
+}
+
+// FMALane computes acc += y * (lane of m), the by-element FMLA of NEON
+// (FMLA Vacc.4S, Vy.4S, Vm.S[lane]), spelt as a WORD since the Go arm64
+// assembler has only the vector form.
+func (x *ISA) FMALane(y, m VReg, lane int, acc VReg) string {
+	if x.Bcast != BcastLane {
+		return x.unsupported("a by-element FMA")
+	}
+	x.R(y)
+	x.R(m)
+	x.R(acc)
+	if lane < 0 || lane >= x.Lanes() {
+		panic(fmt.Sprintf("asmgen: %s has no lane %d", x.Name, lane))
+	}
+	// Index H:L in bits 11 and 21, register M:Rm in bits 20-16.
+	code := 0x4f801000 | uint32(lane>>1)<<11 | uint32(lane&1)<<21 |
+		uint32(m)<<16 | uint32(y)<<5 | uint32(acc)
+	return fmt.Sprintf("WORD $0x%08x // fmla v%d.4s, v%d.4s, v%d.s[%d]", code, acc, y, m, lane)
 }
 
 // Add computes d = src + y (src: a register spelt with R, or memory on amd64).
@@ -219,11 +267,11 @@ func (x *ISA) Mul(src string, y, d VReg) string {
 }
 
 // Max computes d = max(y, src) lane by lane; where either is NaN it yields
-// src's lane, as MAXPS does.
+// src's lane on amd64, as MAXPS does, and NaN on NEON (FMAX).
 func (x *ISA) Max(src string, y, d VReg) string { return x.op3("VMAXPS", "a vector max", src, y, d) }
 
 // Min computes d = min(y, src) lane by lane; where either is NaN it yields
-// src's lane.
+// src's lane on amd64 and NaN on NEON (FMIN).
 func (x *ISA) Min(src string, y, d VReg) string { return x.op3("VMINPS", "a vector min", src, y, d) }
 
 // Mov copies vector s to d.
