@@ -45,7 +45,7 @@ const (
 )
 
 func benchAll(b *testing.B, mode int) {
-	for _, name := range []string{"avx512", "avx2", "generic"} {
+	for _, name := range []string{"avx512", "avx2", "neon", "generic"} {
 		b.Run(name, func(b *testing.B) {
 			restore, err := SetKernel(name)
 			if err != nil {

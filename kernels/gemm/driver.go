@@ -36,6 +36,9 @@ type workspace struct {
 	edge []float32 // packed edge panel when B is read in place
 	bt   []float32 // edge columns of B, each contiguous in k (dot kernels)
 	col  [16]float32
+	// scratch holds a full-width copy of an edge tile's C and residual
+	// (kernelImpl.edgeScratch).
+	scratch []float32
 }
 
 var (
@@ -368,7 +371,41 @@ func (j *mulJob) tile(ws *workspace, st *blockState, ir, rows, jr, cols int) {
 		args.res = &ep.Residual[ir*ep.LdRes+col]
 		args.ldr = ep.LdRes * 4
 	}
+	if cols < w && kern.edgeScratch {
+		j.scratchTile(ws, st.table[widx][rows], ir, rows, col, cols, w)
+		return
+	}
 	st.table[widx][rows](args)
+}
+
+// scratchTile runs kernel on a tile of rows x cols at row ir and column col
+// of C, cols < w (its panel width), for families without masked loads and
+// stores (NEON): on a full-width scratch copy of the tile of C (and of the
+// residual), copying the valid columns back, so the kernel never reads or
+// writes past the tile's columns. ws.args is set up for the tile in place.
+func (j *mulJob) scratchTile(ws *workspace, kernel func(*tileArgs), ir, rows, col, cols, w int) {
+	args := &ws.args
+	ep := &j.ep
+	n := rows * w
+	ws.scratch = grow(ws.scratch, 2*n)
+	ct, rt := ws.scratch[:n], ws.scratch[n:]
+	if args.flags&flagLoadC != 0 {
+		for i := 0; i < rows; i++ {
+			copy(ct[i*w:i*w+cols], j.c[(ir+i)*j.ldc+col:])
+		}
+	}
+	if args.flags&flagRes != 0 {
+		for i := 0; i < rows; i++ {
+			copy(rt[i*w:i*w+cols], ep.Residual[(ir+i)*ep.LdRes+col:])
+		}
+		args.res, args.ldr = &rt[0], w*4
+	}
+	args.c, args.ldc = &ct[0], w*4
+	args.flags &^= flagPartial
+	kernel(args)
+	for i := 0; i < rows; i++ {
+		copy(j.c[(ir+i)*j.ldc+col:(ir+i)*j.ldc+col+cols], ct[i*w:])
+	}
 }
 
 // packBT packs the st.cols columns of op(B) from block column jr on, rows

@@ -15,7 +15,7 @@ import (
 // forEachKernel runs f under every kernel family, skipping the ones this CPU
 // lacks.
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
-	for _, name := range []string{"avx512", "avx2", "generic"} {
+	for _, name := range []string{"avx512", "avx2", "neon", "generic"} {
 		t.Run(name, func(t *testing.T) {
 			restore, err := SetKernel(name)
 			if err != nil {

@@ -9,9 +9,9 @@ import (
 )
 
 // TestGeneratedUpToDate runs gen_tiles.go into a temporary directory and
-// checks that the committed tiles_amd64.s and tiles_amd64.go are what it
-// writes: a change to the generator (or to kernels/internal/asmgen) must be
-// followed by `go generate`.
+// checks that the committed tiles_amd64.s, tiles_amd64.go, tiles_arm64.s and
+// tiles_arm64.go are what it writes: a change to the generator (or to
+// kernels/internal/asmgen) must be followed by `go generate`.
 func TestGeneratedUpToDate(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -25,7 +25,7 @@ func TestGeneratedUpToDate(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go run gen_tiles.go: %v\n%s", err, out)
 	}
-	for _, name := range []string{"tiles_amd64.s", "tiles_amd64.go"} {
+	for _, name := range []string{"tiles_amd64.s", "tiles_amd64.go", "tiles_arm64.s", "tiles_arm64.go"} {
 		want, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

@@ -1,7 +1,8 @@
 //go:build ignore
 
-// gen_tiles writes the amd64 micro-kernels (tiles_amd64.s) and their Go
-// declarations (tiles_amd64.go) with the kernels/internal/asmgen toolkit.
+// gen_tiles writes the amd64 micro-kernels (tiles_amd64.s) and the arm64
+// NEON ones (tiles_arm64.s) and their Go declarations (tiles_amd64.go,
+// tiles_arm64.go) with the kernels/internal/asmgen toolkit.
 // Run it with `go generate` in this directory (-dir writes elsewhere; the
 // tests use it to check that the committed files are up to date); the
 // output is committed, so building needs nothing extra.
@@ -312,8 +313,141 @@ func dotKernel(f *asmgen.File, x family, mr int) string {
 	return name
 }
 
+// NEON (arm64) register allocation of the 8 x 12 tile: accumulator row r,
+// vector v in V(3r+v) (V0-V23; a row's vectors are consecutive, so one VST1
+// stores it), the two vectors of a packed A step in V24-V25, the three B
+// vectors of a step in V26-V28, scratch V29-V31 (V24-V31 after the loop).
+const (
+	neonMR   = 8
+	neonMaxH = 3
+	neonA    = 24
+	neonB    = 26
+)
+
+func neonAcc(r, v int) asmgen.VReg { return asmgen.VReg(r*neonMaxH + v) }
+
+// vlist spells the register list of n consecutive vectors from v.
+func vlist(v asmgen.VReg, n int) string {
+	s := "["
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("V%d.S4", int(v)+i)
+	}
+	return s + "]"
+}
+
+// neonKernel emits the NEON micro-kernel for mr rows of packed A (8 floats
+// per k step) and h vectors (4h columns) of B. Per k step it loads the A
+// step as two vectors (one VLD1) and the B row as h vectors (one VLD1,
+// post-incremented by bstride), then does mr*h by-element FMLAs: acc(r, v)
+// += B[v] * A[r/4].s[r%4].
+//
+// It handles full tiles only: the driver runs a tile with fewer valid
+// columns than 4h on a scratch copy (edgeScratch), so the kernel never
+// reads or writes C or the residual past the tile's columns.
+func neonKernel(f *asmgen.File, mr, h int) string {
+	x := asmgen.NEON
+	name := fmt.Sprintf("tileNEONM%dN%d", mr, 4*h)
+	a := f.Func(name, "p *tileArgs", 8)
+	// R0 args, R1 A, R2 B, R3 k, R4 bstride, R5 flags, R6 bias, R7 C,
+	// R8 ldc, R9 beta*C / residual pointer, R10 ldr.
+	a.I("MOVD p+0(FP), R0")
+	a.I("MOVD %d(R0), R1", offA)
+	a.I("MOVD %d(R0), R2", offB)
+	a.I("MOVD %d(R0), R3", offK)
+	a.I("MOVD %d(R0), R4", offBStride)
+	a.I("MOVD %d(R0), R5", offFlags)
+	t := asmgen.Tile{ISA: x, Rows: mr, Vecs: h, Acc: neonAcc}
+	// The accumulators start at the bias when there is one, else at zero.
+	a.Ins(x.SkipUnless("R5", flagBias, name+"_zero")...)
+	a.I("MOVD %d(R0), R6", offBias)
+	for r := 0; r < mr; r++ {
+		acc := neonAcc(r, 0)
+		a.I("FMOVS %d(R6), F%d", 4*r, acc)
+		a.I("VDUP V%d.S[0], %s", acc, x.R(acc))
+		for v := 1; v < h; v++ {
+			a.Ins(x.Mov(acc, neonAcc(r, v)))
+		}
+	}
+	a.I("B %s_init", name)
+	a.Label(name + "_zero")
+	t.Zero(a)
+	a.Label(name + "_init")
+	a.I("CBZ R3, %s_epi", name)
+	a.Label(name + "_loop")
+	a.I("VLD1.P %d(R1), %s", 4*neonMR, vlist(neonA, 2))
+	a.I("VLD1.P (R2)(R4), %s", vlist(neonB, h))
+	for v := 0; v < h; v++ {
+		for r := 0; r < mr; r++ {
+			a.Ins(x.FMALane(asmgen.VReg(neonB+v), asmgen.VReg(neonA+r/4), r%4, neonAcc(r, v)))
+		}
+	}
+	a.I("SUBS $1, R3, R3")
+	a.I("BNE %s_loop", name)
+	a.Label(name + "_epi")
+	a.I("MOVD %d(R0), R7", offC)
+	a.I("MOVD %d(R0), R8", offLdc)
+	tmp := asmgen.VReg(neonA) // V24-V26 hold a row of C or of the residual
+	// C = acc + beta*C: beta in lane 0 of V29, by-element FMLA.
+	a.Ins(x.SkipUnless("R5", flagLoadC, name+"_nobeta")...)
+	a.I("FMOVS %d(R0), F29", offBeta)
+	a.I("MOVD R7, R9")
+	for r := 0; r < mr; r++ {
+		a.I("VLD1.P (R9)(R8), %s", vlist(tmp, h))
+		for v := 0; v < h; v++ {
+			a.Ins(x.FMALane(tmp+asmgen.VReg(v), 29, 0, neonAcc(r, v)))
+		}
+	}
+	a.Label(name + "_nobeta")
+	a.Ins(x.SkipUnless("R5", flagRes, name+"_nores")...)
+	a.I("MOVD %d(R0), R9", offRes)
+	a.I("MOVD %d(R0), R10", offLdr)
+	for r := 0; r < mr; r++ {
+		a.I("VLD1.P (R9)(R10), %s", vlist(tmp, h))
+		for v := 0; v < h; v++ {
+			a.Ins(x.Add(x.R(tmp+asmgen.VReg(v)), neonAcc(r, v), neonAcc(r, v)))
+		}
+	}
+	a.Label(name + "_nores")
+	a.Ins(x.SkipUnless("R5", flagClamp, name+"_noclamp")...)
+	a.I("FMOVS %d(R0), F30", offMin)
+	a.I("VDUP V30.S[0], V30.S4")
+	a.I("FMOVS %d(R0), F31", offMax)
+	a.I("VDUP V31.S[0], V31.S4")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < h; v++ {
+			acc := neonAcc(r, v)
+			a.Ins(x.Max(x.R(30), acc, acc), x.Min(x.R(31), acc, acc))
+		}
+	}
+	a.Label(name + "_noclamp")
+	for r := 0; r < mr; r++ {
+		a.I("VST1.P %s, (R7)(R8)", vlist(neonAcc(r, 0), h))
+	}
+	a.Ins(x.Return()...)
+	f.EndFunc()
+	return name
+}
+
+// neonFile writes the arm64 kernels: 1-8 rows, 8 (narrow) or 12 columns.
+func neonFile(dir string) error {
+	f := asmgen.NewFile("gen_tiles.go", "gemm", "arm64 && !purego")
+	rows := make([][]string, 2)
+	for i, h := range []int{2, neonMaxH} {
+		rows[i] = []string{"nil"}
+		for mr := 1; mr <= neonMR; mr++ {
+			rows[i] = append(rows[i], neonKernel(f, mr, h))
+		}
+	}
+	f.Table("tilesNEON[w][mr] is the kernel for mr rows of packed A and panel width index w (0: 8 columns, 1: 12).",
+		"tilesNEON", "func(*tileArgs)", rows)
+	return f.WriteFiles(filepath.Join(dir, "tiles_arm64.s"), filepath.Join(dir, "tiles_arm64.go"))
+}
+
 func main() {
-	dir := flag.String("dir", ".", "directory to write tiles_amd64.s and tiles_amd64.go to")
+	dir := flag.String("dir", ".", "directory to write tiles_amd64.s, tiles_amd64.go, tiles_arm64.s and tiles_arm64.go to")
 	flag.Parse()
 	f := asmgen.NewFile("gen_tiles.go", "gemm", "amd64 && !purego")
 	for _, x := range []family{avx512, avx2} {
@@ -340,6 +474,9 @@ func main() {
 		f.List(fmt.Sprintf("dots%s[mr] is the one-column kernel for mr rows of in-place A.", x.Name), "dots"+x.Name, "func(*tileArgs)", dots)
 	}
 	if err := f.WriteFiles(filepath.Join(*dir, "tiles_amd64.s"), filepath.Join(*dir, "tiles_amd64.go")); err != nil {
+		log.Fatal(err)
+	}
+	if err := neonFile(*dir); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -79,6 +79,10 @@ type kernelImpl struct {
 	colMax, lanes int
 	col           func(*tileArgs)
 	dot           []func(*tileArgs)
+	// edgeScratch makes the driver run a tile with fewer valid columns than
+	// its panel width on a full-width scratch copy of C (NEON: no masked
+	// loads and stores), so the kernels handle only full tiles.
+	edgeScratch bool
 }
 
 // useDirect reports whether Sgemm should read A (m x k, not transposed,
@@ -128,8 +132,8 @@ func activeKernel() *kernelImpl {
 	return genericKernel
 }
 
-// Kernel returns the name of the micro-kernel in use: "avx512", "avx2" or
-// "generic".
+// Kernel returns the name of the micro-kernel in use: "avx512", "avx2",
+// "neon" or "generic".
 func Kernel() string { return activeKernel().name }
 
 // Kernels returns the names of the micro-kernels this CPU can run, best first.
@@ -141,8 +145,8 @@ func Kernels() []string {
 	return names
 }
 
-// SetKernel forces the kernel level by name ("avx512", "avx2" or "generic";
-// "" or "auto" picks the best one) through isa.Force, for every kernel
+// SetKernel forces the kernel level by name ("avx512", "avx2", "neon" or
+// "generic"; "" or "auto" picks the best one) through isa.Force, for every kernel
 // package, and returns a function restoring the previous choice. It is meant
 // for tests and benchmarks and must not be called while multiplications are
 // running. A PackedA keeps using the kernel it was packed for.
