@@ -315,13 +315,13 @@ func dotKernel(f *asmgen.File, x family, mr int) string {
 
 // NEON (arm64) register allocation of the 8 x 12 tile: accumulator row r,
 // vector v in V(3r+v) (V0-V23; a row's vectors are consecutive, so one VST1
-// stores it), the two vectors of a packed A step in V24-V25, the three B
-// vectors of a step in V26-V28, scratch V29-V31 (V24-V31 after the loop).
+// stores it), two packed A steps (two vectors each) in V24-V27, the three B
+// vectors of a step in V28-V30; V24-V31 are the epilogue's scratch.
 const (
 	neonMR   = 8
 	neonMaxH = 3
 	neonA    = 24
-	neonB    = 26
+	neonB    = 28
 )
 
 func neonAcc(r, v int) asmgen.VReg { return asmgen.VReg(r*neonMaxH + v) }
@@ -339,10 +339,11 @@ func vlist(v asmgen.VReg, n int) string {
 }
 
 // neonKernel emits the NEON micro-kernel for mr rows of packed A (8 floats
-// per k step) and h vectors (4h columns) of B. Per k step it loads the A
-// step as two vectors (one VLD1) and the B row as h vectors (one VLD1,
-// post-incremented by bstride), then does mr*h by-element FMLAs: acc(r, v)
-// += B[v] * A[r/4].s[r%4].
+// per k step) and h vectors (4h columns) of B. Per two k steps it loads both
+// A steps as four vectors (one VLD1) and per k step the B row as h vectors
+// (one VLD1, post-incremented by bstride), then does mr*h by-element FMLAs:
+// acc(r, v) += B[v] * A[r/4].s[r%4]. For the full 8 x 12 tile that is 48
+// FMLAs, 3 loads (160 bytes) and 2 loop instructions per iteration.
 //
 // It handles full tiles only: the driver runs a tile with fewer valid
 // columns than 4h on a scratch copy (edgeScratch), so the kernel never
@@ -375,17 +376,30 @@ func neonKernel(f *asmgen.File, mr, h int) string {
 	a.Label(name + "_zero")
 	t.Zero(a)
 	a.Label(name + "_init")
-	a.I("CBZ R3, %s_epi", name)
-	a.Label(name + "_loop")
-	a.I("VLD1.P %d(R1), %s", 4*neonMR, vlist(neonA, 2))
-	a.I("VLD1.P (R2)(R4), %s", vlist(neonB, h))
-	for v := 0; v < h; v++ {
-		for r := 0; r < mr; r++ {
-			a.Ins(x.FMALane(asmgen.VReg(neonB+v), asmgen.VReg(neonA+r/4), r%4, neonAcc(r, v)))
+	// One k step: B row into V28-V30, then the FMLAs by the A step in
+	// the two vectors from va.
+	step := func(va int) {
+		a.I("VLD1.P (R2)(R4), %s", vlist(neonB, h))
+		for v := 0; v < h; v++ {
+			for r := 0; r < mr; r++ {
+				a.Ins(x.FMALane(asmgen.VReg(neonB+v), asmgen.VReg(va+r/4), r%4, neonAcc(r, v)))
+			}
 		}
 	}
-	a.I("SUBS $1, R3, R3")
+	// Two k steps per iteration: their A steps by one VLD1 of four
+	// vectors (V24-V27).
+	a.I("LSR $1, R3, R11")
+	a.I("CBZ R11, %s_odd", name)
+	a.Label(name + "_loop")
+	a.I("VLD1.P %d(R1), %s", 8*neonMR, vlist(neonA, 4))
+	step(neonA)
+	step(neonA + 2)
+	a.I("SUBS $1, R11, R11")
 	a.I("BNE %s_loop", name)
+	a.Label(name + "_odd")
+	a.I("TBZ $0, R3, %s_epi", name)
+	a.I("VLD1.P %d(R1), %s", 4*neonMR, vlist(neonA, 2))
+	step(neonA)
 	a.Label(name + "_epi")
 	a.I("MOVD %d(R0), R7", offC)
 	a.I("MOVD %d(R0), R8", offLdc)

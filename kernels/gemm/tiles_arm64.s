@@ -23,14 +23,24 @@ tileNEONM1N8_zero:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 tileNEONM1N8_init:
-	CBZ R3, tileNEONM1N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM1N8_odd
 tileNEONM1N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	SUBS $1, R11, R11
 	BNE tileNEONM1N8_loop
+tileNEONM1N8_odd:
+	TBZ $0, R3, tileNEONM1N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
 tileNEONM1N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -88,16 +98,30 @@ tileNEONM2N8_zero:
 	VEOR V3.B16, V3.B16, V3.B16
 	VEOR V4.B16, V4.B16, V4.B16
 tileNEONM2N8_init:
-	CBZ R3, tileNEONM2N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM2N8_odd
 tileNEONM2N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	SUBS $1, R11, R11
 	BNE tileNEONM2N8_loop
+tileNEONM2N8_odd:
+	TBZ $0, R3, tileNEONM2N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
 tileNEONM2N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -171,18 +195,36 @@ tileNEONM3N8_zero:
 	VEOR V6.B16, V6.B16, V6.B16
 	VEOR V7.B16, V7.B16, V7.B16
 tileNEONM3N8_init:
-	CBZ R3, tileNEONM3N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM3N8_odd
 tileNEONM3N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	SUBS $1, R11, R11
 	BNE tileNEONM3N8_loop
+tileNEONM3N8_odd:
+	TBZ $0, R3, tileNEONM3N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
 tileNEONM3N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -272,20 +314,42 @@ tileNEONM4N8_zero:
 	VEOR V9.B16, V9.B16, V9.B16
 	VEOR V10.B16, V10.B16, V10.B16
 tileNEONM4N8_init:
-	CBZ R3, tileNEONM4N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM4N8_odd
 tileNEONM4N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	SUBS $1, R11, R11
 	BNE tileNEONM4N8_loop
+tileNEONM4N8_odd:
+	TBZ $0, R3, tileNEONM4N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
 tileNEONM4N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -391,22 +455,48 @@ tileNEONM5N8_zero:
 	VEOR V12.B16, V12.B16, V12.B16
 	VEOR V13.B16, V13.B16, V13.B16
 tileNEONM5N8_init:
-	CBZ R3, tileNEONM5N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM5N8_odd
 tileNEONM5N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	SUBS $1, R11, R11
 	BNE tileNEONM5N8_loop
+tileNEONM5N8_odd:
+	TBZ $0, R3, tileNEONM5N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
 tileNEONM5N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -528,24 +618,54 @@ tileNEONM6N8_zero:
 	VEOR V15.B16, V15.B16, V15.B16
 	VEOR V16.B16, V16.B16, V16.B16
 tileNEONM6N8_init:
-	CBZ R3, tileNEONM6N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM6N8_odd
 tileNEONM6N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4fb9134f // fmla v15.4s, v26.4s, v25.s[1]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4fb91370 // fmla v16.4s, v27.4s, v25.s[1]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4fbb138f // fmla v15.4s, v28.4s, v27.s[1]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4fbb13b0 // fmla v16.4s, v29.4s, v27.s[1]
+	SUBS $1, R11, R11
 	BNE tileNEONM6N8_loop
+tileNEONM6N8_odd:
+	TBZ $0, R3, tileNEONM6N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
 tileNEONM6N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -683,26 +803,60 @@ tileNEONM7N8_zero:
 	VEOR V18.B16, V18.B16, V18.B16
 	VEOR V19.B16, V19.B16, V19.B16
 tileNEONM7N8_init:
-	CBZ R3, tileNEONM7N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM7N8_odd
 tileNEONM7N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4fb9134f // fmla v15.4s, v26.4s, v25.s[1]
-	WORD $0x4f991b52 // fmla v18.4s, v26.4s, v25.s[2]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4fb91370 // fmla v16.4s, v27.4s, v25.s[1]
-	WORD $0x4f991b73 // fmla v19.4s, v27.4s, v25.s[2]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4fbb138f // fmla v15.4s, v28.4s, v27.s[1]
+	WORD $0x4f9b1b92 // fmla v18.4s, v28.4s, v27.s[2]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4fbb13b0 // fmla v16.4s, v29.4s, v27.s[1]
+	WORD $0x4f9b1bb3 // fmla v19.4s, v29.4s, v27.s[2]
+	SUBS $1, R11, R11
 	BNE tileNEONM7N8_loop
+tileNEONM7N8_odd:
+	TBZ $0, R3, tileNEONM7N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
 tileNEONM7N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -856,28 +1010,66 @@ tileNEONM8N8_zero:
 	VEOR V21.B16, V21.B16, V21.B16
 	VEOR V22.B16, V22.B16, V22.B16
 tileNEONM8N8_init:
-	CBZ R3, tileNEONM8N8_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM8N8_odd
 tileNEONM8N8_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4fb9134f // fmla v15.4s, v26.4s, v25.s[1]
-	WORD $0x4f991b52 // fmla v18.4s, v26.4s, v25.s[2]
-	WORD $0x4fb91b55 // fmla v21.4s, v26.4s, v25.s[3]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4fb91370 // fmla v16.4s, v27.4s, v25.s[1]
-	WORD $0x4f991b73 // fmla v19.4s, v27.4s, v25.s[2]
-	WORD $0x4fb91b76 // fmla v22.4s, v27.4s, v25.s[3]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b95 // fmla v21.4s, v28.4s, v25.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
+	WORD $0x4fb91bb6 // fmla v22.4s, v29.4s, v25.s[3]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4fbb138f // fmla v15.4s, v28.4s, v27.s[1]
+	WORD $0x4f9b1b92 // fmla v18.4s, v28.4s, v27.s[2]
+	WORD $0x4fbb1b95 // fmla v21.4s, v28.4s, v27.s[3]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4fbb13b0 // fmla v16.4s, v29.4s, v27.s[1]
+	WORD $0x4f9b1bb3 // fmla v19.4s, v29.4s, v27.s[2]
+	WORD $0x4fbb1bb6 // fmla v22.4s, v29.4s, v27.s[3]
+	SUBS $1, R11, R11
 	BNE tileNEONM8N8_loop
+tileNEONM8N8_odd:
+	TBZ $0, R3, tileNEONM8N8_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b95 // fmla v21.4s, v28.4s, v25.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
+	WORD $0x4fb91bb6 // fmla v22.4s, v29.4s, v25.s[3]
 tileNEONM8N8_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -1009,15 +1201,27 @@ tileNEONM1N12_zero:
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
 tileNEONM1N12_init:
-	CBZ R3, tileNEONM1N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM1N12_odd
 tileNEONM1N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	SUBS $1, R11, R11
 	BNE tileNEONM1N12_loop
+tileNEONM1N12_odd:
+	TBZ $0, R3, tileNEONM1N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
 tileNEONM1N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -1083,18 +1287,36 @@ tileNEONM2N12_zero:
 	VEOR V4.B16, V4.B16, V4.B16
 	VEOR V5.B16, V5.B16, V5.B16
 tileNEONM2N12_init:
-	CBZ R3, tileNEONM2N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM2N12_odd
 tileNEONM2N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4fba13c5 // fmla v5.4s, v30.4s, v26.s[1]
+	SUBS $1, R11, R11
 	BNE tileNEONM2N12_loop
+tileNEONM2N12_odd:
+	TBZ $0, R3, tileNEONM2N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
 tileNEONM2N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -1182,21 +1404,45 @@ tileNEONM3N12_zero:
 	VEOR V7.B16, V7.B16, V7.B16
 	VEOR V8.B16, V8.B16, V8.B16
 tileNEONM3N12_init:
-	CBZ R3, tileNEONM3N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM3N12_odd
 tileNEONM3N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	WORD $0x4f981b88 // fmla v8.4s, v28.4s, v24.s[2]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4fba13c5 // fmla v5.4s, v30.4s, v26.s[1]
+	WORD $0x4f9a1bc8 // fmla v8.4s, v30.4s, v26.s[2]
+	SUBS $1, R11, R11
 	BNE tileNEONM3N12_loop
+tileNEONM3N12_odd:
+	TBZ $0, R3, tileNEONM3N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
 tileNEONM3N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -1306,24 +1552,54 @@ tileNEONM4N12_zero:
 	VEOR V10.B16, V10.B16, V10.B16
 	VEOR V11.B16, V11.B16, V11.B16
 tileNEONM4N12_init:
-	CBZ R3, tileNEONM4N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM4N12_odd
 tileNEONM4N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	WORD $0x4f981b88 // fmla v8.4s, v28.4s, v24.s[2]
-	WORD $0x4fb81b8b // fmla v11.4s, v28.4s, v24.s[3]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4fba13c5 // fmla v5.4s, v30.4s, v26.s[1]
+	WORD $0x4f9a1bc8 // fmla v8.4s, v30.4s, v26.s[2]
+	WORD $0x4fba1bcb // fmla v11.4s, v30.4s, v26.s[3]
+	SUBS $1, R11, R11
 	BNE tileNEONM4N12_loop
+tileNEONM4N12_odd:
+	TBZ $0, R3, tileNEONM4N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
 tileNEONM4N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -1455,27 +1731,63 @@ tileNEONM5N12_zero:
 	VEOR V13.B16, V13.B16, V13.B16
 	VEOR V14.B16, V14.B16, V14.B16
 tileNEONM5N12_init:
-	CBZ R3, tileNEONM5N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM5N12_odd
 tileNEONM5N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	WORD $0x4f981b88 // fmla v8.4s, v28.4s, v24.s[2]
-	WORD $0x4fb81b8b // fmla v11.4s, v28.4s, v24.s[3]
-	WORD $0x4f99138e // fmla v14.4s, v28.4s, v25.s[0]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4fba13c5 // fmla v5.4s, v30.4s, v26.s[1]
+	WORD $0x4f9a1bc8 // fmla v8.4s, v30.4s, v26.s[2]
+	WORD $0x4fba1bcb // fmla v11.4s, v30.4s, v26.s[3]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	SUBS $1, R11, R11
 	BNE tileNEONM5N12_loop
+tileNEONM5N12_odd:
+	TBZ $0, R3, tileNEONM5N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
 tileNEONM5N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -1629,30 +1941,72 @@ tileNEONM6N12_zero:
 	VEOR V16.B16, V16.B16, V16.B16
 	VEOR V17.B16, V17.B16, V17.B16
 tileNEONM6N12_init:
-	CBZ R3, tileNEONM6N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM6N12_odd
 tileNEONM6N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4fb9134f // fmla v15.4s, v26.4s, v25.s[1]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4fb91370 // fmla v16.4s, v27.4s, v25.s[1]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	WORD $0x4f981b88 // fmla v8.4s, v28.4s, v24.s[2]
-	WORD $0x4fb81b8b // fmla v11.4s, v28.4s, v24.s[3]
-	WORD $0x4f99138e // fmla v14.4s, v28.4s, v25.s[0]
-	WORD $0x4fb91391 // fmla v17.4s, v28.4s, v25.s[1]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
+	WORD $0x4fb913d1 // fmla v17.4s, v30.4s, v25.s[1]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4fbb138f // fmla v15.4s, v28.4s, v27.s[1]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4fbb13b0 // fmla v16.4s, v29.4s, v27.s[1]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4fba13c5 // fmla v5.4s, v30.4s, v26.s[1]
+	WORD $0x4f9a1bc8 // fmla v8.4s, v30.4s, v26.s[2]
+	WORD $0x4fba1bcb // fmla v11.4s, v30.4s, v26.s[3]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4fbb13d1 // fmla v17.4s, v30.4s, v27.s[1]
+	SUBS $1, R11, R11
 	BNE tileNEONM6N12_loop
+tileNEONM6N12_odd:
+	TBZ $0, R3, tileNEONM6N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
+	WORD $0x4fb913d1 // fmla v17.4s, v30.4s, v25.s[1]
 tileNEONM6N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -1828,33 +2182,81 @@ tileNEONM7N12_zero:
 	VEOR V19.B16, V19.B16, V19.B16
 	VEOR V20.B16, V20.B16, V20.B16
 tileNEONM7N12_init:
-	CBZ R3, tileNEONM7N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM7N12_odd
 tileNEONM7N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4fb9134f // fmla v15.4s, v26.4s, v25.s[1]
-	WORD $0x4f991b52 // fmla v18.4s, v26.4s, v25.s[2]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4fb91370 // fmla v16.4s, v27.4s, v25.s[1]
-	WORD $0x4f991b73 // fmla v19.4s, v27.4s, v25.s[2]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	WORD $0x4f981b88 // fmla v8.4s, v28.4s, v24.s[2]
-	WORD $0x4fb81b8b // fmla v11.4s, v28.4s, v24.s[3]
-	WORD $0x4f99138e // fmla v14.4s, v28.4s, v25.s[0]
-	WORD $0x4fb91391 // fmla v17.4s, v28.4s, v25.s[1]
-	WORD $0x4f991b94 // fmla v20.4s, v28.4s, v25.s[2]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
+	WORD $0x4fb913d1 // fmla v17.4s, v30.4s, v25.s[1]
+	WORD $0x4f991bd4 // fmla v20.4s, v30.4s, v25.s[2]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4fbb138f // fmla v15.4s, v28.4s, v27.s[1]
+	WORD $0x4f9b1b92 // fmla v18.4s, v28.4s, v27.s[2]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4fbb13b0 // fmla v16.4s, v29.4s, v27.s[1]
+	WORD $0x4f9b1bb3 // fmla v19.4s, v29.4s, v27.s[2]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4fba13c5 // fmla v5.4s, v30.4s, v26.s[1]
+	WORD $0x4f9a1bc8 // fmla v8.4s, v30.4s, v26.s[2]
+	WORD $0x4fba1bcb // fmla v11.4s, v30.4s, v26.s[3]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4fbb13d1 // fmla v17.4s, v30.4s, v27.s[1]
+	WORD $0x4f9b1bd4 // fmla v20.4s, v30.4s, v27.s[2]
+	SUBS $1, R11, R11
 	BNE tileNEONM7N12_loop
+tileNEONM7N12_odd:
+	TBZ $0, R3, tileNEONM7N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
+	WORD $0x4fb913d1 // fmla v17.4s, v30.4s, v25.s[1]
+	WORD $0x4f991bd4 // fmla v20.4s, v30.4s, v25.s[2]
 tileNEONM7N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8
@@ -2052,36 +2454,90 @@ tileNEONM8N12_zero:
 	VEOR V22.B16, V22.B16, V22.B16
 	VEOR V23.B16, V23.B16, V23.B16
 tileNEONM8N12_init:
-	CBZ R3, tileNEONM8N12_epi
+	LSR $1, R3, R11
+	CBZ R11, tileNEONM8N12_odd
 tileNEONM8N12_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P (R2)(R4), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4fb9134f // fmla v15.4s, v26.4s, v25.s[1]
-	WORD $0x4f991b52 // fmla v18.4s, v26.4s, v25.s[2]
-	WORD $0x4fb91b55 // fmla v21.4s, v26.4s, v25.s[3]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4fb91370 // fmla v16.4s, v27.4s, v25.s[1]
-	WORD $0x4f991b73 // fmla v19.4s, v27.4s, v25.s[2]
-	WORD $0x4fb91b76 // fmla v22.4s, v27.4s, v25.s[3]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	WORD $0x4f981b88 // fmla v8.4s, v28.4s, v24.s[2]
-	WORD $0x4fb81b8b // fmla v11.4s, v28.4s, v24.s[3]
-	WORD $0x4f99138e // fmla v14.4s, v28.4s, v25.s[0]
-	WORD $0x4fb91391 // fmla v17.4s, v28.4s, v25.s[1]
-	WORD $0x4f991b94 // fmla v20.4s, v28.4s, v25.s[2]
-	WORD $0x4fb91b97 // fmla v23.4s, v28.4s, v25.s[3]
-	SUBS $1, R3, R3
+	VLD1.P 64(R1), [V24.S4, V25.S4, V26.S4, V27.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b95 // fmla v21.4s, v28.4s, v25.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
+	WORD $0x4fb91bb6 // fmla v22.4s, v29.4s, v25.s[3]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
+	WORD $0x4fb913d1 // fmla v17.4s, v30.4s, v25.s[1]
+	WORD $0x4f991bd4 // fmla v20.4s, v30.4s, v25.s[2]
+	WORD $0x4fb91bd7 // fmla v23.4s, v30.4s, v25.s[3]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f9a1380 // fmla v0.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1383 // fmla v3.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b86 // fmla v6.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b89 // fmla v9.4s, v28.4s, v26.s[3]
+	WORD $0x4f9b138c // fmla v12.4s, v28.4s, v27.s[0]
+	WORD $0x4fbb138f // fmla v15.4s, v28.4s, v27.s[1]
+	WORD $0x4f9b1b92 // fmla v18.4s, v28.4s, v27.s[2]
+	WORD $0x4fbb1b95 // fmla v21.4s, v28.4s, v27.s[3]
+	WORD $0x4f9a13a1 // fmla v1.4s, v29.4s, v26.s[0]
+	WORD $0x4fba13a4 // fmla v4.4s, v29.4s, v26.s[1]
+	WORD $0x4f9a1ba7 // fmla v7.4s, v29.4s, v26.s[2]
+	WORD $0x4fba1baa // fmla v10.4s, v29.4s, v26.s[3]
+	WORD $0x4f9b13ad // fmla v13.4s, v29.4s, v27.s[0]
+	WORD $0x4fbb13b0 // fmla v16.4s, v29.4s, v27.s[1]
+	WORD $0x4f9b1bb3 // fmla v19.4s, v29.4s, v27.s[2]
+	WORD $0x4fbb1bb6 // fmla v22.4s, v29.4s, v27.s[3]
+	WORD $0x4f9a13c2 // fmla v2.4s, v30.4s, v26.s[0]
+	WORD $0x4fba13c5 // fmla v5.4s, v30.4s, v26.s[1]
+	WORD $0x4f9a1bc8 // fmla v8.4s, v30.4s, v26.s[2]
+	WORD $0x4fba1bcb // fmla v11.4s, v30.4s, v26.s[3]
+	WORD $0x4f9b13ce // fmla v14.4s, v30.4s, v27.s[0]
+	WORD $0x4fbb13d1 // fmla v17.4s, v30.4s, v27.s[1]
+	WORD $0x4f9b1bd4 // fmla v20.4s, v30.4s, v27.s[2]
+	WORD $0x4fbb1bd7 // fmla v23.4s, v30.4s, v27.s[3]
+	SUBS $1, R11, R11
 	BNE tileNEONM8N12_loop
+tileNEONM8N12_odd:
+	TBZ $0, R3, tileNEONM8N12_epi
+	VLD1.P 32(R1), [V24.S4, V25.S4]
+	VLD1.P (R2)(R4), [V28.S4, V29.S4, V30.S4]
+	WORD $0x4f981380 // fmla v0.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b86 // fmla v6.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b89 // fmla v9.4s, v28.4s, v24.s[3]
+	WORD $0x4f99138c // fmla v12.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9138f // fmla v15.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b92 // fmla v18.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b95 // fmla v21.4s, v28.4s, v25.s[3]
+	WORD $0x4f9813a1 // fmla v1.4s, v29.4s, v24.s[0]
+	WORD $0x4fb813a4 // fmla v4.4s, v29.4s, v24.s[1]
+	WORD $0x4f981ba7 // fmla v7.4s, v29.4s, v24.s[2]
+	WORD $0x4fb81baa // fmla v10.4s, v29.4s, v24.s[3]
+	WORD $0x4f9913ad // fmla v13.4s, v29.4s, v25.s[0]
+	WORD $0x4fb913b0 // fmla v16.4s, v29.4s, v25.s[1]
+	WORD $0x4f991bb3 // fmla v19.4s, v29.4s, v25.s[2]
+	WORD $0x4fb91bb6 // fmla v22.4s, v29.4s, v25.s[3]
+	WORD $0x4f9813c2 // fmla v2.4s, v30.4s, v24.s[0]
+	WORD $0x4fb813c5 // fmla v5.4s, v30.4s, v24.s[1]
+	WORD $0x4f981bc8 // fmla v8.4s, v30.4s, v24.s[2]
+	WORD $0x4fb81bcb // fmla v11.4s, v30.4s, v24.s[3]
+	WORD $0x4f9913ce // fmla v14.4s, v30.4s, v25.s[0]
+	WORD $0x4fb913d1 // fmla v17.4s, v30.4s, v25.s[1]
+	WORD $0x4f991bd4 // fmla v20.4s, v30.4s, v25.s[2]
+	WORD $0x4fb91bd7 // fmla v23.4s, v30.4s, v25.s[3]
 tileNEONM8N12_epi:
 	MOVD 16(R0), R7
 	MOVD 40(R0), R8

@@ -10,7 +10,7 @@
 //     vector is loaded and stored (Tail), and spells the instructions the
 //     kernels need for it: Zero, Load, Store, LoadMasked, StoreMasked,
 //     Broadcast, FMA, FMABcast, RowFMA, Add, Mul, Max, Min, Mov, ReduceAdd,
-//     StoreLane0, SkipUnless, AddPtr, Return.
+//     StoreLane0, SkipUnless, AddPtr, Return, and FMALane (NEON).
 //     Vector registers are numbers (VReg) that the ISA spells in context, so
 //     an arm64 backend can write V3.S4 in arithmetic and F3 in a 128-bit
 //     FMOVQ load without the generators knowing.
@@ -50,10 +50,12 @@
 // "(SI)(R10*4)"); registers other than vectors (pointers, strides, flags)
 // are spelt by the generator, since their names are per architecture anyway.
 //
-// The NEON description (arm64) is a first step for the arm64 issue: it names
-// registers and spells what the Go arm64 assembler has (VEOR, FMOVQ and
-// FMOVS loads and stores, VFMLA, VMOV, ADD, TST/BEQ; TestAssembles builds
-// them for arm64); the rest (FADD, FMAX, FMIN, horizontal adds and
-// by-element FMLA, which need WORD encodings) panic with a message saying
-// so, and tails are left to the generator (TailNone).
+// The NEON description (arm64) names registers and spells what the Go arm64
+// assembler has (VEOR, FMOVQ and FMOVS loads and stores, VFMLA, VMOV, ADD,
+// TST/BEQ) and, as WORD encodings with the instruction in a comment, what it
+// lacks: FADD, FMUL, FMAX, FMIN (.4S, register operands only) and the
+// by-element FMLA (FMALane), the inner step of NEON outer-product kernels
+// (kernels/gemm's 8 x 12 tile). TestAssembles builds them for arm64.
+// Broadcasts from memory, horizontal adds and masked moves still panic with a
+// message saying so; tails are left to the generator (TailNone).
 package asmgen
