@@ -29,9 +29,9 @@ activation-free block into one dense convolution, verify the merge, time
 base and shrunk model side by side (p50, batch 1, 1 thread), print the
 final table and write report.html into the run directory.
 
-It trains on 12000 images (base 5 epochs, search 1, fine-tune 2): 4m09s on
-a fresh machine with 2 shared AMD EPYC Zen 4 cores (AVX-512), longer on a
-loaded machine. Expect a base near 84% top-1 on 2000 test images,
+It trains on 12000 images (base 5 epochs, search 1, fine-tune 2): 3m29s on
+a fresh machine with 2 shared AMD EPYC Zen 4 cores (AVX-512; 3m05s with the
+AVX2 kernels), up to 9 minutes when other jobs load the cores. Expect a base near 84% top-1 on 2000 test images,
 activations removed in about 11 of 17 blocks, and the shrunk model about 4
 points below the base and about 1.4x faster. It is a demo, not the headline run
 (dshrink shrink --config configs/shrink-fmnist.yaml).
