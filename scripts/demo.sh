@@ -2,7 +2,7 @@
 # The README's first command: installs what dshrink needs (setup.sh: Go
 # modules, the Fashion-MNIST dataset, ...), builds dshrink and runs the demo
 # with its embedded default configuration (configs/demo.yaml): the whole
-# DepthShrinker method on Fashion-MNIST in about 4 minutes on 2 cores,
+# DepthShrinker method on Fashion-MNIST in 2-4 minutes on 2 cores,
 # ending in runs/demo/report.html.
 #
 #   ./scripts/demo.sh                 # the demo, into runs/demo
