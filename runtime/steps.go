@@ -87,10 +87,8 @@ type convStep struct {
 	pix            int
 	oh, ow         int
 	// staged: the whole image of a block is computed as one pixel run into
-	// per-thread scratch, then copied into the haloed output (stageH rows
-	// of stageW pixels).
-	staged         bool
-	stageH, stageW int
+	// per-thread scratch, then copied row by row into the haloed output.
+	staged bool
 	// per-call state (one image or one flat batch in flight at a time)
 	curSlot, curW int
 }
@@ -130,7 +128,7 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 		s.oh, s.ow = 1, out.h*out.w
 	case staged:
 		// Same, through scratch, for an output with a halo.
-		s.staged, s.stageH, s.stageW = true, out.h, out.w
+		s.staged = true
 		s.oh, s.ow = 1, out.h*out.w
 	}
 	khw := a.KH * a.KW
@@ -209,7 +207,7 @@ func (s *convStep) scratchFloats() int {
 	if !s.staged {
 		return 0
 	}
-	return s.stageH * s.stageW * blk
+	return s.out.h * s.out.w * blk
 }
 
 func (s *convStep) execImg(slot, img int, par bool) {
@@ -291,14 +289,14 @@ func (s *convStep) rows(img, w, lo, hi int) {
 func (s *convStep) stagedBlock(a *nchwc.Args, img, kb int) {
 	p := s.p
 	k := p.claimScratch()
-	scr := p.scratch[k*p.scratchPer:][:s.stageH*s.stageW*blk]
+	scr := p.scratch[k*p.scratchPer:][:s.scratchFloats()]
 	a.Out = unsafe.Pointer(&scr[0])
 	nchwc.Conv(a, s.pix, len(scr)/blk)
 	if s.post != "" {
 		applyAct(scr, s.post)
 	}
-	row := s.stageW * blk
-	for y := 0; y < s.stageH; y++ {
+	row := s.out.w * blk
+	for y := 0; y < s.out.h; y++ {
 		copy(p.arena[interior(s.out, img, kb, y, 0):][:row], scr[y*row:])
 	}
 	p.releaseScratch(k)
