@@ -125,61 +125,60 @@ func pixIndex(tab []int, pix int) int {
 func Conv(a *Args, pix, n int) {
 	f := active()
 	if f == generic {
-		for n > 0 {
-			r := min(n, MaxR)
-			convGo(a, pix, r)
-			if n -= r; n > 0 {
-				advance(a, pix, r)
-			}
-		}
+		runs(a, f, kindConv, 0, pix, n, MaxR)
 		return
 	}
 	pi, maxR := pixIndex(f.pix, pix), f.convMaxR
 	if pi < 0 {
 		pi, maxR = 0, 1 // index 0 with one pixel ignores the stride
 	}
-	for n > 0 {
-		r := part(n, maxR)
-		callConv(f, pi, r, a)
-		if n -= r; n > 0 { // never form a pointer past the tensor's end
-			advance(a, pix, r)
-		}
-	}
+	runs(a, f, kindConv, pi, pix, n, maxR)
 }
 
 // DW is Conv for the depthwise kernel.
 func DW(a *Args, pix, n int) {
 	f := active()
 	if f == generic {
-		for n > 0 {
-			r := min(n, MaxR)
-			dwGo(a, pix, r)
-			if n -= r; n > 0 {
-				advance(a, pix, r)
-			}
-		}
+		runs(a, f, kindDW, 0, pix, n, MaxR)
 		return
 	}
 	pi := pixIndex(f.dwPix, pix)
-	k := a.KW
-	if pi >= 0 && a.KW == a.KH && (k == 3 || k == 5) && a.KWStep == BlockBytes {
-		s, maxR := pix/BlockBytes, f.reuseMaxR(k)
-		for n > 0 {
-			r := part(n, maxR)
-			callDWReuse(f, k, s, r, a)
-			if n -= r; n > 0 {
-				advance(a, pix, r)
-			}
-		}
+	if k := a.KW; pi >= 0 && a.KW == a.KH && (k == 3 || k == 5) && a.KWStep == BlockBytes {
+		runs(a, f, kindDWReuse, k, pix, n, f.reuseMaxR(k))
 		return
 	}
 	maxR := f.dwMaxR
 	if pi < 0 {
 		pi, maxR = 0, 1
 	}
+	runs(a, f, kindDW, pi, pix, n, maxR)
+}
+
+// Kernel kinds of runs.
+const (
+	kindConv    = iota // dense; sel is the pixel-stride index
+	kindDW             // depthwise; sel is the pixel-stride index
+	kindDWReuse        // row-reuse depthwise; sel is the kernel size
+)
+
+// runs computes n output pixels with kernel kind of family f in balanced
+// calls of at most maxR pixels, advancing a's pointers between calls (never
+// past the tensor's end). The calls are direct, so a does not escape.
+func runs(a *Args, f *family, kind, sel, pix, n, maxR int) {
 	for n > 0 {
 		r := part(n, maxR)
-		callDW(f, pi, r, a)
+		switch {
+		case f == generic && kind == kindConv:
+			convGo(a, pix, r)
+		case f == generic:
+			dwGo(a, pix, r)
+		case kind == kindConv:
+			callConv(f, sel, r, a)
+		case kind == kindDW:
+			callDW(f, sel, r, a)
+		default:
+			callDWReuse(f, sel, pix/BlockBytes, r, a)
+		}
 		if n -= r; n > 0 {
 			advance(a, pix, r)
 		}
