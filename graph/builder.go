@@ -83,6 +83,45 @@ func (b *Builder) Linear(name, x string, in, out int, bias bool) string {
 	return b.add(&Node{Name: name, Op: OpLinear, Inputs: []string{x}, Linear: &LinearAttr{In: in, Out: out, Bias: bias}}, ps, order)
 }
 
+// MaxPool adds a max pooling with a square window k, stride and symmetric
+// padding pad.
+func (b *Builder) MaxPool(name, x string, k, stride, pad int) string {
+	a := &PoolAttr{KH: k, KW: k, StrideH: stride, StrideW: stride, Pads: [4]int{pad, pad, pad, pad}}
+	return b.add(&Node{Name: name, Op: OpMaxPool, Inputs: []string{x}, Pool: a}, nil, nil)
+}
+
+// AvgPool adds an average pooling with a square window k, stride and
+// symmetric padding pad; countPad divides by the whole window.
+func (b *Builder) AvgPool(name, x string, k, stride, pad int, countPad bool) string {
+	a := &PoolAttr{KH: k, KW: k, StrideH: stride, StrideW: stride, Pads: [4]int{pad, pad, pad, pad}, CountIncludePad: countPad}
+	return b.add(&Node{Name: name, Op: OpAvgPool, Inputs: []string{x}, Pool: a}, nil, nil)
+}
+
+// Mul adds x * gate, gate of x's shape or [N, C, 1, 1].
+func (b *Builder) Mul(name, x, gate string) string {
+	return b.add(&Node{Name: name, Op: OpMul, Inputs: []string{x, gate}}, nil, nil)
+}
+
+// Concat adds a concatenation along the channels.
+func (b *Builder) Concat(name string, xs ...string) string {
+	return b.add(&Node{Name: name, Op: OpConcat, Inputs: append([]string(nil), xs...)}, nil, nil)
+}
+
+// Slice adds a selection of the channels [start, end).
+func (b *Builder) Slice(name, x string, start, end int) string {
+	return b.add(&Node{Name: name, Op: OpSlice, Inputs: []string{x}, Slice: &SliceAttr{Start: start, End: end}}, nil, nil)
+}
+
+// Shuffle adds a channel shuffle in groups.
+func (b *Builder) Shuffle(name, x string, groups int) string {
+	return b.add(&Node{Name: name, Op: OpShuffle, Inputs: []string{x}, Shuffle: &ShuffleAttr{Groups: groups}}, nil, nil)
+}
+
+// Softmax adds a softmax over the features of [N, F].
+func (b *Builder) Softmax(name, x string) string {
+	return b.add(&Node{Name: name, Op: OpSoftmax, Inputs: []string{x}}, nil, nil)
+}
+
 // Finish sets the output and validates the graph.
 func (b *Builder) Finish(out string) (*Graph, error) {
 	b.G.Output = out

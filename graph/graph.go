@@ -18,15 +18,32 @@ type Op string
 
 // The operations of the IR. Every tensor is NCHW (or [N, F] after Flatten).
 const (
-	OpConv          Op = "Conv"          // inputs: x; params: weight [K, C/groups, kh, kw], bias [K] (optional), bias_map [K, Ho, Wo] (optional)
-	OpBatchNorm     Op = "BatchNorm"     // inputs: x; params: weight, bias, running_mean, running_var (each [C])
-	OpAct           Op = "Act"           // inputs: x; element-wise activation
-	OpAdd           Op = "Add"           // inputs: a, b of the same shape
-	OpGlobalAvgPool Op = "GlobalAvgPool" // inputs: x [N,C,H,W] -> [N,C,1,1]
-	OpFlatten       Op = "Flatten"       // inputs: x [N,...] -> [N, prod(...)]
-	OpLinear        Op = "Linear"        // inputs: x [N,In]; params: weight [Out, In], bias [Out] (optional)
-	OpDropout       Op = "Dropout"       // inputs: x; identity at inference
-	OpPad           Op = "Pad"           // inputs: x; zero padding of H and W
+	OpConv          Op = "Conv"           // inputs: x; params: weight [K, C/groups, kh, kw], bias [K] (optional), bias_map [K, Ho, Wo] (optional)
+	OpBatchNorm     Op = "BatchNorm"      // inputs: x; params: weight, bias, running_mean, running_var (each [C])
+	OpAct           Op = "Act"            // inputs: x; element-wise activation
+	OpAdd           Op = "Add"            // inputs: a, b of the same shape
+	OpGlobalAvgPool Op = "GlobalAvgPool"  // inputs: x [N,C,H,W] -> [N,C,1,1]
+	OpFlatten       Op = "Flatten"        // inputs: x [N,...] -> [N, prod(...)]
+	OpLinear        Op = "Linear"         // inputs: x [N,In]; params: weight [Out, In], bias [Out] (optional)
+	OpDropout       Op = "Dropout"        // inputs: x; identity at inference
+	OpPad           Op = "Pad"            // inputs: x; zero padding of H and W
+	OpMaxPool       Op = "MaxPool"        // inputs: x; Pool attributes; padding never wins the max
+	OpAvgPool       Op = "AvgPool"        // inputs: x; Pool attributes; Pool.CountIncludePad chooses the divisor
+	OpMul           Op = "Mul"            // inputs: x [N,C,H,W], gate of the same shape or [N,C,1,1] (broadcast over H, W): squeeze-and-excitation's scale
+	OpConcat        Op = "Concat"         // inputs: x1..xk [N,Ci,H,W] -> [N, sum Ci, H, W] (channel axis)
+	OpSlice         Op = "Slice"          // inputs: x; channels [Slice.Start, Slice.End) -> [N, End-Start, H, W]
+	OpShuffle       Op = "ChannelShuffle" // inputs: x [N,C,H,W]; Shuffle.Groups g: output channel j*g+i is input channel i*(C/g)+j
+	OpSoftmax       Op = "Softmax"        // inputs: x [N,F]; softmax over F (only where it ends a graph)
+)
+
+// Block kinds (Block.Kind). Importers and builders annotate blocks with them;
+// merge and the planner decide from them what a block's chain is.
+const (
+	BlockInvertedResidual   = "inverted_residual"    // [1x1 expand], depthwise kxk, 1x1 project, optional residual (MobileNetV2, MNASNet)
+	BlockInvertedResidualSE = "inverted_residual_se" // the same with squeeze-and-excitation between depthwise and project (MobileNetV3, EfficientNet)
+	BlockBasic              = "basic"                // kxk conv, act, kxk conv, residual (ResNet basic block)
+	BlockBottleneck         = "bottleneck"           // 1x1, (grouped) kxk, 1x1, residual (ResNet bottleneck, RegNet X)
+	BlockShuffleBranch      = "shuffle_branch"       // ShuffleNetV2 branch: 1x1, depthwise kxk, 1x1 (concatenated, then shuffled)
 )
 
 // ActKind names an element-wise activation.
@@ -38,7 +55,9 @@ const (
 	ActReLU        ActKind = "relu"
 	ActReLU6       ActKind = "relu6"
 	ActHardSwish   ActKind = "hardswish"
-	ActHardSigmoid ActKind = "hardsigmoid"
+	ActHardSigmoid ActKind = "hardsigmoid" // relu6(x+3)/6
+	ActSigmoid     ActKind = "sigmoid"     // 1/(1+exp(-x))
+	ActSiLU        ActKind = "silu"        // x*sigmoid(x) (Swish)
 )
 
 // Node is one operation. Exactly the attribute struct matching Op is set.
@@ -55,6 +74,9 @@ type Node struct {
 	Linear  *LinearAttr  `json:"linear,omitempty"`
 	Dropout *DropoutAttr `json:"dropout,omitempty"`
 	Pad     *PadAttr     `json:"pad,omitempty"`
+	Pool    *PoolAttr    `json:"pool,omitempty"`
+	Slice   *SliceAttr   `json:"slice,omitempty"`
+	Shuffle *ShuffleAttr `json:"shuffle,omitempty"`
 }
 
 // ConvAttr describes a 2-D convolution (dilation 1).
@@ -102,10 +124,37 @@ type PadAttr struct {
 	Pads [4]int `json:"pads"` // top, left, bottom, right
 }
 
+// PoolAttr describes a 2-D max or average pooling window (dilation 1).
+// With CeilMode the output size rounds up, as PyTorch's ceil_mode does (a
+// window must still start inside the input or its leading padding).
+type PoolAttr struct {
+	KH              int    `json:"kernel_h"`
+	KW              int    `json:"kernel_w"`
+	StrideH         int    `json:"stride_h"`
+	StrideW         int    `json:"stride_w"`
+	Pads            [4]int `json:"pads"` // top, left, bottom, right
+	CeilMode        bool   `json:"ceil_mode,omitempty"`
+	CountIncludePad bool   `json:"count_include_pad,omitempty"` // AvgPool: divide by the whole window, padding included
+}
+
+// SliceAttr selects the channels [Start, End) of its input.
+type SliceAttr struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+// ShuffleAttr describes ShuffleNet's channel shuffle: view the channels as
+// [Groups, C/Groups], transpose to [C/Groups, Groups], flatten.
+type ShuffleAttr struct {
+	Groups int `json:"groups"`
+}
+
 // Block annotates a structural block (e.g. a MobileNetV2 inverted residual).
 type Block struct {
 	Name     string `json:"name"`
-	Kind     string `json:"kind"` // "inverted_residual"
+	Kind     string `json:"kind"`             // one of the Block* kinds
+	Groups   int    `json:"groups,omitempty"` // groups of the block's middle kxk conv when neither 1 nor depthwise (RegNet)
+	SE       bool   `json:"se,omitempty"`     // squeeze-and-excitation inside the block (its projection chain is not linear)
 	InC      int    `json:"in_channels"`
 	OutC     int    `json:"out_channels"`
 	Hidden   int    `json:"hidden_channels"`
@@ -272,6 +321,18 @@ func (n *Node) clone() *Node {
 	if n.Pad != nil {
 		v := *n.Pad
 		c.Pad = &v
+	}
+	if n.Pool != nil {
+		v := *n.Pool
+		c.Pool = &v
+	}
+	if n.Slice != nil {
+		v := *n.Slice
+		c.Slice = &v
+	}
+	if n.Shuffle != nil {
+		v := *n.Shuffle
+		c.Shuffle = &v
 	}
 	return &c
 }

@@ -214,12 +214,19 @@ func (g *Graph) Validate() error {
 }
 
 func nodeShape(n *Node, ins [][]int) ([]int, error) {
-	wantInputs := 1
-	if n.Op == OpAdd {
-		wantInputs = 2
-	}
-	if len(ins) != wantInputs {
-		return nil, fmt.Errorf("%d inputs, want %d", len(ins), wantInputs)
+	switch n.Op {
+	case OpAdd, OpMul:
+		if len(ins) != 2 {
+			return nil, fmt.Errorf("%d inputs, want 2", len(ins))
+		}
+	case OpConcat:
+		if len(ins) < 1 {
+			return nil, errors.New("Concat without inputs")
+		}
+	default:
+		if len(ins) != 1 {
+			return nil, fmt.Errorf("%d inputs, want 1", len(ins))
+		}
 	}
 	x := ins[0]
 	need4 := func() error {
@@ -278,7 +285,7 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 			return nil, errors.New("Act without attributes")
 		}
 		switch n.Act.Kind {
-		case ActIdentity, ActReLU, ActReLU6, ActHardSwish, ActHardSigmoid:
+		case ActIdentity, ActReLU, ActReLU6, ActHardSwish, ActHardSigmoid, ActSigmoid, ActSiLU:
 		default:
 			return nil, fmt.Errorf("unknown activation %q", n.Act.Kind)
 		}
@@ -323,8 +330,97 @@ func nodeShape(n *Node, ins [][]int) ([]int, error) {
 			return nil, fmt.Errorf("padding %v out of range [0, %d]", p, MaxDim)
 		}
 		return []int{x[0], x[1], x[2] + p[0] + p[2], x[3] + p[1] + p[3]}, nil
+	case OpMaxPool, OpAvgPool:
+		a := n.Pool
+		if a == nil {
+			return nil, fmt.Errorf("%s without pool attributes", n.Op)
+		}
+		if err := need4(); err != nil {
+			return nil, err
+		}
+		if !inRange(1, a.KH, a.KW, a.StrideH, a.StrideW) || !inRange(0, a.Pads[:]...) {
+			return nil, fmt.Errorf("invalid pool attributes %+v (kernel and stride in [1, %d], pads in [0, %d])", *a, MaxDim, MaxDim)
+		}
+		if a.Pads[0] >= a.KH || a.Pads[2] >= a.KH || a.Pads[1] >= a.KW || a.Pads[3] >= a.KW {
+			return nil, fmt.Errorf("pool padding %v must be smaller than the window %dx%d", a.Pads, a.KH, a.KW)
+		}
+		ho := PoolOut(x[2], a.KH, a.StrideH, a.Pads[0], a.Pads[2], a.CeilMode)
+		wo := PoolOut(x[3], a.KW, a.StrideW, a.Pads[1], a.Pads[3], a.CeilMode)
+		if ho < 1 || wo < 1 {
+			return nil, fmt.Errorf("input %dx%d is too small for pool window %dx%d with pads %v", x[2], x[3], a.KH, a.KW, a.Pads)
+		}
+		return []int{x[0], x[1], ho, wo}, nil
+	case OpMul:
+		g := ins[1]
+		if err := need4(); err != nil {
+			return nil, err
+		}
+		if len(g) != 4 || g[0] != x[0] || g[1] != x[1] || !(g[2] == x[2] && g[3] == x[3] || g[2] == 1 && g[3] == 1) {
+			return nil, fmt.Errorf("Mul of shapes %v and %v, want the second equal to the first or [N, C, 1, 1]", x, g)
+		}
+		return clone(x), nil
+	case OpConcat:
+		if err := need4(); err != nil {
+			return nil, err
+		}
+		c := 0
+		for i, s := range ins {
+			if len(s) != 4 || s[0] != x[0] || s[2] != x[2] || s[3] != x[3] {
+				return nil, fmt.Errorf("Concat input %d has shape %v, want [%d, C, %d, %d]", i, s, x[0], x[2], x[3])
+			}
+			c += s[1]
+		}
+		if c > MaxDim {
+			return nil, fmt.Errorf("Concat gives %d channels, more than %d", c, MaxDim)
+		}
+		return []int{x[0], c, x[2], x[3]}, nil
+	case OpSlice:
+		if n.Slice == nil {
+			return nil, errors.New("Slice without attributes")
+		}
+		if err := need4(); err != nil {
+			return nil, err
+		}
+		if n.Slice.Start < 0 || n.Slice.End > x[1] || n.Slice.Start >= n.Slice.End {
+			return nil, fmt.Errorf("Slice of channels [%d, %d) of %d, want 0 <= start < end <= channels", n.Slice.Start, n.Slice.End, x[1])
+		}
+		return []int{x[0], n.Slice.End - n.Slice.Start, x[2], x[3]}, nil
+	case OpShuffle:
+		if n.Shuffle == nil {
+			return nil, errors.New("ChannelShuffle without attributes")
+		}
+		if err := need4(); err != nil {
+			return nil, err
+		}
+		if g := n.Shuffle.Groups; g < 1 || x[1]%g != 0 {
+			return nil, fmt.Errorf("ChannelShuffle of %d channels in %d groups, want groups >= 1 dividing the channels", x[1], g)
+		}
+		return clone(x), nil
+	case OpSoftmax:
+		if len(x) != 2 {
+			return nil, fmt.Errorf("input shape %v, want [N, F]", x)
+		}
+		return clone(x), nil
 	}
 	return nil, fmt.Errorf("unknown op %q", n.Op)
+}
+
+// PoolOut is the output size of a pooling window along one axis, with
+// PyTorch's rule for ceil mode (the last window must start inside the input
+// or its leading padding).
+func PoolOut(in, k, stride, padLo, padHi int, ceil bool) int {
+	span := in + padLo + padHi - k
+	if span < 0 {
+		return 0
+	}
+	if !ceil {
+		return span/stride + 1
+	}
+	o := (span+stride-1)/stride + 1
+	if (o-1)*stride >= in+padLo {
+		o--
+	}
+	return o
 }
 
 func clone(s []int) []int { return append([]int(nil), s...) }
