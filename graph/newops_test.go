@@ -72,7 +72,7 @@ func TestPoolOutCeil(t *testing.T) {
 		{112, 3, 2, 0, 0, true, 56},
 		{113, 3, 2, 0, 0, false, 56},
 		{6, 3, 2, 0, 0, true, 3}, // windows start at 0, 2, 4 (4 < 6)
-		{5, 2, 2, 1, 1, true, 4}, // starts at 0,2,4,6? 6 >= 5+1: dropped -> 3+1 computed then trimmed
+		{5, 2, 2, 1, 1, true, 3}, // a 4th window would start at 6, past the input and its leading pad
 	}
 	for _, c := range cases {
 		if got := PoolOut(c.in, c.k, c.s, c.lo, c.hi, c.ceil); got != c.want {
