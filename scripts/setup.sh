@@ -5,7 +5,9 @@
 # onnxruntime-node, used only as a reference by tests and benchmarks).
 # Idempotent: each step is skipped when already done, so rerunning it is cheap.
 # With --tests (test.sh) it also installs qemu-user-static, which runs the
-# arm64 test binaries of the kernel layer on this x86 machine.
+# arm64 test binaries of the kernel layer on this x86 machine, and Debian's
+# PyTorch and torchvision (python3-torch, python3-torchvision), which generate
+# the torchvision ONNX exports of the bring-your-own-model test matrix.
 #
 # Every probe runs from a neutral directory (/): run from the repository root,
 # `python3 -c 'import onnx'` would import the repository's own onnx/ folder as
@@ -25,6 +27,9 @@ for_tests=false
 if $for_tests && [ "$(uname -m)" = x86_64 ]; then
   probe command -v qemu-aarch64-static || need_apt+=(qemu-user-static)
 fi
+if $for_tests; then
+  probe /usr/bin/python3 -c 'import torch, torchvision' || need_apt+=(python3-torch python3-torchvision)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -36,6 +41,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     probe /usr/bin/python3 -c 'import onnx, onnx.checker' || { echo "setup: /usr/bin/python3 still cannot import onnx" >&2; exit 1; }
     if $for_tests && [ "$(uname -m)" = x86_64 ]; then
       probe command -v qemu-aarch64-static || { echo "setup: qemu-user-static installed no qemu-aarch64-static" >&2; exit 1; }
+    fi
+    if $for_tests; then
+      probe /usr/bin/python3 -c 'import torch, torchvision' || { echo "setup: /usr/bin/python3 still cannot import torch and torchvision" >&2; exit 1; }
     fi
   else
     echo "setup: not root, cannot install ${need_apt[*]}; tests that need them will skip" >&2
