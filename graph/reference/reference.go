@@ -1,6 +1,17 @@
 // Package reference evaluates a graph in eval mode with plain float64 loops.
 // It is slow and deliberately simple: it is the yardstick that the fast
 // executor, the runtime, the merger and the ONNX importer are tested against.
+//
+// Every IR op is covered, with PyTorch's eval-mode semantics: convolutions
+// of any group count; MaxPool and AvgPool with asymmetric padding and ceil
+// mode (a ceil-mode window may hang over the trailing padding; the maximum
+// ignores padding, takes the first maximum and propagates NaN; the average
+// divides by the in-bounds cells, or with CountIncludePad by the window
+// clipped to the input plus its padding, see PoolWindow); Mul with a gate of
+// the same shape or [N, C, 1, 1]; Concat and Slice along the channels;
+// ChannelShuffle (output channel j*g+i is input channel i*(C/g)+j);
+// Softmax over the features of [N, F] (max-shifted); and the activations
+// identity, relu, relu6, hardswish, hardsigmoid, sigmoid and silu.
 package reference
 
 import (
@@ -107,6 +118,66 @@ func Forward(g *graph.Graph, x []float32, n int) (map[string][]float64, map[stri
 					}
 				}
 			}
+		case graph.OpMaxPool:
+			pool(nd.Pool, true, a, xs, out, os)
+		case graph.OpAvgPool:
+			pool(nd.Pool, false, a, xs, out, os)
+		case graph.OpMul:
+			b := vals[nd.Inputs[1]]
+			hw := xs[2] * xs[3]
+			for i := range out {
+				if len(b) != len(a) {
+					out[i] = a[i] * b[i/hw] // [N, C, 1, 1] gate: one value per image and channel
+				} else {
+					out[i] = a[i] * b[i]
+				}
+			}
+		case graph.OpConcat:
+			hw := xs[2] * xs[3]
+			off := 0 // channel offset of the current input in the output
+			for _, v := range nd.Inputs {
+				b, bs := vals[v], shapes[v]
+				for s := 0; s < n; s++ {
+					for c := 0; c < bs[1]; c++ {
+						copy(out[(s*os[1]+off+c)*hw:][:hw], b[(s*bs[1]+c)*hw:][:hw])
+					}
+				}
+				off += bs[1]
+			}
+		case graph.OpSlice:
+			hw := xs[2] * xs[3]
+			for s := 0; s < n; s++ {
+				for c := 0; c < os[1]; c++ {
+					copy(out[(s*os[1]+c)*hw:][:hw], a[(s*xs[1]+nd.Slice.Start+c)*hw:][:hw])
+				}
+			}
+		case graph.OpShuffle:
+			hw, ch, gr := xs[2]*xs[3], xs[1], nd.Shuffle.Groups
+			per := ch / gr
+			for s := 0; s < n; s++ {
+				for i := 0; i < gr; i++ {
+					for j := 0; j < per; j++ {
+						copy(out[(s*ch+j*gr+i)*hw:][:hw], a[(s*ch+i*per+j)*hw:][:hw])
+					}
+				}
+			}
+		case graph.OpSoftmax:
+			f := xs[1]
+			for s := 0; s < n; s++ {
+				row, dst := a[s*f:(s+1)*f], out[s*f:(s+1)*f]
+				m := math.Inf(-1)
+				for _, v := range row {
+					m = math.Max(m, v)
+				}
+				sum := 0.0
+				for i, v := range row {
+					dst[i] = math.Exp(v - m)
+					sum += dst[i]
+				}
+				for i := range dst {
+					dst[i] /= sum
+				}
+			}
 		default:
 			return nil, nil, fmt.Errorf("reference: node %s: op %s not supported", nd.Name, nd.Op)
 		}
@@ -126,8 +197,70 @@ func Act(k graph.ActKind, x float64) float64 {
 		return x * math.Min(math.Max(x+3, 0), 6) / 6
 	case graph.ActHardSigmoid:
 		return math.Min(math.Max(x+3, 0), 6) / 6
+	case graph.ActSigmoid:
+		return 1 / (1 + math.Exp(-x))
+	case graph.ActSiLU:
+		return x / (1 + math.Exp(-x))
 	}
 	return x
+}
+
+// PoolWindow returns the window of output position o along one axis of
+// length in, as PyTorch computes it: the input cells [lo, hi) it reads
+// (clipped to the input) and, for average pooling with count_include_pad,
+// the divisor span (the window clipped to the input plus its padding only,
+// so a ceil-mode window that hangs over the trailing padding counts less).
+func PoolWindow(o, in, k, stride, padLo, padHi int) (lo, hi, span int) {
+	start := o*stride - padLo
+	end := min(start+k, in+padHi)
+	span = end - start
+	return max(start, 0), min(end, in), span
+}
+
+// pool runs a max (isMax) or average pooling with PyTorch's semantics:
+// padding never wins the max (the first maximum in row-major window order
+// wins, NaN propagates), and the average divides by the in-bounds cells, or
+// with CountIncludePad by the window clipped to the input plus its padding.
+func pool(a *graph.PoolAttr, isMax bool, x []float64, xs []int, y []float64, ys []int) {
+	h, w, ho, wo := xs[2], xs[3], ys[2], ys[3]
+	for s := 0; s < xs[0]*xs[1]; s++ {
+		plane := x[s*h*w : (s+1)*h*w]
+		for oy := 0; oy < ho; oy++ {
+			y0, y1, sh := PoolWindow(oy, h, a.KH, a.StrideH, a.Pads[0], a.Pads[2])
+			for ox := 0; ox < wo; ox++ {
+				x0, x1, sw := PoolWindow(ox, w, a.KW, a.StrideW, a.Pads[1], a.Pads[3])
+				var r float64
+				if isMax {
+					r = math.Inf(-1)
+				window:
+					for iy := y0; iy < y1; iy++ {
+						for ix := x0; ix < x1; ix++ {
+							v := plane[iy*w+ix]
+							if math.IsNaN(v) {
+								r = v // NaN wins, as in PyTorch
+								break window
+							}
+							if v > r {
+								r = v
+							}
+						}
+					}
+				} else {
+					for iy := y0; iy < y1; iy++ {
+						for ix := x0; ix < x1; ix++ {
+							r += plane[iy*w+ix]
+						}
+					}
+					div := (y1 - y0) * (x1 - x0)
+					if a.CountIncludePad {
+						div = sh * sw
+					}
+					r /= float64(div)
+				}
+				y[(s*ho+oy)*wo+ox] = r
+			}
+		}
+	}
 }
 
 func conv(c *graph.ConvAttr, x []float64, xs []int, w []float64, y []float64, ys []int) {
