@@ -28,6 +28,30 @@ type Problem struct {
 	// Importance[i] is the value of keeping block i's activations (for
 	// example the held-out loss increase when they are removed).
 	Importance []float64
+	// Prune, when not empty (len n), allows layer pruning (LayerMerge,
+	// ICML 2024): Prune[i] is the importance lost when block i is pruned
+	// (removed whole, the identity kept; on the scale of Importance, e.g.
+	// the held-out loss increase with the block as the identity), +Inf for
+	// a block that cannot be pruned. A pruned block costs no latency and
+	// contributes Importance[i] - Prune[i] to the objective, so that the
+	// objective stays "importance kept" = sum of Importance minus the
+	// importance lost by every removed activation and pruned block. A pruned
+	// block ends the merged runs around it (a run never spans it).
+	Prune []float64
+}
+
+// Prunable reports whether block i may be pruned.
+func (p *Problem) Prunable(i int) bool {
+	return i < len(p.Prune) && !math.IsInf(p.Prune[i], 1)
+}
+
+// value returns the objective's contribution of block i kept (pruned false)
+// or pruned.
+func (p *Problem) value(i int, pruned bool) float64 {
+	if pruned {
+		return p.Importance[i] - p.Prune[i]
+	}
+	return p.Importance[i]
 }
 
 // Validate checks the problem's dimensions and values.
@@ -38,6 +62,14 @@ func (p *Problem) Validate() error {
 	}
 	if len(p.Importance) != n || len(p.Merge) != n {
 		return fmt.Errorf("latency: problem with %d blocks, %d importances and %d merge rows", n, len(p.Importance), len(p.Merge))
+	}
+	if len(p.Prune) != 0 && len(p.Prune) != n {
+		return fmt.Errorf("latency: problem with %d blocks and %d pruning importances", n, len(p.Prune))
+	}
+	for i, v := range p.Prune {
+		if math.IsNaN(v) || math.IsInf(v, -1) {
+			return fmt.Errorf("latency: block %d: pruning importance %g (want a number, or +Inf for a block that cannot be pruned)", i, v)
+		}
 	}
 	bad := func(v float64) bool { return math.IsNaN(v) || v < 0 }
 	if bad(p.Fixed) || math.IsInf(p.Fixed, 0) {
@@ -122,12 +154,16 @@ func (s *Split) Segments(i, j int) [][2]int {
 type Solution struct {
 	// Keep[i] says whether block i keeps its activations.
 	Keep []bool `json:"keep"`
+	// Pruned[i] says block i is pruned (removed whole; Keep[i] is false).
+	// Empty when nothing is pruned.
+	Pruned []bool `json:"pruned,omitempty"`
 	// Segments are the merged segments [start, end) of the removed blocks.
 	Segments [][2]int `json:"segments"`
 	// LatencyMs is the predicted latency: fixed parts, kept blocks and merged
 	// segments from the table (exact sum, not discretised).
 	LatencyMs float64 `json:"latency_ms"`
-	// Importance is the summed importance of the kept blocks.
+	// Importance is the summed importance of the kept blocks (plus
+	// Importance - Prune of every pruned block).
 	Importance float64 `json:"importance"`
 	// BudgetMs is the budget the solution was planned for.
 	BudgetMs float64 `json:"budget_ms"`
@@ -136,10 +172,27 @@ type Solution struct {
 // Evaluate returns the predicted latency and kept importance of keep with
 // the best split of every removed run (+Inf latency when a run has none).
 func (p *Problem) Evaluate(keep []bool, s *Split) (lat, imp float64, segs [][2]int) {
+	return p.EvaluatePruned(keep, nil, s)
+}
+
+// EvaluatePruned is Evaluate with the blocks in pruned (nil: none) removed
+// whole: they cost nothing, end the merged runs around them, and count
+// Importance - Prune (+Inf latency for a block that cannot be pruned).
+func (p *Problem) EvaluatePruned(keep, pruned []bool, s *Split) (lat, imp float64, segs [][2]int) {
 	n := len(p.Keep)
 	lat = p.Fixed
+	isPruned := func(i int) bool { return i < len(pruned) && pruned[i] }
 	i := 0
 	for i < n {
+		if isPruned(i) {
+			if !p.Prunable(i) {
+				lat = math.Inf(1)
+			} else {
+				imp += p.value(i, true)
+			}
+			i++
+			continue
+		}
 		if keep[i] {
 			lat += p.Keep[i]
 			imp += p.Importance[i]
@@ -147,7 +200,7 @@ func (p *Problem) Evaluate(keep []bool, s *Split) (lat, imp float64, segs [][2]i
 			continue
 		}
 		j := i
-		for j < n && !keep[j] {
+		for j < n && !keep[j] && !isPruned(j) {
 			j++
 		}
 		lat += s.Ms[i][j]
@@ -205,9 +258,12 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 	}
 	negInf := math.Inf(-1)
 	// f[i][t]: best importance with blocks [0, i) decided, block i-1 kept
-	// (or i = 0), t buckets used.
+	// or pruned (or i = 0), t buckets used.
 	f := make([][]float64, n+1)
-	type back struct{ i, t int }
+	type back struct {
+		i, t   int
+		pruned bool // block i-1 (of the state this points from) is pruned, not kept
+	}
 	par := make([][]back, n+1)
 	for i := range f {
 		f[i] = make([]float64, B+1)
@@ -235,14 +291,19 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 				if rc < 0 {
 					continue
 				}
-				tt := t + rc + keepC[k]
-				if tt > B {
-					continue
+				if tt := t + rc + keepC[k]; tt <= B {
+					if nv := v + p.Importance[k]; nv > f[k+1][tt] {
+						f[k+1][tt] = nv
+						par[k+1][tt] = back{i, t, false}
+					}
 				}
-				nv := v + p.Importance[k]
-				if nv > f[k+1][tt] {
-					f[k+1][tt] = nv
-					par[k+1][tt] = back{i, t}
+				if p.Prunable(k) {
+					if tt := t + rc; tt <= B {
+						if nv := v + p.value(k, true); nv > f[k+1][tt] {
+							f[k+1][tt] = nv
+							par[k+1][tt] = back{i, t, true}
+						}
+					}
 				}
 			}
 		}
@@ -253,27 +314,40 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 		return nil, fmt.Errorf("latency: %w: budget %.3f ms, the fastest plan in the table is predicted at %.3f ms", ErrInfeasible, budgetMs, p.minLatency(s, minLat))
 	}
 	keep := make([]bool, n)
-	// Recover the kept blocks: walk back from the state that ended.
+	pruned := make([]bool, n)
+	anyPruned := false
+	// Recover the kept and pruned blocks: walk back from the state that ended.
 	i := bestI
 	t := bestT - runC[bestI][n]
 	for i > 0 {
-		keep[i-1] = true
 		b := par[i][t]
+		if b.pruned {
+			pruned[i-1], anyPruned = true, true
+		} else {
+			keep[i-1] = true
+		}
 		i, t = b.i, b.t
 	}
-	lat, imp, segs := p.Evaluate(keep, s)
-	return &Solution{Keep: keep, Segments: segs, LatencyMs: lat, Importance: imp, BudgetMs: budgetMs}, nil
+	if !anyPruned {
+		pruned = nil
+	}
+	lat, imp, segs := p.EvaluatePruned(keep, pruned, s)
+	return &Solution{Keep: keep, Pruned: pruned, Segments: segs, LatencyMs: lat, Importance: imp, BudgetMs: budgetMs}, nil
 }
 
 // minLatency returns the smallest predicted latency of any plan (every
-// block kept or removed, whichever is faster, by a simple DP).
+// block kept, removed or pruned, whichever is faster, by a simple DP).
 func (p *Problem) minLatency(s *Split, fallback float64) float64 {
 	n := len(p.Keep)
-	best := make([]float64, n+1) // best[i]: fastest for blocks [i, n) given block i-1 kept or i = 0
+	best := make([]float64, n+1) // best[i]: fastest for blocks [i, n) given block i-1 kept or pruned, or i = 0
 	for i := n; i >= 0; i-- {
 		best[i] = s.Ms[i][n]
 		for k := i; k < n; k++ {
-			best[i] = math.Min(best[i], s.Ms[i][k]+p.Keep[k]+best[k+1])
+			own := p.Keep[k]
+			if p.Prunable(k) {
+				own = 0
+			}
+			best[i] = math.Min(best[i], s.Ms[i][k]+own+best[k+1])
 		}
 	}
 	if math.IsInf(best[0], 1) {
@@ -419,7 +493,7 @@ func (p *Problem) Sweep(count int, resolutionMs float64) ([]*Solution, error) {
 			}
 			return nil, err
 		}
-		key := fmt.Sprint(sol.Keep)
+		key := fmt.Sprint(sol.Keep, sol.Pruned)
 		if seen[key] {
 			continue
 		}

@@ -165,3 +165,109 @@ func TestSolveRejects(t *testing.T) {
 		t.Errorf("budget 2: %+v, %v; want the block kept", sol, err)
 	}
 }
+
+// brutePrune enumerates every choice per block (0 merged, 1 kept, 2 pruned)
+// and returns the best objective within the budget and its latency. A
+// pruned block costs nothing and ends the merged runs around it.
+func brutePrune(p *Problem, budget float64) (bestImp, bestLat float64, ok bool) {
+	n := len(p.Keep)
+	bestImp, bestLat = math.Inf(-1), math.Inf(1)
+	choice := make([]int, n)
+	total := 1
+	for range n {
+		total *= 3
+	}
+	for code := 0; code < total; code++ {
+		c := code
+		feasible := true
+		for i := range choice {
+			choice[i] = c % 3
+			c /= 3
+			if choice[i] == 2 && math.IsInf(p.Prune[i], 1) {
+				feasible = false
+			}
+		}
+		if !feasible {
+			continue
+		}
+		lat, imp := p.Fixed, 0.0
+		i := 0
+		for i < n {
+			switch choice[i] {
+			case 1:
+				lat += p.Keep[i]
+				imp += p.Importance[i]
+				i++
+				continue
+			case 2:
+				imp += p.Importance[i] - p.Prune[i]
+				i++
+				continue
+			}
+			j := i
+			for j < n && choice[j] == 0 {
+				j++
+			}
+			lat += bruteRun(p, i, j)
+			i = j
+		}
+		if lat <= budget+1e-9 && (imp > bestImp+1e-12 || (math.Abs(imp-bestImp) <= 1e-12 && lat < bestLat)) {
+			bestImp, bestLat, ok = imp, lat, true
+		}
+	}
+	return bestImp, bestLat, ok
+}
+
+// TestSolveWithPruningMatchesBruteForce checks the DP with layer pruning
+// against exhaustive enumeration of keep / merge / prune on small chains.
+func TestSolveWithPruningMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const res = 0.01
+	prunedSeen := 0
+	for trial := 0; trial < 60; trial++ {
+		n := 1 + rng.IntN(7)
+		p := randomProblem(rng, n, res)
+		p.Prune = make([]float64, n)
+		for i := range p.Prune {
+			if rng.IntN(3) == 0 {
+				p.Prune[i] = math.Inf(1)
+			} else {
+				// Usually costlier than removing the activations alone.
+				p.Prune[i] = p.Importance[i] + rng.Float64()*1.5 - 0.1
+			}
+		}
+		lo, hi := p.MinLatency(), p.BaseLatency()
+		for _, frac := range []float64{-0.1, 0, 0.1, 0.3, 0.6, 1} {
+			budget := math.Round((lo+(hi-lo)*frac)/res)*res + res/10
+			sol, err := p.Solve(budget, res)
+			wantImp, wantLat, ok := brutePrune(p, budget)
+			if !ok {
+				if err == nil {
+					t.Fatalf("trial %d n=%d budget %.3f: brute force finds no plan, Solve gave %+v", trial, n, budget, sol)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("trial %d n=%d budget %.3f: %v (brute force: %.4f at %.3f ms)", trial, n, budget, err, wantImp, wantLat)
+			}
+			if math.Abs(sol.Importance-wantImp) > 1e-9 || math.Abs(sol.LatencyMs-wantLat) > 1e-9 {
+				t.Fatalf("trial %d n=%d budget %.3f: %.6f at %.4f ms, brute force %.6f at %.4f ms", trial, n, budget, sol.Importance, sol.LatencyMs, wantImp, wantLat)
+			}
+			lat, imp, _ := p.EvaluatePruned(sol.Keep, sol.Pruned, p.Stage1())
+			if math.Abs(lat-sol.LatencyMs) > 1e-9 || math.Abs(imp-sol.Importance) > 1e-9 {
+				t.Fatalf("trial %d: solution reports %.4f/%.4f, evaluates to %.4f/%.4f", trial, sol.LatencyMs, sol.Importance, lat, imp)
+			}
+			for i, pr := range sol.Pruned {
+				if pr {
+					prunedSeen++
+					if sol.Keep[i] || !p.Prunable(i) {
+						t.Fatalf("trial %d: block %d pruned and kept, or not prunable (%+v)", trial, i, sol)
+					}
+				}
+			}
+		}
+	}
+	if prunedSeen == 0 {
+		t.Error("no solution pruned a block: the test does not exercise pruning")
+	}
+}
