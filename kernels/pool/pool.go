@@ -1,6 +1,7 @@
 // Package pool implements float32 NCHW pooling: global average pooling and
-// k x k max and average pooling with strides and asymmetric padding, forward
-// and backward. All functions write into caller-provided slices and allocate
+// k x k max and average pooling with strides, asymmetric padding and
+// PyTorch's ceil mode, forward and backward, with PyTorch's semantics (see
+// Params). All functions write into caller-provided slices and allocate
 // nothing; planes are split across the threads of package parallel.
 package pool
 
@@ -19,17 +20,38 @@ type Params struct {
 	KH, KW                 int // window height and width
 	StrideH, StrideW       int // strides (>= 1)
 	PadT, PadL, PadB, PadR int // padding on each side, smaller than the window
-	// CountIncludePad makes average pooling divide by KH*KW everywhere
-	// (PyTorch's default); otherwise it divides by the number of window
-	// elements inside the input (ONNX's default).
+	// CountIncludePad makes average pooling divide by the window clipped
+	// to the input plus its padding, as PyTorch does (KH*KW except for a
+	// ceil-mode window that hangs past the trailing padding); otherwise it
+	// divides by the number of window elements inside the input.
 	CountIncludePad bool
+	// CeilMode rounds the output size up, as PyTorch's ceil_mode: the last
+	// window may hang over the end, but must start inside the input or its
+	// leading padding.
+	CeilMode bool
 }
 
 // OutH returns the output height.
-func (p Params) OutH() int { return (p.H+p.PadT+p.PadB-p.KH)/p.StrideH + 1 }
+func (p Params) OutH() int { return outSize(p.H, p.KH, p.StrideH, p.PadT, p.PadB, p.CeilMode) }
 
 // OutW returns the output width.
-func (p Params) OutW() int { return (p.W+p.PadL+p.PadR-p.KW)/p.StrideW + 1 }
+func (p Params) OutW() int { return outSize(p.W, p.KW, p.StrideW, p.PadL, p.PadR, p.CeilMode) }
+
+// outSize is PyTorch's pooling_output_shape (dilation 1).
+func outSize(in, k, stride, padLo, padHi int, ceil bool) int {
+	span := in + padLo + padHi - k
+	if span < 0 {
+		return 0
+	}
+	if !ceil {
+		return span/stride + 1
+	}
+	o := (span+stride-1)/stride + 1
+	if (o-1)*stride >= in+padLo {
+		o--
+	}
+	return o
+}
 
 // Validate reports whether p describes a valid pooling.
 func (p Params) Validate() error {
@@ -196,17 +218,28 @@ func AvgBackward(p Params, dy, dx []float32) error {
 	return nil
 }
 
-// window returns the clipped input window [h0, h1) x [w0, w1) of output (y, x).
-func (p *Params) window(y, x int) (h0, h1, w0, w1 int) {
-	h0 = y*p.StrideH - p.PadT
-	w0 = x*p.StrideW - p.PadL
-	h1, w1 = min(h0+p.KH, p.H), min(w0+p.KW, p.W)
-	return max(h0, 0), h1, max(w0, 0), w1
+// span returns the window of output o along one axis of length in: the
+// input cells [lo, hi) it covers and, for CountIncludePad, its length
+// clipped to the input plus the padding (PyTorch's pool_size).
+func span(o, in, k, stride, padLo, padHi int) (lo, hi, n int) {
+	start := o*stride - padLo
+	end := min(start+k, in+padHi)
+	return max(start, 0), min(end, in), end - start
 }
 
-func (p *Params) divisor(h0, h1, w0, w1 int) float32 {
+// rows returns the input rows [h0, h1) of output row y and their count for
+// the divisor.
+func (p *Params) rows(y int) (h0, h1, n int) { return span(y, p.H, p.KH, p.StrideH, p.PadT, p.PadB) }
+
+// cols returns the input columns [w0, w1) of output column x and their
+// count for the divisor.
+func (p *Params) cols(x int) (w0, w1, n int) { return span(x, p.W, p.KW, p.StrideW, p.PadL, p.PadR) }
+
+// divisor returns the average's divisor for a window covering [h0, h1) x
+// [w0, w1) of the input and nh x nw cells of the input plus padding.
+func (p *Params) divisor(h0, h1, w0, w1, nh, nw int) float32 {
 	if p.CountIncludePad {
-		return float32(p.KH * p.KW)
+		return float32(nh * nw)
 	}
 	return float32((h1 - h0) * (w1 - w0))
 }
@@ -217,8 +250,10 @@ func (t *task) maxFwd(i int) {
 	xp := t.a[i*hw : (i+1)*hw]
 	yp := t.dst[i*oh*ow : (i+1)*oh*ow]
 	for y := 0; y < oh; y++ {
-		for x := 0; x < ow; x++ {
-			h0, h1, w0, w1 := p.window(y, x)
+		h0, h1, _ := p.rows(y)
+		yr := yp[y*ow : (y+1)*ow]
+		for x := range yr {
+			w0, w1, _ := p.cols(x)
 			m := float32(math.Inf(-1))
 			for h := h0; h < h1; h++ {
 				for _, v := range xp[h*p.W+w0 : h*p.W+w1] {
@@ -227,11 +262,14 @@ func (t *task) maxFwd(i int) {
 					}
 				}
 			}
-			yp[y*ow+x] = m
+			yr[x] = m
 		}
 	}
 }
 
+// maxBwd routes each output's gradient to the element the forward pass
+// chose: the first maximum of its window in row-major order (the last NaN
+// when there is one), as PyTorch's saved indices do.
 func (t *task) maxBwd(i int) {
 	p := &t.p
 	oh, ow, hw := p.OutH(), p.OutW(), p.H*p.W
@@ -240,12 +278,13 @@ func (t *task) maxBwd(i int) {
 	dxp := t.dst[i*hw : (i+1)*hw]
 	clear(dxp)
 	for y := 0; y < oh; y++ {
+		h0, h1, _ := p.rows(y)
 		for x := 0; x < ow; x++ {
-			h0, h1, w0, w1 := p.window(y, x)
+			w0, w1, _ := p.cols(x)
 			best, m := -1, float32(math.Inf(-1))
 			for h := h0; h < h1; h++ {
 				for w := w0; w < w1; w++ {
-					if v := xp[h*p.W+w]; best < 0 || v > m {
+					if v := xp[h*p.W+w]; best < 0 || v > m || v != v {
 						best, m = h*p.W+w, v
 					}
 				}
@@ -261,15 +300,16 @@ func (t *task) avgFwd(i int) {
 	xp := t.a[i*hw : (i+1)*hw]
 	yp := t.dst[i*oh*ow : (i+1)*oh*ow]
 	for y := 0; y < oh; y++ {
+		h0, h1, nh := p.rows(y)
 		for x := 0; x < ow; x++ {
-			h0, h1, w0, w1 := p.window(y, x)
+			w0, w1, nw := p.cols(x)
 			var s float32
 			for h := h0; h < h1; h++ {
 				for _, v := range xp[h*p.W+w0 : h*p.W+w1] {
 					s += v
 				}
 			}
-			yp[y*ow+x] = s / p.divisor(h0, h1, w0, w1)
+			yp[y*ow+x] = s / p.divisor(h0, h1, w0, w1, nh, nw)
 		}
 	}
 }
@@ -281,9 +321,10 @@ func (t *task) avgBwd(i int) {
 	dxp := t.dst[i*hw : (i+1)*hw]
 	clear(dxp)
 	for y := 0; y < oh; y++ {
+		h0, h1, nh := p.rows(y)
 		for x := 0; x < ow; x++ {
-			h0, h1, w0, w1 := p.window(y, x)
-			g := dyp[y*ow+x] / p.divisor(h0, h1, w0, w1)
+			w0, w1, nw := p.cols(x)
+			g := dyp[y*ow+x] / p.divisor(h0, h1, w0, w1, nh, nw)
 			for h := h0; h < h1; h++ {
 				row := dxp[h*p.W+w0 : h*p.W+w1]
 				for j := range row {

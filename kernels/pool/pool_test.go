@@ -34,10 +34,13 @@ func ref(p Params, isMax bool, x, dy []float32) (y, dx []float64) {
 		for i := 0; i < oh; i++ {
 			for j := 0; j < ow; j++ {
 				o := (pl*oh+i)*ow + j
-				best, m, s, cnt := -1, math.Inf(-1), 0.0, 0
+				best, m, s, cnt, padded := -1, math.Inf(-1), 0.0, 0, 0
 				for kh := 0; kh < p.KH; kh++ {
 					for kw := 0; kw < p.KW; kw++ {
 						ih, iw := i*p.StrideH-p.PadT+kh, j*p.StrideW-p.PadL+kw
+						if ih < p.H+p.PadB && iw < p.W+p.PadR {
+							padded++ // PyTorch's count_include_pad divisor: input and padding, not beyond
+						}
 						if ih < 0 || ih >= p.H || iw < 0 || iw >= p.W {
 							continue
 						}
@@ -56,7 +59,7 @@ func ref(p Params, isMax bool, x, dy []float32) (y, dx []float64) {
 				}
 				div := float64(cnt)
 				if p.CountIncludePad {
-					div = float64(p.KH * p.KW)
+					div = float64(padded)
 				}
 				y[o] = s / div
 				for kh := 0; kh < p.KH; kh++ {
@@ -81,6 +84,10 @@ func TestPool(t *testing.T) {
 		{N: 1, C: 5, H: 8, W: 10, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
 		{N: 1, C: 2, H: 11, W: 6, KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadT: 2, PadL: 0, PadB: 0, PadR: 1},
 		{N: 3, C: 7, H: 64, W: 65, KH: 5, KW: 5, StrideH: 3, StrideW: 1, PadT: 2, PadL: 1, PadB: 2, PadR: 3},
+		// Ceil mode: the last windows hang over the end (past the padding).
+		{N: 2, C: 3, H: 6, W: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, CeilMode: true},
+		{N: 1, C: 2, H: 10, W: 9, KH: 3, KW: 2, StrideH: 2, StrideW: 2, CeilMode: true},
+		{N: 1, C: 3, H: 13, W: 14, KH: 3, KW: 3, StrideH: 2, StrideW: 3, PadR: 2, CeilMode: true},
 	}
 	for _, th := range []int{1, 2} {
 		parallel.SetThreads(th)
@@ -129,6 +136,25 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCeilOut checks the output sizes against PyTorch's rule, including a
+// window that would start past the input and its leading padding.
+func TestCeilOut(t *testing.T) {
+	cases := []struct {
+		p    Params
+		h, w int
+	}{
+		{Params{H: 112, W: 113, KH: 3, KW: 3, StrideH: 2, StrideW: 2, CeilMode: true}, 56, 56},
+		{Params{H: 6, W: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, CeilMode: true}, 4, 4},
+		{Params{H: 5, W: 5, KH: 2, KW: 2, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1, CeilMode: true}, 3, 3},
+		{Params{H: 6, W: 6, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}, 3, 3},
+	}
+	for _, c := range cases {
+		if c.p.OutH() != c.h || c.p.OutW() != c.w {
+			t.Errorf("%+v: out %dx%d, want %dx%d", c.p, c.p.OutH(), c.p.OutW(), c.h, c.w)
+		}
 	}
 }
 
