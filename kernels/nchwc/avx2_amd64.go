@@ -121,6 +121,48 @@ func dwP128R6AVX2(a *Args)
 func dwP128R7AVX2(a *Args)
 
 //go:noescape
+func maxP64R1AVX2(a *Args)
+
+//go:noescape
+func maxP64R2AVX2(a *Args)
+
+//go:noescape
+func maxP64R3AVX2(a *Args)
+
+//go:noescape
+func maxP64R4AVX2(a *Args)
+
+//go:noescape
+func maxP64R5AVX2(a *Args)
+
+//go:noescape
+func maxP64R6AVX2(a *Args)
+
+//go:noescape
+func maxP64R7AVX2(a *Args)
+
+//go:noescape
+func maxP128R1AVX2(a *Args)
+
+//go:noescape
+func maxP128R2AVX2(a *Args)
+
+//go:noescape
+func maxP128R3AVX2(a *Args)
+
+//go:noescape
+func maxP128R4AVX2(a *Args)
+
+//go:noescape
+func maxP128R5AVX2(a *Args)
+
+//go:noescape
+func maxP128R6AVX2(a *Args)
+
+//go:noescape
+func maxP128R7AVX2(a *Args)
+
+//go:noescape
 func dw3S1R1AVX2(a *Args)
 
 //go:noescape
@@ -268,7 +310,7 @@ func winoOutAVX2(a *WinoArgs)
 var familyAVX2 = &family{level: isa.AVX2, name: "avx2",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 6, dwMaxR: 7, winoMaxR: 6,
-	reuseMaxR: func(k int) int { return min(MaxR, 14-k) }}
+	reuseMaxR: func(k int) int { return min(MaxR, 14-k) }, hasMax: true}
 
 // convAVX2 runs the dense kernel for pixel-stride index pi and r pixels.
 func convAVX2(pi, r int, a *Args) {
@@ -355,6 +397,40 @@ func dwAVX2(pi, r int, a *Args) {
 		dwP128R6AVX2(a)
 	case 15:
 		dwP128R7AVX2(a)
+	}
+}
+
+// maxPoolAVX2 runs the max-pooling kernel for pixel-stride index pi and r pixels.
+func maxPoolAVX2(pi, r int, a *Args) {
+	switch pi*8 + r {
+	case 1:
+		maxP64R1AVX2(a)
+	case 2:
+		maxP64R2AVX2(a)
+	case 3:
+		maxP64R3AVX2(a)
+	case 4:
+		maxP64R4AVX2(a)
+	case 5:
+		maxP64R5AVX2(a)
+	case 6:
+		maxP64R6AVX2(a)
+	case 7:
+		maxP64R7AVX2(a)
+	case 9:
+		maxP128R1AVX2(a)
+	case 10:
+		maxP128R2AVX2(a)
+	case 11:
+		maxP128R3AVX2(a)
+	case 12:
+		maxP128R4AVX2(a)
+	case 13:
+		maxP128R5AVX2(a)
+	case 14:
+		maxP128R6AVX2(a)
+	case 15:
+		maxP128R7AVX2(a)
 	}
 }
 

@@ -259,6 +259,90 @@ func dwP128R13AVX512(a *Args)
 func dwP128R14AVX512(a *Args)
 
 //go:noescape
+func maxP64R1AVX512(a *Args)
+
+//go:noescape
+func maxP64R2AVX512(a *Args)
+
+//go:noescape
+func maxP64R3AVX512(a *Args)
+
+//go:noescape
+func maxP64R4AVX512(a *Args)
+
+//go:noescape
+func maxP64R5AVX512(a *Args)
+
+//go:noescape
+func maxP64R6AVX512(a *Args)
+
+//go:noescape
+func maxP64R7AVX512(a *Args)
+
+//go:noescape
+func maxP64R8AVX512(a *Args)
+
+//go:noescape
+func maxP64R9AVX512(a *Args)
+
+//go:noescape
+func maxP64R10AVX512(a *Args)
+
+//go:noescape
+func maxP64R11AVX512(a *Args)
+
+//go:noescape
+func maxP64R12AVX512(a *Args)
+
+//go:noescape
+func maxP64R13AVX512(a *Args)
+
+//go:noescape
+func maxP64R14AVX512(a *Args)
+
+//go:noescape
+func maxP128R1AVX512(a *Args)
+
+//go:noescape
+func maxP128R2AVX512(a *Args)
+
+//go:noescape
+func maxP128R3AVX512(a *Args)
+
+//go:noescape
+func maxP128R4AVX512(a *Args)
+
+//go:noescape
+func maxP128R5AVX512(a *Args)
+
+//go:noescape
+func maxP128R6AVX512(a *Args)
+
+//go:noescape
+func maxP128R7AVX512(a *Args)
+
+//go:noescape
+func maxP128R8AVX512(a *Args)
+
+//go:noescape
+func maxP128R9AVX512(a *Args)
+
+//go:noescape
+func maxP128R10AVX512(a *Args)
+
+//go:noescape
+func maxP128R11AVX512(a *Args)
+
+//go:noescape
+func maxP128R12AVX512(a *Args)
+
+//go:noescape
+func maxP128R13AVX512(a *Args)
+
+//go:noescape
+func maxP128R14AVX512(a *Args)
+
+//go:noescape
 func dw3S1R1AVX512(a *Args)
 
 //go:noescape
@@ -484,7 +568,7 @@ func winoOutAVX512(a *WinoArgs)
 var familyAVX512 = &family{level: isa.AVX512, name: "avx512",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 14, dwMaxR: 14, winoMaxR: 16,
-	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }}
+	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasMax: true}
 
 // convAVX512 runs the dense kernel for pixel-stride index pi and r pixels.
 func convAVX512(pi, r int, a *Args) {
@@ -663,6 +747,68 @@ func dwAVX512(pi, r int, a *Args) {
 		dwP128R13AVX512(a)
 	case 29:
 		dwP128R14AVX512(a)
+	}
+}
+
+// maxPoolAVX512 runs the max-pooling kernel for pixel-stride index pi and r pixels.
+func maxPoolAVX512(pi, r int, a *Args) {
+	switch pi*15 + r {
+	case 1:
+		maxP64R1AVX512(a)
+	case 2:
+		maxP64R2AVX512(a)
+	case 3:
+		maxP64R3AVX512(a)
+	case 4:
+		maxP64R4AVX512(a)
+	case 5:
+		maxP64R5AVX512(a)
+	case 6:
+		maxP64R6AVX512(a)
+	case 7:
+		maxP64R7AVX512(a)
+	case 8:
+		maxP64R8AVX512(a)
+	case 9:
+		maxP64R9AVX512(a)
+	case 10:
+		maxP64R10AVX512(a)
+	case 11:
+		maxP64R11AVX512(a)
+	case 12:
+		maxP64R12AVX512(a)
+	case 13:
+		maxP64R13AVX512(a)
+	case 14:
+		maxP64R14AVX512(a)
+	case 16:
+		maxP128R1AVX512(a)
+	case 17:
+		maxP128R2AVX512(a)
+	case 18:
+		maxP128R3AVX512(a)
+	case 19:
+		maxP128R4AVX512(a)
+	case 20:
+		maxP128R5AVX512(a)
+	case 21:
+		maxP128R6AVX512(a)
+	case 22:
+		maxP128R7AVX512(a)
+	case 23:
+		maxP128R8AVX512(a)
+	case 24:
+		maxP128R9AVX512(a)
+	case 25:
+		maxP128R10AVX512(a)
+	case 26:
+		maxP128R11AVX512(a)
+	case 27:
+		maxP128R12AVX512(a)
+	case 28:
+		maxP128R13AVX512(a)
+	case 29:
+		maxP128R14AVX512(a)
 	}
 }
 

@@ -65,3 +65,11 @@ func callWinoGemm(f *family, r int, a *Args) {
 		winoGemmAVX2(r, a)
 	}
 }
+
+func callMax(f *family, pi, r int, a *Args) {
+	if f.level == isa.AVX512 {
+		maxPoolAVX512(pi, r, a)
+	} else {
+		maxPoolAVX2(pi, r, a)
+	}
+}

@@ -19,3 +19,4 @@ func callDWReuse(f *family, k, s, r int, a *Args) { dwReuseNEON(k, s, r, a) }
 func callWinoIn(f *family, a *WinoArgs)           { winoInNEON(a) }
 func callWinoOut(f *family, a *WinoArgs)          { winoOutNEON(a) }
 func callWinoGemm(f *family, r int, a *Args)      { winoGemmNEON(r, a) }
+func callMax(f *family, pi, r int, a *Args)       { maxPoolNEON(pi, r, a) }

@@ -11,3 +11,4 @@ func callDWReuse(f *family, k, s, r int, a *Args) { dwGo(a, BlockBytes*s, r) }
 func callWinoIn(f *family, a *WinoArgs)           { winoInGo(a) }
 func callWinoOut(f *family, a *WinoArgs)          { winoOutGo(a) }
 func callWinoGemm(f *family, r int, a *Args)      { winoGemmGo(a, r) }
+func callMax(f *family, pi, r int, a *Args)       { maxGo(a, f.dwPix[pi], r) }

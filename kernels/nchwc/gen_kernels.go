@@ -22,6 +22,8 @@
 //     border bias map, clamp).
 //   - dw, the general depthwise convolution: R x V accumulators, V weights
 //     (and two input registers where arithmetic cannot read memory).
+//   - maxPool, max pooling: dw's skeleton with a max for the multiply-add,
+//     no weights.
 //   - dwReuse, the k x k (3, 5) stride 1 or 2 depthwise convolution that
 //     loads each input vector once per kernel row: one vector of the block at
 //     a time, R accumulators, k weights and two input registers.
@@ -587,6 +589,49 @@ func (x *fam) dw(pix, rows int) string {
 	return name
 }
 
+// maxPool is the max-pooling kernel for rows pixels pix bytes apart: the
+// general depthwise skeleton with a max in place of the multiply-add and no
+// weights (the accumulators start at the Bias block).
+func (x *fam) maxPool(pix, rows int) string {
+	name := x.name(fmt.Sprintf("maxP%dR%d", pix, rows))
+	a := x.begin(name)
+	x.initBias(a, rows)
+	x.ld(a, "A_IN", "DI", "SI")
+	x.ld(a, "A_KH", "DI", "R9")
+	a.Label("khloop")
+	x.mov(a, "SI", "R11")
+	x.ld(a, "A_KW", "DI", "R12")
+	if x.arm() {
+		a.I("MOVD $%d, R7", pix)
+	}
+	a.Label("kwloop")
+	if x.arm() {
+		// Each pixel's input block by one VLD1, the pixels walked by R6
+		// (post-incremented by pix, R7).
+		in := asmgen.VReg(x.NumRegs - 2*x.V)
+		a.I("MOVD R11, R6")
+		for r := 0; r < rows; r++ {
+			a.I("VLD1.P (R6)(R7), [%s]", x.vlist(int(in)))
+			for v := 0; v < x.V; v++ {
+				x.op(a, "MAX", in+asmgen.VReg(v), x.acc(r, v), x.acc(r, v))
+			}
+		}
+	} else {
+		for r := 0; r < rows; r++ {
+			for v := 0; v < x.V; v++ {
+				x.opMem(a, "MAX", fmt.Sprintf("%d(R11)", pix*r+x.vecBytes()*v), x.acc(r, v), x.acc(r, v), x.tmpReg())
+			}
+		}
+	}
+	x.addField(a, "A_KWSTEP", "R11")
+	x.loop(a, "R12", "kwloop")
+	x.addField(a, "A_ROWSTRIDE", "SI")
+	x.loop(a, "R9", "khloop")
+	x.epilogue(a, x.tile(rows), x.blockOff, "")
+	x.end(a)
+	return name
+}
+
 // dwReuse is the k x k stride s depthwise kernel for rows pixels: one vector
 // of the block at a time, each input vector is loaded once per kernel row
 // and used by every output pixel whose window covers it.
@@ -1057,9 +1102,15 @@ func generate(f *asmgen.File, x *fam) {
 			conv = append(conv, x.conv(p, r))
 		}
 	}
+	var maxp []string
 	for _, p := range dwPix {
 		for r := 1; r <= x.dwMaxR(); r++ {
 			dw = append(dw, x.dw(p, r))
+		}
+	}
+	for _, p := range dwPix {
+		for r := 1; r <= x.dwMaxR(); r++ {
+			maxp = append(maxp, x.maxPool(p, r))
 		}
 	}
 	var reuseCase []int
@@ -1082,7 +1133,7 @@ func generate(f *asmgen.File, x *fam) {
 var family%s = &family{level: isa.%s, name: %q,
 	pix: []int{%s}, dwPix: []int{%s},
 	convMaxR: %d, dwMaxR: %d, winoMaxR: %d,
-	reuseMaxR: func(k int) int { return min(MaxR, %d-k) }}
+	reuseMaxR: func(k int) int { return min(MaxR, %d-k) }, hasMax: true}
 
 `, x.Name, x.Name, x.Name, x.Name, x.Level, ints(convPix), ints(dwPix), x.convMaxR(), x.dwMaxR(), x.winoMaxR(), x.NumRegs-2))
 
@@ -1108,6 +1159,8 @@ var family%s = &family{level: isa.%s, name: %q,
 		fmt.Sprintf("pi*%d + r", x.convMaxR()+1), pixCases(convPix, x.convMaxR()), conv)
 	sw(fmt.Sprintf("%s runs the depthwise kernel for pixel-stride index pi and r pixels.", x.name("dw")), x.name("dw"), "pi, r int",
 		fmt.Sprintf("pi*%d + r", x.dwMaxR()+1), pixCases(dwPix, x.dwMaxR()), dw)
+	sw(fmt.Sprintf("%s runs the max-pooling kernel for pixel-stride index pi and r pixels.", x.name("maxPool")), x.name("maxPool"), "pi, r int",
+		fmt.Sprintf("pi*%d + r", x.dwMaxR()+1), pixCases(dwPix, x.dwMaxR()), maxp)
 	sw(fmt.Sprintf("%s runs the k x k (3 or 5) stride s (1 or 2) row-reuse depthwise\n// kernel with r pixels.", x.name("dwReuse")),
 		x.name("dwReuse"), "k, s, r int", "(k*10+s)*100 + r", reuseCase, reuse)
 	sw(fmt.Sprintf("%s runs the product kernel for r tiles.", x.name("winoGemm")), x.name("winoGemm"), "r int", "r",

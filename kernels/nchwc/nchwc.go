@@ -1,6 +1,7 @@
 // Package nchwc holds the inference kernels of the runtime: direct dense and
 // depthwise convolutions with a fused epilogue (bias, residual, border bias
-// map, clamp) and the Winograd F(2x2, 3x3) transforms and products, on
+// map, clamp), max pooling (Max, the depthwise kernel's skeleton with a max
+// for the multiply-add) and the Winograd F(2x2, 3x3) transforms and products, on
 // tensors in the blocked NCHWc layout with Block channels per block.
 //
 // Each kernel has a portable Go reference (ref.go) and one family per
@@ -89,6 +90,9 @@ type family struct {
 	// reuseMaxR is the pixel count of the k x k (3 or 5) row-reuse
 	// depthwise kernel, which loads each input vector once per kernel row.
 	reuseMaxR func(k int) int
+	// hasMax: the family has the max-pooling kernels (callMax), with the
+	// depthwise kernels' pixel strides and tile.
+	hasMax bool
 }
 
 var generic = &family{level: isa.Generic, name: "go"}
@@ -159,6 +163,7 @@ const (
 	kindConv    = iota // dense; sel is the pixel-stride index
 	kindDW             // depthwise; sel is the pixel-stride index
 	kindDWReuse        // row-reuse depthwise; sel is the kernel size
+	kindMax            // max pooling; sel is the pixel-stride index
 )
 
 // runs computes n output pixels with kernel kind of family f in balanced
@@ -170,8 +175,12 @@ func runs(a *Args, f *family, kind, sel, pix, n, maxR int) {
 		switch {
 		case f == generic && kind == kindConv:
 			convGo(a, pix, r)
+		case f == generic && kind == kindMax:
+			maxGo(a, pix, r)
 		case f == generic:
 			dwGo(a, pix, r)
+		case kind == kindMax:
+			callMax(f, sel, r, a)
 		case kind == kindConv:
 			callConv(f, sel, r, a)
 		case kind == kindDW:

@@ -103,6 +103,42 @@ func dwP128R5NEON(a *Args)
 func dwP128R6NEON(a *Args)
 
 //go:noescape
+func maxP64R1NEON(a *Args)
+
+//go:noescape
+func maxP64R2NEON(a *Args)
+
+//go:noescape
+func maxP64R3NEON(a *Args)
+
+//go:noescape
+func maxP64R4NEON(a *Args)
+
+//go:noescape
+func maxP64R5NEON(a *Args)
+
+//go:noescape
+func maxP64R6NEON(a *Args)
+
+//go:noescape
+func maxP128R1NEON(a *Args)
+
+//go:noescape
+func maxP128R2NEON(a *Args)
+
+//go:noescape
+func maxP128R3NEON(a *Args)
+
+//go:noescape
+func maxP128R4NEON(a *Args)
+
+//go:noescape
+func maxP128R5NEON(a *Args)
+
+//go:noescape
+func maxP128R6NEON(a *Args)
+
+//go:noescape
 func dw3S1R1NEON(a *Args)
 
 //go:noescape
@@ -295,7 +331,7 @@ func winoOutNEON(a *WinoArgs)
 var familyNEON = &family{level: isa.NEON, name: "neon",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 5, dwMaxR: 6, winoMaxR: 5,
-	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }}
+	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasMax: true}
 
 // convNEON runs the dense kernel for pixel-stride index pi and r pixels.
 func convNEON(pi, r int, a *Args) {
@@ -370,6 +406,36 @@ func dwNEON(pi, r int, a *Args) {
 		dwP128R5NEON(a)
 	case 13:
 		dwP128R6NEON(a)
+	}
+}
+
+// maxPoolNEON runs the max-pooling kernel for pixel-stride index pi and r pixels.
+func maxPoolNEON(pi, r int, a *Args) {
+	switch pi*7 + r {
+	case 1:
+		maxP64R1NEON(a)
+	case 2:
+		maxP64R2NEON(a)
+	case 3:
+		maxP64R3NEON(a)
+	case 4:
+		maxP64R4NEON(a)
+	case 5:
+		maxP64R5NEON(a)
+	case 6:
+		maxP64R6NEON(a)
+	case 8:
+		maxP128R1NEON(a)
+	case 9:
+		maxP128R2NEON(a)
+	case 10:
+		maxP128R3NEON(a)
+	case 11:
+		maxP128R4NEON(a)
+	case 12:
+		maxP128R5NEON(a)
+	case 13:
+		maxP128R6NEON(a)
 	}
 }
 

@@ -6528,6 +6528,1956 @@ nobmap:
 	FMOVQ F23, 368(R3)
 	RET
 
+// func maxP64R1NEON(a *Args)
+TEXT ·maxP64R1NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $64, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	RET
+
+// func maxP64R2NEON(a *Args)
+TEXT ·maxP64R2NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $64, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	RET
+
+// func maxP64R3NEON(a *Args)
+TEXT ·maxP64R3NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $64, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	RET
+
+// func maxP64R4NEON(a *Args)
+TEXT ·maxP64R4NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	VMOV V0.B16, V12.B16
+	VMOV V1.B16, V13.B16
+	VMOV V2.B16, V14.B16
+	VMOV V3.B16, V15.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $64, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f58c // fmax v12.4s, v12.4s, v24.4s
+	WORD $0x4e39f5ad // fmax v13.4s, v13.4s, v25.4s
+	WORD $0x4e3af5ce // fmax v14.4s, v14.4s, v26.4s
+	WORD $0x4e3bf5ef // fmax v15.4s, v15.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
+	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
+	FMOVQ F12, 192(R3)
+	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
+	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
+	FMOVQ F13, 208(R3)
+	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
+	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
+	FMOVQ F14, 224(R3)
+	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
+	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
+	FMOVQ F15, 240(R3)
+	RET
+
+// func maxP64R5NEON(a *Args)
+TEXT ·maxP64R5NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	VMOV V0.B16, V12.B16
+	VMOV V1.B16, V13.B16
+	VMOV V2.B16, V14.B16
+	VMOV V3.B16, V15.B16
+	VMOV V0.B16, V16.B16
+	VMOV V1.B16, V17.B16
+	VMOV V2.B16, V18.B16
+	VMOV V3.B16, V19.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $64, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f58c // fmax v12.4s, v12.4s, v24.4s
+	WORD $0x4e39f5ad // fmax v13.4s, v13.4s, v25.4s
+	WORD $0x4e3af5ce // fmax v14.4s, v14.4s, v26.4s
+	WORD $0x4e3bf5ef // fmax v15.4s, v15.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f610 // fmax v16.4s, v16.4s, v24.4s
+	WORD $0x4e39f631 // fmax v17.4s, v17.4s, v25.4s
+	WORD $0x4e3af652 // fmax v18.4s, v18.4s, v26.4s
+	WORD $0x4e3bf673 // fmax v19.4s, v19.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
+	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
+	FMOVQ F12, 192(R3)
+	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
+	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
+	FMOVQ F13, 208(R3)
+	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
+	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
+	FMOVQ F14, 224(R3)
+	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
+	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
+	FMOVQ F15, 240(R3)
+	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
+	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
+	FMOVQ F16, 256(R3)
+	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
+	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
+	FMOVQ F17, 272(R3)
+	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
+	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
+	FMOVQ F18, 288(R3)
+	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
+	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
+	FMOVQ F19, 304(R3)
+	RET
+
+// func maxP64R6NEON(a *Args)
+TEXT ·maxP64R6NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	VMOV V0.B16, V12.B16
+	VMOV V1.B16, V13.B16
+	VMOV V2.B16, V14.B16
+	VMOV V3.B16, V15.B16
+	VMOV V0.B16, V16.B16
+	VMOV V1.B16, V17.B16
+	VMOV V2.B16, V18.B16
+	VMOV V3.B16, V19.B16
+	VMOV V0.B16, V20.B16
+	VMOV V1.B16, V21.B16
+	VMOV V2.B16, V22.B16
+	VMOV V3.B16, V23.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $64, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f58c // fmax v12.4s, v12.4s, v24.4s
+	WORD $0x4e39f5ad // fmax v13.4s, v13.4s, v25.4s
+	WORD $0x4e3af5ce // fmax v14.4s, v14.4s, v26.4s
+	WORD $0x4e3bf5ef // fmax v15.4s, v15.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f610 // fmax v16.4s, v16.4s, v24.4s
+	WORD $0x4e39f631 // fmax v17.4s, v17.4s, v25.4s
+	WORD $0x4e3af652 // fmax v18.4s, v18.4s, v26.4s
+	WORD $0x4e3bf673 // fmax v19.4s, v19.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f694 // fmax v20.4s, v20.4s, v24.4s
+	WORD $0x4e39f6b5 // fmax v21.4s, v21.4s, v25.4s
+	WORD $0x4e3af6d6 // fmax v22.4s, v22.4s, v26.4s
+	WORD $0x4e3bf6f7 // fmax v23.4s, v23.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+	FMOVQ 320(R3), F29
+	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
+	FMOVQ 336(R3), F29
+	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
+	FMOVQ 352(R3), F29
+	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
+	FMOVQ 368(R3), F29
+	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+	FMOVQ 320(R3), F29
+	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
+	FMOVQ 336(R3), F29
+	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
+	FMOVQ 352(R3), F29
+	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
+	FMOVQ 368(R3), F29
+	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
+	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
+	FMOVQ F12, 192(R3)
+	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
+	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
+	FMOVQ F13, 208(R3)
+	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
+	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
+	FMOVQ F14, 224(R3)
+	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
+	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
+	FMOVQ F15, 240(R3)
+	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
+	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
+	FMOVQ F16, 256(R3)
+	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
+	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
+	FMOVQ F17, 272(R3)
+	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
+	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
+	FMOVQ F18, 288(R3)
+	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
+	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
+	FMOVQ F19, 304(R3)
+	WORD $0x4e3ef694 // fmax v20.4s, v20.4s, v30.4s
+	WORD $0x4ebff694 // fmin v20.4s, v20.4s, v31.4s
+	FMOVQ F20, 320(R3)
+	WORD $0x4e3ef6b5 // fmax v21.4s, v21.4s, v30.4s
+	WORD $0x4ebff6b5 // fmin v21.4s, v21.4s, v31.4s
+	FMOVQ F21, 336(R3)
+	WORD $0x4e3ef6d6 // fmax v22.4s, v22.4s, v30.4s
+	WORD $0x4ebff6d6 // fmin v22.4s, v22.4s, v31.4s
+	FMOVQ F22, 352(R3)
+	WORD $0x4e3ef6f7 // fmax v23.4s, v23.4s, v30.4s
+	WORD $0x4ebff6f7 // fmin v23.4s, v23.4s, v31.4s
+	FMOVQ F23, 368(R3)
+	RET
+
+// func maxP128R1NEON(a *Args)
+TEXT ·maxP128R1NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $128, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	RET
+
+// func maxP128R2NEON(a *Args)
+TEXT ·maxP128R2NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $128, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	RET
+
+// func maxP128R3NEON(a *Args)
+TEXT ·maxP128R3NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $128, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	RET
+
+// func maxP128R4NEON(a *Args)
+TEXT ·maxP128R4NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	VMOV V0.B16, V12.B16
+	VMOV V1.B16, V13.B16
+	VMOV V2.B16, V14.B16
+	VMOV V3.B16, V15.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $128, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f58c // fmax v12.4s, v12.4s, v24.4s
+	WORD $0x4e39f5ad // fmax v13.4s, v13.4s, v25.4s
+	WORD $0x4e3af5ce // fmax v14.4s, v14.4s, v26.4s
+	WORD $0x4e3bf5ef // fmax v15.4s, v15.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
+	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
+	FMOVQ F12, 192(R3)
+	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
+	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
+	FMOVQ F13, 208(R3)
+	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
+	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
+	FMOVQ F14, 224(R3)
+	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
+	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
+	FMOVQ F15, 240(R3)
+	RET
+
+// func maxP128R5NEON(a *Args)
+TEXT ·maxP128R5NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	VMOV V0.B16, V12.B16
+	VMOV V1.B16, V13.B16
+	VMOV V2.B16, V14.B16
+	VMOV V3.B16, V15.B16
+	VMOV V0.B16, V16.B16
+	VMOV V1.B16, V17.B16
+	VMOV V2.B16, V18.B16
+	VMOV V3.B16, V19.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $128, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f58c // fmax v12.4s, v12.4s, v24.4s
+	WORD $0x4e39f5ad // fmax v13.4s, v13.4s, v25.4s
+	WORD $0x4e3af5ce // fmax v14.4s, v14.4s, v26.4s
+	WORD $0x4e3bf5ef // fmax v15.4s, v15.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f610 // fmax v16.4s, v16.4s, v24.4s
+	WORD $0x4e39f631 // fmax v17.4s, v17.4s, v25.4s
+	WORD $0x4e3af652 // fmax v18.4s, v18.4s, v26.4s
+	WORD $0x4e3bf673 // fmax v19.4s, v19.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
+	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
+	FMOVQ F12, 192(R3)
+	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
+	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
+	FMOVQ F13, 208(R3)
+	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
+	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
+	FMOVQ F14, 224(R3)
+	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
+	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
+	FMOVQ F15, 240(R3)
+	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
+	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
+	FMOVQ F16, 256(R3)
+	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
+	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
+	FMOVQ F17, 272(R3)
+	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
+	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
+	FMOVQ F18, 288(R3)
+	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
+	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
+	FMOVQ F19, 304(R3)
+	RET
+
+// func maxP128R6NEON(a *Args)
+TEXT ·maxP128R6NEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_BIAS(R0), R3
+	FMOVQ (R3), F0
+	FMOVQ 16(R3), F1
+	FMOVQ 32(R3), F2
+	FMOVQ 48(R3), F3
+	VMOV V0.B16, V4.B16
+	VMOV V1.B16, V5.B16
+	VMOV V2.B16, V6.B16
+	VMOV V3.B16, V7.B16
+	VMOV V0.B16, V8.B16
+	VMOV V1.B16, V9.B16
+	VMOV V2.B16, V10.B16
+	VMOV V3.B16, V11.B16
+	VMOV V0.B16, V12.B16
+	VMOV V1.B16, V13.B16
+	VMOV V2.B16, V14.B16
+	VMOV V3.B16, V15.B16
+	VMOV V0.B16, V16.B16
+	VMOV V1.B16, V17.B16
+	VMOV V2.B16, V18.B16
+	VMOV V3.B16, V19.B16
+	VMOV V0.B16, V20.B16
+	VMOV V1.B16, V21.B16
+	VMOV V2.B16, V22.B16
+	VMOV V3.B16, V23.B16
+	MOVD A_IN(R0), R1
+	MOVD A_KH(R0), R9
+khloop:
+	MOVD R1, R11
+	MOVD A_KW(R0), R12
+	MOVD $128, R7
+kwloop:
+	MOVD R11, R6
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f400 // fmax v0.4s, v0.4s, v24.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4e3af442 // fmax v2.4s, v2.4s, v26.4s
+	WORD $0x4e3bf463 // fmax v3.4s, v3.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f484 // fmax v4.4s, v4.4s, v24.4s
+	WORD $0x4e39f4a5 // fmax v5.4s, v5.4s, v25.4s
+	WORD $0x4e3af4c6 // fmax v6.4s, v6.4s, v26.4s
+	WORD $0x4e3bf4e7 // fmax v7.4s, v7.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f508 // fmax v8.4s, v8.4s, v24.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4e3af54a // fmax v10.4s, v10.4s, v26.4s
+	WORD $0x4e3bf56b // fmax v11.4s, v11.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f58c // fmax v12.4s, v12.4s, v24.4s
+	WORD $0x4e39f5ad // fmax v13.4s, v13.4s, v25.4s
+	WORD $0x4e3af5ce // fmax v14.4s, v14.4s, v26.4s
+	WORD $0x4e3bf5ef // fmax v15.4s, v15.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f610 // fmax v16.4s, v16.4s, v24.4s
+	WORD $0x4e39f631 // fmax v17.4s, v17.4s, v25.4s
+	WORD $0x4e3af652 // fmax v18.4s, v18.4s, v26.4s
+	WORD $0x4e3bf673 // fmax v19.4s, v19.4s, v27.4s
+	VLD1.P (R6)(R7), [V24.S4, V25.S4, V26.S4, V27.S4]
+	WORD $0x4e38f694 // fmax v20.4s, v20.4s, v24.4s
+	WORD $0x4e39f6b5 // fmax v21.4s, v21.4s, v25.4s
+	WORD $0x4e3af6d6 // fmax v22.4s, v22.4s, v26.4s
+	WORD $0x4e3bf6f7 // fmax v23.4s, v23.4s, v27.4s
+	MOVD A_KWSTEP(R0), R6
+	ADD R6, R11
+	SUBS $1, R12
+	BNE kwloop
+	MOVD A_ROWSTRIDE(R0), R6
+	ADD R6, R1
+	SUBS $1, R9
+	BNE khloop
+	MOVD A_RES(R0), R3
+	CBZ R3, nores
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+	FMOVQ 320(R3), F29
+	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
+	FMOVQ 336(R3), F29
+	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
+	FMOVQ 352(R3), F29
+	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
+	FMOVQ 368(R3), F29
+	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
+nores:
+	MOVD A_BMAP(R0), R3
+	CBZ R3, nobmap
+	FMOVQ 0(R3), F29
+	WORD $0x4e3dd400 // fadd v0.4s, v0.4s, v29.4s
+	FMOVQ 16(R3), F29
+	WORD $0x4e3dd421 // fadd v1.4s, v1.4s, v29.4s
+	FMOVQ 32(R3), F29
+	WORD $0x4e3dd442 // fadd v2.4s, v2.4s, v29.4s
+	FMOVQ 48(R3), F29
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	FMOVQ 64(R3), F29
+	WORD $0x4e3dd484 // fadd v4.4s, v4.4s, v29.4s
+	FMOVQ 80(R3), F29
+	WORD $0x4e3dd4a5 // fadd v5.4s, v5.4s, v29.4s
+	FMOVQ 96(R3), F29
+	WORD $0x4e3dd4c6 // fadd v6.4s, v6.4s, v29.4s
+	FMOVQ 112(R3), F29
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	FMOVQ 128(R3), F29
+	WORD $0x4e3dd508 // fadd v8.4s, v8.4s, v29.4s
+	FMOVQ 144(R3), F29
+	WORD $0x4e3dd529 // fadd v9.4s, v9.4s, v29.4s
+	FMOVQ 160(R3), F29
+	WORD $0x4e3dd54a // fadd v10.4s, v10.4s, v29.4s
+	FMOVQ 176(R3), F29
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	FMOVQ 192(R3), F29
+	WORD $0x4e3dd58c // fadd v12.4s, v12.4s, v29.4s
+	FMOVQ 208(R3), F29
+	WORD $0x4e3dd5ad // fadd v13.4s, v13.4s, v29.4s
+	FMOVQ 224(R3), F29
+	WORD $0x4e3dd5ce // fadd v14.4s, v14.4s, v29.4s
+	FMOVQ 240(R3), F29
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	FMOVQ 256(R3), F29
+	WORD $0x4e3dd610 // fadd v16.4s, v16.4s, v29.4s
+	FMOVQ 272(R3), F29
+	WORD $0x4e3dd631 // fadd v17.4s, v17.4s, v29.4s
+	FMOVQ 288(R3), F29
+	WORD $0x4e3dd652 // fadd v18.4s, v18.4s, v29.4s
+	FMOVQ 304(R3), F29
+	WORD $0x4e3dd673 // fadd v19.4s, v19.4s, v29.4s
+	FMOVQ 320(R3), F29
+	WORD $0x4e3dd694 // fadd v20.4s, v20.4s, v29.4s
+	FMOVQ 336(R3), F29
+	WORD $0x4e3dd6b5 // fadd v21.4s, v21.4s, v29.4s
+	FMOVQ 352(R3), F29
+	WORD $0x4e3dd6d6 // fadd v22.4s, v22.4s, v29.4s
+	FMOVQ 368(R3), F29
+	WORD $0x4e3dd6f7 // fadd v23.4s, v23.4s, v29.4s
+nobmap:
+	FMOVS A_LO(R0), F30
+	VDUP V30.S[0], V30.S4
+	FMOVS A_HI(R0), F31
+	VDUP V31.S[0], V31.S4
+	MOVD A_OUT(R0), R3
+	WORD $0x4e3ef400 // fmax v0.4s, v0.4s, v30.4s
+	WORD $0x4ebff400 // fmin v0.4s, v0.4s, v31.4s
+	FMOVQ F0, 0(R3)
+	WORD $0x4e3ef421 // fmax v1.4s, v1.4s, v30.4s
+	WORD $0x4ebff421 // fmin v1.4s, v1.4s, v31.4s
+	FMOVQ F1, 16(R3)
+	WORD $0x4e3ef442 // fmax v2.4s, v2.4s, v30.4s
+	WORD $0x4ebff442 // fmin v2.4s, v2.4s, v31.4s
+	FMOVQ F2, 32(R3)
+	WORD $0x4e3ef463 // fmax v3.4s, v3.4s, v30.4s
+	WORD $0x4ebff463 // fmin v3.4s, v3.4s, v31.4s
+	FMOVQ F3, 48(R3)
+	WORD $0x4e3ef484 // fmax v4.4s, v4.4s, v30.4s
+	WORD $0x4ebff484 // fmin v4.4s, v4.4s, v31.4s
+	FMOVQ F4, 64(R3)
+	WORD $0x4e3ef4a5 // fmax v5.4s, v5.4s, v30.4s
+	WORD $0x4ebff4a5 // fmin v5.4s, v5.4s, v31.4s
+	FMOVQ F5, 80(R3)
+	WORD $0x4e3ef4c6 // fmax v6.4s, v6.4s, v30.4s
+	WORD $0x4ebff4c6 // fmin v6.4s, v6.4s, v31.4s
+	FMOVQ F6, 96(R3)
+	WORD $0x4e3ef4e7 // fmax v7.4s, v7.4s, v30.4s
+	WORD $0x4ebff4e7 // fmin v7.4s, v7.4s, v31.4s
+	FMOVQ F7, 112(R3)
+	WORD $0x4e3ef508 // fmax v8.4s, v8.4s, v30.4s
+	WORD $0x4ebff508 // fmin v8.4s, v8.4s, v31.4s
+	FMOVQ F8, 128(R3)
+	WORD $0x4e3ef529 // fmax v9.4s, v9.4s, v30.4s
+	WORD $0x4ebff529 // fmin v9.4s, v9.4s, v31.4s
+	FMOVQ F9, 144(R3)
+	WORD $0x4e3ef54a // fmax v10.4s, v10.4s, v30.4s
+	WORD $0x4ebff54a // fmin v10.4s, v10.4s, v31.4s
+	FMOVQ F10, 160(R3)
+	WORD $0x4e3ef56b // fmax v11.4s, v11.4s, v30.4s
+	WORD $0x4ebff56b // fmin v11.4s, v11.4s, v31.4s
+	FMOVQ F11, 176(R3)
+	WORD $0x4e3ef58c // fmax v12.4s, v12.4s, v30.4s
+	WORD $0x4ebff58c // fmin v12.4s, v12.4s, v31.4s
+	FMOVQ F12, 192(R3)
+	WORD $0x4e3ef5ad // fmax v13.4s, v13.4s, v30.4s
+	WORD $0x4ebff5ad // fmin v13.4s, v13.4s, v31.4s
+	FMOVQ F13, 208(R3)
+	WORD $0x4e3ef5ce // fmax v14.4s, v14.4s, v30.4s
+	WORD $0x4ebff5ce // fmin v14.4s, v14.4s, v31.4s
+	FMOVQ F14, 224(R3)
+	WORD $0x4e3ef5ef // fmax v15.4s, v15.4s, v30.4s
+	WORD $0x4ebff5ef // fmin v15.4s, v15.4s, v31.4s
+	FMOVQ F15, 240(R3)
+	WORD $0x4e3ef610 // fmax v16.4s, v16.4s, v30.4s
+	WORD $0x4ebff610 // fmin v16.4s, v16.4s, v31.4s
+	FMOVQ F16, 256(R3)
+	WORD $0x4e3ef631 // fmax v17.4s, v17.4s, v30.4s
+	WORD $0x4ebff631 // fmin v17.4s, v17.4s, v31.4s
+	FMOVQ F17, 272(R3)
+	WORD $0x4e3ef652 // fmax v18.4s, v18.4s, v30.4s
+	WORD $0x4ebff652 // fmin v18.4s, v18.4s, v31.4s
+	FMOVQ F18, 288(R3)
+	WORD $0x4e3ef673 // fmax v19.4s, v19.4s, v30.4s
+	WORD $0x4ebff673 // fmin v19.4s, v19.4s, v31.4s
+	FMOVQ F19, 304(R3)
+	WORD $0x4e3ef694 // fmax v20.4s, v20.4s, v30.4s
+	WORD $0x4ebff694 // fmin v20.4s, v20.4s, v31.4s
+	FMOVQ F20, 320(R3)
+	WORD $0x4e3ef6b5 // fmax v21.4s, v21.4s, v30.4s
+	WORD $0x4ebff6b5 // fmin v21.4s, v21.4s, v31.4s
+	FMOVQ F21, 336(R3)
+	WORD $0x4e3ef6d6 // fmax v22.4s, v22.4s, v30.4s
+	WORD $0x4ebff6d6 // fmin v22.4s, v22.4s, v31.4s
+	FMOVQ F22, 352(R3)
+	WORD $0x4e3ef6f7 // fmax v23.4s, v23.4s, v30.4s
+	WORD $0x4ebff6f7 // fmin v23.4s, v23.4s, v31.4s
+	FMOVQ F23, 368(R3)
+	RET
+
 // func dw3S1R1NEON(a *Args)
 TEXT ·dw3S1R1NEON(SB), NOSPLIT, $0-8
 	MOVD a+0(FP), R0
