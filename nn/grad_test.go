@@ -199,6 +199,9 @@ func TestConvGrad(t *testing.T) {
 		{"depthwise5x5_asym_map", 3, 6, 6, graph.ConvAttr{InC: 3, OutC: 3, KH: 5, KW: 5, StrideH: 1, StrideW: 1, Pads: [4]int{2, 1, 2, 3}, Groups: 3, BiasMap: true}, 2, false},
 		{"pointwise", 5, 4, 4, graph.ConvAttr{InC: 5, OutC: 3, KH: 1, KW: 1, StrideH: 1, StrideW: 1, Groups: 1}, 2, false},
 		{"pointwise_s2_pad", 2, 5, 5, graph.ConvAttr{InC: 2, OutC: 3, KH: 1, KW: 1, StrideH: 2, StrideW: 2, Pads: [4]int{1, 0, 0, 1}, Groups: 1, Bias: true}, 2, false},
+		// RegNet's grouped convs: neither dense nor depthwise, several channels per group.
+		{"grouped_8_per_group_s2", 16, 7, 6, graph.ConvAttr{InC: 16, OutC: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2, Pads: [4]int{1, 1, 1, 1}, Groups: 2, Bias: true}, 2, false},
+		{"grouped_3x16_widen", 48, 4, 4, graph.ConvAttr{InC: 48, OutC: 96, KH: 3, KW: 3, StrideH: 1, StrideW: 1, Pads: [4]int{1, 1, 1, 1}, Groups: 3}, 1, false},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

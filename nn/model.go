@@ -4,6 +4,38 @@
 // the gated activations of the DepthShrinker search, and the losses used to
 // train (softmax cross-entropy with label smoothing, knowledge distillation).
 //
+// # Ops
+//
+// Every op runs forward and backward with PyTorch's semantics; graph/reference
+// is the float64 forward they are tested against, and every backward is
+// checked against finite differences.
+//
+//   - Conv: any group count (dense, depthwise, and grouped convolutions with
+//     several channels per group as in RegNet), asymmetric padding, optional
+//     bias and bias map; through package conv.
+//   - BatchNorm: batch statistics in training (running averages updated with
+//     PyTorch's momentum and unbiased variance), running statistics in eval;
+//     fused with a following ungated ReLU or ReLU6.
+//   - Act: identity, relu, relu6, hardswish, hardsigmoid, sigmoid and silu
+//     (x*sigmoid(x)); any of them may belong to a removable unit and be gated
+//     (see Gate). Sigmoid and SiLU use a float32 exp of about 1 ulp.
+//   - MaxPool, AvgPool: through package pool, with ceil mode (a last window
+//     may hang over the end), asymmetric padding, and PyTorch's divisors
+//     (in-bounds cells, or with CountIncludePad the window clipped to the
+//     input plus its padding). The max-pool gradient goes to the first
+//     maximum of each window in row-major order, found again from the saved
+//     input rather than stored.
+//   - Mul: x * gate with a gate of x's shape or [N, C, 1, 1]
+//     (squeeze-and-excitation); the broadcast gate's gradient is summed over
+//     each plane. Mul(x, x) is allowed.
+//   - Concat, Slice (channels) and ChannelShuffle: plane copies forward and
+//     back; two slices of one value (ShuffleNet's split) add their gradients
+//     into its channels in place.
+//   - Softmax over the features of [N, F] (max-shifted): dx = y*(dy -
+//     sum(dy*y)). Train on the logits before it: the losses take logits.
+//   - Add, GlobalAvgPool, Flatten (shares its input's buffer), Linear,
+//     Dropout (seeded, see SetSeed), Pad.
+//
 // A Model is not safe for concurrent use; run one per goroutine.
 package nn
 

@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"math"
+
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/kernels/parallel"
 	"github.com/dshrink/dshrink/kernels/vec"
@@ -38,6 +40,8 @@ func actFwd(kind graph.ActKind, dst, x []float32) {
 		vec.HardSwish(dst, x)
 	case graph.ActHardSigmoid:
 		vec.HardSigmoid(dst, x)
+	case graph.ActSigmoid, graph.ActSiLU:
+		smooth(kind, dst, x, nil)
 	default:
 		copy(dst, x)
 	}
@@ -54,9 +58,84 @@ func actBwd(kind graph.ActKind, dx, dy, x []float32) {
 		vec.HardSwishBackward(dx, dy, x)
 	case graph.ActHardSigmoid:
 		vec.HardSigmoidBackward(dx, dy, x)
+	case graph.ActSigmoid, graph.ActSiLU:
+		smooth(kind, dx, x, dy)
 	default:
 		copy(dx, dy)
 	}
+}
+
+// smoothTask applies sigmoid or SiLU (dy == nil) or their backward (dst =
+// dy * act'(x)) to chunks of values; it implements parallel.Task.
+type smoothTask struct {
+	kind       graph.ActKind
+	dst, x, dy []float32
+}
+
+var smoothPool parallel.FreeList[smoothTask]
+
+// smoothGrain is the number of values below which smooth runs on one thread.
+const smoothGrain = 1 << 13
+
+// smooth runs a smoothTask over all of x, split across threads when large.
+func smooth(kind graph.ActKind, dst, x, dy []float32) {
+	if len(x) < 2*smoothGrain || parallel.Threads() <= 1 {
+		t := smoothTask{kind, dst, x, dy}
+		t.Run(0, len(x))
+		return
+	}
+	t := smoothPool.Get()
+	*t = smoothTask{kind, dst, x, dy}
+	parallel.Do(t, len(x), smoothGrain)
+	*t = smoothTask{}
+	smoothPool.Put(t)
+}
+
+// Run processes values [lo, hi).
+func (t *smoothTask) Run(lo, hi int) {
+	x, dst := t.x[lo:hi], t.dst[lo:hi]
+	if t.dy == nil {
+		for j, v := range x {
+			dst[j], _ = act1(t.kind, v)
+		}
+		return
+	}
+	dy := t.dy[lo:hi]
+	for j, v := range x {
+		_, d := act1(t.kind, v)
+		dst[j] = dy[j] * d
+	}
+}
+
+// expf returns e^x in float32 (Cephes' expf: range reduction by ln 2 and a
+// degree-6 polynomial, about 1 ulp); outside [-87, 87] it falls back to
+// math.Exp so that overflow, underflow and subnormals come out right.
+func expf(x float32) float32 {
+	if !(x > -87 && x < 87) { // NaN too
+		return float32(math.Exp(float64(x)))
+	}
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	kf := x * log2e
+	var k int32
+	if kf >= 0 {
+		k = int32(kf + 0.5)
+	} else {
+		k = int32(kf - 0.5)
+	}
+	r := x - float32(k)*ln2hi - float32(k)*ln2lo
+	z := r * r
+	p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r+5.0000001201e-1)*z + r + 1)
+	return p * math.Float32frombits(uint32(k+127)<<23)
+}
+
+// sigmoid returns 1/(1+e^-x) and its derivative s*(1-s).
+func sigmoid(x float32) (s, d float32) {
+	s = 1 / (1 + expf(-x))
+	return s, s * (1 - s)
 }
 
 // act1 returns act(x) and act'(x) for one value, with the same conventions
@@ -92,6 +171,14 @@ func act1(kind graph.ActKind, x float32) (float32, float32) {
 			return 1, 0
 		}
 		return (x + 3) * (1.0 / 6), 1.0 / 6
+	case graph.ActSigmoid:
+		return sigmoid(x)
+	case graph.ActSiLU:
+		s, d := sigmoid(x)
+		if s == 0 {
+			return 0, 0 // x far below 0 (or -Inf): x*s and its derivative vanish
+		}
+		return x * s, s + x*d
 	}
 	return x, 1
 }

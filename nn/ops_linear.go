@@ -7,6 +7,7 @@ import (
 	"github.com/dshrink/dshrink/kernels/conv"
 	"github.com/dshrink/dshrink/kernels/gemm"
 	"github.com/dshrink/dshrink/kernels/parallel"
+	"github.com/dshrink/dshrink/kernels/pool"
 	"github.com/dshrink/dshrink/kernels/vec"
 )
 
@@ -67,6 +68,36 @@ func (m *Model) bind(nd *graph.Node, in []int, out int, ps []*param) (op, error)
 			return nil, fmt.Errorf("dropout probability %g out of range [0, 1)", p)
 		}
 		return &dropoutOp{node: i, p: p, mask: make([]float32, m.maxBatch*m.vals[in[0]].size)}, nil
+	case graph.OpMaxPool, graph.OpAvgPool:
+		a := nd.Pool
+		p := pool.Params{N: m.maxBatch, C: inShape[0], H: inShape[1], W: inShape[2], KH: a.KH, KW: a.KW,
+			StrideH: a.StrideH, StrideW: a.StrideW, PadT: a.Pads[0], PadL: a.Pads[1], PadB: a.Pads[2], PadR: a.Pads[3],
+			CountIncludePad: a.CountIncludePad, CeilMode: a.CeilMode}
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		if os := m.vals[out].shape; p.OutH() != os[1] || p.OutW() != os[2] {
+			return nil, fmt.Errorf("pool output %dx%d, the graph infers %dx%d", p.OutH(), p.OutW(), os[1], os[2])
+		}
+		return &windowPoolOp{node: i, isMax: nd.Op == graph.OpMaxPool, p: p}, nil
+	case graph.OpMul:
+		hw := inShape[1] * inShape[2]
+		return &mulOp{node: i, hw: hw, bcast: m.vals[in[1]].size != m.vals[in[0]].size}, nil
+	case graph.OpConcat:
+		o := &concatOp{node: i, hw: inShape[1] * inShape[2], outC: m.vals[out].shape[0]}
+		off := 0
+		for _, v := range in {
+			c := m.vals[v].shape[0]
+			o.chans, o.off = append(o.chans, c), append(o.off, off)
+			off += c
+		}
+		return o, nil
+	case graph.OpSlice:
+		return &sliceOp{node: i, hw: inShape[1] * inShape[2], c: inShape[0], start: nd.Slice.Start, outC: nd.Slice.End - nd.Slice.Start}, nil
+	case graph.OpShuffle:
+		return &shuffleOp{node: i, hw: inShape[1] * inShape[2], c: inShape[0], g: nd.Shuffle.Groups}, nil
+	case graph.OpSoftmax:
+		return &softmaxOp{node: i, f: inShape[0]}, nil
 	}
 	return nil, fmt.Errorf("unsupported op %q", nd.Op)
 }
