@@ -43,6 +43,11 @@ func Apply(g *graph.Graph, p *Plan, opts ApplyOptions) (*graph.Graph, error) {
 			n.Act.Kind = graph.ActIdentity
 		}
 	}
+	for _, b := range p.Pruned {
+		if err := prune(c, b); err != nil {
+			return nil, fmt.Errorf("apply plan (prune): %w", err)
+		}
+	}
 	var blocks []string
 	for _, u := range c.Units {
 		if removed[u.Name] && u.Block != "" && c.Block(u.Block) != nil {
@@ -88,6 +93,9 @@ func Apply(g *graph.Graph, p *Plan, opts ApplyOptions) (*graph.Graph, error) {
 	}
 	c.Meta["plan"] = name
 	c.Meta["plan.removed"] = strings.Join(p.Removed(), ",")
+	if len(p.Pruned) > 0 {
+		c.Meta["plan.pruned"] = strings.Join(p.Pruned, ",")
+	}
 	if opts.PadFirst {
 		c.Meta["plan.pad_first"] = "true"
 	}
@@ -107,6 +115,53 @@ func sameInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// prune replaces block name by the identity: its nodes are deleted, the
+// readers of its output read its input, and the block leaves g.Blocks (its
+// units stay in g.Units, with no activation left).
+func prune(g *graph.Graph, name string) error {
+	b := g.Block(name)
+	if b == nil {
+		return fmt.Errorf("no block %q", name)
+	}
+	if !Prunable(b) {
+		return fmt.Errorf("block %s is not a residual block with equal input and output shapes", name)
+	}
+	in, out := b.Input, b.Output
+	var keep []*graph.Node
+	for _, n := range g.Nodes {
+		if n.Block == name {
+			for _, p := range n.Params {
+				delete(g.Params, p)
+			}
+			continue
+		}
+		keep = append(keep, n)
+	}
+	g.Nodes = keep
+	for _, n := range g.Nodes {
+		for i, v := range n.Inputs {
+			if v == out {
+				n.Inputs[i] = in
+			}
+		}
+	}
+	if g.Output == out {
+		g.Output = in
+	}
+	var blocks []graph.Block
+	for _, x := range g.Blocks {
+		if x.Name == name {
+			continue
+		}
+		if x.Input == out {
+			x.Input = in
+		}
+		blocks = append(blocks, x)
+	}
+	g.Blocks = blocks
+	return nil
 }
 
 // padFirst moves the padding of block b's convolutions into one Pad node in

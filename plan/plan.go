@@ -53,6 +53,15 @@ type Plan struct {
 	Source  string            `json:"source,omitempty"` // search, preset, manual or planner
 	Name    string            `json:"name,omitempty"`   // e.g. the preset name
 	Meta    map[string]string `json:"meta,omitempty"`   // free-form provenance (keep ratio, latency budget, ...)
+	// Segments lists runs of removed blocks that merge into one convolution
+	// each (block names, consecutive in model order; a run of one block is
+	// allowed), as the latency planner chose them. Removed blocks in no
+	// segment merge on their own. Empty: every removed block on its own.
+	Segments [][]string `json:"segments,omitempty"`
+	// Pruned lists blocks removed whole (layer pruning, LayerMerge): a
+	// residual block whose branch is dropped and whose identity is kept
+	// (Apply makes its output its input). Their units stay listed in Units.
+	Pruned []string `json:"pruned,omitempty"`
 }
 
 // Removed returns the names of the units whose activation is removed, in plan order.
@@ -127,6 +136,66 @@ func (p *Plan) Validate(g *graph.Graph) error {
 			}
 		}
 		return fmt.Errorf("plan: lists %d units, model %q has %d (missing: %s)", len(p.Units), g.Name, len(g.Units), strings.Join(missing, ", "))
+	}
+	return p.validateBlocks(g)
+}
+
+// Prunable reports whether block b can be pruned: a residual block whose
+// output has its input's shape (stride 1, equal channels), so that the
+// identity can replace it.
+func Prunable(b *graph.Block) bool {
+	return b != nil && b.Residual && b.InC == b.OutC && b.Stride <= 1
+}
+
+// validateBlocks checks Segments and Pruned against g.
+func (p *Plan) validateBlocks(g *graph.Graph) error {
+	index := map[string]int{}
+	for i, b := range g.Blocks {
+		index[b.Name] = i
+	}
+	pruned := map[string]bool{}
+	for _, name := range p.Pruned {
+		i, ok := index[name]
+		if !ok {
+			return fmt.Errorf("plan: pruned block %q is not a block of model %q", name, g.Name)
+		}
+		if pruned[name] {
+			return fmt.Errorf("plan: pruned block %q is listed more than once", name)
+		}
+		if !Prunable(&g.Blocks[i]) {
+			b := g.Blocks[i]
+			return fmt.Errorf("plan: block %q cannot be pruned: want a residual block with equal input and output channels and stride 1 (residual %v, %d -> %d channels, stride %d)",
+				name, b.Residual, b.InC, b.OutC, b.Stride)
+		}
+		pruned[name] = true
+	}
+	removedBlock := map[string]bool{}
+	for _, u := range g.Units {
+		if u.Block != "" && !p.Keep(u.Name) {
+			removedBlock[u.Block] = true
+		}
+	}
+	inSeg := map[string]bool{}
+	for k, seg := range p.Segments {
+		if len(seg) == 0 {
+			return fmt.Errorf("plan: segment %d is empty", k)
+		}
+		for j, name := range seg {
+			i, ok := index[name]
+			switch {
+			case !ok:
+				return fmt.Errorf("plan: segment %d: %q is not a block of model %q", k, name, g.Name)
+			case j > 0 && i != index[seg[j-1]]+1:
+				return fmt.Errorf("plan: segment %d: block %q does not follow %q in the model", k, name, seg[j-1])
+			case inSeg[name]:
+				return fmt.Errorf("plan: block %q is in more than one segment", name)
+			case pruned[name]:
+				return fmt.Errorf("plan: segment %d: block %q is pruned", k, name)
+			case !removedBlock[name]:
+				return fmt.Errorf("plan: segment %d: block %q keeps its activations (a merged segment needs them removed)", k, name)
+			}
+			inSeg[name] = true
+		}
 	}
 	return nil
 }
