@@ -13,8 +13,20 @@
 // and stride run on the register-blocked micro-kernels of kernels/nchwc
 // (AVX-512 or AVX2+FMA as kernels/isa selects, portable Go elsewhere), and
 // dense 3x3 stride-1 convolutions run as Winograd F(2x2, 3x3) where that is
-// faster (Options.Winograd, winograd.go). This package holds no assembly.
-// Program.Run allocates nothing.
+// faster (Options.Winograd, winograd.go).
+//
+// The ops of imported compact CNNs run as steps of their own (ops.go): max
+// and average pooling on the same vector kernels (nchwc.Max; the depthwise
+// kernel with weights 1/divisor), with windows clipped to the input so that
+// ceil mode, padding that never wins a max and both PyTorch divisors need
+// no special halo; Mul by a squeeze-and-excitation gate as a 1x1 depthwise
+// convolution whose weights are the gate (a GlobalAvgPool feeding a gate
+// stays a spatial 1x1 value, computed image by image with its 1x1 convs);
+// Concat, Slice and ChannelShuffle as one channel gather, chains of them
+// composed at compile time (a ShuffleNetV2 unit copies once, not three
+// times); Softmax on the flat output; sigmoid and SiLU (a branch-free
+// polynomial exp) applied after the kernel like hardswish.
+// This package holds no assembly. Program.Run allocates nothing.
 package runtime
 
 import (
@@ -112,7 +124,7 @@ func (p *Program) releaseScratch(i int) { p.scratchBusy[i].Store(false) }
 
 // StepInfo describes one step of a compiled program.
 type StepInfo struct {
-	Kind   string // "conv", "dwconv", "linear", "gap", "add", "act", "bn", "pad", "flatten"
+	Kind   string // "conv", "dwconv", "linear", "gap", "add", "act", "bn", "pad", "flatten", "maxpool", "avgpool", "mul", "gather", "softmax"
 	Name   string // the graph node (the first of a fused chain)
 	Fused  string // what was fused into it, e.g. "bn+add+relu6"
 	Output string // the value it writes
@@ -158,7 +170,8 @@ func (p *Program) MACs() int64 {
 var errUnsupported = errors.New("runtime: unsupported")
 
 // actRange returns the clamp bounds implementing k in the kernel epilogue,
-// and whether k needs an extra element-wise pass (hardswish, hardsigmoid).
+// and whether k needs an extra element-wise pass after the kernel
+// (hardswish, hardsigmoid, sigmoid, silu: applyAct).
 func actRange(k graph.ActKind) (lo, hi float32, post bool, err error) {
 	inf := float32(math.Inf(1))
 	switch k {
@@ -168,7 +181,7 @@ func actRange(k graph.ActKind) (lo, hi float32, post bool, err error) {
 		return 0, inf, false, nil
 	case graph.ActReLU6:
 		return 0, 6, false, nil
-	case graph.ActHardSwish, graph.ActHardSigmoid:
+	case graph.ActHardSwish, graph.ActHardSigmoid, graph.ActSigmoid, graph.ActSiLU:
 		return -inf, inf, true, nil
 	}
 	return 0, 0, false, fmt.Errorf("%w: activation %q", errUnsupported, k)

@@ -22,7 +22,14 @@ const (
 	opBN
 	opPad
 	opFlatten
+	opPool    // max or average pooling window
+	opMul     // x * gate (gate [C,1,1] or x's shape)
+	opGather  // output channels gathered from channels of srcs (Concat, Slice, ChannelShuffle)
+	opSoftmax // softmax over the features of a flat value
 )
+
+// gsrc is one output channel of a gather: channel ch of srcs[src].
+type gsrc struct{ src, ch int }
 
 // op is a fused operation before layouts and weights are fixed.
 type op struct {
@@ -44,6 +51,21 @@ type op struct {
 	scale   []float64 // BN standalone
 	shift   []float64
 	padding [4]int // Pad standalone
+	pool    graph.PoolAttr
+	poolMax bool
+	srcs    []string // gather sources
+	gmap    []gsrc   // gather: the source of every output channel
+}
+
+// inputs returns every value o reads.
+func (o *op) inputs() []string {
+	if o.kind == opGather {
+		return o.srcs
+	}
+	if o.in2 != "" {
+		return []string{o.in, o.in2}
+	}
+	return []string{o.in}
 }
 
 type compiler struct {
@@ -55,6 +77,11 @@ type compiler struct {
 	vals    map[string]*value
 	alias   map[string]string
 	ops     []*op
+	// spatialGAP marks global average pools whose [N,C,1,1] output feeds
+	// spatial work (a squeeze-and-excitation gate): it stays a spatial
+	// 1x1 value computed image by image instead of a flat one.
+	spatialGAP map[string]bool
+	gathers    map[string]*op // gather ops by output, for composing chains
 }
 
 // resolve follows aliases (Dropout, identity activations, Flatten of flat values).
@@ -105,6 +132,8 @@ func (c *compiler) compile() (*Program, error) {
 		}
 		return cons[v][0]
 	}
+	c.markSpatialGAP(cons)
+	c.gathers = map[string]*op{}
 	used := map[*graph.Node]bool{}
 	// Pad nodes read only by convolutions fold into them.
 	padFold := map[string]*graph.Node{}
@@ -233,7 +262,7 @@ func (c *compiler) compile() (*Program, error) {
 		case graph.OpFlatten:
 			in := c.resolve(n.Inputs[0])
 			s := shapes[n.Inputs[0]]
-			if c.isFlat(in) || (len(s) == 4 && s[2] == 1 && s[3] == 1 && c.producedBy(in) == opGAP) {
+			if c.isFlat(in) || (len(s) == 4 && s[2] == 1 && s[3] == 1 && c.producedBy(in) == opGAP && !c.spatialGAP[in]) {
 				if n.Output == g.Output {
 					c.ops = append(c.ops, &op{kind: opAct, node: n.Name, in: in, out: n.Output, act: graph.ActIdentity})
 				} else {
@@ -244,11 +273,129 @@ func (c *compiler) compile() (*Program, error) {
 			c.ops = append(c.ops, &op{kind: opFlatten, node: n.Name, in: in, out: n.Output})
 		case graph.OpPad:
 			c.ops = append(c.ops, &op{kind: opPad, node: n.Name, in: c.resolve(n.Inputs[0]), out: n.Output, padding: n.Pad.Pads})
+		case graph.OpMaxPool, graph.OpAvgPool:
+			c.ops = append(c.ops, &op{kind: opPool, node: n.Name, in: c.resolve(n.Inputs[0]), out: n.Output, pool: *n.Pool, poolMax: n.Op == graph.OpMaxPool})
+		case graph.OpMul:
+			c.ops = append(c.ops, &op{kind: opMul, node: n.Name, in: c.resolve(n.Inputs[0]), in2: c.resolve(n.Inputs[1]), out: n.Output})
+		case graph.OpConcat, graph.OpSlice, graph.OpShuffle:
+			c.gatherOp(n)
+		case graph.OpSoftmax:
+			c.ops = append(c.ops, &op{kind: opSoftmax, node: n.Name, in: c.resolve(n.Inputs[0]), out: n.Output})
 		default:
 			return nil, fmt.Errorf("%w: node %s: op %s", errUnsupported, n.Name, n.Op)
 		}
 	}
+	c.dropDead()
 	return c.finish()
+}
+
+// markSpatialGAP finds the global average pools whose output reaches, through
+// convolutions, batch norms, activations, dropouts and adds, an op that needs
+// spatial values (a Mul gate above all): those outputs stay spatial.
+func (c *compiler) markSpatialGAP(cons map[string][]*graph.Node) {
+	c.spatialGAP = map[string]bool{}
+	for _, n := range c.g.Nodes {
+		if n.Op != graph.OpGlobalAvgPool {
+			continue
+		}
+		seen := map[string]bool{}
+		stack := []string{n.Output}
+		for len(stack) > 0 && !c.spatialGAP[n.Output] {
+			v := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			for _, m := range cons[v] {
+				switch m.Op {
+				case graph.OpConv, graph.OpBatchNorm, graph.OpAct, graph.OpDropout, graph.OpAdd:
+					stack = append(stack, m.Output)
+				case graph.OpFlatten, graph.OpLinear, graph.OpSoftmax:
+				default:
+					c.spatialGAP[n.Output] = true
+				}
+			}
+		}
+	}
+}
+
+// gatherOp builds the channel gather of a Concat, Slice or ChannelShuffle
+// node. A source that is itself a gather's output is replaced by that
+// gather's sources (chains such as ShuffleNet's concat, shuffle and slices
+// become one copy); a gather that copies one whole value is an alias.
+func (c *compiler) gatherOp(n *graph.Node) {
+	o := &op{kind: opGather, node: n.Name, out: n.Output}
+	srcIdx := map[string]int{}
+	add := func(v string, ch int) {
+		v = c.resolve(v)
+		if g, ok := c.gathers[v]; ok {
+			s := g.gmap[ch]
+			v, ch = g.srcs[s.src], s.ch
+		}
+		i, ok := srcIdx[v]
+		if !ok {
+			i = len(o.srcs)
+			srcIdx[v] = i
+			o.srcs = append(o.srcs, v)
+		}
+		o.gmap = append(o.gmap, gsrc{i, ch})
+	}
+	channels := func(v string) int { return c.shapes[v][1] }
+	switch n.Op {
+	case graph.OpConcat:
+		for _, in := range n.Inputs {
+			for ch := 0; ch < channels(in); ch++ {
+				add(in, ch)
+			}
+		}
+	case graph.OpSlice:
+		for ch := n.Slice.Start; ch < n.Slice.End; ch++ {
+			add(n.Inputs[0], ch)
+		}
+	case graph.OpShuffle:
+		cc, g := channels(n.Inputs[0]), n.Shuffle.Groups
+		per := cc / g
+		for j := 0; j < cc; j++ {
+			// output channel j = a*g + i is input channel i*per + a
+			add(n.Inputs[0], (j%g)*per+j/g)
+		}
+	}
+	o.in = o.srcs[0]
+	identity := len(o.srcs) == 1 && len(o.gmap) == channels(o.srcs[0])
+	for j, s := range o.gmap {
+		identity = identity && s.ch == j
+	}
+	if identity && n.Output != c.g.Output {
+		c.alias[n.Output] = o.srcs[0]
+		return
+	}
+	c.gathers[n.Output] = o
+	c.ops = append(c.ops, o)
+}
+
+// dropDead removes the ops whose outputs nothing reads (gathers composed
+// into later ones, above all).
+func (c *compiler) dropDead() {
+	live := map[string]bool{c.resolve(c.g.Output): true}
+	keep := make([]bool, len(c.ops))
+	for i := len(c.ops) - 1; i >= 0; i-- {
+		o := c.ops[i]
+		if !live[o.out] {
+			continue
+		}
+		keep[i] = true
+		for _, r := range o.inputs() {
+			live[r] = true
+		}
+	}
+	var ops []*op
+	for i, o := range c.ops {
+		if keep[i] {
+			ops = append(ops, o)
+		}
+	}
+	c.ops = ops
 }
 
 // producedBy returns the kind of the op producing v (opConv when unknown).
@@ -266,8 +413,12 @@ func (c *compiler) isFlat(v string) bool {
 	for _, o := range c.ops {
 		if o.out == v {
 			switch o.kind {
-			case opGAP, opFlatten:
+			case opGAP:
+				return !c.spatialGAP[o.out]
+			case opFlatten, opSoftmax:
 				return true
+			case opPool, opMul, opGather:
+				return false
 			case opConv:
 				return o.linear || c.isFlat(o.in)
 			default:
@@ -407,8 +558,20 @@ func (c *compiler) finish() (*Program, error) {
 		}
 		flat := src.flat
 		switch o.kind {
-		case opGAP, opFlatten:
+		case opGAP:
+			flat = !c.spatialGAP[o.out]
+		case opFlatten:
 			flat = true
+		case opPool, opMul, opGather:
+			for _, r := range o.inputs() {
+				if rv := c.vals[r]; rv != nil && rv.flat {
+					return nil, fmt.Errorf("%w: node %s: %q is a flat value, want a spatial one", errUnsupported, o.node, r)
+				}
+			}
+		case opSoftmax:
+			if !flat {
+				return nil, fmt.Errorf("%w: node %s: softmax of a spatial value", errUnsupported, o.node)
+			}
 		case opConv:
 			flat = flat || o.linear
 			if flat {
@@ -430,10 +593,7 @@ func (c *compiler) finish() (*Program, error) {
 			return nil, err
 		}
 		v.def = i
-		for _, r := range []string{o.in, o.in2} {
-			if r == "" {
-				continue
-			}
+		for _, r := range o.inputs() {
 			rv := c.vals[r]
 			if rv == nil {
 				return nil, fmt.Errorf("node %s: input %q not computed", o.node, r)
@@ -491,10 +651,8 @@ func (c *compiler) finish() (*Program, error) {
 		if v.flat && i < len(spatialOps) {
 			v.def = 0 // written image by image while spatial values come and go
 		}
-		for _, r := range []string{o.in, o.in2} {
-			if r != "" {
-				c.vals[r].last = max(c.vals[r].last, i)
-			}
+		for _, r := range o.inputs() {
+			c.vals[r].last = max(c.vals[r].last, i)
 		}
 	}
 	out.isOutput = true
@@ -503,7 +661,7 @@ func (c *compiler) finish() (*Program, error) {
 	if in.c <= 4 && !out.isInput {
 		small := true
 		for _, o := range c.ops {
-			if (o.in == in.name && (o.kind != opConv || o.dw || o.linear || o.wino)) || o.in2 == in.name {
+			if (o.in == in.name && (o.kind != opConv || o.dw || o.linear || o.wino)) || o.in2 == in.name || (o.kind == opGather && slices.Contains(o.srcs, in.name)) {
 				small = false
 			}
 		}
@@ -634,6 +792,29 @@ func (c *compiler) build(p *Program, o *op) (step, StepInfo, error) {
 	case opPad:
 		info.Kind = "pad"
 		return &padStep{p: p, in: in, out: out, pads: o.padding}, info, nil
+	case opPool:
+		info.Kind = "avgpool"
+		if o.poolMax {
+			info.Kind = "maxpool"
+		}
+		return newPoolStep(p, o, in, out), info, nil
+	case opMul:
+		info.Kind = "mul"
+		g := c.vals[o.in2]
+		if g.c != in.c || !(g.h == in.h && g.w == in.w || g.h == 1 && g.w == 1) {
+			return nil, info, fmt.Errorf("node %s: gate [%d %d %d] for [%d %d %d]", o.node, g.c, g.h, g.w, in.c, in.h, in.w)
+		}
+		return &mulStep{p: p, in: in, gate: g, out: out, zero: make([]float32, blk)}, info, nil
+	case opGather:
+		info.Kind = "gather"
+		srcs := make([]*value, len(o.srcs))
+		for i, r := range o.srcs {
+			srcs[i] = c.vals[r]
+		}
+		return newGatherStep(p, srcs, out, o.gmap), info, nil
+	case opSoftmax:
+		info.Kind = "softmax"
+		return &softmaxStep{p: p, in: in, out: out}, info, nil
 	}
 	return nil, info, fmt.Errorf("%w: op kind %d", errUnsupported, o.kind)
 }

@@ -321,10 +321,19 @@ func applyAct(x []float32, k graph.ActKind) {
 		for i, v := range x {
 			x[i] = min(max(v+3, 0), 6) / 6
 		}
+	case graph.ActSigmoid:
+		for i, v := range x {
+			x[i] = sigmoidf(v)
+		}
+	case graph.ActSiLU:
+		for i, v := range x {
+			x[i] = v * sigmoidf(v)
+		}
 	}
 }
 
-// gapStep is global average pooling into a flat value. It runs as a
+// gapStep is global average pooling into a flat value (or a spatial 1x1
+// one, for a squeeze-and-excitation gate). It runs as a
 // depthwise convolution whose kernel covers the image, with every weight
 // 1/(h*w), on the vector kernels of kernels/nchwc.
 type gapStep struct {
@@ -355,9 +364,14 @@ func (s *gapStep) execImg(i, img int, _ bool) {
 	a.Lo, a.Hi = float32(math.Inf(-1)), float32(math.Inf(1))
 	for b := 0; b < in.cb(); b++ {
 		a.In = p.ptr(interior(in, i, b, 0, 0))
-		a.Out = p.ptr(out.off + b*outCS + img*blk)
+		if out.flat {
+			a.Out = p.ptr(out.off + b*outCS + img*blk)
+		} else {
+			a.Out = p.ptr(interior(out, i, b, 0, 0))
+		}
 		nchwc.DW(&a, blkBytes, 1)
 	}
+	p.zeroHalo(out, i)
 }
 
 // flattenStep reorders a spatial value into a flat one ([N, C*H*W]).
