@@ -48,6 +48,19 @@ type Options struct {
 	// padded spatial convolutions is exact only in the pad-first form over the
 	// whole run; otherwise the chain stops there and the report says why.
 	CrossBlocks bool
+	// Segments, when not empty, lists exactly the runs to merge (value
+	// ranges, see Segment): each becomes one convolution whatever its kernel
+	// growth (MaxKernel, MaxMACGrowth and Force do not apply: a caller that
+	// names a run has priced it, e.g. with a latency table), and nothing else
+	// is merged (BatchNorm is still folded and identity activations still
+	// removed everywhere). Runs must not overlap. A run that is not linear,
+	// or not one convolution in the form the model is in (ErrNeedsPadFirst),
+	// is an error naming the node.
+	Segments []Segment `json:",omitempty"`
+	// PadFirst (Run only) rewrites the run into the pad-first form before
+	// merging it (see PadFirst). Merge refuses it: call PadFirst, then Merge,
+	// and verify against PadFirst's result.
+	PadFirst bool `json:",omitempty"`
 }
 
 func (o Options) withDefaults() Options {
@@ -119,6 +132,14 @@ func Merge(g *graph.Graph, opts Options) (*graph.Graph, *Report, error) {
 	if math.IsNaN(opts.MaxMACGrowth) {
 		return nil, nil, fmt.Errorf("merge: MAC growth limit is NaN")
 	}
+	if opts.PadFirst {
+		return nil, nil, fmt.Errorf("merge: the PadFirst option is for Run; for a whole model call PadFirst, then Merge, and verify against PadFirst's result")
+	}
+	for _, seg := range opts.Segments {
+		if err := checkEndpoints(g, seg); err != nil {
+			return nil, nil, fmt.Errorf("merge: %w", err)
+		}
+	}
 	opts = opts.withDefaults()
 	before, err := g.Cost()
 	if err != nil {
@@ -126,12 +147,17 @@ func Merge(g *graph.Graph, opts Options) (*graph.Graph, *Report, error) {
 	}
 	rep := &Report{Options: opts, Before: before, OriginalNodeCount: len(g.Nodes),
 		VerifiedAgainst: "the input model as given (with the plan's activations already removed, when a plan was applied)"}
-	m := &merger{g: g.Clone(), opts: opts, rep: rep, mergedBlocks: map[string]bool{}}
+	m := &merger{g: g.Clone(), opts: opts, rep: rep, mergedBlocks: map[string]bool{}, alias: map[string]string{}}
 	m.removeIdentities()
 	if err := m.foldBN(); err != nil {
 		return nil, nil, fmt.Errorf("merge: %w", err)
 	}
-	if err := m.findChains(); err != nil {
+	if len(opts.Segments) > 0 {
+		rep.VerifiedAgainst = "the input model as given (its runs merged as requested)"
+		if err := m.mergeSegments(); err != nil {
+			return nil, nil, fmt.Errorf("merge: %w", err)
+		}
+	} else if err := m.findChains(); err != nil {
 		return nil, nil, fmt.Errorf("merge: %w", err)
 	}
 	if err := m.apply(); err != nil {
@@ -160,6 +186,9 @@ type merger struct {
 	blockOut map[string]bool
 	// blocks with at least one merged node
 	mergedBlocks map[string]bool
+	// alias maps a value removed with an identity activation to the value
+	// that replaces it.
+	alias map[string]string
 }
 
 type chain struct {
@@ -169,6 +198,7 @@ type chain struct {
 	in    string
 	out   string
 	block string
+	name  string // base of the merged node's name ("" : from the block or first node)
 }
 
 // rename makes every reader of value from read value to instead.
@@ -199,6 +229,9 @@ func (m *merger) removeIdentities() {
 	for _, n := range m.g.Nodes {
 		if n.Op == graph.OpAct && n.Act != nil && n.Act.Kind == graph.ActIdentity && n.Inputs[0] != m.g.Input.Name {
 			m.rename(n.Output, n.Inputs[0])
+			if m.alias != nil {
+				m.alias[n.Output] = n.Inputs[0]
+			}
 			m.rep.RemovedIdentity++
 			continue
 		}
@@ -487,6 +520,10 @@ func (m *merger) extend(w *walk) {
 			return
 		case 1:
 			c := cons[0]
+			if c.Op == graph.OpMul {
+				w.stop = fmt.Sprintf("value %s is scaled by %s (squeeze-and-excitation gate): not linear", w.cur, c.Name)
+				return
+			}
 			if c.Op == graph.OpAdd {
 				w.stop = "value " + w.cur + " feeds the add " + c.Name + " (not a residual around this chain)"
 				return
@@ -513,6 +550,11 @@ func (m *merger) diamond(w *walk, cons []*graph.Node) string {
 	add, first := cons[0], cons[1]
 	if add.Op != graph.OpAdd {
 		add, first = first, add
+	}
+	for _, c := range cons {
+		if c.Op == graph.OpMul {
+			return fmt.Sprintf("value %s is scaled by %s, a gate computed from the input (squeeze-and-excitation): not linear, the chain ends before it", w.cur, c.Name)
+		}
 	}
 	if add.Op != graph.OpAdd || first.Op == graph.OpAdd {
 		return fmt.Sprintf("value %s has 2 readers (%s, %s) that do not form a residual", w.cur, cons[0].Name, cons[1].Name)
@@ -561,28 +603,9 @@ func (m *merger) diamond(w *walk, cons []*graph.Node) string {
 }
 
 func (m *merger) record(in string, w *walk) {
-	ch := &chain{nodes: w.nodes, l: w.l, in: in, out: w.cur, block: w.block}
-	for _, n := range w.nodes {
-		m.used[n] = true
-	}
+	ch := m.newChain(in, w.cur, w.nodes, w.l, w.kernels, w.stop)
+	ch.block = w.block
 	info := &ch.info
-	info.Input, info.Output, info.Kernels, info.Stop = in, w.cur, w.kernels, w.stop
-	seen := map[string]bool{}
-	for _, n := range w.nodes {
-		info.Nodes = append(info.Nodes, n.Name)
-		if n.Block != "" && !seen[n.Block] {
-			seen[n.Block] = true
-			info.Blocks = append(info.Blocks, n.Block)
-		}
-		info.MACs += graph.NodeMACs(n, m.shapes)
-		for _, p := range n.Params {
-			info.Params += int64(len(m.g.Params[p].Data))
-		}
-	}
-	info.Kernel = w.l.kernelString()
-	info.MACsAfter = w.l.macs()
-	info.ParamsAfter = w.l.params()
-	info.BiasMap = w.l.m != nil
 	growth := float64(info.MACsAfter) / math.Max(1, float64(info.MACs))
 	switch {
 	case m.opts.MaxMACGrowth > 0 && growth > m.opts.MaxMACGrowth && !m.opts.Force:
@@ -596,6 +619,93 @@ func (m *merger) record(in string, w *walk) {
 		}
 	}
 	m.chains = append(m.chains, ch)
+}
+
+// newChain describes the run of nodes from value in to value out whose
+// single convolution is l, and marks its nodes used.
+func (m *merger) newChain(in, out string, nodes []*graph.Node, l *lin, kernels []string, stop string) *chain {
+	ch := &chain{nodes: nodes, l: l, in: in, out: out}
+	for _, n := range nodes {
+		m.used[n] = true
+	}
+	info := &ch.info
+	info.Input, info.Output, info.Kernels, info.Stop = in, out, kernels, stop
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		info.Nodes = append(info.Nodes, n.Name)
+		if n.Block != "" && !seen[n.Block] {
+			seen[n.Block] = true
+			info.Blocks = append(info.Blocks, n.Block)
+		}
+		info.MACs += graph.NodeMACs(n, m.shapes)
+		for _, p := range n.Params {
+			info.Params += int64(len(m.g.Params[p].Data))
+		}
+	}
+	info.Kernel = l.kernelString()
+	info.MACsAfter = l.macs()
+	info.ParamsAfter = l.params()
+	info.BiasMap = l.m != nil
+	return ch
+}
+
+// resolve follows the aliases of values removed with identity activations.
+func (m *merger) resolve(v string) string {
+	for i := 0; i < len(m.alias)+1; i++ {
+		a, ok := m.alias[v]
+		if !ok {
+			break
+		}
+		v = a
+	}
+	return v
+}
+
+// mergeSegments merges exactly the requested runs (Options.Segments).
+func (m *merger) mergeSegments() error {
+	shapes, err := m.g.Shapes(1)
+	if err != nil {
+		return err
+	}
+	m.shapes = shapes
+	m.used = map[*graph.Node]bool{}
+	for _, s := range m.opts.Segments {
+		seg := Segment{From: m.resolve(s.From), To: m.resolve(s.To)}
+		r, err := findRegion(m.g, seg)
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", s, err)
+		}
+		for _, n := range r.nodes {
+			if m.used[n] {
+				return fmt.Errorf("segment %s: node %s already belongs to an earlier segment (segments must not overlap)", s, n.Name)
+			}
+		}
+		l, kernels, err := linearize(m.g, shapes, r)
+		if err != nil {
+			return fmt.Errorf("segment %s: %w", s, err)
+		}
+		if l == nil {
+			return fmt.Errorf("segment %s: the run has no layer to merge (only no-op nodes)", s)
+		}
+		if err := checkWeight(l.outC, l.cpg(), l.kh, l.kw); err != nil {
+			return fmt.Errorf("segment %s: %w", s, err)
+		}
+		ch := m.newChain(seg.From, seg.To, r.nodes, l, kernels, "requested run")
+		info := &ch.info
+		if len(info.Blocks) == 1 {
+			ch.block = info.Blocks[0]
+		} else if len(info.Blocks) > 1 {
+			ch.name = info.Blocks[0] + "-" + info.Blocks[len(info.Blocks)-1]
+		}
+		growth := float64(info.MACsAfter) / math.Max(1, float64(info.MACs))
+		info.Merged = true
+		info.Reason = fmt.Sprintf("merged (requested run): MACs %.2fx, depth %d -> 1", growth, countLayers(r.nodes))
+		if m.opts.MaxMACGrowth > 0 && growth > m.opts.MaxMACGrowth {
+			info.Reason += fmt.Sprintf(", above the default limit %.2fx (priced by the caller)", m.opts.MaxMACGrowth)
+		}
+		m.chains = append(m.chains, ch)
+	}
+	return nil
 }
 
 func countLayers(ns []*graph.Node) int {
@@ -624,6 +734,9 @@ func (m *merger) apply() error {
 		base := ch.nodes[0].Name
 		if ch.block != "" && (len(ch.info.Blocks) == 1) {
 			base = ch.block
+		}
+		if ch.name != "" {
+			base = ch.name
 		}
 		name := base + ".merged"
 		for i := 1; names[name]; i++ {

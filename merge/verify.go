@@ -249,6 +249,9 @@ func (r *Report) Explain(w io.Writer) error {
 	if r.Options.CrossBlocks {
 		mode = "across blocks"
 	}
+	if len(r.Options.Segments) > 0 {
+		mode = fmt.Sprintf("as %d requested runs", len(r.Options.Segments))
+	}
 	fmt.Fprintf(&b, "options: chains %s, max kernel %d, max MAC growth %.2gx, force %v\n\n", mode, r.Options.MaxKernel, r.Options.MaxMACGrowth, r.Options.Force)
 	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "chain\tlayers\tmerged\tMACs before\tafter\tparams before\tafter\tbias map\tdecision")
