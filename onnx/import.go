@@ -118,6 +118,7 @@ type importer struct {
 	prod   map[string]*graph.Node
 	uses   map[string]int // ONNX value -> number of readers (graph outputs included)
 	hints  map[*graph.Node]string
+	views  map[string]*view // ONNX value -> 5-D view of a channel shuffle in progress
 	nextID int
 }
 
@@ -150,6 +151,7 @@ func (im *importer) run(m *onnxpb.ModelProto, opts ImportOptions) (*graph.Graph,
 	im.prod = map[string]*graph.Node{}
 	im.uses = map[string]int{}
 	im.hints = map[*graph.Node]string{}
+	im.views = map[string]*view{}
 
 	for i, t := range og.GetInitializer() {
 		if t.GetName() == "" {
@@ -402,11 +404,31 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 		return err
 	}
 	op := n.GetOpType()
+	if foldOps[op] && len(n.GetInput()) > 0 && n.GetInput()[0] != "" && im.allConst(n) {
+		return im.fold(n, at)
+	}
+	if v := im.views[firstIn(n)]; v != nil && op != "Transpose" && op != "Reshape" {
+		return fmt.Errorf("%s: input %q is a %d-D view of %q (from a Reshape), which only a channel shuffle (Reshape, Transpose, Reshape) may use", where(n), firstIn(n), len(v.shape), v.x)
+	}
 	switch op {
 	case "Constant":
 		return im.constant(n, at)
-	case "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast":
-		return im.shapeArith(n, at)
+	case "Shape":
+		return im.shapeOf(n, at)
+	case "Concat":
+		return im.concat(n, at)
+	case "Slice":
+		return im.slice(n, at)
+	case "Split":
+		return im.split(n, at)
+	case "Transpose":
+		return im.transpose(n, at)
+	case "MaxPool", "AveragePool":
+		return im.pool(n, at)
+	case "Sigmoid":
+		return im.act(n, graph.ActSigmoid)
+	case "Softmax":
+		return im.softmax(n, at)
 	case "Conv":
 		return im.conv(n, at)
 	case "BatchNormalization":
@@ -995,6 +1017,9 @@ func (im *importer) mul(n *onnxpb.NodeProto) error {
 			return im.setOut(n, im.add(&graph.Node{Op: graph.OpAct, Inputs: []string{xv}, Act: &graph.ActAttr{Kind: graph.ActHardSwish}}, hint(n), clone(im.shapes[xv])))
 		}
 	}
+	if ok, err := im.mulTensors(n); ok {
+		return err
+	}
 	ci := -1
 	for i, v := range n.GetInput() {
 		if _, ok := im.consts[v]; ok {
@@ -1024,7 +1049,7 @@ func (im *importer) mul(n *onnxpb.NodeProto) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s: Mul can only be represented as x*HardSigmoid(x) (HardSwish) or as a scalar/per-channel constant scale right after a Conv or Gemm/MatMul that nothing else reads", where(n))
+	return fmt.Errorf("%s: Mul can only be represented as x*HardSigmoid(x) (HardSwish), x*Sigmoid(x) (SiLU), x*gate (gate of x's shape or [N, C, 1, 1], squeeze-and-excitation) or as a scalar/per-channel constant scale right after a Conv or Gemm/MatMul that nothing else reads", where(n))
 }
 
 // scaleRows multiplies output channel k of a Conv or Linear (weights, bias,
@@ -1090,34 +1115,6 @@ func (im *importer) flatten(n *onnxpb.NodeProto, x string, s []int) error {
 		f *= d
 	}
 	return im.setOut(n, im.add(&graph.Node{Op: graph.OpFlatten, Inputs: []string{x}}, hint(n), []int{1, f}))
-}
-
-func (im *importer) reshape(n *onnxpb.NodeProto, at attrs) error {
-	x, s, err := im.tensorIn(n, 0)
-	if err != nil {
-		return err
-	}
-	t, err := im.constIn(n, 1, false)
-	if err != nil {
-		return err
-	}
-	allowZero, err := at.int("allowzero", 0)
-	if err != nil {
-		return err
-	}
-	f := 1
-	for _, d := range s[1:] {
-		f *= d
-	}
-	bad := fmt.Errorf("%s: Reshape of %v to %v cannot be represented (only to [N, -1], a flatten)", where(n), s, t.i)
-	if !t.isInt || len(t.i) != 2 {
-		return bad
-	}
-	first := t.batch[0] || (t.i[0] == 0 && allowZero == 0) || (im.batch > 0 && t.i[0] == int64(im.batch)) || (t.i[0] == -1 && t.i[1] == int64(f))
-	if !first || !(t.i[1] == -1 || t.i[1] == int64(f)) || t.batch[1] {
-		return bad
-	}
-	return im.flatten(n, x, s)
 }
 
 func (im *importer) gemm(n *onnxpb.NodeProto, at attrs) error {
@@ -1241,119 +1238,6 @@ func (im *importer) pad(n *onnxpb.NodeProto, at attrs) error {
 	}
 	out := []int{1, s[1], s[2] + p[0] + p[2], s[3] + p[1] + p[3]}
 	return im.setOut(n, im.add(&graph.Node{Op: graph.OpPad, Inputs: []string{x}, Pad: &graph.PadAttr{Pads: p}}, hint(n), out))
-}
-
-// shapeArith evaluates the integer arithmetic PyTorch writes for a dynamic
-// Reshape (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast) on constants,
-// keeping track of which element is the batch size.
-func (im *importer) shapeArith(n *onnxpb.NodeProto, at attrs) error {
-	op := n.GetOpType()
-	if op == "Shape" {
-		_, s, err := im.tensorIn(n, 0)
-		if err != nil {
-			return err
-		}
-		start, err := at.int("start", 0)
-		if err != nil {
-			return err
-		}
-		end, err := at.int("end", int64(len(s)))
-		if err != nil {
-			return err
-		}
-		r := int64(len(s))
-		if start < 0 {
-			start += r
-		}
-		if end < 0 {
-			end += r
-		}
-		start, end = min(max(start, 0), r), min(max(end, 0), r)
-		c := &constVal{isInt: true, shape: []int{0}}
-		for i := start; i < end; i++ {
-			v := int64(s[i])
-			if i == 0 && im.batch > 0 {
-				v = int64(im.batch)
-			}
-			c.i = append(c.i, v)
-			c.batch = append(c.batch, i == 0)
-		}
-		c.shape[0] = len(c.i)
-		return im.setConst(n, c)
-	}
-	for i := range n.GetInput() {
-		if _, err := im.constIn(n, i, true); err != nil {
-			return fmt.Errorf("unsupported op %q at node %q: only supported on constants and shapes (%v)", op, n.GetName(), err)
-		}
-	}
-	in, _ := im.constIn(n, 0, false)
-	if in == nil {
-		return fmt.Errorf("%s: input 0 is missing", where(n))
-	}
-	switch op {
-	case "Cast":
-		return im.setConst(n, in)
-	case "Gather":
-		idx, err := im.constIn(n, 1, false)
-		if err != nil {
-			return err
-		}
-		axis, err := at.int("axis", 0)
-		if err != nil {
-			return err
-		}
-		if !in.isInt || !idx.isInt || len(in.shape) != 1 || axis != 0 || len(idx.shape) > 1 {
-			return fmt.Errorf("unsupported op \"Gather\" at node %q: only indexing of a 1-D shape tensor is supported", n.GetName())
-		}
-		c := &constVal{isInt: true, shape: clone(idx.shape)}
-		for _, j := range idx.i {
-			if j < 0 {
-				j += int64(len(in.i))
-			}
-			if j < 0 || j >= int64(len(in.i)) {
-				return fmt.Errorf("%s: index %d out of range for %d values", where(n), j, len(in.i))
-			}
-			c.i = append(c.i, in.i[j])
-			c.batch = append(c.batch, in.batch[j])
-		}
-		return im.setConst(n, c)
-	case "Unsqueeze", "Squeeze":
-		if !in.isInt || len(in.shape) > 1 {
-			return fmt.Errorf("unsupported op %q at node %q: only on scalar or 1-D integer tensors", op, n.GetName())
-		}
-		c := *in
-		if op == "Unsqueeze" {
-			if len(in.shape) == 1 {
-				return fmt.Errorf("unsupported op \"Unsqueeze\" at node %q: only on scalars", n.GetName())
-			}
-			c.shape = []int{1}
-		} else {
-			if in.numel() != 1 {
-				return fmt.Errorf("unsupported op \"Squeeze\" at node %q: only of one value", n.GetName())
-			}
-			c.shape = []int{}
-		}
-		return im.setConst(n, &c)
-	case "Concat":
-		c := &constVal{isInt: true}
-		for i := range n.GetInput() {
-			p, err := im.constIn(n, i, false)
-			if err != nil {
-				return err
-			}
-			if !p.isInt || len(p.shape) != 1 {
-				return fmt.Errorf("unsupported op \"Concat\" at node %q: only of 1-D integer tensors", n.GetName())
-			}
-			if len(c.i)+len(p.i) > MaxRank {
-				return fmt.Errorf("%s: shape tensor too long", where(n))
-			}
-			c.i = append(c.i, p.i...)
-			c.batch = append(c.batch, p.batch...)
-		}
-		c.shape = []int{len(c.i)}
-		return im.setConst(n, c)
-	}
-	return fmt.Errorf("unsupported op %q at node %q", op, n.GetName())
 }
 
 // prune removes nodes whose output nothing reads (such as the HardSigmoid of

@@ -1,0 +1,212 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/internal/testref"
+)
+
+// The torchvision matrix of issue 16: every family's export imports, its
+// blocks are found and named after the PyTorch modules.
+//
+// The exports are generated once per test binary by
+// tools/fixtures/make_torchvision_fixtures.py (Debian's python3-torch and
+// python3-torchvision; about 10 s), into a temporary directory, or read from
+// DSHRINK_TV_FIXTURES when that names a directory the script has filled.
+
+type tvSet struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// tvSets are the generated fixture directories: "fold" (all eight and the
+// README's example, exported with torch.onnx.export's defaults) and "bn"
+// (three families exported with BatchNormalization and the shape
+// arithmetic kept).
+var tvSets = map[string]*tvSet{"fold": {}, "bn": {}}
+
+var tvArgs = map[string][]string{
+	"fold": {"--readme"},
+	"bn":   {"--keep-bn", "--models", "mobilenet_v3_small,efficientnet_b0,shufflenet_v2_x1_0"},
+}
+
+// torchvisionDir returns the directory with the torchvision exports of set
+// ("fold" or "bn"), or skips (fails with DSHRINK_REQUIRE_REFS=1) when
+// PyTorch is missing. DSHRINK_TV_FIXTURES=DIR reads DIR/fold and DIR/bn
+// instead, when they hold a manifest.json.
+func torchvisionDir(t *testing.T, set string) string {
+	t.Helper()
+	if d := os.Getenv("DSHRINK_TV_FIXTURES"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, set, "manifest.json")); err == nil {
+			return filepath.Join(d, set)
+		}
+	}
+	ts := tvSets[set]
+	ts.once.Do(func() {
+		if err := exec.Command(python, "-c", "import torch, torchvision").Run(); err != nil {
+			ts.err = errMissingTorch
+			return
+		}
+		dir, err := os.MkdirTemp("", "dshrink-tv-")
+		if err != nil {
+			ts.err = err
+			return
+		}
+		ts.dir = dir
+		args := append([]string{filepath.Join("..", "tools", "fixtures", "make_torchvision_fixtures.py"), dir}, tvArgs[set]...)
+		if out, err := exec.Command(python, args...).CombinedOutput(); err != nil {
+			ts.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if ts.err == errMissingTorch {
+		testref.Missing(t, "PyTorch and torchvision ("+python+" with torch, torchvision)", "apt-get install python3-torch python3-torchvision, or ./scripts/setup.sh --tests")
+	}
+	if ts.err != nil {
+		t.Fatalf("generating the torchvision exports: %v", ts.err)
+	}
+	return ts.dir
+}
+
+var errMissingTorch = errors.New("torch missing")
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, ts := range tvSets {
+		if ts.dir != "" {
+			os.RemoveAll(ts.dir)
+		}
+	}
+	os.Exit(code)
+}
+
+func readF32File(t testing.TB, path string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}
+
+// tvWant is what the importer must find in each family: the block kinds
+// and how many of each, a few block names that map back to the PyTorch
+// modules, and some stem/head unit names.
+var tvWant = []struct {
+	model  string
+	kinds  map[string]int
+	names  []string
+	units  []string
+	se     int // blocks with squeeze-and-excitation
+	groups int // blocks with grouped (not depthwise) middle convs
+}{
+	{"mobilenet_v2", map[string]int{graph.BlockInvertedResidual: 17}, []string{"features.1", "features.3", "features.17"}, []string{"features.0", "features.18"}, 0, 0},
+	{"readme_mobilenet_v2", map[string]int{graph.BlockInvertedResidual: 17}, []string{"features.1", "features.17"}, []string{"features.0", "features.18"}, 0, 0},
+	{"mobilenet_v3_small", map[string]int{graph.BlockInvertedResidualSE: 9, graph.BlockInvertedResidual: 2}, []string{"features.1", "features.4", "features.11"}, []string{"features.0", "features.12"}, 9, 0},
+	{"mobilenet_v3_large", map[string]int{graph.BlockInvertedResidualSE: 8, graph.BlockInvertedResidual: 7}, []string{"features.1", "features.4", "features.15"}, []string{"features.0", "features.16"}, 8, 0},
+	{"efficientnet_b0", map[string]int{graph.BlockInvertedResidualSE: 16}, []string{"features.1.0", "features.2.1", "features.7.0"}, []string{"features.0", "features.8"}, 16, 0},
+	{"mnasnet1_0", map[string]int{graph.BlockInvertedResidual: 17}, []string{"layers.3", "layers.8.0", "layers.13.0"}, []string{"layers.0", "layers.14"}, 0, 0},
+	{"resnet18", map[string]int{graph.BlockBasic: 8}, []string{"layer1.0", "layer2.0", "layer4.1"}, []string{"conv1"}, 0, 0},
+	{"shufflenet_v2_x1_0", map[string]int{graph.BlockShuffleBranch: 16}, []string{"stage2.0.branch2", "stage2.1.branch2", "stage4.3.branch2"}, []string{"conv1", "conv5"}, 0, 0},
+	{"regnet_x_400mf", map[string]int{graph.BlockBottleneck: 22}, []string{"trunk_output.block1.block1-0", "trunk_output.block4.block4-11"}, []string{"stem"}, 0, 22},
+}
+
+func TestTorchvisionImport(t *testing.T) {
+	for _, set := range []string{"fold", "bn"} {
+		for _, c := range tvWant {
+			if set == "bn" && !slices.Contains(strings.Split(tvArgs["bn"][2], ","), c.model) {
+				continue
+			}
+			t.Run(set+"/"+c.model, func(t *testing.T) { testTorchvisionModel(t, torchvisionDir(t, set), c.model) })
+		}
+	}
+}
+
+func testTorchvisionModel(t *testing.T, dir, model string) {
+	for _, c := range tvWant {
+		if c.model != model {
+			continue
+		}
+		{
+			path := filepath.Join(dir, c.model+".onnx")
+			g, err := ImportFile(path, ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds := map[string]int{}
+			names := map[string]bool{}
+			se, groups := 0, 0
+			for _, b := range g.Blocks {
+				kinds[b.Kind]++
+				names[b.Name] = true
+				if b.SE {
+					se++
+				}
+				if b.Groups > 1 {
+					groups++
+				}
+			}
+			if fmt.Sprint(kinds) != fmt.Sprint(c.kinds) {
+				t.Errorf("blocks %v, want %v", kinds, c.kinds)
+			}
+			if se != c.se || groups != c.groups {
+				t.Errorf("%d blocks with SE and %d with grouped convs, want %d and %d", se, groups, c.se, c.groups)
+			}
+			for _, nm := range c.names {
+				if !names[nm] {
+					t.Errorf("no block named %q; blocks: %v", nm, sortedKeys(names))
+				}
+			}
+			units := map[string]bool{}
+			for _, u := range g.Units {
+				units[u.Name] = true
+				if strings.Contains(u.Name, "unit") || strings.HasPrefix(u.Name, "block.") {
+					t.Errorf("unit %q is not named after a PyTorch module", u.Name)
+				}
+			}
+			for _, u := range c.units {
+				if !units[u] {
+					t.Errorf("no unit named %q; units: %v", u, sortedKeys(units))
+				}
+			}
+			for _, b := range g.Blocks {
+				if !units[b.Name] {
+					t.Errorf("block %s has no removable activation unit", b.Name)
+				}
+			}
+			t.Logf("%s: %d nodes, %d blocks %v, %d units", c.model, len(g.Nodes), len(g.Blocks), kinds, len(g.Units))
+			// The imported model computes what PyTorch computed (float64
+			// reference evaluator).
+			x := readF32File(t, filepath.Join(dir, c.model+".in.bin"))
+			batch := len(x) / numel(g.Input.Shape)
+			checkClose(t, c.model+": imported model (graph/reference) vs PyTorch", forward(t, g, x, batch), readF32File(t, filepath.Join(dir, c.model+".out.bin")))
+		}
+		return
+	}
+	t.Fatalf("no expectations for %s", model)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
