@@ -194,3 +194,68 @@ func TestAllocs(t *testing.T) {
 		t.Errorf("%v allocs per run", n)
 	}
 }
+
+// BenchmarkResNetStemPool times ResNet-18's max pool (64 x 112 x 112, 3x3,
+// stride 2, padding 1) forward and backward, and the average pool over the
+// same window, for one image.
+func BenchmarkResNetStemPool(b *testing.B) {
+	p := Params{N: 1, C: 64, H: 112, W: 112, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1}
+	r := rand.New(rand.NewSource(1))
+	x := randSlice(r, 64*112*112)
+	dx := make([]float32, len(x))
+	y := make([]float32, 64*56*56)
+	for _, c := range []struct {
+		name string
+		f    func() error
+	}{
+		{"max_fwd", func() error { return MaxForward(p, x, y) }},
+		{"max_bwd", func() error { return MaxBackward(p, x, y, dx) }},
+		{"avg_fwd", func() error { return AvgForward(p, x, y) }},
+		{"avg_bwd", func() error { return AvgBackward(p, y, dx) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(x)))
+			for b.Loop() {
+				if err := c.f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestMaxTiesAndNaN checks PyTorch's choices: a tied window sends its
+// gradient to the first maximum in row-major order; a NaN wins the forward
+// pass and the last NaN of the window gets the gradient.
+func TestMaxTiesAndNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	p := Params{N: 1, C: 1, H: 2, W: 3, KH: 2, KW: 3, StrideH: 1, StrideW: 1}
+	for _, c := range []struct {
+		x    []float32
+		want int // index receiving the gradient
+	}{
+		{[]float32{1, 3, 3, 3, 2, 3}, 1},
+		{[]float32{-1, -1, -1, -1, -1, -1}, 0},
+		{[]float32{1, nan, 3, nan, 2, 0}, 3},
+		{[]float32{nan, 5, 3, 4, 2, 0}, 0},
+	} {
+		y, dx := make([]float32, 1), make([]float32, 6)
+		must(t, MaxForward(p, c.x, y))
+		must(t, MaxBackward(p, c.x, []float32{1}, dx))
+		hasNaN := false
+		for _, v := range c.x {
+			hasNaN = hasNaN || v != v
+		}
+		if hasNaN != (y[0] != y[0]) || !hasNaN && y[0] != c.x[c.want] {
+			t.Errorf("max of %v = %v", c.x, y[0])
+		}
+		want := make([]float32, 6)
+		want[c.want] = 1
+		for i := range dx {
+			if dx[i] != want[i] {
+				t.Errorf("x %v: gradient %v, want %v", c.x, dx, want)
+				break
+			}
+		}
+	}
+}
