@@ -105,3 +105,69 @@ func TestMobileNetV2Small(t *testing.T) {
 		}
 	}
 }
+
+// TestMobileNetV2MultiBlock merges MobileNetV2-1.0 at 224 (random BatchNorm
+// statistics) with plan all as explicit runs: features.4 to features.6 (a
+// stride-2 block and two residual blocks) as one 11x11/s2 convolution, every
+// other block but the first on its own, in the pad-first form; the merged
+// model equals the pad-first unmerged model (float32 nn executor, model
+// output and every merged run's output), and Run gives the run's node.
+func TestMobileNetV2MultiBlock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("merges the full 224 model")
+	}
+	g, err := models.MobileNetV2(models.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomize(g, 5)
+	applied := applyAll(t, g, false)
+	var segs []Segment
+	for i := 1; i < len(applied.Blocks); i++ {
+		b := applied.Blocks[i]
+		switch b.Name {
+		case "features.4":
+			segs = append(segs, Segment{From: b.Input, To: applied.Block("features.6").Output})
+		case "features.5", "features.6":
+		default:
+			segs = append(segs, Segment{From: b.Input, To: b.Output})
+		}
+	}
+	pf, err := PadFirst(applied, segs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, rep, err := Merge(pf, Options{Segments: segs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Merged != 14 || rep.BiasMaps != 0 {
+		t.Fatalf("%d runs merged, %d bias maps; want 14, 0", rep.Merged, rep.BiasMaps)
+	}
+	var multi *Chain
+	for i, c := range rep.Chains {
+		if len(c.Blocks) > 1 {
+			multi = &rep.Chains[i]
+		}
+	}
+	if multi == nil || multi.Kernel != "11x11/s2" || len(multi.Blocks) != 3 {
+		t.Fatalf("multi-block run %+v, want features.4-6 as one 11x11/s2", multi)
+	}
+	t.Logf("MACs of the pad-first form %s -> merged %s; run %s: %s MACs -> %s", human(rep.Before.MACs), human(rep.After.MACs),
+		multi.Name, human(multi.MACs), human(multi.MACsAfter))
+	res, err := Verify(pf, merged, VerifyOptions{Random: 1, Seed: 2, Values: rep.ChainOutputs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pad-first unmerged vs merged (%s): max rel %.3g, worst run output %s %.3g", res.Executor, res.MaxRel, res.WorstValue, res.WorstRel)
+	if !res.OK {
+		t.Errorf("merged model differs: max rel %.3g, worst %s %.3g", res.MaxRel, res.WorstValue, res.WorstRel)
+	}
+	rg, ch, err := Run(applied, segs[2].From, segs[2].To, Options{PadFirst: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Kernel != multi.Kernel || ch.MACsAfter != multi.MACsAfter || *rg.Nodes[0].Conv != *merged.Producer(multi.Output).Conv {
+		t.Errorf("Run gives %s %+v, Merge %s", ch.Kernel, *rg.Nodes[0].Conv, multi.Kernel)
+	}
+}
