@@ -149,7 +149,7 @@ func compose(a, b *lin) (*lin, error) {
 		b.pads[1] > 0 && a.kw > a.sw+a.pads[1] ||
 		b.pads[2] > 0 && a.outH*a.sh-a.pads[0] < a.inH ||
 		b.pads[3] > 0 && a.outW*a.sw-a.pads[1] < a.inW {
-		return nil, errInexact{fmt.Sprintf("a padded %s conv after a spatial %s conv is exact only away from the border (the zero padding of the intermediate tensor is not a zero padding of the input); use the pad-first form",
+		return nil, errInexact{fmt.Sprintf("a padded %s conv after a spatial %s conv is exact only away from the border (the zero padding of the intermediate tensor is not a zero padding of the input, and no bias map makes up for it: docs/merge.md#no-single-conv); merge it in the pad-first form (merge.PadFirst)",
 			b.kernelString(), a.kernelString())}
 	}
 	c := &lin{inC: a.inC, outC: b.outC, groups: gcd(a.groups, b.groups),

@@ -8,6 +8,14 @@
 // convolution keeps the Pad's padding, or a constant border bias map
 // [OutC, Ho, Wo] makes the merged convolution equal the chain everywhere.
 // Verify runs the original and the merged model side by side.
+//
+// Runs across blocks: a Segment names a run of layers by the values entering
+// and leaving it; Merge with Options.Segments merges exactly the named runs
+// (whatever their kernel growth), Run returns what one run merges into (the
+// node a latency table should time), Extract the unmerged run, and PadFirst
+// the pad-first form in which every linear run is one convolution exactly
+// (runs with two padded spatial layers in a row are not, as they are:
+// ErrNeedsPadFirst; docs/merge.md, section 4).
 package merge
 
 import (
