@@ -77,3 +77,80 @@ func BenchmarkMobileNetV2Winograd(b *testing.B) {
 		}
 	}
 }
+
+// stepMs compiles g and returns each step's median time (StepTimes) by
+// node name, for one image at threads th.
+func stepMs(b *testing.B, g *graph.Graph, th int, opts Options) map[string]float64 {
+	opts.Batch, opts.Threads = 1, th
+	p, err := Compile(g, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts, err := p.StepTimes(randInput(1, g.Input.Shape, 1), 15)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := map[string]float64{}
+	for i, s := range p.Steps() {
+		m[s.Name] += ts[i]
+	}
+	return m
+}
+
+// BenchmarkPoolStem times ResNet-18's stem at 224x224 step by step: the
+// 7x7 stride-2 conv (3 -> 64, with BN and ReLU) and the 3x3 stride-2 max
+// pooling of its 64 x 112 x 112 output, 1 and 2 threads.
+func BenchmarkPoolStem(b *testing.B) {
+	gb := graph.NewBuilder("stem", 3, 224, 224)
+	x := gb.Conv("conv1", "input", 3, 64, 7, 2, 3, 1, false)
+	x = gb.BatchNorm("bn1", x, 64)
+	x = gb.Act("relu", x, graph.ActReLU, "")
+	x = gb.MaxPool("maxpool", x, 3, 2, 1)
+	g, err := gb.Finish(x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.InitParams(1)
+	for _, th := range []int{1, 2} {
+		b.Run(fmt.Sprintf("t%d", th), func(b *testing.B) {
+			var m map[string]float64
+			for b.Loop() {
+				m = stepMs(b, g, th, Options{})
+			}
+			b.ReportMetric(m["conv1"], "conv_ms")
+			b.ReportMetric(m["maxpool"], "maxpool_ms")
+		})
+	}
+}
+
+// BenchmarkGroupedConv times RegNetX-like grouped 3x3 convolutions (c
+// channels in groups of per, hw x hw, stride 1, BN and ReLU) as compiled
+// (each output block reads only its groups' input blocks) beside the dense
+// convolution of the same shape, which is what expanding the groups to a
+// block-diagonal dense kernel costs (Winograd where Auto picks it), 1 thread.
+func BenchmarkGroupedConv(b *testing.B) {
+	for _, c := range []struct{ c, per, hw int }{{48, 24, 28}, {56, 8, 28}, {104, 8, 14}, {152, 8, 14}, {368, 8, 7}} {
+		b.Run(fmt.Sprintf("c%d_g%d_%dx%d", c.c, c.c/c.per, c.hw, c.hw), func(b *testing.B) {
+			layer := func(groups int) *graph.Graph {
+				gb := graph.NewBuilder("grouped", c.c, c.hw, c.hw)
+				x := gb.Conv("conv", "input", c.c, c.c, 3, 1, 1, groups, false)
+				x = gb.BatchNorm("bn", x, c.c)
+				x = gb.Act("relu", x, graph.ActReLU, "")
+				g, err := gb.Finish(x)
+				if err != nil {
+					b.Fatal(err)
+				}
+				g.InitParams(1)
+				return g
+			}
+			grouped, dense := layer(c.c/c.per), layer(1)
+			var mg, md map[string]float64
+			for b.Loop() {
+				mg = stepMs(b, grouped, 1, Options{})
+				md = stepMs(b, dense, 1, Options{})
+			}
+			b.ReportMetric(mg["conv"], "grouped_ms")
+			b.ReportMetric(md["conv"], "dense_ms")
+		})
+	}
+}

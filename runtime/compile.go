@@ -25,7 +25,11 @@
 // Concat, Slice and ChannelShuffle as one channel gather, chains of them
 // composed at compile time (a ShuffleNetV2 unit copies once, not three
 // times); Softmax on the flat output; sigmoid and SiLU (a branch-free
-// polynomial exp) applied after the kernel like hardswish.
+// polynomial exp) applied after the kernel like hardswish. A grouped
+// convolution (RegNet) runs on the dense kernel with, for each block of
+// output channels, only the input blocks its groups read (zeros within
+// them), and as Winograd on the dense expansion where those blocks are
+// most of the input (BenchmarkGroupedConv).
 // This package holds no assembly. Program.Run allocates nothing.
 package runtime
 

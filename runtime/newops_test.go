@@ -232,6 +232,27 @@ func TestGroupedConv(t *testing.T) {
 		x = cbr(b, "g", x, c.ch, c.ch, 3, c.stride, c.ch/c.per, graph.ActReLU)
 		x = b.Conv("g2", x, c.ch, c.ch, 3, 1, 1, c.ch/c.per, true)
 		g := finish(t, b, x, 8)
+		p, err := Compile(g, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range p.Steps() {
+			if s.Name != "g2" {
+				continue
+			}
+			// Groups that cover most blocks run as Winograd on the dense
+			// expansion; the others direct on their groups' blocks.
+			if want := map[bool]string{true: "winograd", false: "direct"}[c.per > blk]; s.Kernel != want {
+				t.Errorf("%s: g2 runs %s, want %s", g.Name, s.Kernel, want)
+			}
+			hw := 11 * 9
+			if c.stride == 2 {
+				hw = 6 * 5
+			}
+			if want := int64(c.ch * c.per * 9 * hw); s.MACs != want {
+				t.Errorf("%s: g2 counts %d MACs, want %d", g.Name, s.MACs, want)
+			}
+		}
 		check(t, g, 2, 1)
 		check(t, g, 3, 2)
 	}

@@ -43,6 +43,7 @@ type op struct {
 	// conv
 	a       graph.ConvAttr // pads after Pad folding
 	dw      bool
+	groups  int       // a grouped conv's groups (its weight is expanded to dense; each output block reads only its groups' input blocks)
 	wino    bool      // runs as Winograd F(2x2, 3x3)
 	weight  []float64 // dense [OutC][InC][KH][KW] (groups expanded) or depthwise [C][KH][KW]
 	bias    []float64 // [OutC]
@@ -474,7 +475,9 @@ func (c *compiler) convOp(n *graph.Node) (*op, error) {
 		o.weight = w
 		return o, nil
 	}
-	// Grouped: expand to a dense kernel with zeros.
+	// Grouped: expand to a dense kernel with zeros; the step then reads, for
+	// each output block, only the input blocks of its groups (blockRange),
+	// or runs the expansion as Winograd when those are most of them.
 	cg, kg := a.InC/a.Groups, a.OutC/a.Groups
 	d := make([]float64, a.OutC*a.InC*khw)
 	for oc := 0; oc < a.OutC; oc++ {
@@ -485,6 +488,7 @@ func (c *compiler) convOp(n *graph.Node) (*op, error) {
 	}
 	o.weight = d
 	o.a.Groups = 1
+	o.groups = a.Groups
 	return o, nil
 }
 
@@ -760,6 +764,8 @@ func (c *compiler) build(p *Program, o *op) (step, StepInfo, error) {
 		cin := o.a.InC
 		if o.dw {
 			cin = 1
+		} else if o.groups > 1 {
+			cin /= o.groups
 		}
 		info.MACs = int64(out.n) * int64(out.c) * int64(out.h*out.w) * int64(cin*o.a.KH*o.a.KW)
 		return s, info, nil

@@ -81,7 +81,11 @@ type convStep struct {
 	dw             bool
 	cnt, cntLast   int
 	kbOut          int
-	wPerKB         int
+	wPerKB         int // depthwise: weights per output block
+	// dense: output block kb reads the input blocks [cb0[kb], cb0[kb]+cbn[kb])
+	// (all of them, but for grouped convolutions, whose output blocks read
+	// only the blocks of their groups) with weights from woff[kb]
+	cb0, cbn, woff []int
 	lo, hi         float32
 	post           graph.ActKind
 	pix            int
@@ -155,17 +159,29 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 		if in.cbs < blk {
 			s.cnt = in.c
 		}
-		s.wPerKB = ((cbIn-1)*s.cnt + s.cntLast) * khw * blk
-		s.w = make([]float32, kb*s.wPerKB)
+		s.cb0, s.cbn, s.woff = make([]int, kb), make([]int, kb), make([]int, kb)
+		total := 0
+		for k := 0; k < kb; k++ {
+			lo, hi := blockRange(o, in, k)
+			s.cb0[k], s.cbn[k], s.woff[k] = lo, hi-lo, total
+			last := s.cnt
+			if hi == cbIn {
+				last = s.cntLast
+			}
+			total += ((hi-lo-1)*s.cnt + last) * khw * blk
+		}
+		s.w = make([]float32, total)
 		for oc := 0; oc < a.OutC; oc++ {
-			for ic := 0; ic < a.InC; ic++ {
+			k := oc / blk
+			for ic := s.cb0[k] * in.cbs; ic < min((s.cb0[k]+s.cbn[k])*in.cbs, a.InC); ic++ {
 				b, c := ic/in.cbs, ic%in.cbs
 				cnt := s.cnt
 				if b == cbIn-1 {
 					cnt = s.cntLast
 				}
+				b -= s.cb0[k]
 				for t := 0; t < khw; t++ {
-					idx := (oc/blk)*s.wPerKB + (b*khw*s.cnt+t*cnt+c)*blk + oc%blk
+					idx := s.woff[k] + (b*khw*s.cnt+t*cnt+c)*blk + oc%blk
 					s.w[idx] = float32(o.weight[(oc*a.InC+ic)*khw+t])
 				}
 			}
@@ -182,6 +198,20 @@ func newConvStep(p *Program, o *op, in, out, res *value) (*convStep, error) {
 		}
 	}
 	return s, nil
+}
+
+// blockRange returns the input blocks [lo, hi) that output block kb of the
+// dense (or grouped, o.groups > 1) convolution o reads: all of them for a
+// dense one, those holding the input channels of its output channels'
+// groups for a grouped one.
+func blockRange(o *op, in *value, kb int) (lo, hi int) {
+	if o.groups <= 1 {
+		return 0, in.cb()
+	}
+	a := o.a
+	kg, cg := a.OutC/o.groups, a.InC/o.groups
+	oc0, oc1 := kb*blk, min((kb+1)*blk, a.OutC)-1
+	return (oc0 / kg) * cg / in.cbs, ((oc1/kg+1)*cg-1)/in.cbs + 1
 }
 
 // wholeImageMax is the largest image (pixels) a 1x1 convolution computes as
@@ -255,11 +285,19 @@ func (s *convStep) rows(img, w, lo, hi int) {
 		inOff := in.off + img*inIS + (iy+in.pad)*inRS + (in.pad-s.padL)*in.cbs
 		if s.dw {
 			inOff += kb * inCS
+			a.W = unsafe.Pointer(&s.w[kb*s.wPerKB])
+		} else {
+			inOff += s.cb0[kb] * inCS
+			a.CB = s.cbn[kb]
+			a.CntLast = s.cnt
+			if s.cb0[kb]+s.cbn[kb] == in.cb() {
+				a.CntLast = s.cntLast
+			}
+			a.W = unsafe.Pointer(&s.w[s.woff[kb]])
 		}
 		outOff := interior(out, img, kb, oy, 0)
 		a.In = p.ptr(inOff)
 		a.Out = p.ptr(outOff)
-		a.W = unsafe.Pointer(&s.w[kb*s.wPerKB])
 		a.Bias = unsafe.Pointer(&s.bias[kb*blk])
 		a.Res, a.Bmap = nil, nil
 		if s.res != nil {
