@@ -94,15 +94,31 @@ func smooth(kind graph.ActKind, dst, x, dy []float32) {
 // Run processes values [lo, hi).
 func (t *smoothTask) Run(lo, hi int) {
 	x, dst := t.x[lo:hi], t.dst[lo:hi]
+	dst = dst[:len(x)]
+	silu := t.kind == graph.ActSiLU
 	if t.dy == nil {
-		for j, v := range x {
-			dst[j], _ = act1(t.kind, v)
+		if silu {
+			for j, v := range x {
+				dst[j] = v / (1 + expf(-v))
+			}
+		} else {
+			for j, v := range x {
+				dst[j] = 1 / (1 + expf(-v))
+			}
 		}
 		return
 	}
 	dy := t.dy[lo:hi]
+	dy = dy[:len(x)]
 	for j, v := range x {
-		_, d := act1(t.kind, v)
+		s := 1 / (1 + expf(-v))
+		d := s * (1 - s)
+		if silu {
+			d = s + v*d
+			if s == 0 {
+				d = 0 // as act1: x far below 0
+			}
+		}
 		dst[j] = dy[j] * d
 	}
 }
@@ -119,14 +135,13 @@ func expf(x float32) float32 {
 		ln2hi = 0.693359375
 		ln2lo = -2.12194440e-4
 	)
-	kf := x * log2e
-	var k int32
-	if kf >= 0 {
-		k = int32(kf + 0.5)
-	} else {
-		k = int32(kf - 0.5)
-	}
-	r := x - float32(k)*ln2hi - float32(k)*ln2lo
+	// Round x*log2(e) to the nearest integer k without a branch: adding
+	// 1.5*2^23 leaves k in the low mantissa bits.
+	const magic = 12582912 // 1.5 * 2^23
+	t := x*log2e + magic
+	k := int32(math.Float32bits(t)) - 0x4b400000
+	kf := t - magic
+	r := x - kf*ln2hi - kf*ln2lo
 	z := r * r
 	p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r+5.0000001201e-1)*z + r + 1)
 	return p * math.Float32frombits(uint32(k+127)<<23)
