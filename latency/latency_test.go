@@ -2,9 +2,11 @@ package latency
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/dshrink/dshrink/data"
@@ -46,9 +48,12 @@ func TestProfileTableRoundTripAndCache(t *testing.T) {
 	for _, s := range tb.Segments {
 		if s.End-s.Start > 1 {
 			multi++
-			if s.Realizable {
-				t.Errorf("multi-block segment %v marked realizable", s.Blocks)
-			}
+		}
+		// Every segment is the merger's own output, timed inside a whole
+		// model (the kept and fixed parts in the whole model, the merged
+		// ones in a model merged along runs of their length).
+		if !s.Realizable || !s.Context || !(s.Ms > 0) || !(s.IsolatedMs > 0) || s.From == "" || s.To == "" {
+			t.Errorf("segment %v: realizable %v, context %v, ms %g, isolated %g, run %s..%s", s.Blocks, s.Realizable, s.Context, s.Ms, s.IsolatedMs, s.From, s.To)
 		}
 	}
 	if multi == 0 {
@@ -59,11 +64,6 @@ func TestProfileTableRoundTripAndCache(t *testing.T) {
 	// isolated timing is kept beside them.
 	if tb.Key.Timing != "context" {
 		t.Errorf("key timing %q, want context", tb.Key.Timing)
-	}
-	for _, s := range tb.Segments {
-		if s.End-s.Start == 1 && (!s.Context || !(s.Ms > 0) || !(s.IsolatedMs > 0)) {
-			t.Errorf("segment %v: context %v, ms %g, isolated %g", s.Blocks, s.Context, s.Ms, s.IsolatedMs)
-		}
 	}
 	for _, p := range tb.Fixed {
 		if !p.Context || !(p.IsolatedMs > 0) {
@@ -310,5 +310,135 @@ func TestSpearman(t *testing.T) {
 	}
 	if r := Spearman([]float64{1, 1}, []float64{1, 2}); !math.IsNaN(r) {
 		t.Errorf("constant: %g", r)
+	}
+}
+
+// sameConv reports how two convolution nodes (and their parameters) differ,
+// or "" when they are equal.
+func sameConv(ga *graph.Graph, a *graph.Node, gb *graph.Graph, b *graph.Node) string {
+	if a.Op != graph.OpConv || b.Op != graph.OpConv {
+		return fmt.Sprintf("ops %s and %s", a.Op, b.Op)
+	}
+	if *a.Conv != *b.Conv {
+		return fmt.Sprintf("attributes %+v and %+v", *a.Conv, *b.Conv)
+	}
+	if len(a.Params) != len(b.Params) {
+		return fmt.Sprintf("%d and %d parameters", len(a.Params), len(b.Params))
+	}
+	for k := range a.Params {
+		pa, pb := ga.Params[a.Params[k]], gb.Params[b.Params[k]]
+		if !slices.Equal(pa.Shape, pb.Shape) || !slices.Equal(pa.Data, pb.Data) {
+			return fmt.Sprintf("parameter %d (%s, %s) differs", k, a.Params[k], b.Params[k])
+		}
+	}
+	return ""
+}
+
+// TestTableSegmentsAreMergersOutput checks that every merged segment the
+// table times is, node for node, the convolution Realize puts in the model
+// of a plan with that segment, and that a planned multi-block model is
+// built with exactly the planned segments.
+func TestTableSegmentsAreMergersOutput(t *testing.T) {
+	g := tinyModel(t)
+	g.InitParams(3)
+	c, err := analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Profile(g, ProfileOptions{Rounds: 1, Iters: 1, Warmup: 1, Isolated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, s := range tb.Segments {
+		if !s.Merged || (s.End-s.Start == 1 && s.Start%4 != 0) {
+			continue
+		}
+		removed := map[string]bool{}
+		for _, u := range tb.Units[s.Start:s.End] {
+			removed[u] = true
+		}
+		p := plan.New(g, plan.SourcePlanner, removed)
+		p.Segments = [][]string{s.Blocks}
+		mg, rep, err := Realize(g, p, merge.Options{})
+		if err != nil {
+			t.Fatalf("segment %v: %v", s.Blocks, err)
+		}
+		if rep.Merged != 1 {
+			t.Fatalf("segment %v: %d merged chains, want 1", s.Blocks, rep.Merged)
+		}
+		seg, _, err := c.mergedRun(s.Start, s.End)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var timed, built *graph.Node
+		for _, n := range seg.Nodes {
+			if n.Op == graph.OpConv {
+				timed = n
+			}
+		}
+		for _, n := range mg.Nodes {
+			if n.Output == s.To && n.Inputs[0] == s.From {
+				built = n
+			}
+		}
+		if timed == nil || built == nil || len(seg.Nodes) != 2 {
+			t.Fatalf("segment %v: timed graph %d nodes, conv %v; built conv %v", s.Blocks, len(seg.Nodes), timed, built)
+		}
+		if d := sameConv(seg, timed, mg, built); d != "" {
+			t.Errorf("segment %v: the timed convolution and the realized one differ: %s", s.Blocks, d)
+		}
+		var kh, kw int
+		if _, err := fmt.Sscanf(s.Kernel, "%dx%d", &kh, &kw); err != nil || kh != built.Conv.KH || kw != built.Conv.KW {
+			t.Errorf("segment %v: table kernel %q, built %dx%d", s.Blocks, s.Kernel, built.Conv.KH, built.Conv.KW)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Fatalf("only %d segments checked", checked)
+	}
+	// A planned model with multi-block segments is built with exactly them.
+	imp := make([]float64, len(tb.Blocks))
+	for i := range imp {
+		imp[i] = float64(i%3) + 0.5
+	}
+	prob, err := NewProblem(tb, imp, ProblemOptions{MultiBlock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sol, err := prob.Solve(prob.MinLatency()*1.05, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanFor(g, tb, sol, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi := 0
+	for _, s := range p.Segments {
+		if len(s) > 1 {
+			multi++
+		}
+	}
+	if multi == 0 {
+		t.Fatalf("the fastest plan has no multi-block segment: %v", p.Segments)
+	}
+	_, rep, err := Realize(g, p, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Merged != len(sol.Segments) {
+		t.Errorf("%d merged chains for %d planned segments", rep.Merged, len(sol.Segments))
+	}
+	for _, ch := range rep.Chains {
+		found := false
+		for _, s := range sol.Segments {
+			if slices.Equal(ch.Blocks, tb.Blocks[s[0]:s[1]]) {
+				found = true
+			}
+		}
+		if ch.Merged && !found {
+			t.Errorf("merged chain %s spans %v, not a planned segment", ch.Name, ch.Blocks)
+		}
 	}
 }

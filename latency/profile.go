@@ -7,7 +7,6 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/dshrink/dshrink/graph"
@@ -153,7 +152,6 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 	if err := addPart("classifier", c.classifier, headOut, g.Output); err != nil {
 		return nil, err
 	}
-	geoms := make([]convGeom, nb)
 	for i, b := range c.blocks {
 		t.Blocks = append(t.Blocks, b.Name)
 		t.Units = append(t.Units, c.units[i])
@@ -162,41 +160,40 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 			return nil, err
 		}
 		km := macs(kept)
-		t.Segments = append(t.Segments, Segment{Start: i, End: i + 1, Blocks: []string{b.Name}, MACs: km, MACsKept: km, Realizable: true})
+		r := c.run(i, i+1)
+		t.Segments = append(t.Segments, Segment{Start: i, End: i + 1, Blocks: []string{b.Name}, From: r.From, To: r.To, MACs: km, MACsKept: km, Realizable: true})
 		cands = append(cands, &candidate{g: kept})
-		mg, ch, err := c.mergedBlock(i)
-		if err != nil {
-			return nil, err
-		}
-		if geoms[i], err = geomOf(mg); err != nil {
-			return nil, err
-		}
-		t.Segments = append(t.Segments, Segment{Start: i, End: i + 1, Blocks: []string{b.Name}, Merged: true, Kernel: ch.Kernel,
-			MACs: macs(mg), MACsKept: km, Realizable: true})
-		cands = append(cands, &candidate{g: mg})
 	}
-	if !opts.NoMultiBlock {
-		for i := 0; i < nb; i++ {
-			geo := geoms[i]
-			km := t.Kept(i).MACsKept
-			names := []string{c.blocks[i].Name}
-			for j := i + 2; j <= nb; j++ {
-				geo = composeGeom(geo, geoms[j-1])
-				km += t.Kept(j - 1).MACsKept
-				names = append(names, c.blocks[j-1].Name)
-				if geo.k > opts.MaxKernel {
-					break
-				}
-				sub, err := c.multiBlock(i, j, geo)
-				if err != nil {
-					fmt.Fprintf(opts.Log, "profile: skip %v\n", err)
-					continue
-				}
-				t.Segments = append(t.Segments, Segment{Start: i, End: j, Blocks: append([]string(nil), names...), Merged: true,
-					Kernel: fmt.Sprintf("%dx%d/s%d", geo.k, geo.k, geo.s), MACs: macs(sub), MACsKept: km,
-					Note: "synthesised dense convolution of the composed shape (needs the multi-block pad-first form)"})
-				cands = append(cands, &candidate{g: sub})
+	// Merged segments: every run of blocks that merge.Run turns into one
+	// convolution whose kernel stays within the cap (single blocks always).
+	for i := 0; i < nb; i++ {
+		km := int64(0)
+		names := []string(nil)
+		for j := i + 1; j <= nb; j++ {
+			km += t.Segments[j-1].MACsKept // kept entries come first, one per block
+			names = append(names, c.blocks[j-1].Name)
+			if j > i+1 && opts.NoMultiBlock {
+				break
 			}
+			mg, ch, err := c.mergedRun(i, j)
+			if err != nil {
+				if j == i+1 {
+					return nil, err
+				}
+				fmt.Fprintf(opts.Log, "profile: skip %v\n", err)
+				break
+			}
+			geo, err := geomOf(mg)
+			if err != nil {
+				return nil, err
+			}
+			if j > i+1 && geo.k > opts.MaxKernel {
+				break
+			}
+			r := c.run(i, j)
+			t.Segments = append(t.Segments, Segment{Start: i, End: j, Blocks: append([]string(nil), names...), From: r.From, To: r.To,
+				Merged: true, Kernel: ch.Kernel, MACs: macs(mg), MACsKept: km, Realizable: true})
+			cands = append(cands, &candidate{g: mg})
 		}
 	}
 	// Wire segments and parts to their candidates (same order as appended).
@@ -215,14 +212,14 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 	}
 	whole := &candidate{g: g, run: true, ctx: !opts.Isolated}
 	cands = append(cands, whole)
-	var allMerged *candidate
+	var tilings []*tiling
 	if !opts.Isolated {
-		mg, err := c.allMerged()
-		if err != nil {
+		if tilings, err = c.tilings(t); err != nil {
 			return nil, err
 		}
-		allMerged = &candidate{g: mg, ctx: true}
-		cands = append(cands, allMerged)
+		for _, tl := range tilings {
+			cands = append(cands, tl.cand)
+		}
 	}
 	fmt.Fprintf(opts.Log, "profile: %d blocks, %d segments, %d fixed parts; %d rounds x %d runs each\n", nb, len(t.Segments), len(t.Fixed), opts.Rounds, opts.Iters)
 	if err := timeCandidates(cands, opts); err != nil {
@@ -247,7 +244,7 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 		t.Fixed[k].IsolatedMs = t.Fixed[k].Ms
 	}
 	if !opts.Isolated {
-		if err := c.applyContext(t, whole, allMerged); err != nil {
+		if err := c.applyContext(t, whole, tilings); err != nil {
 			return nil, err
 		}
 	}
@@ -257,27 +254,66 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 	return t, nil
 }
 
-// allMerged returns the model with every block's unit removed (pad-first)
-// and every block merged into its convolution, as mergedBlock does for one.
-func (c *chain) allMerged() (*graph.Graph, error) {
-	removed := map[string]bool{}
-	for _, u := range c.units {
-		removed[u] = true
+// tiling is a whole model in which the merged segments of one length L
+// starting at one offset run in context: blocks [0, offset) and every L
+// blocks from there merged into one convolution each (a run the table has
+// no segment for is merged block by block).
+type tiling struct {
+	cand *candidate
+	// own maps a merged node's name to the table segment it is the in-context
+	// measurement of (the runs of length L).
+	own map[string]int
+}
+
+// tilings returns the whole models that time every merged segment of t in
+// context: for every segment length L and offset o < L, one model whose
+// runs of length L start at o, o+L, ... (sum over L of L models).
+func (c *chain) tilings(t *Table) ([]*tiling, error) {
+	nb := len(c.blocks)
+	maxL := 1
+	index := map[[2]int]int{}
+	for k, s := range t.Segments {
+		if s.Merged {
+			index[[2]int{s.Start, s.End}] = k
+			maxL = max(maxL, s.End-s.Start)
+		}
 	}
-	p := plan.New(c.g, plan.SourcePlanner, removed)
-	ap, err := plan.Apply(c.g, p, plan.ApplyOptions{PadFirst: true})
-	if err != nil {
-		return nil, fmt.Errorf("latency: every block merged: %w", err)
+	var out []*tiling
+	for L := 1; L <= maxL; L++ {
+		for o := 0; o < L; o++ {
+			var cover [][2]int
+			add := func(a, b int) {
+				if _, ok := index[[2]int{a, b}]; ok {
+					cover = append(cover, [2]int{a, b})
+					return
+				}
+				for i := a; i < b; i++ {
+					cover = append(cover, [2]int{i, i + 1})
+				}
+			}
+			if o > 0 {
+				add(0, min(o, nb))
+			}
+			for a := o; a < nb; a += L {
+				add(a, min(a+L, nb))
+			}
+			own := map[string]int{}
+			mg, names, err := c.tiled(cover)
+			if err != nil {
+				return nil, err
+			}
+			for k, r := range cover {
+				if r[1]-r[0] == L && r[0]%L == o%L {
+					own[names[k]] = index[r]
+				}
+			}
+			if len(own) == 0 {
+				continue
+			}
+			out = append(out, &tiling{cand: &candidate{g: mg, ctx: true}, own: own})
+		}
 	}
-	mg, rep, err := merge.Merge(ap, merge.Options{Force: true, MaxKernel: 1 << 10})
-	if err != nil {
-		return nil, fmt.Errorf("latency: every block merged: %w", err)
-	}
-	if rep.Merged != len(c.blocks) {
-		return nil, fmt.Errorf("latency: every block merged: %d merged convolutions for %d blocks", rep.Merged, len(c.blocks))
-	}
-	mg.Name = c.g.Name + ".merged"
-	return mg, nil
+	return out, nil
 }
 
 // regions returns, for every step of cd's program, the region it belongs to:
@@ -319,36 +355,24 @@ func (c *chain) regions(cd *candidate, steps []runtime.StepInfo) ([]int, error) 
 	return out, nil
 }
 
-// applyContext replaces the kept and merged single-block entries and the
-// fixed parts by their in-context times (medians over rounds of the summed
-// step medians of their steps in the whole model and in the all-merged
-// model) and scales the multi-block entries by the context ratio of the
-// merged blocks they span.
-func (c *chain) applyContext(t *Table, whole, merged *candidate) error {
-	perRegion := func(cd *candidate) (map[int][]float64, error) {
-		reg, err := c.regions(cd, cd.prog.Steps())
-		if err != nil {
-			return nil, err
-		}
-		out := map[int][]float64{}
-		for _, round := range cd.stepRounds {
-			sums := map[int]float64{}
-			for k, v := range round {
-				sums[reg[k]] += v
-			}
-			for r, v := range sums {
-				out[r] = append(out[r], v)
-			}
-		}
-		return out, nil
-	}
-	ko, err := perRegion(whole)
+// applyContext replaces the kept single-block entries and the fixed parts
+// by their in-context times in the whole model (medians over rounds of the
+// summed step medians of their steps), and every merged segment by the
+// steps of its merged convolution in its tiling (see tilings).
+func (c *chain) applyContext(t *Table, whole *candidate, tilings []*tiling) error {
+	reg, err := c.regions(whole, whole.prog.Steps())
 	if err != nil {
 		return err
 	}
-	mo, err := perRegion(merged)
-	if err != nil {
-		return err
+	ko := map[int][]float64{}
+	for _, round := range whole.stepRounds {
+		sums := map[int]float64{}
+		for k, v := range round {
+			sums[reg[k]] += v
+		}
+		for r, v := range sums {
+			ko[r] = append(ko[r], v)
+		}
 	}
 	for k := range t.Fixed {
 		p := &t.Fixed[k]
@@ -358,44 +382,45 @@ func (c *chain) applyContext(t *Table, whole, merged *candidate) error {
 			p.Context = true
 		}
 	}
-	ratio := make([]float64, len(c.blocks)) // in-context / isolated, merged
 	for k := range t.Segments {
 		s := &t.Segments[k]
-		if s.End != s.Start+1 {
+		if s.Merged {
 			continue
 		}
-		src := ko
-		if s.Merged {
-			src = mo
-		}
-		v, ok := src[s.Start]
+		v, ok := ko[s.Start]
 		if !ok {
 			return fmt.Errorf("latency: block %s has no steps in context", c.blocks[s.Start].Name)
 		}
 		s.Ms, s.Spread = summary(v)
 		s.Context = true
-		if s.Merged {
-			ratio[s.Start] = 1
-			if s.IsolatedMs > 0 {
-				ratio[s.Start] = s.Ms / s.IsolatedMs
+	}
+	for _, tl := range tilings {
+		steps := tl.cand.prog.Steps()
+		per := map[int][]float64{}
+		for _, round := range tl.cand.stepRounds {
+			sums := map[int]float64{}
+			for k, v := range round {
+				if seg, ok := tl.own[steps[k].Name]; ok {
+					sums[seg] += v
+				}
 			}
+			for seg, v := range sums {
+				per[seg] = append(per[seg], v)
+			}
+		}
+		for name, seg := range tl.own {
+			v, ok := per[seg]
+			if !ok {
+				return fmt.Errorf("latency: merged convolution %s (blocks %s) has no step in %s", name, c.span(t.Segments[seg].Start, t.Segments[seg].End), tl.cand.g.Name)
+			}
+			s := &t.Segments[seg]
+			s.Ms, s.Spread = summary(v)
+			s.Context = true
 		}
 	}
-	for k := range t.Segments {
-		s := &t.Segments[k]
-		if s.End == s.Start+1 {
-			continue
-		}
-		var num, den float64
-		for i := s.Start; i < s.End; i++ {
-			if m := t.Merged(i, i+1); m != nil {
-				num += m.Ms
-				den += m.IsolatedMs
-			}
-		}
-		if den > 0 {
-			s.Ms *= num / den
-			s.Note = strings.TrimSpace(s.Note + "; timed alone, scaled by the in-context ratio of its merged blocks")
+	for _, s := range t.Segments {
+		if !s.Context {
+			return fmt.Errorf("latency: segment %s was not timed in context", c.span(s.Start, s.End))
 		}
 	}
 	return nil
@@ -616,10 +641,30 @@ func MedianCI(v []float64) float64 {
 	return (s[hi] - s[lo]) / 2 / med
 }
 
-// Realize returns the model plan p describes, as it would be deployed: g
-// with p applied in the pad-first form (as fine-tuning trains it), merged
-// with mo.
+// Realize returns the model plan p describes, as it would be deployed. A
+// plan with merged segments or pruned blocks (as PlanFor writes them) is
+// applied (activations of removed units the identity, pruned blocks the
+// identity), every run of Runs is rewritten into the pad-first form over the
+// whole run and merged into one convolution, exactly the segments the
+// latency table timed; mo does not apply (the runs are merged whatever their
+// growth: the table priced it). A plan with neither is applied in the
+// per-block pad-first form (as fine-tuning trains it) and merged with mo.
 func Realize(g *graph.Graph, p *plan.Plan, mo merge.Options) (*graph.Graph, *merge.Report, error) {
+	if len(p.Segments) > 0 || len(p.Pruned) > 0 {
+		ap, err := plan.Apply(g, p, plan.ApplyOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
+		}
+		runs, err := Runs(g, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		mg, rep, err := mergeRuns(ap, runs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
+		}
+		return mg, rep, nil
+	}
 	ap, err := plan.Apply(g, p, plan.ApplyOptions{PadFirst: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
@@ -629,4 +674,68 @@ func Realize(g *graph.Graph, p *plan.Plan, mo merge.Options) (*graph.Graph, *mer
 		return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
 	}
 	return mg, rep, nil
+}
+
+// Runs returns the runs of layers that plan p merges in g, in model order:
+// one per segment of p.Segments (first block's input to last block's
+// output) and one per other block whose units are all removed; pruned
+// blocks are skipped, and a run starting after a pruned block reads that
+// block's input (the value it reads once plan.Apply has pruned it).
+func Runs(g *graph.Graph, p *plan.Plan) ([]merge.Segment, error) {
+	if err := p.Validate(g); err != nil {
+		return nil, fmt.Errorf("latency: runs of plan: %w", err)
+	}
+	pruned := map[string]bool{}
+	for _, b := range p.Pruned {
+		pruned[b] = true
+	}
+	alias := map[string]string{} // pruned block output -> the value that replaces it
+	resolve := func(v string) string {
+		for {
+			a, ok := alias[v]
+			if !ok {
+				return v
+			}
+			v = a
+		}
+	}
+	for _, b := range g.Blocks {
+		if pruned[b.Name] {
+			alias[b.Output] = b.Input
+		}
+	}
+	removed := map[string]bool{}
+	units := map[string]int{}
+	for _, u := range g.Units {
+		if u.Block == "" {
+			continue
+		}
+		units[u.Block]++
+		if p.Keep(u.Name) {
+			removed[u.Block] = false
+		} else if _, seen := removed[u.Block]; !seen {
+			removed[u.Block] = true
+		}
+	}
+	segOf := map[string][]string{}
+	for _, seg := range p.Segments {
+		segOf[seg[0]] = seg
+	}
+	var runs []merge.Segment
+	for i := 0; i < len(g.Blocks); i++ {
+		b := g.Blocks[i]
+		if pruned[b.Name] {
+			continue
+		}
+		if seg, ok := segOf[b.Name]; ok {
+			last := g.Blocks[i+len(seg)-1]
+			runs = append(runs, merge.Segment{From: resolve(b.Input), To: last.Output})
+			i += len(seg) - 1
+			continue
+		}
+		if removed[b.Name] && units[b.Name] > 0 {
+			runs = append(runs, merge.Segment{From: resolve(b.Input), To: b.Output})
+		}
+	}
+	return runs, nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/plan"
-	"github.com/dshrink/dshrink/tensor"
 )
 
 // carrierName names the ReLU step put in front of a segment (see subgraph).
@@ -24,6 +23,7 @@ type chain struct {
 	blockNodes [][]*graph.Node
 	stem, head []*graph.Node
 	classifier []*graph.Node
+	removed    *graph.Graph // g with every block's unit removed (removedAll)
 }
 
 // analyze checks that g is a chain of blocks (each block reads the previous
@@ -168,33 +168,122 @@ func (c *chain) keptBlock(i int) (*graph.Graph, error) {
 	return c.subgraph(b.Name+".kept", c.blockNodes[i], b.Input, b.Output, []graph.Block{b}, []string{c.units[i]}, true)
 }
 
-// mergedBlock returns block i with its unit removed, in the pad-first form,
-// merged into one convolution (forced past the MAC-growth check), and the
-// merge report's chain.
-func (c *chain) mergedBlock(i int) (*graph.Graph, merge.Chain, error) {
-	kept, err := c.keptBlock(i)
+// run returns the merge run of blocks [i, j): from the first block's input
+// to the last block's output.
+func (c *chain) run(i, j int) merge.Segment {
+	return merge.Segment{From: c.blocks[i].Input, To: c.blocks[j-1].Output}
+}
+
+// removedAll returns c.g with every block's unit removed (its activations
+// the identity), built once: every merged run is cut from it.
+func (c *chain) removedAll() (*graph.Graph, error) {
+	if c.removed != nil {
+		return c.removed, nil
+	}
+	removed := map[string]bool{}
+	for _, u := range c.units {
+		removed[u] = true
+	}
+	ap, err := plan.Apply(c.g, plan.New(c.g, plan.SourcePlanner, removed), plan.ApplyOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("latency: every block's unit removed: %w", err)
+	}
+	c.removed = ap
+	return ap, nil
+}
+
+// mergedRun returns what merge.Run builds for blocks [i, j) with their
+// units removed, in the pad-first form over the whole run (the merger's
+// real output, the node Realize puts in the model for that segment), with a
+// carrier step in front (see subgraph), and the merge's chain report.
+func (c *chain) mergedRun(i, j int) (*graph.Graph, merge.Chain, error) {
+	ap, err := c.removedAll()
 	if err != nil {
 		return nil, merge.Chain{}, err
 	}
-	p := plan.New(kept, plan.SourcePlanner, map[string]bool{c.units[i]: true})
-	ap, err := plan.Apply(kept, p, plan.ApplyOptions{PadFirst: true})
+	r := c.run(i, j)
+	sub, ch, err := merge.Run(ap, r.From, r.To, merge.Options{PadFirst: true})
 	if err != nil {
-		return nil, merge.Chain{}, fmt.Errorf("latency: block %s: %w", c.blocks[i].Name, err)
+		return nil, merge.Chain{}, fmt.Errorf("latency: blocks %s: %w", c.span(i, j), err)
 	}
-	mg, rep, err := merge.Merge(ap, merge.Options{Force: true, MaxKernel: 1 << 10})
-	if err != nil {
-		return nil, merge.Chain{}, fmt.Errorf("latency: block %s: %w", c.blocks[i].Name, err)
+	sub.Name = c.span(i, j) + ".merged"
+	if err := withCarrier(sub); err != nil {
+		return nil, merge.Chain{}, fmt.Errorf("latency: blocks %s: %w", c.span(i, j), err)
 	}
-	if rep.Merged != 1 {
-		return nil, merge.Chain{}, fmt.Errorf("latency: block %s merges into %d convolutions, want 1", c.blocks[i].Name, rep.Merged)
+	return sub, ch, nil
+}
+
+// span names blocks [i, j): "features.3" or "features.3..features.5".
+func (c *chain) span(i, j int) string {
+	if j == i+1 {
+		return c.blocks[i].Name
 	}
-	for _, ch := range rep.Chains {
-		if ch.Merged {
-			mg.Name = c.blocks[i].Name + ".merged"
-			return mg, ch, nil
+	return c.blocks[i].Name + ".." + c.blocks[j-1].Name
+}
+
+// withCarrier puts a ReLU step named carrierName between g's input and its
+// readers (see subgraph).
+func withCarrier(g *graph.Graph) error {
+	in := g.Input.Name
+	for _, n := range g.Nodes {
+		for k, v := range n.Inputs {
+			if v == in {
+				n.Inputs[k] = carrierName
+			}
 		}
 	}
-	return nil, merge.Chain{}, fmt.Errorf("latency: block %s: no merged chain in the report", c.blocks[i].Name)
+	for k := range g.Blocks {
+		if g.Blocks[k].Input == in {
+			g.Blocks[k].Input = carrierName
+		}
+	}
+	carrier := &graph.Node{Name: carrierName, Op: graph.OpAct, Inputs: []string{in}, Output: carrierName,
+		Act: &graph.ActAttr{Kind: graph.ActReLU}}
+	g.Nodes = append([]*graph.Node{carrier}, g.Nodes...)
+	return g.Validate()
+}
+
+// tiled returns the model with every block's unit removed and the runs
+// [a, b) of cover (which cover every block once) each merged into one
+// convolution, exactly as Realize builds a plan with those segments, and
+// the name of the merged node of each run.
+func (c *chain) tiled(cover [][2]int) (*graph.Graph, []string, error) {
+	ap, err := c.removedAll()
+	if err != nil {
+		return nil, nil, err
+	}
+	runs := make([]merge.Segment, len(cover))
+	for k, r := range cover {
+		runs[k] = c.run(r[0], r[1])
+	}
+	mg, rep, err := mergeRuns(ap, runs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("latency: merged model: %w", err)
+	}
+	names := make([]string, len(cover))
+	for k, r := range runs {
+		for _, ch := range rep.Chains {
+			if ch.Merged && ch.Input == r.From && ch.Output == r.To {
+				names[k] = ch.Name
+			}
+		}
+		if names[k] == "" {
+			return nil, nil, fmt.Errorf("latency: merged model: run %s (blocks %s) has no merged convolution in the report", r, c.span(cover[k][0], cover[k][1]))
+		}
+	}
+	mg.Name = fmt.Sprintf("%s.tiled%v", c.g.Name, cover)
+	return mg, names, nil
+}
+
+// mergeRuns returns g (activations of the runs already removed) with every
+// run rewritten into the pad-first form and merged into one convolution,
+// and merge's report.
+func mergeRuns(g *graph.Graph, runs []merge.Segment) (*graph.Graph, *merge.Report, error) {
+	pf, err := merge.PadFirst(g, runs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return merge.Merge(pf, merge.Options{Segments: runs})
 }
 
 // convGeom is the geometry of a merged convolution.
@@ -223,44 +312,7 @@ func geomOf(g *graph.Graph) (convGeom, error) {
 			pad += n.Pad.Pads[0]
 		}
 	}
-	if a.KH != a.KW || a.StrideH != a.StrideW {
-		return convGeom{}, fmt.Errorf("latency: %s: non-square merged kernel %dx%d/s%dx%d", g.Name, a.KH, a.KW, a.StrideH, a.StrideW)
-	}
-	return convGeom{k: a.KH, s: a.StrideH, pad: pad}, nil
-}
-
-// composeGeom returns the geometry of b after a (docs/merge.md, section 3).
-func composeGeom(a, b convGeom) convGeom {
-	return convGeom{k: a.k + (b.k-1)*a.s, s: a.s * b.s, pad: a.pad + b.pad*a.s}
-}
-
-// multiBlock returns a dense convolution with the composed geometry of
-// blocks [i, j) (random weights: only its time matters).
-func (c *chain) multiBlock(i, j int, g convGeom) (*graph.Graph, error) {
-	bi, bj := c.blocks[i], c.blocks[j-1]
-	in, out := c.shapes[bi.Input], c.shapes[bj.Output]
-	name := fmt.Sprintf("%s-%s.merged", bi.Name, bj.Name)
-	sub := graph.New(name, in[1], in[2], in[3])
-	ho := out[2]
-	padHi := max(0, (ho-1)*g.s-g.pad+g.k-in[2])
-	a := &graph.ConvAttr{InC: in[1], OutC: out[1], KH: g.k, KW: g.k, StrideH: g.s, StrideW: g.s,
-		Pads: [4]int{g.pad, g.pad, padHi, padHi}, Groups: 1, Bias: true}
-	if graph.ConvOut(in[2], g.k, g.s, g.pad, padHi) != out[2] || graph.ConvOut(in[3], g.k, g.s, g.pad, padHi) != out[3] {
-		return nil, fmt.Errorf("latency: blocks %s..%s: a %dx%d/s%d kernel does not give the %dx%d output", bi.Name, bj.Name, g.k, g.k, g.s, out[2], out[3])
-	}
-	carrier := &graph.Node{Name: carrierName, Op: graph.OpAct, Inputs: []string{sub.Input.Name}, Output: carrierName,
-		Act: &graph.ActAttr{Kind: graph.ActReLU}}
-	n := &graph.Node{Name: "merged", Op: graph.OpConv, Inputs: []string{carrierName}, Output: "merged", Conv: a,
-		Params: []string{"merged.weight", "merged.bias"}}
-	sub.Params["merged.weight"] = tensor.New(out[1], in[1], g.k, g.k)
-	sub.Params["merged.bias"] = tensor.New(out[1])
-	sub.Nodes = []*graph.Node{carrier, n}
-	sub.Output = "merged"
-	sub.InitParams(uint64(i*1000 + j))
-	if err := sub.Validate(); err != nil {
-		return nil, fmt.Errorf("latency: %s: %w", name, err)
-	}
-	return sub, nil
+	return convGeom{k: max(a.KH, a.KW), s: max(a.StrideH, a.StrideW), pad: pad}, nil
 }
 
 func macs(g *graph.Graph) int64 {

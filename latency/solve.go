@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/dshrink/dshrink/graph"
-	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/plan"
 )
 
@@ -373,17 +372,21 @@ func (p *Problem) BaseLatency() float64 {
 // ProblemOptions says how a table becomes a Problem.
 type ProblemOptions struct {
 	// MultiBlock lets the planner use segments of several blocks merged into
-	// one convolution. Such segments need the multi-block pad-first form,
-	// which plan.Apply does not produce yet: merge.Merge then merges each
-	// block on its own, and the measured latency is that of single merges.
+	// one convolution (the table's multi-block segments are the merger's own
+	// output for those runs; Realize builds them).
 	MultiBlock bool
-	// MaxMACGrowth mirrors merge.Options.MaxMACGrowth: a block whose merged
-	// MACs grow by more than this factor is left unmerged by merge.Merge, so
-	// removing its unit costs its kept latency. 0: merge's default;
-	// negative: no limit.
+	// MaxMACGrowth, when positive, prices a single block whose merged MACs
+	// grow by more than this factor at its kept latency, as a plan without
+	// segments merged by merge.Merge's default chain finding would leave it
+	// unmerged. 0 (the default): plans carry their segments (PlanFor) and
+	// every segment is merged whatever its growth, at its measured latency.
 	MaxMACGrowth float64
-	// Force mirrors merge.Options.Force (merge every block whatever the growth).
+	// Force disables MaxMACGrowth (mirrors merge.Options.Force).
 	Force bool
+	// Prune gives the importance lost by pruning each block (t.Blocks
+	// order; +Inf for blocks that cannot be pruned); nil: no pruning. See
+	// Problem.Prune and PruneImportance.
+	Prune []float64
 }
 
 // NewProblem builds the planner's input from table t and the importance of
@@ -396,11 +399,13 @@ func NewProblem(t *Table, importance []float64, o ProblemOptions) (*Problem, err
 	if len(importance) != n {
 		return nil, fmt.Errorf("latency: %d importances for %d blocks", len(importance), n)
 	}
-	growth := o.MaxMACGrowth
-	if growth == 0 {
-		growth = merge.DefaultMaxMACGrowth
+	if o.Prune != nil && len(o.Prune) != n {
+		return nil, fmt.Errorf("latency: %d pruning importances for %d blocks", len(o.Prune), n)
 	}
 	p := &Problem{Fixed: t.FixedMs(), Keep: make([]float64, n), Merge: make([][]float64, n), Importance: append([]float64(nil), importance...)}
+	if o.Prune != nil {
+		p.Prune = append([]float64(nil), o.Prune...)
+	}
 	for i := range n {
 		p.Keep[i] = t.Kept(i).Ms
 		p.Merge[i] = make([]float64, n+1)
@@ -414,11 +419,11 @@ func NewProblem(t *Table, importance []float64, o ProblemOptions) (*Problem, err
 		}
 		if s.End-s.Start == 1 {
 			ms := s.Ms
-			if !o.Force && growth > 0 && float64(s.MACs) > growth*float64(max(s.MACsKept, 1)) {
-				ms = p.Keep[s.Start] // merge.Merge leaves it unmerged
+			if !o.Force && o.MaxMACGrowth > 0 && float64(s.MACs) > o.MaxMACGrowth*float64(max(s.MACsKept, 1)) {
+				ms = p.Keep[s.Start] // merge.Merge's default leaves it unmerged
 			}
 			p.Merge[s.Start][s.End] = ms
-		} else if o.MultiBlock {
+		} else if o.MultiBlock && s.Realizable {
 			p.Merge[s.Start][s.End] = s.Ms
 		}
 	}
@@ -448,7 +453,15 @@ func PlanFor(g *graph.Graph, t *Table, sol *Solution, importanceSource string) (
 		} else {
 			segs = append(segs, t.Blocks[s[0]]+".."+t.Blocks[s[1]-1])
 		}
+		p.Segments = append(p.Segments, append([]string(nil), t.Blocks[s[0]:s[1]]...))
 	}
+	var pruned []string
+	for i, pr := range sol.Pruned {
+		if pr {
+			pruned = append(pruned, t.Blocks[i])
+		}
+	}
+	p.Pruned = pruned
 	p.Meta = map[string]string{
 		"budget_ms":         strconv.FormatFloat(sol.BudgetMs, 'f', 4, 64),
 		"predicted_ms":      strconv.FormatFloat(sol.LatencyMs, 'f', 4, 64),
@@ -457,6 +470,7 @@ func PlanFor(g *graph.Graph, t *Table, sol *Solution, importanceSource string) (
 		"importance_source": importanceSource,
 		"merged_segments":   strings.Join(segs, ","),
 		"removed_blocks":    strconv.Itoa(len(removed)),
+		"pruned_blocks":     strings.Join(pruned, ","),
 		"table_cpu":         t.Key.CPU,
 		"table_runtime":     t.Key.Runtime,
 		"table_batch":       strconv.Itoa(t.Key.Batch),

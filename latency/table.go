@@ -75,7 +75,12 @@ type Segment struct {
 	Start  int      `json:"start"`
 	End    int      `json:"end"`
 	Blocks []string `json:"blocks"`
-	Merged bool     `json:"merged"`
+	// From and To are the values the segment reads and writes (the first
+	// block's input, the last block's output): the merge.Segment that
+	// merges it.
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+	Merged bool   `json:"merged"`
 	// Kernel describes the merged convolution, e.g. "5x5/s2" (empty when kept).
 	Kernel string `json:"kernel,omitempty"`
 	// MACs and MACsKept are the multiply-accumulates per image of this
@@ -92,10 +97,10 @@ type Segment struct {
 	IsolatedMs float64 `json:"isolated_ms,omitempty"`
 	// Context says Ms was measured inside a whole model (see ProfileOptions).
 	Context bool `json:"context,omitempty"`
-	// Realizable says that merge.Merge produces this segment from a plan
-	// (true for single blocks); a multi-block segment is measured on a
-	// synthesised convolution of the composed shape and needs the
-	// multi-block pad-first form, which plan.Apply does not produce yet.
+	// Realizable says the segment was built by the merger (merge.Run on the
+	// run From..To in the pad-first form): Realize puts exactly this
+	// convolution in the model of a plan with this segment. Tables of older
+	// versions timed synthesised multi-block convolutions (false).
 	Realizable bool   `json:"realizable"`
 	Note       string `json:"note,omitempty"`
 }
