@@ -382,9 +382,16 @@ func (m *merger) findChains() error {
 	for _, b := range m.g.Blocks {
 		m.blockOut[b.Output] = true
 	}
+	tried := map[string]bool{}
 	for _, n := range m.g.Nodes {
 		if m.used[n] || (n.Op != graph.OpConv && n.Op != graph.OpPad) {
 			continue
+		}
+		if !m.opts.CrossBlocks && n.Block != "" && !tried[n.Block] {
+			tried[n.Block] = true
+			if m.projectionBlock(n.Block) {
+				continue
+			}
 		}
 		// Start at the value n reads (this catches a residual around the
 		// whole chain); fall back to starting with n itself.
@@ -411,6 +418,40 @@ func (m *merger) findChains() error {
 		m.record(n.Inputs[0], w)
 	}
 	return nil
+}
+
+// projectionBlock merges block name as one run when its residual add sums
+// two computed branches (a ResNet downsample or RegNet projection skip: an
+// add of two linear functions of the block input, which the chain walk does
+// not follow) and the whole block is linear. It reports whether it recorded
+// a chain.
+func (m *merger) projectionBlock(name string) bool {
+	b := m.g.Block(name)
+	if b == nil {
+		return false
+	}
+	r, err := findRegion(m.g, Segment{From: b.Input, To: b.Output})
+	if err != nil {
+		return false
+	}
+	projection := false
+	for _, n := range r.nodes {
+		if m.used[n] || n.Block != name {
+			return false
+		}
+		if n.Op == graph.OpAdd && n.Inputs[0] != b.Input && n.Inputs[1] != b.Input {
+			projection = true
+		}
+	}
+	if !projection {
+		return false
+	}
+	l, kernels, err := linearize(m.g, m.shapes, r)
+	if err != nil || l == nil || l.kh > m.opts.MaxKernel || l.kw > m.opts.MaxKernel {
+		return false
+	}
+	m.record(b.Input, &walk{l: l, nodes: r.nodes, kernels: kernels, cur: b.Output, block: name, blockSet: true, stop: "the block output"})
+	return true
 }
 
 func contains(ns []*graph.Node, n *graph.Node) bool {

@@ -242,6 +242,8 @@ func TestResNetBasicBlock(t *testing.T) {
 			}
 			h = b.Add("layer1.0.add", skip, h)
 			b.Block = ""
+			b.G.Blocks = append(b.G.Blocks, graph.Block{Name: "layer1.0", Kind: graph.BlockBasic, InC: 8, OutC: outC, Hidden: outC,
+				Kernel: 3, Stride: s, Residual: true, Input: x, Output: h})
 			out := b.Act("layer1.0.relu_out", h, graph.ActReLU, "")
 			g, err := b.Finish(out)
 			if err != nil {
@@ -276,8 +278,8 @@ func TestResNetBasicBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if drep.Merged != 1 || drep.Chains[0].Kernel != want {
-				t.Errorf("default chains %+v, want one %s", drep.Chains, want)
+			if drep.Merged != 1 || drep.Chains[0].Kernel != want || countOp(dm, graph.OpAdd) != 0 {
+				t.Errorf("default chains %+v, want one %s with the residual", drep.Chains, want)
 			}
 			verifyRef(t, pf, dm, nil, 4)
 		})
@@ -314,6 +316,8 @@ func TestGroupedBottleneck(t *testing.T) {
 			}
 			h = b.Add("add", skip, h)
 			b.Block = ""
+			b.G.Blocks = append(b.G.Blocks, graph.Block{Name: "trunk.block1", Kind: graph.BlockBottleneck, Groups: 4, InC: 16, OutC: outC, Hidden: w,
+				Kernel: 3, Stride: s, Residual: true, Input: x, Output: h})
 			out := b.Act("relu", h, graph.ActReLU, "")
 			g, err := b.Finish(out)
 			if err != nil {
@@ -328,7 +332,7 @@ func TestGroupedBottleneck(t *testing.T) {
 			if s == 2 {
 				want = "3x3/s2"
 			}
-			if rep.Merged != 1 || rep.Chains[0].Kernel != want || !rep.Chains[0].BiasMap {
+			if rep.Merged != 1 || rep.Chains[0].Kernel != want || !rep.Chains[0].BiasMap || countOp(merged, graph.OpAdd) != 0 {
 				t.Fatalf("chains %+v, want one dense %s with a border bias map", rep.Chains, want)
 			}
 			verifyRef(t, g, merged, []string{h}, 5)
@@ -494,4 +498,59 @@ func TestSqueezeExcitationSkipped(t *testing.T) {
 		t.Errorf("the gate and the residual must stay")
 	}
 	verifyRef(t, g, merged, rep.ChainOutputs(), 9)
+}
+
+// TestMNASNet: MNASNet's stem separable convolution (depthwise 3x3, then
+// 1x1, with the activation between them removed) becomes one dense 3x3, and
+// its 5x5 expansion-3 inverted residual blocks merge each on their own (bias
+// map form) or, as one run of three blocks, into one 21x21/s2 convolution in
+// the pad-first form.
+func TestMNASNet(t *testing.T) {
+	b := graph.NewBuilder("mnasnet", 3, 16, 16)
+	x := b.Conv("layers.0", "input", 3, 8, 3, 2, 1, 1, false)
+	x = b.BatchNorm("layers.1", x, 8)
+	x = b.Act("layers.2", x, graph.ActReLU, "")
+	x = b.Conv("layers.3", x, 8, 8, 3, 1, 1, 8, false)
+	x = b.BatchNorm("layers.4", x, 8)
+	x = b.Act("layers.5", x, graph.ActIdentity, "")
+	x = b.Conv("layers.6", x, 8, 16, 1, 1, 0, 1, false)
+	x = b.BatchNorm("layers.7", x, 16)
+	inC := 16
+	for i, s := range []blockSpec{{24, 3, 5, 2}, {24, 3, 5, 1}, {24, 3, 5, 1}} {
+		x = invertedResidual(b, fmt.Sprintf("layers.8.%d", i), x, inC, s.out, s.stride, s.expand, s.kernel)
+		inC = s.out
+	}
+	g, err := b.Finish(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomize(g, 81)
+	applied := applyAll(t, g, false)
+	merged, rep, err := Merge(applied, Options{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernels := []string{}
+	for _, c := range rep.Chains {
+		if c.Merged {
+			kernels = append(kernels, c.Kernel)
+		}
+	}
+	if strings.Join(kernels, ",") != "3x3,5x5/s2,5x5,5x5" {
+		t.Errorf("merged chains %v, want the stem's 3x3 and the three blocks' 5x5", kernels)
+	}
+	verifyRef(t, applied, merged, rep.ChainOutputs(), 11)
+	seg := Segment{From: applied.Blocks[0].Input, To: applied.Blocks[2].Output}
+	pf, err := PadFirst(applied, []Segment{seg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, prep, err := Merge(pf, Options{Segments: []Segment{seg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prep.Merged != 1 || prep.Chains[0].Kernel != "21x21/s2" || prep.Chains[0].BiasMap {
+		t.Fatalf("run %+v, want one 21x21/s2 without a bias map", prep.Chains)
+	}
+	verifyRef(t, pf, pm, []string{seg.To}, 12)
 }
