@@ -394,3 +394,72 @@ func TestImportedOpsZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolSweep runs max and average pooling over every small window, stride,
+// padding (each side smaller than the window), ceil mode and divisor rule on
+// 7 input sizes: the forward pass must equal graph/reference, and the
+// backward pass must be the adjoint of the forward pass: pooling is linear
+// (max pooling piecewise, and here y = x[argmax]), so sum(dy*y) = sum(dx*x).
+func TestPoolSweep(t *testing.T) {
+	configs := 0
+	for h := 1; h <= 7; h++ {
+		for k := 1; k <= 4; k++ {
+			for s := 1; s <= 3; s++ {
+				for lo := 0; lo < k; lo++ {
+					for hi := 0; hi < k; hi++ {
+						for _, ceil := range []bool{false, true} {
+							for _, inc := range []bool{false, true} {
+								for _, op := range []graph.Op{graph.OpMaxPool, graph.OpAvgPool} {
+									a := &graph.PoolAttr{KH: k, KW: k, StrideH: s, StrideW: s, Pads: [4]int{lo, hi, hi, lo}, CeilMode: ceil, CountIncludePad: inc}
+									tg := newTGraph(2, h, h+1, 1)
+									tg.add(&graph.Node{Name: "p", Op: op, Inputs: []string{"input"}, Pool: a})
+									if tg.g.Validate() != nil {
+										continue // window larger than the padded input
+									}
+									poolAdjoint(t, tg.g, uint64(h))
+									configs++
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if configs < 1000 {
+		t.Errorf("only %d configurations ran", configs)
+	}
+}
+
+func poolAdjoint(t *testing.T, g *graph.Graph, seed uint64) {
+	t.Helper()
+	m, err := NewModel(g, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 2*m.InputSize())
+	distinct(x, seed)
+	m.SetInputGrad(true)
+	y := m.Forward(x, 2, true)
+	want, _, err := reference.Forward(g, x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := g.Nodes[0].Pool
+	if d, sc := reference.MaxDiff(y, want["p"]); d > 1e-6*sc {
+		t.Fatalf("%s %+v: forward differs from the reference by %g", g.Nodes[0].Op, *a, d)
+	}
+	dy := make([]float32, len(y))
+	var lhs, rhs float64
+	for i := range dy {
+		dy[i] = float32(i%7) - 3
+		lhs += float64(dy[i]) * float64(y[i])
+	}
+	m.Backward(dy)
+	for i, v := range m.InputGrad() {
+		rhs += float64(v) * float64(x[i])
+	}
+	if math.Abs(lhs-rhs) > 1e-5*(1+math.Abs(lhs)) {
+		t.Fatalf("%s %+v: <dy, y> = %g but <dx, x> = %g", g.Nodes[0].Op, *a, lhs, rhs)
+	}
+}
