@@ -36,7 +36,9 @@ type ExportOptions struct {
 // metadata_props hold producer information, every g.Meta entry (the shrink
 // plan among them) and the block/unit structure. ReLU6 becomes Clip with
 // min/max initializers, a conv bias map a Conv followed by an Add of the
-// [K, Ho, Wo] map, Linear a Gemm with transB, identity activations Identity.
+// [K, Ho, Wo] map, Linear a Gemm with transB, identity activations Identity,
+// SiLU Sigmoid and Mul, a channel Slice a Slice along axis 1, a channel
+// shuffle Reshape, Transpose and Reshape (as PyTorch writes them).
 func Export(g *graph.Graph, opts ExportOptions) ([]byte, error) {
 	m, err := ExportModel(g, opts)
 	if err != nil {
@@ -65,7 +67,7 @@ func ExportModel(g *graph.Graph, opts ExportOptions) (*onnxpb.ModelProto, error)
 	if err != nil {
 		return nil, fmt.Errorf("export %s: %w", g.Name, err)
 	}
-	e := &exporter{g: g, opset: opts.Opset, inits: map[string]bool{}}
+	e := &exporter{g: g, opset: opts.Opset, inits: map[string]bool{}, shapes: shapes}
 	for _, name := range g.ParamNames() {
 		t := g.Params[name]
 		if t == nil {
@@ -139,6 +141,7 @@ type exporter struct {
 	nodes    []*onnxpb.NodeProto
 	initList []*onnxpb.TensorProto
 	inits    map[string]bool
+	shapes   map[string][]int
 }
 
 func (e *exporter) addFloat(name string, shape []int, data []float32) {
@@ -228,6 +231,12 @@ func (e *exporter) node(n *graph.Node) error {
 				e.emit(n.Name+"/hardsigmoid", "HardSigmoid", x[:1], n.Output+"/hardsigmoid", attrFloat("alpha", 1.0/6), attrFloat("beta", 0.5))
 				e.emit(n.Name, "Mul", []string{x[0], n.Output + "/hardsigmoid"}, n.Output)
 			}
+		case graph.ActSigmoid:
+			e.emit(n.Name, "Sigmoid", x[:1], n.Output)
+		case graph.ActSiLU:
+			// ONNX has no SiLU before opset 22: x * Sigmoid(x), as PyTorch writes it.
+			e.emit(n.Name+"/sigmoid", "Sigmoid", x[:1], n.Output+"/sigmoid")
+			e.emit(n.Name, "Mul", []string{x[0], n.Output + "/sigmoid"}, n.Output)
 		default:
 			return fmt.Errorf("activation %q cannot be exported", n.Act.Kind)
 		}
@@ -251,6 +260,49 @@ func (e *exporter) node(n *graph.Node) error {
 		e.addInts(n.Name+".pads", []int64{0, 0, int64(p[0]), int64(p[1]), 0, 0, int64(p[2]), int64(p[3])})
 		e.emit(n.Name, "Pad", []string{x[0], n.Name + ".pads"}, n.Output, &onnxpb.AttributeProto{
 			Name: proto.String("mode"), Type: onnxpb.AttributeProto_STRING.Enum(), S: []byte("constant")})
+	case graph.OpMaxPool, graph.OpAvgPool:
+		a := n.Pool
+		ceil := int64(0)
+		if a.CeilMode {
+			ceil = 1
+		}
+		at := []*onnxpb.AttributeProto{attrInt("ceil_mode", ceil), attrInts("kernel_shape", int64(a.KH), int64(a.KW)),
+			attrInts("pads", int64(a.Pads[0]), int64(a.Pads[1]), int64(a.Pads[2]), int64(a.Pads[3])),
+			attrInts("strides", int64(a.StrideH), int64(a.StrideW))}
+		op := "MaxPool"
+		if n.Op == graph.OpAvgPool {
+			op = "AveragePool"
+			cip := int64(0)
+			if a.CountIncludePad {
+				cip = 1
+			}
+			at = append(at, attrInt("count_include_pad", cip))
+		}
+		e.emit(n.Name, op, x[:1], n.Output, at...)
+	case graph.OpMul:
+		e.emit(n.Name, "Mul", x[:2], n.Output)
+	case graph.OpConcat:
+		e.emit(n.Name, "Concat", x, n.Output, attrInt("axis", 1))
+	case graph.OpSlice:
+		e.addInts(n.Name+".starts", []int64{int64(n.Slice.Start)})
+		e.addInts(n.Name+".ends", []int64{int64(n.Slice.End)})
+		e.addInts("dshrink.axes.channels", []int64{1})
+		e.emit(n.Name, "Slice", []string{x[0], n.Name + ".starts", n.Name + ".ends", "dshrink.axes.channels"}, n.Output)
+	case graph.OpShuffle:
+		// As PyTorch writes channel_shuffle: view [N, g, C/g, H, W],
+		// transpose the two channel axes, view [N, C, H, W].
+		s := e.shapes[x[0]]
+		if len(s) != 4 {
+			return fmt.Errorf("ChannelShuffle input %q has shape %v, want NCHW", x[0], s)
+		}
+		gr := int64(n.Shuffle.Groups)
+		e.addInts(n.Name+".view", []int64{0, gr, int64(s[1]) / gr, int64(s[2]), int64(s[3])})
+		e.addInts(n.Name+".shape", []int64{0, int64(s[1]), int64(s[2]), int64(s[3])})
+		e.emit(n.Name+"/view", "Reshape", []string{x[0], n.Name + ".view"}, n.Output+"/view")
+		e.emit(n.Name+"/transpose", "Transpose", []string{n.Output + "/view"}, n.Output+"/transpose", attrInts("perm", 0, 2, 1, 3, 4))
+		e.emit(n.Name, "Reshape", []string{n.Output + "/transpose", n.Name + ".shape"}, n.Output)
+	case graph.OpSoftmax:
+		e.emit(n.Name, "Softmax", x[:1], n.Output, attrInt("axis", 1))
 	default:
 		return fmt.Errorf("op %s cannot be exported", n.Op)
 	}

@@ -58,6 +58,44 @@ func variantGraph(t testing.TB) *graph.Graph {
 	return g
 }
 
+// newOpsGraph builds a small graph with the ops of issue 16: SiLU, max and
+// average pooling (ceil mode, count_include_pad), a channel split into two
+// Slices, a grouped conv, Concat, channel shuffle, squeeze-and-excitation
+// (pool, convs, hard sigmoid gate, Mul), sigmoid and a Softmax at the end.
+func newOpsGraph(t testing.TB) *graph.Graph {
+	b := graph.NewBuilder("newops", 3, 12, 12) // 12: the ceil-mode max pool gives 7, not 6
+	h := b.Conv("stem", b.G.Input.Name, 3, 8, 3, 1, 1, 1, true)
+	h = b.Act("stem_act", h, graph.ActSiLU, "stem")
+	h = b.MaxPool("maxpool", h, 3, 2, 1)
+	b.G.Node("maxpool").Pool.CeilMode = true
+	l := b.Slice("split0", h, 0, 4)
+	r := b.Slice("split1", h, 4, 8)
+	r = b.Conv("branch", r, 4, 4, 3, 1, 1, 2, false)
+	r = b.BatchNorm("branch_bn", r, 4)
+	r = b.Act("branch_act", r, graph.ActSigmoid, "")
+	h = b.Concat("cat", l, r)
+	h = b.Shuffle("shuffle", h, 2)
+	s := b.GlobalAvgPool("se_pool", h)
+	s = b.Conv("se_fc1", s, 8, 4, 1, 1, 0, 1, true)
+	s = b.Act("se_act", s, graph.ActReLU, "")
+	s = b.Conv("se_fc2", s, 4, 8, 1, 1, 0, 1, true)
+	s = b.Act("se_gate", s, graph.ActHardSigmoid, "")
+	h = b.Mul("se_mul", h, s)
+	h = b.AvgPool("avgpool", h, 3, 2, 1, true)
+	h = b.AvgPool("avgpool2", h, 2, 1, 0, false)
+	h = b.GlobalAvgPool("pool", h)
+	h = b.Flatten("flatten", h)
+	h = b.Linear("fc", h, 8, 5, true)
+	h = b.Softmax("softmax", h)
+	b.G.Units = []graph.Unit{{Name: "stem"}}
+	g, err := b.Finish(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomize(g, 4)
+	return g
+}
+
 // randomize fills every parameter with random values (positive variances).
 func randomize(g *graph.Graph, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 1))
@@ -97,6 +135,8 @@ func TestExportRoundTrip(t *testing.T) {
 		{"mnv2_b2_opset17", mnv2, ExportOptions{Batch: 2, Opset: 17}},
 		{"variant", variantGraph(t), ExportOptions{}},
 		{"variant_opset14", variantGraph(t), ExportOptions{Opset: 14}},
+		{"newops", newOpsGraph(t), ExportOptions{}},
+		{"newops_b2_opset17", newOpsGraph(t), ExportOptions{Batch: 2, Opset: 17}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			data, err := Export(c.g, c.opts)

@@ -196,6 +196,25 @@ func testTorchvisionModel(t *testing.T, dir, model string) {
 			x := readF32File(t, filepath.Join(dir, c.model+".in.bin"))
 			batch := len(x) / numel(g.Input.Shape)
 			checkClose(t, c.model+": imported model (graph/reference) vs PyTorch", forward(t, g, x, batch), readF32File(t, filepath.Join(dir, c.model+".out.bin")))
+			// Exported back to ONNX, the model passes onnx.checker and
+			// ONNX Runtime computes PyTorch's output.
+			data, err := Export(g, ExportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path = filepath.Join(t.TempDir(), c.model+".onnx")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			onnxChecker(t, path)
+			if out, ok := runORT(t, path, x, append([]int{batch}, g.Input.Shape...)); ok {
+				want := readF32File(t, filepath.Join(dir, c.model+".out.bin"))
+				got := make([]float64, len(out))
+				for i, v := range out {
+					got[i] = float64(v)
+				}
+				checkClose(t, c.model+": dshrink's export in ONNX Runtime vs PyTorch", got, want)
+			}
 		}
 		return
 	}
