@@ -397,7 +397,7 @@ func TestImportedOpsZeroAllocs(t *testing.T) {
 
 // TestPoolSweep runs max and average pooling over every small window, stride,
 // padding (each side smaller than the window), ceil mode and divisor rule on
-// 7 input sizes: the forward pass must equal graph/reference, and the
+// 7 input sizes (4,680 configurations): the forward pass must equal graph/reference, and the
 // backward pass must be the adjoint of the forward pass: pooling is linear
 // (max pooling piecewise, and here y = x[argmax]), so sum(dy*y) = sum(dx*x).
 func TestPoolSweep(t *testing.T) {
@@ -426,6 +426,7 @@ func TestPoolSweep(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d configurations", configs)
 	if configs < 1000 {
 		t.Errorf("only %d configurations ran", configs)
 	}
