@@ -21,6 +21,7 @@ var flagCompletions = map[string]struct {
 	"split":      {values: fixed("train", "test")},
 	"winograd":   {values: fixed("auto", "on", "off")},
 	"pad-form":   {values: fixed("bias-map", "pad-first")},
+	"decide":     {values: fixed("latency", "macs")},
 	"runtime":    {values: fixed("ours", "ort")},
 	"baseline":   {values: fixed("random", "last-k")},
 	"opset":      {values: fixed("13", "14", "15", "16", "17")},

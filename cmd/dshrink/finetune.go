@@ -86,6 +86,7 @@ Training settings come from the finetune section of the YAML configuration
 			if err != nil {
 				return err
 			}
+			warnFoldedBN(cmd.ErrOrStderr(), model, base)
 			p, g, err := shrink.ResolvePlan(planSpec, base)
 			if err != nil {
 				return err

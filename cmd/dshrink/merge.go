@@ -1,15 +1,18 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/plan"
+	"github.com/dshrink/dshrink/plan/policy"
 	"github.com/dshrink/dshrink/safetensors"
 	"github.com/spf13/cobra"
 )
@@ -20,7 +23,8 @@ func init() {
 		opts                           merge.Options
 		explain, asJSON, finalAct      bool
 		tol                            float64
-		images                         int
+		images, threads                int
+		decide                         string
 		seed                           uint64
 	)
 	cmd := &cobra.Command{
@@ -36,19 +40,34 @@ a model is fine-tuned in to be merged, and for a model that was not, it is a
 different function at the border).
 
 PLAN is a plan file (JSON, as written by the search), a preset (all = every
-inverted residual block; ds-a ... ds-f = the paper's MobileNetV2-1.4 plans),
-or an explicit list of units such as features.3,features.5-8.
+block whose merge pays on this machine; ds-a ... ds-f = the paper's
+MobileNetV2-1.4 plans), or an explicit list of units such as
+features.3,features.5-8.
 
-By default each block is merged on its own (as in the paper) and a chain whose
-merged convolution would cost more than --max-mac-growth times the MACs it
-replaces is skipped unless --force (MobileNetV2's expansion-1 block grows 5.8x).
+Merge only where it pays (--decide latency, the default): every chain is
+timed on this machine with dshrink's runtime, its layers as they are against
+the merged convolution (a few interleaved rounds, seconds), and so is the
+whole original model; the output says which figures were used. With --plan
+all, a block whose merged chain is slower, or whose activations no chain
+would take away, keeps its activations, and the output lists them with the
+figures. With any other plan, those are errors that list the units and the
+figures: fix the plan or add --force. A merged model predicted slower than
+the original (the original's time less what each merged chain saves) is not
+written unless --force. --decide macs decides by MAC growth alone
+(--max-mac-growth, default 2x) and does not time anything.
+
+Each block is merged on its own (as in the paper) unless --cross-blocks.
+--explain lists every chain and every removed activation (stem and head
+included) with what the merge makes of it.
 
 The merged model is verified against the plan-applied, unmerged model on
 seeded random inputs (and on --inputs when given): that comparison is the
-proof of equivalence of the merge. Applying a plan to a model whose
-activations were not fine-tuned away changes its function; that change is
-not what is verified. Above --tol (relative to the largest output magnitude)
-nothing is written and the command fails.`,
+proof of equivalence of the merge (its exactness). Above --tol (relative to
+the largest output magnitude) nothing is written and the command fails.
+Applying a plan to a model whose activations were not fine-tuned away
+changes its function: the command then also compares the merged model with
+the model as given (top-1 agreement on --inputs or on seeded random images,
+largest and mean output difference) and says so, separately.`,
 		Example: `  dshrink merge mbv2.dsk --plan all -o mbv2-merged.dsk --explain
   dshrink merge finetuned.dsk --plan plan.json --pad-form pad-first -o merged.dsk
   dshrink merge mbv2.dsk --plan features.3,features.5-8 --json -o m.dsk`,
@@ -83,14 +102,27 @@ nothing is written and the command fails.`,
 			if err != nil {
 				return err
 			}
-			applied, err := plan.Apply(g, p, ao)
-			if err != nil {
-				return err
+			po := policy.Options{Apply: ao, Merge: opts, Force: opts.Force, Log: cmd.ErrOrStderr(),
+				Auto: p.Source == plan.SourcePreset && p.Name == "all"}
+			switch decide {
+			case "latency":
+				if !cmd.Flags().Changed("max-mac-growth") {
+					po.Merge.MaxMACGrowth = -1 // the timing decides, not the MAC count
+				}
+				po.Predictor = policy.Measure{Opts: policy.QuickOptions(threads, cmd.ErrOrStderr())}
+			case "macs":
+			default:
+				return fmt.Errorf("merge: --decide %q: want latency or macs", decide)
 			}
-			merged, rep, err := merge.Merge(applied, opts)
-			if err != nil {
-				return err
+			w := cmd.OutOrStdout()
+			d, derr := policy.Decide(g, p, po)
+			if derr != nil {
+				if d != nil && d.Report != nil && (explain || !errors.Is(derr, policy.ErrOrphans)) {
+					printDecision(cmd.ErrOrStderr(), d, explain)
+				}
+				return fmt.Errorf("merge: %w", derr)
 			}
+			applied, merged, rep := d.Applied, d.Merged, d.Report
 			vo := merge.VerifyOptions{Random: images, Seed: seed, Tol: tol, Values: rep.ChainOutputs()}
 			if inputs != "" {
 				if vo.Real, vo.RealN, err = mergeReadInputs(inputs, g.Input.Shape); err != nil {
@@ -102,33 +134,48 @@ nothing is written and the command fails.`,
 				return err
 			}
 			rep.Verification = res
-			rep.VerifiedAgainst = fmt.Sprintf("the plan-applied, unmerged model (plan %s, %d units removed, %s form)", mergePlanName(p, planSpec), len(p.Removed()), padForm)
-			w := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+			rep.VerifiedAgainst = fmt.Sprintf("the plan-applied, unmerged model (plan %s, %d units removed, %s form)", mergePlanName(d.Plan, planSpec), len(d.Plan.Removed()), padForm)
+			var change *policy.Change
+			if d.FunctionChanged {
+				if change, err = policy.Compare(g, merged, max(images, 8), seed, vo.Real, vo.RealN); err != nil {
 					return err
 				}
-			} else if explain {
-				if err := rep.Explain(w); err != nil {
+			}
+			if asJSON {
+				js := mergeJSON{Report: rep, Policy: d, FunctionChange: change}
+				if res.OK {
+					js.Outputs = map[string]string{"model": out}
+				}
+				if err := printJSON(w, js); err != nil {
 					return err
 				}
 			} else {
-				fmt.Fprintf(w, "merged %d chains (%d with a border bias map): MACs %.1f M -> %.1f M, params %.3f M -> %.3f M, nodes %d -> %d\n",
-					rep.Merged, rep.BiasMaps, float64(rep.Before.MACs)/1e6, float64(rep.After.MACs)/1e6,
-					float64(rep.Before.Params)/1e6, float64(rep.After.Params)/1e6, rep.OriginalNodeCount, rep.MergedNodeCount)
-				if skipped := len(rep.Chains) - rep.Merged; skipped > 0 {
-					fmt.Fprintf(w, "%d chains left unmerged (see --explain)\n", skipped)
+				if explain {
+					if err := rep.Explain(w); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(w, "merged %d of %d chains (%d with a border bias map): MACs %.1f M -> %.1f M, params %.3f M -> %.3f M, nodes %d -> %d\n",
+						rep.Merged, len(rep.Chains), rep.BiasMaps, float64(rep.Before.MACs)/1e6, float64(rep.After.MACs)/1e6,
+						float64(rep.Before.Params)/1e6, float64(rep.After.Params)/1e6, rep.OriginalNodeCount, rep.MergedNodeCount)
+					if skipped := len(rep.Chains) - rep.Merged; skipped > 0 {
+						fmt.Fprintf(w, "%d chains left unmerged (see --explain)\n", skipped)
+					}
 				}
-				fmt.Fprintf(w, "verified against %s on %d images (%d real): max abs error %.3g, max relative error %.3g (worst merged chain output %s: %.3g), tolerance %.3g\n",
+				printDecision(w, d, explain)
+				fmt.Fprintf(w, "merge exactness (merged vs plan-applied, unmerged): verified against %s on %d images (%d real): max abs error %.3g, max relative error %.3g (worst merged chain output %s: %.3g), tolerance %.3g\n",
 					rep.VerifiedAgainst, res.Images, res.RealImages, res.MaxAbs, res.MaxRel, res.WorstValue, res.WorstRel, res.Tol)
+				printChange(w, args[0], d, change)
 			}
 			if !res.OK {
 				return fmt.Errorf("merge: %w: max relative error %.3g (worst merged chain output %s: %.3g) above tolerance %.3g; nothing written",
 					merge.ErrTolerance, res.MaxRel, res.WorstValue, res.WorstRel, res.Tol)
 			}
-			merged.Meta["plan"] = mergePlanName(p, planSpec)
+			merged.Meta["plan"] = mergePlanName(d.Plan, planSpec)
+			if len(d.Restored) > 0 {
+				merged.Meta["plan.removed"] = strings.Join(d.Plan.Removed(), ",")
+				merged.Meta["plan.restored"] = strings.Join(d.RestoredUnits(), ",")
+			}
 			if err := merged.Save(out); err != nil {
 				return err
 			}
@@ -145,7 +192,9 @@ nothing is written and the command fails.`,
 	f.BoolVar(&finalAct, "add-final-act", false, "add a ReLU6 after each removed block (the paper's ADD_FINAL_ACT fine-tuning form)")
 	f.IntVar(&opts.MaxKernel, "max-kernel", merge.DefaultMaxKernel, "largest merged kernel size")
 	f.Float64Var(&opts.MaxMACGrowth, "max-mac-growth", merge.DefaultMaxMACGrowth, "skip a merge that multiplies the MACs of its chain by more than this (negative: no limit)")
-	f.BoolVar(&opts.Force, "force", false, "merge chains that the MAC check would skip")
+	f.BoolVar(&opts.Force, "force", false, "do as the plan says: remove activations no merge takes away, merge chains predicted slower (or above --max-mac-growth), write a model predicted slower")
+	f.StringVar(&decide, "decide", "latency", "what decides each chain: latency (timed kept and merged on this machine) or macs (the --max-mac-growth rule alone)")
+	f.IntVar(&threads, "threads", 1, "threads of the timing runs (--decide latency)")
 	f.BoolVar(&opts.CrossBlocks, "cross-blocks", false, "let chains run across block boundaries (exact compositions only)")
 	f.BoolVar(&explain, "explain", false, "print per chain the layers, kernel sizes, MACs and params before and after, and the decision")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -186,4 +235,87 @@ func mergeReadInputs(path string, shape []int) ([]float32, int, error) {
 		return nil, 0, fmt.Errorf("merge: --inputs %s: tensor %s has shape %v, want [N %d %d %d]", path, names[0], t.Shape, shape[0], shape[1], shape[2])
 	}
 	return t.Data, t.Shape[0], nil
+}
+
+// mergeJSON is merge --json: the merge report, the policy's decision and,
+// when the model's function changed, by how much.
+type mergeJSON struct {
+	*merge.Report
+	Policy         *policy.Decision  `json:"policy"`
+	FunctionChange *policy.Change    `json:"function_change,omitempty"`
+	Outputs        map[string]string `json:"outputs,omitempty"`
+}
+
+// printDecision writes what the policy decided: the timing source and the
+// whole-model prediction, the units that keep their activations and why,
+// and (with all) every removed activation and every timed chain.
+func printDecision(w io.Writer, d *policy.Decision, all bool) {
+	if pr := d.Prediction; pr != nil {
+		fmt.Fprintf(w, "timing: %s\n", pr.Source)
+		verdict := "faster"
+		if d.Slower {
+			verdict = "SLOWER"
+		}
+		fmt.Fprintf(w, "predicted latency: original %.4f ms, merged %.4f ms (%.2fx, %s)\n", pr.OriginalMs, pr.MergedMs, pr.Speedup(), verdict)
+	} else if d.Report != nil && d.Report.Merged > 0 {
+		fmt.Fprintf(w, "timing: none (--decide macs: chains decided by MAC growth alone; the merged model's speed is not predicted)\n")
+	}
+	if len(d.Restored) > 0 {
+		fmt.Fprintf(w, "%d units keep their activations (the plan removed them; merging them would not pay):\n", len(d.Restored))
+		for _, u := range d.Restored {
+			fmt.Fprintf(w, "  %s: %s\n", u.Unit, u.Why)
+		}
+	}
+	if len(d.Orphans) > 0 {
+		fmt.Fprintf(w, "%d removed units have activations that no merged chain takes away:\n", len(d.Orphans))
+		for _, u := range d.Orphans {
+			fmt.Fprintf(w, "  %s: %s\n", u.Unit, u.Why)
+		}
+	}
+	if len(d.Losers) > 0 {
+		fmt.Fprintf(w, "%d merged chains are predicted slower than the layers they replace:\n", len(d.Losers))
+		for _, c := range d.Losers {
+			fmt.Fprintf(w, "  %s (%s): %.4f ms merged vs %.4f ms kept\n", c.Chain, c.Kernel, c.MergedMs, c.KeptMs)
+		}
+	}
+	if !all {
+		return
+	}
+	if pr := d.Prediction; pr != nil && len(pr.Chains) > 0 {
+		fmt.Fprintf(w, "\nchain timings (%s):\n", pr.Source)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  chain\tkernel\tkept ms\tmerged ms\tratio\tpays")
+		for _, c := range pr.Chains {
+			fmt.Fprintf(tw, "  %s\t%s\t%.4f\t%.4f\t%.2fx\t%v\n", c.Chain, c.Kernel, c.KeptMs, c.MergedMs, c.KeptMs/c.MergedMs, c.Pays)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "\nremoved activations (%d nodes of %d units):\n", len(d.Acts), len(d.Plan.Removed()))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  unit\tblock\tnode\twas\tmerged into")
+	for _, a := range d.Acts {
+		block, into := a.Block, a.Chain
+		if block == "" {
+			block = "(stem/head)"
+		}
+		if !a.Merged {
+			into = "NOT MERGED: " + a.Why
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", a.Unit, block, a.Node, a.Kind, into)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// printChange says, apart from the merge's exactness, that and how much the
+// model's function changed when its activations were removed without
+// fine-tuning.
+func printChange(w io.Writer, model string, d *policy.Decision, c *policy.Change) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "FUNCTION CHANGED: %s computes the activations of %d removed units (they were not fine-tuned away), so the merged model is a different function:\n"+
+		"  against %s on %s: top-1 agrees on %.1f%%, outputs differ by up to %.4g (%.3g relative to the largest output, %.4g), %.4g on average.\n"+
+		"  Fine-tune without them first (dshrink finetune --plan ...) to keep the accuracy.\n",
+		model, len(d.Plan.Removed()), model, c.Inputs, 100*c.Top1Agree, c.MaxAbs, c.MaxRel, c.Scale, c.MeanAbs)
 }
