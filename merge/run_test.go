@@ -164,6 +164,9 @@ func TestCrossBlockRuns(t *testing.T) {
 			case !errors.Is(err, ErrNeedsPadFirst):
 				t.Errorf("bias-map form: error %v, want ErrNeedsPadFirst", err)
 			}
+			if _, ch, res, err := VerifyRun(applied, seg.From, seg.To, Options{PadFirst: true}, VerifyOptions{Executor: ExecReference, Tol: 1e-5}); err != nil || !res.OK || ch.BiasMap {
+				t.Errorf("VerifyRun pad-first: %v %+v", err, res)
+			}
 			if _, _, err := Run(applied, seg.From, seg.To, Options{}); c.biasMapExact != (err == nil) {
 				t.Errorf("Run in the bias-map form: %v", err)
 			}
@@ -348,6 +351,9 @@ func TestGroupedBottleneck(t *testing.T) {
 				t.Fatal(err)
 			}
 			verifyRef(t, sub, rg, nil, 6)
+			if _, _, res, err := VerifyRun(g, x, h, Options{}, VerifyOptions{Executor: ExecReference, Tol: 1e-5}); err != nil || !res.OK {
+				t.Errorf("VerifyRun: %v %+v", err, res)
+			}
 		})
 	}
 }

@@ -300,3 +300,28 @@ func (r *Report) Explain(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// VerifyRun checks what the run from..to of g merges into (Run) against the
+// unmerged run (Extract; rewritten by PadFirst first when opts.PadFirst) on
+// vo's inputs, which are images of the run's input value. It returns the
+// merged run and its chain with the result.
+func VerifyRun(g *graph.Graph, from, to string, opts Options, vo VerifyOptions) (*graph.Graph, Chain, *Result, error) {
+	merged, ch, err := Run(g, from, to, opts)
+	if err != nil {
+		return nil, Chain{}, nil, err
+	}
+	sub, err := Extract(g, from, to)
+	if err != nil {
+		return nil, Chain{}, nil, err
+	}
+	if opts.PadFirst {
+		if sub, err = PadFirst(sub, []Segment{{from, to}}); err != nil {
+			return nil, Chain{}, nil, err
+		}
+	}
+	res, err := Verify(sub, merged, vo)
+	if err != nil {
+		return nil, Chain{}, nil, err
+	}
+	return merged, ch, res, nil
+}
