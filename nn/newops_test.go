@@ -1,9 +1,11 @@
 package nn
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
@@ -462,5 +464,64 @@ func poolAdjoint(t *testing.T, g *graph.Graph, seed uint64) {
 	}
 	if math.Abs(lhs-rhs) > 1e-5*(1+math.Abs(lhs)) {
 		t.Fatalf("%s %+v: <dy, y> = %g but <dx, x> = %g", g.Nodes[0].Op, *a, lhs, rhs)
+	}
+}
+
+// TestPoolTorch runs the PyTorch 1.13 pooling cases of
+// graph/reference/testdata/pool_torch.json (see gen_pool_torch.py there):
+// forward outputs and input gradients must equal PyTorch's, tied windows
+// (small integers) included.
+func TestPoolTorch(t *testing.T) {
+	raw, err := os.ReadFile("../graph/reference/testdata/pool_torch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []struct {
+			Op              string    `json:"op"`
+			K               int       `json:"k"`
+			Stride          int       `json:"stride"`
+			Pad             int       `json:"pad"`
+			Ceil            bool      `json:"ceil"`
+			CountIncludePad bool      `json:"count_include_pad"`
+			Shape           []int     `json:"shape"`
+			RX              []float32 `json:"x"`
+			RY              []float32 `json:"y"`
+			RDY             []float32 `json:"dy"`
+			RDX             []float32 `json:"dx"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range f.Cases {
+		op := graph.OpMaxPool
+		if c.Op == "avg" {
+			op = graph.OpAvgPool
+		}
+		a := &graph.PoolAttr{KH: c.K, KW: c.K, StrideH: c.Stride, StrideW: c.Stride, Pads: [4]int{c.Pad, c.Pad, c.Pad, c.Pad}, CeilMode: c.Ceil, CountIncludePad: c.CountIncludePad}
+		tg := newTGraph(c.Shape[1], c.Shape[2], c.Shape[3], 1)
+		tg.add(&graph.Node{Name: "p", Op: op, Inputs: []string{"input"}, Pool: a})
+		m, err := NewModel(tg.g, c.Shape[0])
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		m.SetInputGrad(true)
+		y := m.Forward(c.RX, c.Shape[0], true)
+		if len(y) != len(c.RY) {
+			t.Fatalf("case %d (%s %+v): %d outputs, PyTorch has %d", i, op, *a, len(y), len(c.RY))
+		}
+		m.Backward(c.RDY)
+		for _, cmp := range []struct {
+			what      string
+			got, want []float32
+		}{{"y", y, c.RY}, {"dx", m.InputGrad(), c.RDX}} {
+			for j, w := range cmp.want {
+				if math.Abs(float64(cmp.got[j]-w)) > 1e-5*(1+math.Abs(float64(w))) {
+					t.Errorf("case %d (%s %+v): %s[%d] = %g, PyTorch %g", i, op, *a, cmp.what, j, cmp.got[j], w)
+					break
+				}
+			}
+		}
 	}
 }

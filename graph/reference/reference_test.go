@@ -1,7 +1,9 @@
 package reference
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
@@ -193,4 +195,61 @@ func TestSoftmaxByHand(t *testing.T) {
 	e1, e2 := math.Exp(-1), math.Exp(-2)
 	s := 1 + e1 + e2
 	check(t, "softmax", vals[y], []float64{e2 / s, e1 / s, 1 / s, 0, 0, 1})
+}
+
+// torchPool is one case of testdata/pool_torch.json (see gen_pool_torch.py).
+type torchPool struct {
+	Op              string    `json:"op"`
+	K               int       `json:"k"`
+	Stride          int       `json:"stride"`
+	Pad             int       `json:"pad"`
+	Ceil            bool      `json:"ceil"`
+	CountIncludePad bool      `json:"count_include_pad"`
+	Shape           []int     `json:"shape"`
+	X               []float32 `json:"x"`
+	Y               []float64 `json:"y"`
+}
+
+// TestPoolTorch compares pooling with PyTorch 1.13's max_pool2d and
+// avg_pool2d on 48 random cases (ceil mode, both divisors, tied windows).
+func TestPoolTorch(t *testing.T) {
+	raw, err := os.ReadFile("testdata/pool_torch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []torchPool `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range f.Cases {
+		b := graph.NewBuilder("t", c.Shape[1], c.Shape[2], c.Shape[3])
+		op := graph.OpMaxPool
+		if c.Op == "avg" {
+			op = graph.OpAvgPool
+		}
+		a := &graph.PoolAttr{KH: c.K, KW: c.K, StrideH: c.Stride, StrideW: c.Stride, Pads: [4]int{c.Pad, c.Pad, c.Pad, c.Pad}, CeilMode: c.Ceil, CountIncludePad: c.CountIncludePad}
+		b.G.Nodes = append(b.G.Nodes, &graph.Node{Name: "p", Op: op, Inputs: []string{"input"}, Output: "p", Pool: a})
+		g, err := b.Finish("p")
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		vals, _, err := Forward(g, c.X, c.Shape[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vals["p"]) != len(c.Y) {
+			t.Fatalf("case %d (%s %+v, input %v): %d outputs, PyTorch has %d", i, op, *a, c.Shape, len(vals["p"]), len(c.Y))
+		}
+		for j, w := range c.Y {
+			if math.Abs(vals["p"][j]-w) > 1e-6*(1+math.Abs(w)) {
+				t.Errorf("case %d (%s %+v): y[%d] = %g, PyTorch %g", i, op, *a, j, vals["p"][j], w)
+				break
+			}
+		}
+	}
+	if len(f.Cases) < 40 {
+		t.Errorf("%d cases", len(f.Cases))
+	}
 }
