@@ -304,6 +304,13 @@ func TestGroupedBottleneck(t *testing.T) {
 			if s == 2 {
 				outC = 24
 			}
+			// The projection first, as torchvision's forward (and its ONNX
+			// export) computes it.
+			skip := x
+			if s == 2 {
+				skip = b.Conv("proj", x, 16, outC, 1, 2, 0, 1, false)
+				skip = b.BatchNorm("proj.bn", skip, outC)
+			}
 			h := b.Conv("a", x, 16, w, 1, 1, 0, 1, false)
 			h = b.BatchNorm("a.bn", h, w)
 			h = b.Act("a.relu", h, graph.ActIdentity, "trunk.block1")
@@ -312,11 +319,6 @@ func TestGroupedBottleneck(t *testing.T) {
 			h = b.Act("b.relu", h, graph.ActIdentity, "trunk.block1")
 			h = b.Conv("c", h, w, outC, 1, 1, 0, 1, false)
 			h = b.BatchNorm("c.bn", h, outC)
-			skip := x
-			if s == 2 {
-				skip = b.Conv("proj", x, 16, outC, 1, 2, 0, 1, false)
-				skip = b.BatchNorm("proj.bn", skip, outC)
-			}
 			h = b.Add("add", skip, h)
 			b.Block = ""
 			b.G.Blocks = append(b.G.Blocks, graph.Block{Name: "trunk.block1", Kind: graph.BlockBottleneck, Groups: 4, InC: 16, OutC: outC, Hidden: w,
@@ -354,6 +356,19 @@ func TestGroupedBottleneck(t *testing.T) {
 			if _, _, res, err := VerifyRun(g, x, h, Options{}, VerifyOptions{Executor: ExecReference, Tol: 1e-5}); err != nil || !res.OK {
 				t.Errorf("VerifyRun: %v %+v", err, res)
 			}
+			// The pad-first form of the block merges without a bias map.
+			pf, err := PadFirst(g, []Segment{{x, h}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm, prep, err := Merge(pf, Options{Force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prep.Merged != 1 || prep.Chains[0].Kernel != want || prep.Chains[0].BiasMap || countOp(pm, graph.OpAdd) != 0 {
+				t.Errorf("pad-first chains %+v, want one %s without a bias map", prep.Chains, want)
+			}
+			verifyRef(t, pf, pm, nil, 7)
 		})
 	}
 }
