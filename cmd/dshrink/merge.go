@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/latency"
 	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/plan"
 	"github.com/dshrink/dshrink/plan/policy"
@@ -24,7 +25,7 @@ func init() {
 		explain, asJSON, finalAct      bool
 		tol                            float64
 		images, threads                int
-		decide                         string
+		decide, table                  string
 		seed                           uint64
 	)
 	cmd := &cobra.Command{
@@ -109,7 +110,10 @@ largest and mean output difference) and says so, separately.`,
 				if !cmd.Flags().Changed("max-mac-growth") {
 					po.Merge.MaxMACGrowth = -1 // the timing decides, not the MAC count
 				}
-				po.Predictor = policy.Measure{Opts: policy.QuickOptions(threads, cmd.ErrOrStderr())}
+				po.Predictor, err = mergePredictor(g, table, threads, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
 			case "macs":
 			default:
 				return fmt.Errorf("merge: --decide %q: want latency or macs", decide)
@@ -195,6 +199,7 @@ largest and mean output difference) and says so, separately.`,
 	f.BoolVar(&opts.Force, "force", false, "do as the plan says: remove activations no merge takes away, merge chains predicted slower (or above --max-mac-growth), write a model predicted slower")
 	f.StringVar(&decide, "decide", "latency", "what decides each chain: latency (timed kept and merged on this machine) or macs (the --max-mac-growth rule alone)")
 	f.IntVar(&threads, "threads", 1, "threads of the timing runs (--decide latency)")
+	f.StringVar(&table, "table", "", "latency table of this model measured on this machine (dshrink profile): used instead of timing when its key matches")
 	f.BoolVar(&opts.CrossBlocks, "cross-blocks", false, "let chains run across block boundaries (exact compositions only)")
 	f.BoolVar(&explain, "explain", false, "print per chain the layers, kernel sizes, MACs and params before and after, and the decision")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
@@ -203,6 +208,33 @@ largest and mean output difference) and says so, separately.`,
 	f.Uint64Var(&seed, "seed", 1, "seed of the random verification images")
 	f.StringVar(&inputs, "inputs", "", "safetensors file with one [N, C, H, W] float tensor of real images to verify on as well")
 	rootCmd.AddCommand(cmd)
+}
+
+// mergePredictor returns what times the chains: the latency table at path
+// when it was measured for this model on this machine (same key), else a
+// quick measurement in context now; it says which on log.
+func mergePredictor(g *graph.Graph, path string, threads int, log io.Writer) (policy.Predictor, error) {
+	now := policy.InContext{Opts: policy.QuickOptions(threads, log)}
+	if path == "" {
+		return now, nil
+	}
+	key, err := latency.TableKey(latency.Fingerprint(g), latency.ProfileOptions{Batch: 1, Threads: threads})
+	if err != nil {
+		return nil, fmt.Errorf("merge: --table: %w", err)
+	}
+	t, err := latency.Cached(path, key)
+	switch {
+	case err == nil && t != nil:
+		fmt.Fprintf(log, "merge: using latency table %s (key matches: %s)\n", path, key)
+		return policy.Table{T: t, Path: path, Fallback: now}, nil
+	case err == nil:
+		fmt.Fprintf(log, "merge: no latency table at %s (dshrink profile writes one); timing the chains now instead\n", path)
+	case errors.Is(err, latency.ErrKeyMismatch):
+		fmt.Fprintf(log, "merge: not using %s: %v; timing the chains now instead\n", path, err)
+	default:
+		return nil, fmt.Errorf("merge: --table: %w", err)
+	}
+	return now, nil
 }
 
 func mergePlanName(p *plan.Plan, spec string) string {

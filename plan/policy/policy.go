@@ -147,8 +147,8 @@ func Decide(g *graph.Graph, p *plan.Plan, o Options) (*Decision, error) {
 				var notes []UnitNote
 				for _, a := range d.Acts {
 					if c, ok := byChain[a.Chain]; ok && contains(units, a.Unit) && !hasUnit(notes, a.Unit) {
-						notes = append(notes, UnitNote{Unit: a.Unit, Why: fmt.Sprintf("merging chain %s (%s, MACs %s -> %s) is predicted slower: %.4f ms merged vs %.4f ms kept (%s)",
-							c.Chain, c.Kernel, human(c.MACs), human(c.MACsAfter), c.MergedMs, c.KeptMs, pred.Source)})
+						notes = append(notes, UnitNote{Unit: a.Unit, Why: fmt.Sprintf("merging chain %s (%s, MACs %s -> %s) is predicted slower: %.4f ms merged vs %.4f ms kept",
+							c.Chain, c.Kernel, human(c.MACs), human(c.MACsAfter), c.MergedMs, c.KeptMs)})
 					}
 				}
 				d.Restored = append(d.Restored, notes...)

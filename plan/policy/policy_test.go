@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/latency"
 	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/models"
 	"github.com/dshrink/dshrink/plan"
@@ -294,5 +295,73 @@ func TestBetweenComputesTheChain(t *testing.T) {
 	}
 	if _, err := between(g, shapes, b.Output, b.Input, "backwards"); err == nil {
 		t.Error("between output and input: want an error")
+	}
+}
+
+// TestInContextPredictorRuns times a small model and its merge in context
+// (one round); no timing is asserted, only that every merged chain has
+// figures.
+func TestInContextPredictorRuns(t *testing.T) {
+	g := mbv2(t, 32)
+	p := resolve(t, g, "features.3,features.4")
+	ap, err := plan.Apply(g, p, plan.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg, rep, err := merge.Merge(ap, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := InContext{Opts: QuickOptions(1, nil)}
+	m.Opts.Rounds, m.Opts.MaxRounds, m.Opts.Iters, m.Opts.Warmup = 1, 1, 1, 1
+	pr, err := m.Predict(g, ap, mg, rep, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Chains) != 2 || !(pr.OriginalMs > 0) || !(pr.MergedMs > 0) {
+		t.Fatalf("prediction %+v", pr)
+	}
+	for _, c := range pr.Chains {
+		if !(c.KeptMs > 0) || !(c.MergedMs > 0) || c.MACs == 0 {
+			t.Errorf("chain %+v", c)
+		}
+	}
+}
+
+// TestTablePredictor reads kept and merged entries from a latency table
+// and asks the fallback for chains the table lacks.
+func TestTablePredictor(t *testing.T) {
+	g := mbv2(t, 32)
+	p := resolve(t, g, "features.3,features.4")
+	ap, err := plan.Apply(g, p, plan.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg, rep, err := merge.Merge(ap, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &latency.Table{Fixed: []latency.Part{{Name: "stem", Ms: 1}}}
+	for i, b := range g.Blocks {
+		tb.Blocks = append(tb.Blocks, b.Name)
+		tb.Units = append(tb.Units, b.Name)
+		tb.Segments = append(tb.Segments, latency.Segment{Start: i, End: i + 1, Ms: 2})
+	}
+	// features.3 is block 2: merged 1 ms (pays); features.4 has no merged entry.
+	tb.Segments = append(tb.Segments, latency.Segment{Start: 2, End: 3, Merged: true, Ms: 1})
+	fb := &macPredictor{slowdown: 1}
+	pr, err := Table{T: tb, Path: "t.json", Fallback: fb}.Predict(g, ap, mg, rep, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.OriginalMs != 1+2*float64(len(g.Blocks)) || len(pr.Chains) != 2 || fb.calls != 1 {
+		t.Fatalf("prediction %+v, fallback calls %d", pr, fb.calls)
+	}
+	c := pr.Chains[0]
+	if c.Chain != "features.3.merged" || c.KeptMs != 2 || c.MergedMs != 1 || !c.Pays {
+		t.Errorf("table chain %+v", c)
+	}
+	if !strings.Contains(pr.Source, "latency table t.json") || !strings.Contains(pr.Source, "does not describe") {
+		t.Errorf("source %q", pr.Source)
 	}
 }

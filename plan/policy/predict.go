@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/latency"
@@ -259,4 +260,130 @@ func sub(g *graph.Graph, sh []int, nodes []*graph.Node, in, out, name string) (*
 		return nil, err
 	}
 	return s, nil
+}
+
+// InContext is the Predictor that times the merge now with dshrink's
+// runtime, inside the whole models (latency.MeasureMerge): the plan-applied
+// model and its merged form run whole and step by step in interleaved
+// rounds, and each step's time is charged to the merged chain whose layers
+// it runs. It is the default of dshrink merge when no latency table
+// describes the model on this machine.
+type InContext struct {
+	Opts latency.ProfileOptions
+}
+
+// Predict implements Predictor.
+func (m InContext) Predict(orig, applied, merged *graph.Graph, rep *merge.Report, need map[string]bool, wantWhole bool) (*Prediction, error) {
+	o := m.Opts
+	if o.Rounds == 0 {
+		o = QuickOptions(o.Threads, o.Log)
+	}
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, "merge: timing the model and its merged form (%d chains) step by step with dshrink's runtime\n", rep.Merged)
+	}
+	mp, err := latency.MeasureMerge(applied, merged, rep, o)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pr := &Prediction{OriginalMs: mp.OriginalMs, MergedMs: mp.MergedMs, Source: mp.Source}
+	byName := map[string]merge.Chain{}
+	for _, c := range rep.Chains {
+		byName[c.Name] = c
+	}
+	for _, c := range mp.Chains {
+		if need != nil && !need[c.Name] {
+			continue
+		}
+		rc := byName[c.Name]
+		pr.Chains = append(pr.Chains, ChainCost{Chain: c.Name, Blocks: c.Blocks, Kernel: rc.Kernel, MACs: rc.MACs, MACsAfter: rc.MACsAfter,
+			KeptMs: c.OriginalMs, MergedMs: c.MergedMs, Pays: c.MergedMs < c.OriginalMs})
+	}
+	return pr, nil
+}
+
+// Table is the Predictor that reads a latency table of the model measured
+// on this machine (dshrink profile): a chain that is one block, or a run
+// of blocks the table has merged, costs the table's kept entries against
+// its merged entry; the original is the table's base. Chains the table
+// does not describe are timed by Fallback.
+type Table struct {
+	T        *latency.Table
+	Path     string
+	Fallback Predictor
+}
+
+// Predict implements Predictor.
+func (p Table) Predict(orig, applied, merged *graph.Graph, rep *merge.Report, need map[string]bool, wantWhole bool) (*Prediction, error) {
+	idx := map[string]int{}
+	for i, b := range p.T.Blocks {
+		idx[b] = i
+	}
+	pr := &Prediction{OriginalMs: p.T.BaseMs(), Source: fmt.Sprintf("latency table %s (%s)", p.Path, p.T.Key.Timing)}
+	rest := map[string]bool{}
+	for _, c := range rep.Chains {
+		if !c.Merged || (need != nil && !need[c.Name]) {
+			continue
+		}
+		cc, ok := p.fromTable(c, idx)
+		if !ok {
+			rest[c.Name] = true
+			continue
+		}
+		pr.Chains = append(pr.Chains, cc)
+	}
+	if len(rest) > 0 {
+		if p.Fallback == nil {
+			return nil, fmt.Errorf("policy: latency table %s does not describe chains %v", p.Path, keys(rest))
+		}
+		fb, err := p.Fallback.Predict(orig, applied, merged, rep, rest, false)
+		if err != nil {
+			return nil, err
+		}
+		pr.Chains = append(pr.Chains, fb.Chains...)
+		pr.Source += fmt.Sprintf("; %d chains it does not describe: %s", len(rest), fb.Source)
+	}
+	pr.MergedMs = pr.OriginalMs
+	for _, c := range pr.Chains {
+		pr.MergedMs -= c.KeptMs - c.MergedMs
+	}
+	return pr, nil
+}
+
+func (p Table) fromTable(c merge.Chain, idx map[string]int) (ChainCost, bool) {
+	if len(c.Blocks) == 0 {
+		return ChainCost{}, false
+	}
+	lo, ok := idx[c.Blocks[0]]
+	if !ok {
+		return ChainCost{}, false
+	}
+	for k, b := range c.Blocks {
+		if i, ok := idx[b]; !ok || i != lo+k {
+			return ChainCost{}, false
+		}
+	}
+	hi := lo + len(c.Blocks)
+	seg := p.T.Merged(lo, hi)
+	if seg == nil {
+		return ChainCost{}, false
+	}
+	kept := 0.0
+	for i := lo; i < hi; i++ {
+		k := p.T.Kept(i)
+		if k == nil {
+			return ChainCost{}, false
+		}
+		kept += k.Ms
+	}
+	return ChainCost{Chain: c.Name, Blocks: c.Blocks, Kernel: c.Kernel, MACs: c.MACs, MACsAfter: c.MACsAfter,
+		KeptMs: kept, MergedMs: seg.Ms, Pays: seg.Ms < kept}, true
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
