@@ -119,6 +119,7 @@ type importer struct {
 	uses   map[string]int // ONNX value -> number of readers (graph outputs included)
 	hints  map[*graph.Node]string
 	views  map[string]*view // ONNX value -> 5-D view of a channel shuffle in progress
+	check  *checker         // set by Check: collect every problem instead of stopping at the first
 	nextID int
 }
 
@@ -205,9 +206,18 @@ func (im *importer) run(m *onnxpb.ModelProto, opts ImportOptions) (*graph.Graph,
 	im.uses[outName]++
 
 	for _, n := range og.GetNode() {
-		if err := im.node(n); err != nil {
-			return nil, err
+		if im.check != nil && im.check.skip(n) {
+			continue
 		}
+		if err := im.node(n); err != nil {
+			if im.check == nil {
+				return nil, err
+			}
+			im.check.record(n, err)
+		}
+	}
+	if im.check != nil && len(im.check.report.Problems) > 0 {
+		return nil, errProblems
 	}
 	out, ok := im.vals[outName]
 	if !ok {
@@ -514,6 +524,9 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 	}
 	if im.allConst(n) && len(n.GetInput()) > 0 {
 		return fmt.Errorf("unsupported op %q at node %q (constant folding of this op is not supported)", op, n.GetName())
+	}
+	if foldOps[op] {
+		return fmt.Errorf("%s: op %q is supported on constants only (shape arithmetic), not on tensors computed from the input", where(n), op)
 	}
 	return fmt.Errorf("unsupported op %q at node %q", op, n.GetName())
 }
