@@ -70,6 +70,64 @@ func (r *ImportanceReport) Deltas() []float64 {
 // candidate; it assumes the importances of units add up, which the
 // planner's objective (the sum over kept units) relies on.
 func Importance(g *graph.Graph, units []string, eval, calib data.Dataset, opts ImportanceOptions) (*ImportanceReport, error) {
+	return importanceOf(g, units, eval, calib, opts, "held-out loss increase with the unit alone as the identity", func(u string) *plan.Plan {
+		return plan.New(g, plan.SourceManual, map[string]bool{u: true})
+	})
+}
+
+// PruneImportance estimates, like Importance, the importance of pruning
+// each block in blocks (LayerMerge's layer pruning, see plan.Plan.Pruned):
+// the increase of the held-out cross-entropy when that block alone is
+// removed whole (its residual branch dropped, the identity kept),
+// optionally after BatchNorm recalibration. The report's Unit fields name
+// the blocks. Blocks that cannot be pruned (plan.Prunable) are an error;
+// PrunableBlocks lists the others.
+func PruneImportance(g *graph.Graph, blocks []string, eval, calib data.Dataset, opts ImportanceOptions) (*ImportanceReport, error) {
+	for _, b := range blocks {
+		if !plan.Prunable(g.Block(b)) {
+			return nil, fmt.Errorf("importance: block %q of model %s cannot be pruned (want a residual block with equal input and output shapes)", b, g.Name)
+		}
+	}
+	return importanceOf(g, blocks, eval, calib, opts, "held-out loss increase with the block alone pruned (the identity)", func(b string) *plan.Plan {
+		p := plan.New(g, plan.SourceManual, nil)
+		p.Pruned = []string{b}
+		return p
+	})
+}
+
+// PrunableBlocks returns the blocks of g that can be pruned, in order.
+func PrunableBlocks(g *graph.Graph) []string {
+	var out []string
+	for i := range g.Blocks {
+		if plan.Prunable(&g.Blocks[i]) {
+			out = append(out, g.Blocks[i].Name)
+		}
+	}
+	return out
+}
+
+// PruneCosts returns, for the blocks of table t, the pruning importance of
+// rep (a PruneImportance report) by block, +Inf for blocks rep does not
+// name (not prunable): the ProblemOptions.Prune vector.
+func PruneCosts(t *Table, rep *ImportanceReport) []float64 {
+	by := map[string]float64{}
+	for _, u := range rep.Units {
+		by[u.Unit] = u.Delta
+	}
+	out := make([]float64, len(t.Blocks))
+	for i, b := range t.Blocks {
+		v, ok := by[b]
+		if !ok {
+			v = math.Inf(1)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// importanceOf measures the held-out loss of g with each item's plan
+// applied (see Importance).
+func importanceOf(g *graph.Graph, items []string, eval, calib data.Dataset, opts ImportanceOptions, method string, planOf func(string) *plan.Plan) (*ImportanceReport, error) {
 	if opts.Images <= 0 {
 		opts.Images = 512
 	}
@@ -91,7 +149,7 @@ func Importance(g *graph.Graph, units []string, eval, calib data.Dataset, opts I
 		return nil, fmt.Errorf("importance: model %s takes input %v, the data is [%d %d %d]", g.Name, s, c, h, w)
 	}
 	x, y := load(eval, 0, n)
-	rep := &ImportanceReport{Method: "held-out loss increase with the unit alone as the identity", Images: n}
+	rep := &ImportanceReport{Method: method, Images: n}
 	if opts.CalibBatches > 0 {
 		rep.Method += fmt.Sprintf(", after BatchNorm recalibration on %d batches of %d (momentum %g)", opts.CalibBatches, opts.BatchSize, opts.CalibMomentum)
 	}
@@ -99,8 +157,8 @@ func Importance(g *graph.Graph, units []string, eval, calib data.Dataset, opts I
 	if rep.BaseLoss, rep.BaseTop1, err = lossOf(g, x, y, n, opts.BatchSize, eval.NumClasses()); err != nil {
 		return nil, fmt.Errorf("importance: base model: %w", err)
 	}
-	for _, u := range units {
-		p := plan.New(g, plan.SourceManual, map[string]bool{u: true})
+	for _, u := range items {
+		p := planOf(u)
 		m, err := plan.Apply(g, p, opts.Apply)
 		if err != nil {
 			return nil, fmt.Errorf("importance: unit %s: %w", u, err)

@@ -279,6 +279,27 @@ func TestImportanceOrdering(t *testing.T) {
 	if err != nil || math.IsNaN(rep2.Units[0].Delta) {
 		t.Fatalf("calibrated importance %+v, %v", rep2, err)
 	}
+	// Pruning: features.3's branch is negligible, so pruning it costs
+	// nearly nothing; features.5's branch matters more; features.2 (no
+	// residual) cannot be pruned.
+	pb := PrunableBlocks(g)
+	if !slices.Contains(pb, "features.3") || slices.Contains(pb, "features.2") {
+		t.Errorf("prunable blocks %v", pb)
+	}
+	pr, err := PruneImportance(g, []string{"features.3", "features.5"}, ds, ds, ImportanceOptions{Images: 64, BatchSize: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(pr.Units[0].Delta) > 1e-2 || !(pr.Units[1].Delta > pr.Units[0].Delta) {
+		t.Errorf("pruning importance %+v: want features.3 near 0, features.5 above it", pr.Units)
+	}
+	if _, err := PruneImportance(g, []string{"features.2"}, ds, ds, ImportanceOptions{Images: 64}); err == nil {
+		t.Error("pruning a block without a residual accepted")
+	}
+	tb := &Table{Blocks: []string{"features.2", "features.3", "features.5"}}
+	if c := PruneCosts(tb, pr); !math.IsInf(c[0], 1) || c[1] != pr.Units[0].Delta || c[2] != pr.Units[1].Delta {
+		t.Errorf("prune costs %v", c)
+	}
 }
 
 // lossLabels returns g's arg-max prediction for every image of ds.
@@ -440,5 +461,84 @@ func TestTableSegmentsAreMergersOutput(t *testing.T) {
 		if ch.Merged && !found {
 			t.Errorf("merged chain %s spans %v, not a planned segment", ch.Name, ch.Blocks)
 		}
+	}
+}
+
+// TestPlanWithPruningRoundTrip plans with pruning on a measured table,
+// writes and reads the plan, and checks that the realized model prunes
+// the planned blocks, merges the planned segments and equals the plan's
+// unmerged model.
+func TestPlanWithPruningRoundTrip(t *testing.T) {
+	g := tinyModel(t)
+	g.InitParams(4)
+	tb, err := Profile(g, ProfileOptions{Rounds: 1, Iters: 1, Warmup: 1, Isolated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := make([]float64, len(tb.Blocks))
+	prune := make([]float64, len(tb.Blocks))
+	prunable := PrunableBlocks(g)
+	for i, b := range tb.Blocks {
+		imp[i] = 1
+		prune[i] = math.Inf(1)
+		if slices.Contains(prunable, b) {
+			prune[i] = 1.2 // a little worse than losing the activations
+		}
+	}
+	prob, err := NewProblem(tb, imp, ProblemOptions{MultiBlock: true, Prune: prune})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sol, err := prob.Solve(prob.MinLatency()*1.02, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanFor(g, tb, sol, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Pruned) == 0 {
+		t.Fatalf("the fastest plan prunes nothing (pruned blocks cost no latency): %+v", sol)
+	}
+	path := filepath.Join(t.TempDir(), "plan.json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	q, err := plan.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q.Pruned, p.Pruned) || len(q.Segments) != len(p.Segments) || q.Validate(g) != nil {
+		t.Fatalf("round trip: pruned %v segments %v, want %v and %v", q.Pruned, q.Segments, p.Pruned, p.Segments)
+	}
+	mg, rep, err := Realize(g, q, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Merged != len(q.Segments) {
+		t.Errorf("%d merged chains for %d segments", rep.Merged, len(q.Segments))
+	}
+	for _, b := range q.Pruned {
+		for _, n := range mg.Nodes {
+			if n.Block == b {
+				t.Errorf("node %s of pruned block %s left", n.Name, b)
+			}
+		}
+	}
+	runs, err := Runs(g, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := plan.Apply(g, q, plan.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := merge.PadFirst(ap, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vr, err := merge.Verify(pf, mg, merge.VerifyOptions{})
+	if err != nil || !vr.OK {
+		t.Errorf("realized plan does not verify against its unmerged form: %+v, %v", vr, err)
 	}
 }
