@@ -301,6 +301,18 @@ func winoGemmR5AVX2(a *Args)
 func winoGemmR6AVX2(a *Args)
 
 //go:noescape
+func sigmoidAVX2(a *Args)
+
+//go:noescape
+func siluAVX2(a *Args)
+
+//go:noescape
+func hardsigmoidAVX2(a *Args)
+
+//go:noescape
+func hardswishAVX2(a *Args)
+
+//go:noescape
 func winoInAVX2(a *WinoArgs)
 
 //go:noescape
@@ -310,7 +322,7 @@ func winoOutAVX2(a *WinoArgs)
 var familyAVX2 = &family{level: isa.AVX2, name: "avx2",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 6, dwMaxR: 7, winoMaxR: 6,
-	reuseMaxR: func(k int) int { return min(MaxR, 14-k) }, hasMax: true}
+	reuseMaxR: func(k int) int { return min(MaxR, 14-k) }, hasPoolAct: true}
 
 // convAVX2 runs the dense kernel for pixel-stride index pi and r pixels.
 func convAVX2(pi, r int, a *Args) {
@@ -536,5 +548,19 @@ func winoGemmAVX2(r int, a *Args) {
 		winoGemmR5AVX2(a)
 	case 6:
 		winoGemmR6AVX2(a)
+	}
+}
+
+// actAVX2 runs the activation kernel of kind k (Act*).
+func actAVX2(k int, a *Args) {
+	switch k {
+	case 0:
+		sigmoidAVX2(a)
+	case 1:
+		siluAVX2(a)
+	case 2:
+		hardsigmoidAVX2(a)
+	case 3:
+		hardswishAVX2(a)
 	}
 }

@@ -559,6 +559,18 @@ func winoGemmR15AVX512(a *Args)
 func winoGemmR16AVX512(a *Args)
 
 //go:noescape
+func sigmoidAVX512(a *Args)
+
+//go:noescape
+func siluAVX512(a *Args)
+
+//go:noescape
+func hardsigmoidAVX512(a *Args)
+
+//go:noescape
+func hardswishAVX512(a *Args)
+
+//go:noescape
 func winoInAVX512(a *WinoArgs)
 
 //go:noescape
@@ -568,7 +580,7 @@ func winoOutAVX512(a *WinoArgs)
 var familyAVX512 = &family{level: isa.AVX512, name: "avx512",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 14, dwMaxR: 14, winoMaxR: 16,
-	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasMax: true}
+	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasPoolAct: true}
 
 // convAVX512 runs the dense kernel for pixel-stride index pi and r pixels.
 func convAVX512(pi, r int, a *Args) {
@@ -966,5 +978,19 @@ func winoGemmAVX512(r int, a *Args) {
 		winoGemmR15AVX512(a)
 	case 16:
 		winoGemmR16AVX512(a)
+	}
+}
+
+// actAVX512 runs the activation kernel of kind k (Act*).
+func actAVX512(k int, a *Args) {
+	switch k {
+	case 0:
+		sigmoidAVX512(a)
+	case 1:
+		siluAVX512(a)
+	case 2:
+		hardsigmoidAVX512(a)
+	case 3:
+		hardswishAVX512(a)
 	}
 }

@@ -73,3 +73,11 @@ func callMax(f *family, pi, r int, a *Args) {
 		maxPoolAVX2(pi, r, a)
 	}
 }
+
+func callAct(f *family, k int, a *Args) {
+	if f.level == isa.AVX512 {
+		actAVX512(k, a)
+	} else {
+		actAVX2(k, a)
+	}
+}

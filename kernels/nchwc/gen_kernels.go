@@ -24,6 +24,8 @@
 //     (and two input registers where arithmetic cannot read memory).
 //   - maxPool, max pooling: dw's skeleton with a max for the multiply-add,
 //     no weights.
+//   - act, element-wise sigmoid, SiLU, hardsigmoid and hardswish over
+//     blocks (exp by a polynomial and the exponent bits).
 //   - dwReuse, the k x k (3, 5) stride 1 or 2 depthwise convolution that
 //     loads each input vector once per kernel row: one vector of the block at
 //     a time, R accumulators, k weights and two input registers.
@@ -313,6 +315,7 @@ var neonOps = map[string]uint32{
 	"MUL": 0x6e20dc00, // FMUL
 	"MAX": 0x4e20f400, // FMAX
 	"MIN": 0x4ea0f400, // FMIN
+	"DIV": 0x6e20fc00, // FDIV: Vd = Vn / Vm
 }
 
 func neonWord(op string, code uint32, d, n, m asmgen.VReg) string {
@@ -628,6 +631,121 @@ func (x *fam) maxPool(pix, rows int) string {
 	x.addField(a, "A_ROWSTRIDE", "SI")
 	x.loop(a, "R9", "khloop")
 	x.epilogue(a, x.tile(rows), x.blockOff, "")
+	x.end(a)
+	return name
+}
+
+// Activation kernels (act): kind indices as in actKinds and Go's Act*
+// constants; the constant table (Args.W, actConsts in act.go) holds each
+// constant as one 64-byte block.
+var actKinds = []string{"sigmoid", "silu", "hardsigmoid", "hardswish"}
+
+// Constant table indices.
+const (
+	acXHi, acXLo, acNegLog2e, acNegOne, acNegLn2Hi, acNegLn2Lo, acBias = 0, 1, 2, 3, 4, 5, 6
+	acPoly, acOne, acZero, acSixth, acHalf                             = 7, 14, 15, 10, 11
+)
+
+// act is the element-wise activation kernel kind over KW blocks from In to
+// Out (which may be In). Sigmoid and SiLU compute e = exp(-x) as 2^n p(r)
+// (n = round(-x log2e), r = -x - n ln2 in two parts, p the degree-6 Taylor
+// polynomial of exp by Horner, 2^n from the exponent bits), then 1/(1+e)
+// (times x for SiLU), with x clamped to [-88, 87.3] so that every value is
+// a normal float32; hardsigmoid is min(max(x/6 + 1/2, 0), 1) (times x for
+// hardswish). Each vector of the block uses four registers (x, r, n, p);
+// the constants are memory operands on amd64 and registers V16-V31 on
+// arm64.
+func (x *fam) act(kind int) string {
+	name := x.name(actKinds[kind])
+	a := x.begin(name)
+	x.ld(a, "A_IN", "DI", "SI")
+	x.ld(a, "A_OUT", "DI", "DX")
+	x.ld(a, "A_W", "DI", "BX")
+	x.ld(a, "A_KW", "DI", "CX")
+	const cbase = 16
+	if x.arm() {
+		for i := 0; i < 16; i++ {
+			a.Ins(x.Load(mem(blockBytes*i, x.reg("BX")), asmgen.VReg(cbase+i)))
+		}
+	}
+	// cop: d = y op constant i.
+	cop := func(op string, i int, y, d asmgen.VReg) {
+		if x.arm() {
+			x.op(a, op, asmgen.VReg(cbase+i), y, d)
+			return
+		}
+		a.I("V%sPS %d(BX), %s, %s", op, blockBytes*i, x.R(y), x.R(d))
+	}
+	// cfma: d += y * constant i.
+	cfma := func(i int, y, d asmgen.VReg) {
+		if x.arm() {
+			a.Ins(x.FMA(x.R(asmgen.VReg(cbase+i)), y, d))
+			return
+		}
+		a.Ins(x.FMA(fmt.Sprintf("%d(BX)", blockBytes*i), y, d))
+	}
+	// word spells a two-register A64 instruction.
+	word := func(code uint32, d, n asmgen.VReg, text string) {
+		a.I("WORD $0x%08x // %s v%d.4s, v%d.4s", code|uint32(n)<<5|uint32(d), text, d, n)
+	}
+	a.Label("loop")
+	for v := 0; v < x.V; v++ {
+		X, R, N, P := asmgen.VReg(4*v), asmgen.VReg(4*v+1), asmgen.VReg(4*v+2), asmgen.VReg(4*v+3)
+		off := mem(v*x.vecBytes(), x.reg("SI"))
+		a.Ins(x.Load(off, X))
+		if kind >= 2 { // hardsigmoid, hardswish
+			cop("MUL", acSixth, X, R)
+			cop("ADD", acHalf, R, R)
+			cop("MAX", acZero, R, R)
+			cop("MIN", acOne, R, R)
+		} else {
+			cop("MIN", acXHi, X, R)
+			cop("MAX", acXLo, R, R)
+			cop("MUL", acNegLog2e, R, N)
+			if x.arm() {
+				word(0x4e21a800, N, N, "fcvtns") // to int, nearest
+				word(0x4e21d800, P, N, "scvtf")
+			} else {
+				a.I("VCVTPS2DQ %s, %s", x.R(N), x.R(N)) // to int, nearest (MXCSR)
+				a.I("VCVTDQ2PS %s, %s", x.R(N), x.R(P))
+			}
+			cop("MUL", acNegOne, R, R) // r = -x
+			cfma(acNegLn2Hi, P, R)     // r -= n ln2
+			cfma(acNegLn2Lo, P, R)
+			if x.arm() {
+				a.I("WORD $0x%08x // add v%d.4s, v%d.4s, v%d.4s", 0x4ea08400|uint32(cbase+acBias)<<16|uint32(N)<<5|uint32(N), N, N, cbase+acBias)
+				word(0x4f375400, N, N, "shl #23,")
+			} else {
+				a.I("VPADDD %d(BX), %s, %s", blockBytes*acBias, x.R(N), x.R(N))
+				a.I("VPSLLD $23, %s, %s", x.R(N), x.R(N))
+			}
+			cop("MUL", acPoly, R, P)
+			cop("ADD", acPoly+1, P, P)
+			for i := acPoly + 2; i < acPoly+7; i++ {
+				if x.arm() {
+					x.op(a, "MUL", R, P, P)
+					cop("ADD", i, P, P)
+				} else {
+					a.I("VFMADD213PS %d(BX), %s, %s", blockBytes*i, x.R(R), x.R(P)) // p = p r + c
+				}
+			}
+			x.op(a, "MUL", N, P, P) // e = 2^n p(r)
+			cop("ADD", acOne, P, P)
+			if x.arm() {
+				x.op(a, "DIV", P, asmgen.VReg(cbase+acOne), R)
+			} else {
+				a.Ins(x.Load(fmt.Sprintf("%d(BX)", blockBytes*acOne), R))
+				x.op(a, "DIV", P, R, R) // 1 / (1 + e)
+			}
+		}
+		if kind%2 == 1 { // silu, hardswish
+			x.op(a, "MUL", X, R, R)
+		}
+		a.Ins(x.Store(R, mem(v*x.vecBytes(), x.reg("DX"))))
+	}
+	x.addImm(a, blockBytes, "SI")
+	x.addImm(a, blockBytes, "DX")
+	x.loop(a, "CX", "loop")
 	x.end(a)
 	return name
 }
@@ -1125,6 +1243,12 @@ func generate(f *asmgen.File, x *fam) {
 	for r := 1; r <= x.winoMaxR(); r++ {
 		gemm = append(gemm, x.winoGemm(r))
 	}
+	var acts []string
+	var actCases []int
+	for k := range actKinds {
+		acts = append(acts, x.act(k))
+		actCases = append(actCases, k)
+	}
 	x.winoIn()
 	x.winoOut()
 
@@ -1133,7 +1257,7 @@ func generate(f *asmgen.File, x *fam) {
 var family%s = &family{level: isa.%s, name: %q,
 	pix: []int{%s}, dwPix: []int{%s},
 	convMaxR: %d, dwMaxR: %d, winoMaxR: %d,
-	reuseMaxR: func(k int) int { return min(MaxR, %d-k) }, hasMax: true}
+	reuseMaxR: func(k int) int { return min(MaxR, %d-k) }, hasPoolAct: true}
 
 `, x.Name, x.Name, x.Name, x.Name, x.Level, ints(convPix), ints(dwPix), x.convMaxR(), x.dwMaxR(), x.winoMaxR(), x.NumRegs-2))
 
@@ -1165,6 +1289,7 @@ var family%s = &family{level: isa.%s, name: %q,
 		x.name("dwReuse"), "k, s, r int", "(k*10+s)*100 + r", reuseCase, reuse)
 	sw(fmt.Sprintf("%s runs the product kernel for r tiles.", x.name("winoGemm")), x.name("winoGemm"), "r int", "r",
 		pixCases([]int{0}, x.winoMaxR()), gemm)
+	sw(fmt.Sprintf("%s runs the activation kernel of kind k (Act*).", x.name("act")), x.name("act"), "k int", "k", actCases, acts)
 }
 
 func main() {

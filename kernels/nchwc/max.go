@@ -10,7 +10,7 @@ import "unsafe"
 // strides are as for DW, and a's pointers are advanced as it goes.
 func Max(a *Args, pix, n int) {
 	f := active()
-	if f == generic || !f.hasMax {
+	if f == generic || !f.hasPoolAct {
 		runs(a, generic, kindMax, 0, pix, n, MaxR)
 		return
 	}

@@ -90,9 +90,10 @@ type family struct {
 	// reuseMaxR is the pixel count of the k x k (3 or 5) row-reuse
 	// depthwise kernel, which loads each input vector once per kernel row.
 	reuseMaxR func(k int) int
-	// hasMax: the family has the max-pooling kernels (callMax), with the
-	// depthwise kernels' pixel strides and tile.
-	hasMax bool
+	// hasPoolAct: the family has the max-pooling kernels (callMax, with the
+	// depthwise kernels' pixel strides and tile) and the activation
+	// kernels (callAct).
+	hasPoolAct bool
 }
 
 var generic = &family{level: isa.Generic, name: "go"}

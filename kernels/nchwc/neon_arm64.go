@@ -322,6 +322,18 @@ func winoGemmR4NEON(a *Args)
 func winoGemmR5NEON(a *Args)
 
 //go:noescape
+func sigmoidNEON(a *Args)
+
+//go:noescape
+func siluNEON(a *Args)
+
+//go:noescape
+func hardsigmoidNEON(a *Args)
+
+//go:noescape
+func hardswishNEON(a *Args)
+
+//go:noescape
 func winoInNEON(a *WinoArgs)
 
 //go:noescape
@@ -331,7 +343,7 @@ func winoOutNEON(a *WinoArgs)
 var familyNEON = &family{level: isa.NEON, name: "neon",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 5, dwMaxR: 6, winoMaxR: 5,
-	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasMax: true}
+	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasPoolAct: true}
 
 // convNEON runs the dense kernel for pixel-stride index pi and r pixels.
 func convNEON(pi, r int, a *Args) {
@@ -571,5 +583,19 @@ func winoGemmNEON(r int, a *Args) {
 		winoGemmR4NEON(a)
 	case 5:
 		winoGemmR5NEON(a)
+	}
+}
+
+// actNEON runs the activation kernel of kind k (Act*).
+func actNEON(k int, a *Args) {
+	switch k {
+	case 0:
+		sigmoidNEON(a)
+	case 1:
+		siluNEON(a)
+	case 2:
+		hardsigmoidNEON(a)
+	case 3:
+		hardswishNEON(a)
 	}
 }

@@ -38268,6 +38268,398 @@ gcloopdone:
 	FMOVQ F19, 304(R3)
 	RET
 
+// func sigmoidNEON(a *Args)
+TEXT ·sigmoidNEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_IN(R0), R1
+	MOVD A_OUT(R0), R5
+	MOVD A_W(R0), R2
+	MOVD A_KW(R0), R4
+	FMOVQ (R2), F16
+	FMOVQ 64(R2), F17
+	FMOVQ 128(R2), F18
+	FMOVQ 192(R2), F19
+	FMOVQ 256(R2), F20
+	FMOVQ 320(R2), F21
+	FMOVQ 384(R2), F22
+	FMOVQ 448(R2), F23
+	FMOVQ 512(R2), F24
+	FMOVQ 576(R2), F25
+	FMOVQ 640(R2), F26
+	FMOVQ 704(R2), F27
+	FMOVQ 768(R2), F28
+	FMOVQ 832(R2), F29
+	FMOVQ 896(R2), F30
+	FMOVQ 960(R2), F31
+loop:
+	FMOVQ (R1), F0
+	WORD $0x4eb0f401 // fmin v1.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x6e32dc22 // fmul v2.4s, v1.4s, v18.4s
+	WORD $0x4e21a842 // fcvtns v2.4s, v2.4s
+	WORD $0x4e21d843 // scvtf v3.4s, v2.4s
+	WORD $0x6e33dc21 // fmul v1.4s, v1.4s, v19.4s
+	VFMLA V20.S4, V3.S4, V1.S4
+	VFMLA V21.S4, V3.S4, V1.S4
+	WORD $0x4eb68442 // add v2.4s, v2.4s, v22.4s
+	WORD $0x4f375442 // shl #23, v2.4s, v2.4s
+	WORD $0x6e37dc23 // fmul v3.4s, v1.4s, v23.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e39d463 // fadd v3.4s, v3.4s, v25.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3ad463 // fadd v3.4s, v3.4s, v26.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3bd463 // fadd v3.4s, v3.4s, v27.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3cd463 // fadd v3.4s, v3.4s, v28.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	WORD $0x6e23ffc1 // fdiv v1.4s, v30.4s, v3.4s
+	FMOVQ F1, (R5)
+	FMOVQ 16(R1), F4
+	WORD $0x4eb0f485 // fmin v5.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x6e32dca6 // fmul v6.4s, v5.4s, v18.4s
+	WORD $0x4e21a8c6 // fcvtns v6.4s, v6.4s
+	WORD $0x4e21d8c7 // scvtf v7.4s, v6.4s
+	WORD $0x6e33dca5 // fmul v5.4s, v5.4s, v19.4s
+	VFMLA V20.S4, V7.S4, V5.S4
+	VFMLA V21.S4, V7.S4, V5.S4
+	WORD $0x4eb684c6 // add v6.4s, v6.4s, v22.4s
+	WORD $0x4f3754c6 // shl #23, v6.4s, v6.4s
+	WORD $0x6e37dca7 // fmul v7.4s, v5.4s, v23.4s
+	WORD $0x4e38d4e7 // fadd v7.4s, v7.4s, v24.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e39d4e7 // fadd v7.4s, v7.4s, v25.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3ad4e7 // fadd v7.4s, v7.4s, v26.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3bd4e7 // fadd v7.4s, v7.4s, v27.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3cd4e7 // fadd v7.4s, v7.4s, v28.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	WORD $0x6e26dce7 // fmul v7.4s, v7.4s, v6.4s
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
+	WORD $0x6e27ffc5 // fdiv v5.4s, v30.4s, v7.4s
+	FMOVQ F5, 16(R5)
+	FMOVQ 32(R1), F8
+	WORD $0x4eb0f509 // fmin v9.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x6e32dd2a // fmul v10.4s, v9.4s, v18.4s
+	WORD $0x4e21a94a // fcvtns v10.4s, v10.4s
+	WORD $0x4e21d94b // scvtf v11.4s, v10.4s
+	WORD $0x6e33dd29 // fmul v9.4s, v9.4s, v19.4s
+	VFMLA V20.S4, V11.S4, V9.S4
+	VFMLA V21.S4, V11.S4, V9.S4
+	WORD $0x4eb6854a // add v10.4s, v10.4s, v22.4s
+	WORD $0x4f37554a // shl #23, v10.4s, v10.4s
+	WORD $0x6e37dd2b // fmul v11.4s, v9.4s, v23.4s
+	WORD $0x4e38d56b // fadd v11.4s, v11.4s, v24.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e39d56b // fadd v11.4s, v11.4s, v25.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3ad56b // fadd v11.4s, v11.4s, v26.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3bd56b // fadd v11.4s, v11.4s, v27.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3cd56b // fadd v11.4s, v11.4s, v28.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
+	WORD $0x4e3ed56b // fadd v11.4s, v11.4s, v30.4s
+	WORD $0x6e2bffc9 // fdiv v9.4s, v30.4s, v11.4s
+	FMOVQ F9, 32(R5)
+	FMOVQ 48(R1), F12
+	WORD $0x4eb0f58d // fmin v13.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x6e32ddae // fmul v14.4s, v13.4s, v18.4s
+	WORD $0x4e21a9ce // fcvtns v14.4s, v14.4s
+	WORD $0x4e21d9cf // scvtf v15.4s, v14.4s
+	WORD $0x6e33ddad // fmul v13.4s, v13.4s, v19.4s
+	VFMLA V20.S4, V15.S4, V13.S4
+	VFMLA V21.S4, V15.S4, V13.S4
+	WORD $0x4eb685ce // add v14.4s, v14.4s, v22.4s
+	WORD $0x4f3755ce // shl #23, v14.4s, v14.4s
+	WORD $0x6e37ddaf // fmul v15.4s, v13.4s, v23.4s
+	WORD $0x4e38d5ef // fadd v15.4s, v15.4s, v24.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e39d5ef // fadd v15.4s, v15.4s, v25.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3ad5ef // fadd v15.4s, v15.4s, v26.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3bd5ef // fadd v15.4s, v15.4s, v27.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3cd5ef // fadd v15.4s, v15.4s, v28.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	WORD $0x6e2eddef // fmul v15.4s, v15.4s, v14.4s
+	WORD $0x4e3ed5ef // fadd v15.4s, v15.4s, v30.4s
+	WORD $0x6e2fffcd // fdiv v13.4s, v30.4s, v15.4s
+	FMOVQ F13, 48(R5)
+	ADD $64, R1
+	ADD $64, R5
+	SUBS $1, R4
+	BNE loop
+	RET
+
+// func siluNEON(a *Args)
+TEXT ·siluNEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_IN(R0), R1
+	MOVD A_OUT(R0), R5
+	MOVD A_W(R0), R2
+	MOVD A_KW(R0), R4
+	FMOVQ (R2), F16
+	FMOVQ 64(R2), F17
+	FMOVQ 128(R2), F18
+	FMOVQ 192(R2), F19
+	FMOVQ 256(R2), F20
+	FMOVQ 320(R2), F21
+	FMOVQ 384(R2), F22
+	FMOVQ 448(R2), F23
+	FMOVQ 512(R2), F24
+	FMOVQ 576(R2), F25
+	FMOVQ 640(R2), F26
+	FMOVQ 704(R2), F27
+	FMOVQ 768(R2), F28
+	FMOVQ 832(R2), F29
+	FMOVQ 896(R2), F30
+	FMOVQ 960(R2), F31
+loop:
+	FMOVQ (R1), F0
+	WORD $0x4eb0f401 // fmin v1.4s, v0.4s, v16.4s
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x6e32dc22 // fmul v2.4s, v1.4s, v18.4s
+	WORD $0x4e21a842 // fcvtns v2.4s, v2.4s
+	WORD $0x4e21d843 // scvtf v3.4s, v2.4s
+	WORD $0x6e33dc21 // fmul v1.4s, v1.4s, v19.4s
+	VFMLA V20.S4, V3.S4, V1.S4
+	VFMLA V21.S4, V3.S4, V1.S4
+	WORD $0x4eb68442 // add v2.4s, v2.4s, v22.4s
+	WORD $0x4f375442 // shl #23, v2.4s, v2.4s
+	WORD $0x6e37dc23 // fmul v3.4s, v1.4s, v23.4s
+	WORD $0x4e38d463 // fadd v3.4s, v3.4s, v24.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e39d463 // fadd v3.4s, v3.4s, v25.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3ad463 // fadd v3.4s, v3.4s, v26.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3bd463 // fadd v3.4s, v3.4s, v27.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3cd463 // fadd v3.4s, v3.4s, v28.4s
+	WORD $0x6e21dc63 // fmul v3.4s, v3.4s, v1.4s
+	WORD $0x4e3dd463 // fadd v3.4s, v3.4s, v29.4s
+	WORD $0x6e22dc63 // fmul v3.4s, v3.4s, v2.4s
+	WORD $0x4e3ed463 // fadd v3.4s, v3.4s, v30.4s
+	WORD $0x6e23ffc1 // fdiv v1.4s, v30.4s, v3.4s
+	WORD $0x6e20dc21 // fmul v1.4s, v1.4s, v0.4s
+	FMOVQ F1, (R5)
+	FMOVQ 16(R1), F4
+	WORD $0x4eb0f485 // fmin v5.4s, v4.4s, v16.4s
+	WORD $0x4e31f4a5 // fmax v5.4s, v5.4s, v17.4s
+	WORD $0x6e32dca6 // fmul v6.4s, v5.4s, v18.4s
+	WORD $0x4e21a8c6 // fcvtns v6.4s, v6.4s
+	WORD $0x4e21d8c7 // scvtf v7.4s, v6.4s
+	WORD $0x6e33dca5 // fmul v5.4s, v5.4s, v19.4s
+	VFMLA V20.S4, V7.S4, V5.S4
+	VFMLA V21.S4, V7.S4, V5.S4
+	WORD $0x4eb684c6 // add v6.4s, v6.4s, v22.4s
+	WORD $0x4f3754c6 // shl #23, v6.4s, v6.4s
+	WORD $0x6e37dca7 // fmul v7.4s, v5.4s, v23.4s
+	WORD $0x4e38d4e7 // fadd v7.4s, v7.4s, v24.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e39d4e7 // fadd v7.4s, v7.4s, v25.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3ad4e7 // fadd v7.4s, v7.4s, v26.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3bd4e7 // fadd v7.4s, v7.4s, v27.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3cd4e7 // fadd v7.4s, v7.4s, v28.4s
+	WORD $0x6e25dce7 // fmul v7.4s, v7.4s, v5.4s
+	WORD $0x4e3dd4e7 // fadd v7.4s, v7.4s, v29.4s
+	WORD $0x6e26dce7 // fmul v7.4s, v7.4s, v6.4s
+	WORD $0x4e3ed4e7 // fadd v7.4s, v7.4s, v30.4s
+	WORD $0x6e27ffc5 // fdiv v5.4s, v30.4s, v7.4s
+	WORD $0x6e24dca5 // fmul v5.4s, v5.4s, v4.4s
+	FMOVQ F5, 16(R5)
+	FMOVQ 32(R1), F8
+	WORD $0x4eb0f509 // fmin v9.4s, v8.4s, v16.4s
+	WORD $0x4e31f529 // fmax v9.4s, v9.4s, v17.4s
+	WORD $0x6e32dd2a // fmul v10.4s, v9.4s, v18.4s
+	WORD $0x4e21a94a // fcvtns v10.4s, v10.4s
+	WORD $0x4e21d94b // scvtf v11.4s, v10.4s
+	WORD $0x6e33dd29 // fmul v9.4s, v9.4s, v19.4s
+	VFMLA V20.S4, V11.S4, V9.S4
+	VFMLA V21.S4, V11.S4, V9.S4
+	WORD $0x4eb6854a // add v10.4s, v10.4s, v22.4s
+	WORD $0x4f37554a // shl #23, v10.4s, v10.4s
+	WORD $0x6e37dd2b // fmul v11.4s, v9.4s, v23.4s
+	WORD $0x4e38d56b // fadd v11.4s, v11.4s, v24.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e39d56b // fadd v11.4s, v11.4s, v25.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3ad56b // fadd v11.4s, v11.4s, v26.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3bd56b // fadd v11.4s, v11.4s, v27.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3cd56b // fadd v11.4s, v11.4s, v28.4s
+	WORD $0x6e29dd6b // fmul v11.4s, v11.4s, v9.4s
+	WORD $0x4e3dd56b // fadd v11.4s, v11.4s, v29.4s
+	WORD $0x6e2add6b // fmul v11.4s, v11.4s, v10.4s
+	WORD $0x4e3ed56b // fadd v11.4s, v11.4s, v30.4s
+	WORD $0x6e2bffc9 // fdiv v9.4s, v30.4s, v11.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	FMOVQ F9, 32(R5)
+	FMOVQ 48(R1), F12
+	WORD $0x4eb0f58d // fmin v13.4s, v12.4s, v16.4s
+	WORD $0x4e31f5ad // fmax v13.4s, v13.4s, v17.4s
+	WORD $0x6e32ddae // fmul v14.4s, v13.4s, v18.4s
+	WORD $0x4e21a9ce // fcvtns v14.4s, v14.4s
+	WORD $0x4e21d9cf // scvtf v15.4s, v14.4s
+	WORD $0x6e33ddad // fmul v13.4s, v13.4s, v19.4s
+	VFMLA V20.S4, V15.S4, V13.S4
+	VFMLA V21.S4, V15.S4, V13.S4
+	WORD $0x4eb685ce // add v14.4s, v14.4s, v22.4s
+	WORD $0x4f3755ce // shl #23, v14.4s, v14.4s
+	WORD $0x6e37ddaf // fmul v15.4s, v13.4s, v23.4s
+	WORD $0x4e38d5ef // fadd v15.4s, v15.4s, v24.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e39d5ef // fadd v15.4s, v15.4s, v25.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3ad5ef // fadd v15.4s, v15.4s, v26.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3bd5ef // fadd v15.4s, v15.4s, v27.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3cd5ef // fadd v15.4s, v15.4s, v28.4s
+	WORD $0x6e2dddef // fmul v15.4s, v15.4s, v13.4s
+	WORD $0x4e3dd5ef // fadd v15.4s, v15.4s, v29.4s
+	WORD $0x6e2eddef // fmul v15.4s, v15.4s, v14.4s
+	WORD $0x4e3ed5ef // fadd v15.4s, v15.4s, v30.4s
+	WORD $0x6e2fffcd // fdiv v13.4s, v30.4s, v15.4s
+	WORD $0x6e2cddad // fmul v13.4s, v13.4s, v12.4s
+	FMOVQ F13, 48(R5)
+	ADD $64, R1
+	ADD $64, R5
+	SUBS $1, R4
+	BNE loop
+	RET
+
+// func hardsigmoidNEON(a *Args)
+TEXT ·hardsigmoidNEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_IN(R0), R1
+	MOVD A_OUT(R0), R5
+	MOVD A_W(R0), R2
+	MOVD A_KW(R0), R4
+	FMOVQ (R2), F16
+	FMOVQ 64(R2), F17
+	FMOVQ 128(R2), F18
+	FMOVQ 192(R2), F19
+	FMOVQ 256(R2), F20
+	FMOVQ 320(R2), F21
+	FMOVQ 384(R2), F22
+	FMOVQ 448(R2), F23
+	FMOVQ 512(R2), F24
+	FMOVQ 576(R2), F25
+	FMOVQ 640(R2), F26
+	FMOVQ 704(R2), F27
+	FMOVQ 768(R2), F28
+	FMOVQ 832(R2), F29
+	FMOVQ 896(R2), F30
+	FMOVQ 960(R2), F31
+loop:
+	FMOVQ (R1), F0
+	WORD $0x6e3adc01 // fmul v1.4s, v0.4s, v26.4s
+	WORD $0x4e3bd421 // fadd v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ff421 // fmax v1.4s, v1.4s, v31.4s
+	WORD $0x4ebef421 // fmin v1.4s, v1.4s, v30.4s
+	FMOVQ F1, (R5)
+	FMOVQ 16(R1), F4
+	WORD $0x6e3adc85 // fmul v5.4s, v4.4s, v26.4s
+	WORD $0x4e3bd4a5 // fadd v5.4s, v5.4s, v27.4s
+	WORD $0x4e3ff4a5 // fmax v5.4s, v5.4s, v31.4s
+	WORD $0x4ebef4a5 // fmin v5.4s, v5.4s, v30.4s
+	FMOVQ F5, 16(R5)
+	FMOVQ 32(R1), F8
+	WORD $0x6e3add09 // fmul v9.4s, v8.4s, v26.4s
+	WORD $0x4e3bd529 // fadd v9.4s, v9.4s, v27.4s
+	WORD $0x4e3ff529 // fmax v9.4s, v9.4s, v31.4s
+	WORD $0x4ebef529 // fmin v9.4s, v9.4s, v30.4s
+	FMOVQ F9, 32(R5)
+	FMOVQ 48(R1), F12
+	WORD $0x6e3add8d // fmul v13.4s, v12.4s, v26.4s
+	WORD $0x4e3bd5ad // fadd v13.4s, v13.4s, v27.4s
+	WORD $0x4e3ff5ad // fmax v13.4s, v13.4s, v31.4s
+	WORD $0x4ebef5ad // fmin v13.4s, v13.4s, v30.4s
+	FMOVQ F13, 48(R5)
+	ADD $64, R1
+	ADD $64, R5
+	SUBS $1, R4
+	BNE loop
+	RET
+
+// func hardswishNEON(a *Args)
+TEXT ·hardswishNEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_IN(R0), R1
+	MOVD A_OUT(R0), R5
+	MOVD A_W(R0), R2
+	MOVD A_KW(R0), R4
+	FMOVQ (R2), F16
+	FMOVQ 64(R2), F17
+	FMOVQ 128(R2), F18
+	FMOVQ 192(R2), F19
+	FMOVQ 256(R2), F20
+	FMOVQ 320(R2), F21
+	FMOVQ 384(R2), F22
+	FMOVQ 448(R2), F23
+	FMOVQ 512(R2), F24
+	FMOVQ 576(R2), F25
+	FMOVQ 640(R2), F26
+	FMOVQ 704(R2), F27
+	FMOVQ 768(R2), F28
+	FMOVQ 832(R2), F29
+	FMOVQ 896(R2), F30
+	FMOVQ 960(R2), F31
+loop:
+	FMOVQ (R1), F0
+	WORD $0x6e3adc01 // fmul v1.4s, v0.4s, v26.4s
+	WORD $0x4e3bd421 // fadd v1.4s, v1.4s, v27.4s
+	WORD $0x4e3ff421 // fmax v1.4s, v1.4s, v31.4s
+	WORD $0x4ebef421 // fmin v1.4s, v1.4s, v30.4s
+	WORD $0x6e20dc21 // fmul v1.4s, v1.4s, v0.4s
+	FMOVQ F1, (R5)
+	FMOVQ 16(R1), F4
+	WORD $0x6e3adc85 // fmul v5.4s, v4.4s, v26.4s
+	WORD $0x4e3bd4a5 // fadd v5.4s, v5.4s, v27.4s
+	WORD $0x4e3ff4a5 // fmax v5.4s, v5.4s, v31.4s
+	WORD $0x4ebef4a5 // fmin v5.4s, v5.4s, v30.4s
+	WORD $0x6e24dca5 // fmul v5.4s, v5.4s, v4.4s
+	FMOVQ F5, 16(R5)
+	FMOVQ 32(R1), F8
+	WORD $0x6e3add09 // fmul v9.4s, v8.4s, v26.4s
+	WORD $0x4e3bd529 // fadd v9.4s, v9.4s, v27.4s
+	WORD $0x4e3ff529 // fmax v9.4s, v9.4s, v31.4s
+	WORD $0x4ebef529 // fmin v9.4s, v9.4s, v30.4s
+	WORD $0x6e28dd29 // fmul v9.4s, v9.4s, v8.4s
+	FMOVQ F9, 32(R5)
+	FMOVQ 48(R1), F12
+	WORD $0x6e3add8d // fmul v13.4s, v12.4s, v26.4s
+	WORD $0x4e3bd5ad // fadd v13.4s, v13.4s, v27.4s
+	WORD $0x4e3ff5ad // fmax v13.4s, v13.4s, v31.4s
+	WORD $0x4ebef5ad // fmin v13.4s, v13.4s, v30.4s
+	WORD $0x6e2cddad // fmul v13.4s, v13.4s, v12.4s
+	FMOVQ F13, 48(R5)
+	ADD $64, R1
+	ADD $64, R5
+	SUBS $1, R4
+	BNE loop
+	RET
+
 // func winoInNEON(a *WinoArgs)
 TEXT ·winoInNEON(SB), NOSPLIT, $0-8
 	MOVD a+0(FP), R3
