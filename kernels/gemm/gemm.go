@@ -3,8 +3,9 @@
 //
 // The implementation follows the GotoBLAS/BLIS scheme: op(A) is packed into
 // micro-panels of MR rows, op(B) is either packed into panels of NR columns or
-// (when not transposed) read in place, and an assembly micro-kernel computes
-// MR x NR tiles of C held in registers. Kernels exist for AVX-512 (12 x 32
+// (when not transposed, and shared by few row tiles or read with short k)
+// read in place, and an assembly micro-kernel computes MR x NR tiles of C
+// held in registers. Kernels exist for AVX-512 (12 x 32
 // tile), AVX2+FMA (6 x 16) and pure Go (4 x 8); the best one the CPU supports
 // is picked at start-up and can be forced with SetKernel. The last one to
 // four columns of a product whose width is not a multiple of the vector

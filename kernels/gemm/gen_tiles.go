@@ -313,6 +313,53 @@ func dotKernel(f *asmgen.File, x family, mr int) string {
 	return name
 }
 
+// packBKernel emits the B packer of a family, for B not transposed:
+//
+//	packB<Name>(dst, src *float32, ldb, kc, panels, pstride int)
+//
+// copies, for each of kc rows of B (ldb bytes apart from src), the first
+// panels panel widths (maxH vectors each) of the row into row kk of each
+// panel: panel p, row kk at dst + p*pstride + kk*width bytes. Rows are read
+// in order, each once and sequentially, whatever their stride.
+func packBKernel(f *asmgen.File, x family) string {
+	name := "packB" + x.Name
+	width := x.maxH * x.VecBytes
+	a := f.Func(name, "dst, src *float32, ldb, kc, panels, pstride int", 48)
+	a.I("MOVQ dst+0(FP), DI")
+	a.I("MOVQ src+8(FP), SI")
+	a.I("MOVQ ldb+16(FP), R8")
+	a.I("MOVQ kc+24(FP), CX")
+	a.I("MOVQ panels+32(FP), R9")
+	a.I("MOVQ pstride+40(FP), R10")
+	a.I("TESTQ CX, CX")
+	a.I("JEQ %s_done", name)
+	a.I("TESTQ R9, R9")
+	a.I("JEQ %s_done", name)
+	a.Label(name + "_row")
+	a.I("MOVQ SI, AX")
+	a.I("MOVQ DI, DX")
+	a.I("MOVQ R9, BX")
+	a.Label(name + "_panel")
+	for v := 0; v < x.maxH; v++ {
+		a.Ins(x.Load(fmt.Sprintf("%d(AX)", v*x.VecBytes), asmgen.VReg(v)))
+	}
+	for v := 0; v < x.maxH; v++ {
+		a.Ins(x.Store(asmgen.VReg(v), fmt.Sprintf("%d(DX)", v*x.VecBytes)))
+	}
+	a.I("ADDQ $%d, AX", width)
+	a.I("ADDQ R10, DX")
+	a.I("DECQ BX")
+	a.I("JNZ %s_panel", name)
+	a.I("ADDQ R8, SI")
+	a.I("ADDQ $%d, DI", width)
+	a.I("DECQ CX")
+	a.I("JNZ %s_row", name)
+	a.Label(name + "_done")
+	a.Ins(x.Return()...)
+	f.EndFunc()
+	return name
+}
+
 // NEON (arm64) register allocation of the 8 x 12 tile: accumulator row r,
 // vector v in V(3r+v) (V0-V23; a row's vectors are consecutive, so one VST1
 // stores it), two packed A steps (two vectors each) in V24-V27, the three B
@@ -486,6 +533,7 @@ func main() {
 			dots = append(dots, dotKernel(f, x, mr))
 		}
 		f.List(fmt.Sprintf("dots%s[mr] is the one-column kernel for mr rows of in-place A.", x.Name), "dots"+x.Name, "func(*tileArgs)", dots)
+		packBKernel(f, x)
 	}
 	if err := f.WriteFiles(filepath.Join(*dir, "tiles_amd64.s"), filepath.Join(*dir, "tiles_amd64.go")); err != nil {
 		log.Fatal(err)

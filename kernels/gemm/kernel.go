@@ -79,6 +79,10 @@ type kernelImpl struct {
 	colMax, lanes int
 	col           func(*tileArgs)
 	dot           []func(*tileArgs)
+	// packB, when not nil, packs full panels of a B that is not transposed
+	// (see packBRows): kc rows ldb bytes apart from src, panels panels of nr
+	// columns, panel p's row kk at dst + p*pstride + kk*nr*4 bytes.
+	packB func(dst, src *float32, ldb, kc, panels, pstride int)
 	// edgeScratch makes the driver run a tile with fewer valid columns than
 	// its panel width on a full-width scratch copy of C (NEON: no masked
 	// loads and stores), so the kernels handle only full tiles.

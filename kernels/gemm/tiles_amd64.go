@@ -203,6 +203,9 @@ func dotAVX512M12(p *tileArgs)
 var dotsAVX512 = [13]func(*tileArgs){nil, dotAVX512M1, dotAVX512M2, dotAVX512M3, dotAVX512M4, dotAVX512M5, dotAVX512M6, dotAVX512M7, dotAVX512M8, dotAVX512M9, dotAVX512M10, dotAVX512M11, dotAVX512M12}
 
 //go:noescape
+func packBAVX512(dst, src *float32, ldb, kc, panels, pstride int)
+
+//go:noescape
 func tileAVX2M1N8(p *tileArgs)
 
 //go:noescape
@@ -309,3 +312,6 @@ func dotAVX2M6(p *tileArgs)
 
 // dotsAVX2[mr] is the one-column kernel for mr rows of in-place A.
 var dotsAVX2 = [7]func(*tileArgs){nil, dotAVX2M1, dotAVX2M2, dotAVX2M3, dotAVX2M4, dotAVX2M5, dotAVX2M6}
+
+//go:noescape
+func packBAVX2(dst, src *float32, ldb, kc, panels, pstride int)

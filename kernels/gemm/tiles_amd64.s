@@ -12915,6 +12915,39 @@ dotAVX512M12_sum:
 	VZEROUPPER
 	RET
 
+// func packBAVX512(dst, src *float32, ldb, kc, panels, pstride int)
+TEXT ·packBAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	MOVQ kc+24(FP), CX
+	MOVQ panels+32(FP), R9
+	MOVQ pstride+40(FP), R10
+	TESTQ CX, CX
+	JEQ packBAVX512_done
+	TESTQ R9, R9
+	JEQ packBAVX512_done
+packBAVX512_row:
+	MOVQ SI, AX
+	MOVQ DI, DX
+	MOVQ R9, BX
+packBAVX512_panel:
+	VMOVUPS 0(AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVUPS Z0, 0(DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ $128, AX
+	ADDQ R10, DX
+	DECQ BX
+	JNZ packBAVX512_panel
+	ADDQ R8, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ packBAVX512_row
+packBAVX512_done:
+	VZEROUPPER
+	RET
+
 // func tileAVX2M1N8(p *tileArgs)
 TEXT ·tileAVX2M1N8(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), DI
@@ -17198,6 +17231,39 @@ dotAVX2M6_sum:
 	VHADDPS X5, X5, X5
 	VHADDPS X5, X5, X5
 	VMOVSS X5, 20(AX)
+	VZEROUPPER
+	RET
+
+// func packBAVX2(dst, src *float32, ldb, kc, panels, pstride int)
+TEXT ·packBAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	MOVQ kc+24(FP), CX
+	MOVQ panels+32(FP), R9
+	MOVQ pstride+40(FP), R10
+	TESTQ CX, CX
+	JEQ packBAVX2_done
+	TESTQ R9, R9
+	JEQ packBAVX2_done
+packBAVX2_row:
+	MOVQ SI, AX
+	MOVQ DI, DX
+	MOVQ R9, BX
+packBAVX2_panel:
+	VMOVUPS 0(AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ $64, AX
+	ADDQ R10, DX
+	DECQ BX
+	JNZ packBAVX2_panel
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ packBAVX2_row
+packBAVX2_done:
 	VZEROUPPER
 	RET
 
