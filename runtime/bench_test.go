@@ -154,3 +154,99 @@ func BenchmarkGroupedConv(b *testing.B) {
 		})
 	}
 }
+
+// shuffleNetV2 is ShuffleNetV2 x1.0's shape at res x res: stem, max pool,
+// stages of 116, 232 and 464 channels (4, 8 and 4 units), conv5 of 1024.
+func shuffleNetV2(b testing.TB, res int) *graph.Graph {
+	gb := graph.NewBuilder("shufflenetv2_x1.0", 3, res, res)
+	x := cbr(gb, "stem", "input", 3, 24, 3, 2, 1, graph.ActReLU)
+	x = gb.MaxPool("maxpool", x, 3, 2, 1)
+	in := 24
+	for s, st := range []struct{ c, n int }{{116, 4}, {232, 8}, {464, 4}} {
+		for u := 0; u < st.n; u++ {
+			stride := 1
+			if u == 0 {
+				stride = 2
+			}
+			x = shuffleUnitIO(gb, fmt.Sprintf("s%d.%d", s+2, u), x, in, st.c, stride)
+			in = st.c
+		}
+	}
+	x = cbr(gb, "conv5", x, in, 1024, 1, 1, 1, graph.ActReLU)
+	x = gb.Flatten("flat", gb.GlobalAvgPool("gap", x))
+	x = gb.Linear("fc", x, 1024, 1000, true)
+	return finish(b, gb, x, 1)
+}
+
+// efficientNetB0 is EfficientNet-B0's shape at res x res (SiLU, sigmoid SE
+// gates of a quarter of the block's input channels), or with act and gate
+// replaced (ReLU, hardsigmoid) to price the exp-based activations.
+func efficientNetB0(b testing.TB, res int, act, gate graph.ActKind) *graph.Graph {
+	gb := graph.NewBuilder("efficientnet_b0", 3, res, res)
+	x := cbr(gb, "stem", "input", 3, 32, 3, 2, 1, act)
+	in := 32
+	for s, st := range []struct{ e, k, c, n, s int }{{1, 3, 16, 1, 1}, {6, 3, 24, 2, 2}, {6, 5, 40, 2, 2}, {6, 3, 80, 3, 2}, {6, 5, 112, 3, 1}, {6, 5, 192, 4, 2}, {6, 3, 320, 1, 1}} {
+		for u := 0; u < st.n; u++ {
+			stride := st.s
+			if u > 0 {
+				stride = 1
+			}
+			x = seBlock(gb, fmt.Sprintf("b%d.%d", s, u), x, in, in*st.e, st.c, st.k, stride, max(1, in/4), act, gate)
+			in = st.c
+		}
+	}
+	x = cbr(gb, "head", x, in, 1280, 1, 1, 1, act)
+	x = gb.Flatten("flat", gb.GlobalAvgPool("gap", x))
+	x = gb.Linear("fc", x, 1280, 1000, true)
+	return finish(b, gb, x, 2)
+}
+
+// BenchmarkFamilyKinds times ShuffleNetV2 x1.0 and EfficientNet-B0 shapes at
+// 224x224, batch 1, 1 thread, and reports the time of each step kind (ms)
+// and, for EfficientNet-B0, the whole model with ReLU and hardsigmoid in
+// place of SiLU and sigmoid (relu_total_ms: the exp-based activations cost
+// total_ms - relu_total_ms).
+func BenchmarkFamilyKinds(b *testing.B) {
+	models := map[string]func() (*graph.Graph, *graph.Graph){
+		"shufflenetv2": func() (*graph.Graph, *graph.Graph) { return shuffleNetV2(b, 224), nil },
+		"efficientnetb0": func() (*graph.Graph, *graph.Graph) {
+			return efficientNetB0(b, 224, graph.ActSiLU, graph.ActSigmoid), efficientNetB0(b, 224, graph.ActReLU, graph.ActHardSigmoid)
+		},
+	}
+	for _, name := range []string{"shufflenetv2", "efficientnetb0"} {
+		b.Run(name, func(b *testing.B) {
+			g, alt := models[name]()
+			kinds := map[string]float64{}
+			var total, altTotal float64
+			for b.Loop() {
+				clear(kinds)
+				p, err := Compile(g, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ts, err := p.StepTimes(randInput(1, g.Input.Shape, 1), 9)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total = 0
+				for i, s := range p.Steps() {
+					kinds[s.Kind] += ts[i]
+					total += ts[i]
+				}
+				if alt != nil {
+					altTotal = 0
+					for _, v := range stepMs(b, alt, 1, Options{}) {
+						altTotal += v
+					}
+				}
+			}
+			for k, v := range kinds {
+				b.ReportMetric(v, k+"_ms")
+			}
+			b.ReportMetric(total, "total_ms")
+			if alt != nil {
+				b.ReportMetric(altTotal, "relu_total_ms")
+			}
+		})
+	}
+}

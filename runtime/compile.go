@@ -24,8 +24,9 @@
 // stays a spatial 1x1 value, computed image by image with its 1x1 convs);
 // Concat, Slice and ChannelShuffle as one channel gather, chains of them
 // composed at compile time (a ShuffleNetV2 unit copies once, not three
-// times); Softmax on the flat output; sigmoid and SiLU (a branch-free
-// polynomial exp) applied after the kernel like hardswish. A grouped
+// times); Softmax on the flat output; sigmoid, SiLU, hardsigmoid and
+// hardswish by the vector activation kernels (nchwc.Act: exp by a
+// polynomial) on each row the conv kernel has just written. A grouped
 // convolution (RegNet) runs on the dense kernel with, for each block of
 // output channels, only the input blocks its groups read (zeros within
 // them), and as Winograd on the dense expansion where those blocks are

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -36,7 +35,7 @@ func cbr(b *graph.Builder, name, x string, in, out, k, s, groups int, act graph.
 	return x
 }
 
-func finish(t *testing.T, b *graph.Builder, out string, seed uint64) *graph.Graph {
+func finish(t testing.TB, b *graph.Builder, out string, seed uint64) *graph.Graph {
 	t.Helper()
 	g, err := b.Finish(out)
 	if err != nil {
@@ -161,24 +160,6 @@ func TestActivations(t *testing.T) {
 	}
 }
 
-// TestExpf checks the polynomial exp against math.Exp over the clamped range.
-func TestExpf(t *testing.T) {
-	worst := 0.0
-	for x := -87.0; x <= 88; x += 0.0137 {
-		got, want := float64(expf(float32(x))), math.Exp(float64(float32(x)))
-		worst = max(worst, math.Abs(got-want)/want)
-	}
-	if worst > 1e-6 {
-		t.Errorf("expf: max relative error %.3g, want <= 1e-6", worst)
-	}
-	if s := sigmoidf(-200); s < 0 || s > 1e-30 {
-		t.Errorf("sigmoid(-200) = %v", s)
-	}
-	if s := sigmoidf(200); s != 1 {
-		t.Errorf("sigmoid(200) = %v", s)
-	}
-}
-
 // TestChannelOps covers Concat, Slice and ChannelShuffle: ShuffleNetV2 units
 // whose 58 and 116 channels split off block boundaries, a block-aligned
 // slice and concat, a shuffle as the output, and a concat of three.
@@ -204,6 +185,11 @@ func TestChannelOps(t *testing.T) {
 // shuffleUnit is a ShuffleNetV2 unit (stride 1: split in halves, the right
 // one through the branch; stride 2: both branches on the whole input).
 func shuffleUnit(b *graph.Builder, name, x string, c, stride int) string {
+	return shuffleUnitIO(b, name, x, c, c, stride)
+}
+
+// shuffleUnitIO is shuffleUnit from in to c channels (stride 2 when in != c).
+func shuffleUnitIO(b *graph.Builder, name, x string, in, c, stride int) string {
 	half := c / 2
 	var left, right string
 	rin := half
@@ -211,9 +197,9 @@ func shuffleUnit(b *graph.Builder, name, x string, c, stride int) string {
 		left = b.Slice(name+".l", x, 0, half)
 		right = b.Slice(name+".r", x, half, c)
 	} else {
-		left = cbr(b, name+".b1dw", x, c, c, 3, 2, c, "")
-		left = cbr(b, name+".b1pw", left, c, half, 1, 1, 1, graph.ActReLU)
-		right, rin = x, c
+		left = cbr(b, name+".b1dw", x, in, in, 3, 2, in, "")
+		left = cbr(b, name+".b1pw", left, in, half, 1, 1, 1, graph.ActReLU)
+		right, rin = x, in
 	}
 	right = cbr(b, name+".pw1", right, rin, half, 1, 1, 1, graph.ActReLU)
 	right = cbr(b, name+".dw", right, half, half, 3, stride, half, "")
@@ -287,7 +273,10 @@ func resnetLike(t *testing.T) *graph.Graph {
 // seBlock is an inverted residual with squeeze-and-excitation: expand,
 // depthwise, SE (reduce to se channels, gate act), project, residual.
 func seBlock(b *graph.Builder, name, x string, in, hidden, out, k, stride, se int, act, gate graph.ActKind) string {
-	y := cbr(b, name+".exp", x, in, hidden, 1, 1, 1, act)
+	y := x
+	if hidden != in {
+		y = cbr(b, name+".exp", x, in, hidden, 1, 1, 1, act)
+	}
 	y = cbr(b, name+".dw", y, hidden, hidden, k, stride, hidden, act)
 	s := b.GlobalAvgPool(name+".se.gap", y)
 	s = b.Conv(name+".se.fc1", s, hidden, se, 1, 1, 0, 1, true)

@@ -301,7 +301,7 @@ func (s *softmaxStep) exec(n int) {
 		}
 		var sum float64
 		for f := 0; f < in.c; f++ {
-			e := expf(p.arena[in.off+(f/blk)*ics+i*blk+f%blk] - m)
+			e := nchwc.ExpNeg(m - p.arena[in.off+(f/blk)*ics+i*blk+f%blk])
 			p.arena[out.off+(f/blk)*ocs+i*blk+f%blk] = e
 			sum += float64(e)
 		}
@@ -311,32 +311,3 @@ func (s *softmaxStep) exec(n int) {
 		}
 	}
 }
-
-// expf is exp(x) in float32 without branches on the value (so that the loops
-// calling it run at a steady rate): x = n ln2 + r with |r| <= ln2/2 (ln2 in
-// two parts, Cody-Waite), exp(r) by a degree-6 Taylor-Horner polynomial
-// (relative error below 2e-7 on the interval), and 2^n built in the
-// exponent bits. x is clamped to [-87.3, 88], where the result and 2^n
-// are normal float32 numbers.
-func expf(x float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375
-		ln2lo = -2.12194440e-4
-	)
-	x = min(max(x, -87.3), 88)
-	ni := int32(x*log2e+128.5) - 128 // round to nearest; the sum is positive
-	n := float32(ni)
-	r := x - n*ln2hi - n*ln2lo
-	p := float32(1.0 / 720)
-	p = p*r + 1.0/120
-	p = p*r + 1.0/24
-	p = p*r + 1.0/6
-	p = p*r + 0.5
-	p = p*r + 1
-	p = p*r + 1
-	return p * math.Float32frombits(uint32(ni+127)<<23)
-}
-
-// sigmoidf is 1/(1+exp(-x)).
-func sigmoidf(x float32) float32 { return 1 / (1 + expf(-x)) }

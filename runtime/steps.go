@@ -340,8 +340,18 @@ func (s *convStep) stagedBlock(a *nchwc.Args, img, kb int) {
 	p.releaseScratch(k)
 }
 
-// applyAct applies an activation in place.
+// vecActs maps the activations with vector kernels (nchwc.Act) to their
+// kinds.
+var vecActs = map[graph.ActKind]int{graph.ActSigmoid: nchwc.ActSigmoid, graph.ActSiLU: nchwc.ActSiLU,
+	graph.ActHardSigmoid: nchwc.ActHardSigmoid, graph.ActHardSwish: nchwc.ActHardSwish}
+
+// applyAct applies an activation in place; x is whole blocks.
 func applyAct(x []float32, k graph.ActKind) {
+	if kind, ok := vecActs[k]; ok && len(x) > 0 {
+		p := unsafe.Pointer(&x[0])
+		nchwc.Act(kind, p, p, len(x)/blk)
+		return
+	}
 	switch k {
 	case graph.ActReLU:
 		for i, v := range x {
@@ -350,22 +360,6 @@ func applyAct(x []float32, k graph.ActKind) {
 	case graph.ActReLU6:
 		for i, v := range x {
 			x[i] = min(max(v, 0), 6)
-		}
-	case graph.ActHardSwish:
-		for i, v := range x {
-			x[i] = v * min(max(v+3, 0), 6) / 6
-		}
-	case graph.ActHardSigmoid:
-		for i, v := range x {
-			x[i] = min(max(v+3, 0), 6) / 6
-		}
-	case graph.ActSigmoid:
-		for i, v := range x {
-			x[i] = sigmoidf(v)
-		}
-	case graph.ActSiLU:
-		for i, v := range x {
-			x[i] = v * sigmoidf(v)
 		}
 	}
 }
