@@ -6,6 +6,7 @@ import (
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/merge"
+	"github.com/dshrink/dshrink/plan"
 )
 
 // ChainPrediction is the latency of one merged chain before and after the
@@ -203,6 +204,78 @@ func MeasureMerge(orig, merged *graph.Graph, rep *merge.Report, opts ProfileOpti
 		}
 		mp.Chains = append(mp.Chains, ChainPrediction{Name: c.Name, Blocks: c.Blocks, Nodes: c.Nodes, Kernel: c.Kernel,
 			OriginalMs: o, MergedMs: m, Pays: m < o})
+	}
+	return mp, nil
+}
+
+// PredictPlan predicts from table t, without timing anything, the latency
+// of the model plan p describes (as Realize builds it) against the
+// unmodified model, per merged segment and overall: the fixed parts, every
+// kept block, every merged segment (p.Segments; a removed block outside
+// them on its own) and no time for pruned blocks. The original figure is
+// t.BaseMs. An error names a segment the table has no entry for.
+func PredictPlan(t *Table, p *plan.Plan) (*MergePrediction, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	index := map[string]int{}
+	for i, b := range t.Blocks {
+		index[b] = i
+	}
+	n := len(t.Blocks)
+	pruned := make([]bool, n)
+	for _, b := range p.Pruned {
+		i, ok := index[b]
+		if !ok {
+			return nil, fmt.Errorf("latency: plan prunes %q, not a block of the table's model %s", b, t.Model)
+		}
+		pruned[i] = true
+	}
+	segEnd := make([]int, n) // end of the segment starting at i, 0 if none
+	for _, seg := range p.Segments {
+		i, ok := index[seg[0]]
+		if !ok || i+len(seg) > n || t.Blocks[i+len(seg)-1] != seg[len(seg)-1] {
+			return nil, fmt.Errorf("latency: plan segment %v is not a run of the table's blocks", seg)
+		}
+		segEnd[i] = i + len(seg)
+	}
+	mp := &MergePrediction{OriginalMs: t.BaseMs(), MergedMs: t.FixedMs(), RestOriginalMs: t.FixedMs(), RestMergedMs: t.FixedMs(),
+		Source: "table " + t.Key.String()}
+	for i := 0; i < n; {
+		kept := t.Kept(i)
+		switch {
+		case pruned[i]:
+			mp.Chains = append(mp.Chains, ChainPrediction{Name: t.Blocks[i] + " (pruned)", Blocks: []string{t.Blocks[i]}, Kernel: "identity",
+				OriginalMs: kept.Ms, Pays: kept.Ms > 0})
+			i++
+			continue
+		case p.Keep(t.Units[i]):
+			mp.MergedMs += kept.Ms
+			mp.RestOriginalMs += kept.Ms
+			mp.RestMergedMs += kept.Ms
+			i++
+			continue
+		}
+		j := segEnd[i]
+		if j == 0 {
+			j = i + 1
+		}
+		s := t.Merged(i, j)
+		if s == nil {
+			return nil, fmt.Errorf("latency: the table has no merged segment for blocks %s..%s", t.Blocks[i], t.Blocks[j-1])
+		}
+		var orig float64
+		for k := i; k < j; k++ {
+			orig += t.Kept(k).Ms
+		}
+		name := t.Blocks[i]
+		if j > i+1 {
+			name += ".." + t.Blocks[j-1]
+		}
+		mp.MergedMs += s.Ms
+		mp.Chains = append(mp.Chains, ChainPrediction{Name: name, Blocks: append([]string(nil), t.Blocks[i:j]...), Kernel: s.Kernel,
+			OriginalMs: orig, MergedMs: s.Ms, Pays: s.Ms < orig})
+		i = j
 	}
 	return mp, nil
 }

@@ -63,3 +63,52 @@ func TestMeasureMerge(t *testing.T) {
 		t.Error("nil model accepted")
 	}
 }
+
+// TestPredictPlan checks the table prediction of a plan against the
+// table's own sums and the solver's prediction.
+func TestPredictPlan(t *testing.T) {
+	tb := &Table{Version: TableVersion, Blocks: []string{"b0", "b1", "b2", "b3"}, Units: []string{"u0", "u1", "u2", "u3"},
+		Fixed: []Part{{Name: "stem", Ms: 1}}}
+	for i := range 4 {
+		tb.Segments = append(tb.Segments, Segment{Start: i, End: i + 1, Ms: 2}, Segment{Start: i, End: i + 1, Merged: true, Ms: 1.5, Realizable: true})
+	}
+	tb.Segments = append(tb.Segments, Segment{Start: 1, End: 3, Merged: true, Ms: 2.5, Kernel: "5x5", Realizable: true})
+	g := graph.New("m", 1, 4, 4)
+	for i, u := range tb.Units {
+		g.Units = append(g.Units, graph.Unit{Name: u, Block: tb.Blocks[i]})
+	}
+	p := plan.New(g, plan.SourcePlanner, map[string]bool{"u1": true, "u2": true, "u3": true})
+	p.Segments = [][]string{{"b1", "b2"}}
+	mp, err := PredictPlan(tb, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// fixed 1 + b0 kept 2 + b1..b2 merged 2.5 + b3 merged alone 1.5
+	if mp.OriginalMs != 9 || mp.MergedMs != 7 || len(mp.Chains) != 2 || mp.Slower() || len(mp.Losers()) != 0 {
+		t.Errorf("prediction %+v", mp)
+	}
+	if c := mp.Chains[0]; c.Name != "b1..b2" || c.OriginalMs != 4 || c.MergedMs != 2.5 || !c.Pays {
+		t.Errorf("chain %+v", c)
+	}
+	prob, err := NewProblem(tb, []float64{1, 1, 1, 1}, ProblemOptions{MultiBlock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat, _, _ := prob.Evaluate([]bool{true, false, false, false}, prob.Stage1())
+	if lat != mp.MergedMs {
+		t.Errorf("solver predicts %g, PredictPlan %g", lat, mp.MergedMs)
+	}
+	// A merged block slower than kept is a loser; a pruned block costs nothing.
+	tb.Segments[7].Ms = 3
+	p.Pruned = []string{"b0"}
+	if mp, err = PredictPlan(tb, p); err != nil {
+		t.Fatal(err)
+	}
+	if mp.MergedMs != 1+2.5+3 || len(mp.Losers()) != 1 || mp.Losers()[0].Name != "b3" {
+		t.Errorf("prediction %+v", mp)
+	}
+	p.Segments = [][]string{{"b2", "b3"}}
+	if _, err := PredictPlan(tb, p); err == nil {
+		t.Error("a segment missing from the table accepted")
+	}
+}
