@@ -26,6 +26,18 @@ type Config struct {
 	// Quiet turns the progress bars off.
 	Quiet bool `yaml:"quiet" json:"quiet"`
 
+	// Method is how the plan is chosen: "planner" (the latency planner,
+	// the default: it wins at equal measured latency, docs/method.md),
+	// "search" (the paper's gate search), "random" or "last-k".
+	Method string `yaml:"method" json:"method"`
+	// Target is the latency target of the plan: a speedup over the base or
+	// a latency in ms (batch-1, single-thread latency table). The planner
+	// needs one; the other methods read their ranking off at it, or, without
+	// one, remove the units the keep ratio leaves.
+	Target Target `yaml:"target" json:"target"`
+	// Planner configures the latency planner (method planner).
+	Planner PlannerConfig `yaml:"planner" json:"planner"`
+
 	// Base says where the base model comes from.
 	Base BaseConfig `yaml:"base" json:"base"`
 	// Search configures stage 1 (docs/method.md, stage 1).
@@ -95,8 +107,53 @@ type SearchConfig struct {
 	// would leave unmerged; by default they keep their activation and the
 	// budget goes to blocks that merge (see MergeableCandidates).
 	IncludeUnmergeable bool `yaml:"include_unmergeable" json:"include_unmergeable"`
+	// Gumbel samples the ranking of the first epochs (the official
+	// DS.GS_SAMPLE; off when gumbel.epochs is 0, the official default).
+	Gumbel GumbelOptions `yaml:"gumbel" json:"gumbel"`
+	// LatencyWeight is the weight of the official latency term (0: off; see
+	// SearchOptions.LatencyWeight for its sign).
+	LatencyWeight float64 `yaml:"latency_weight" json:"latency_weight"`
 	// Train is the search recipe (weights and gates train together).
 	Train StageTrain `yaml:"train" json:"train"`
+}
+
+// Methods of choosing a plan (Config.Method).
+const (
+	MethodPlanner = "planner"
+	MethodSearch  = "search"
+	MethodRandom  = "random"
+	MethodLastK   = "last-k"
+)
+
+// ParseMethod normalises a method name; it fails on an unknown one.
+func ParseMethod(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "planner", "plan", "dp":
+		return MethodPlanner, nil
+	case "search", "gates":
+		return MethodSearch, nil
+	case "random", "rand":
+		return MethodRandom, nil
+	case "last-k", "lastk", "last_k", "last":
+		return MethodLastK, nil
+	}
+	return "", fmt.Errorf("unknown method %q (want planner, search, random or last-k)", s)
+}
+
+// PlannerConfig configures the latency planner of method planner.
+type PlannerConfig struct {
+	// Table is the latency table file, reused when its key matches this
+	// machine and model ("" = OUT/plan/table.json).
+	Table string `yaml:"table" json:"table"`
+	// ImportanceImages is the number of held-out training images of the
+	// importance estimate (the held-out loss increase of each unit alone).
+	ImportanceImages int `yaml:"importance_images" json:"importance_images"`
+	// CalibBatches recalibrates BatchNorm on this many batches before each
+	// importance measurement (0: none).
+	CalibBatches int `yaml:"calib_batches" json:"calib_batches"`
+	// MultiBlock lets the planner merge several blocks into one
+	// convolution (only where the merge produces them).
+	MultiBlock bool `yaml:"multi_block" json:"multi_block"`
 }
 
 // FinetuneConfig configures the fine-tuning (docs/method.md, stage 2).
@@ -181,19 +238,43 @@ func DefaultStageTrain(epochs int, lr float64) StageTrain {
 	}
 }
 
+// OfficialSearchTrain returns the official search recipe
+// (facebookresearch/DepthShrinker configs/mbv2*.yaml and misc/: SGD
+// Nesterov 0.9, the base LR 0.1 scaled by batch/256 as the official code
+// scales it, cosine to 5e-6 scaled the same way, no warm-up, weight decay
+// 1e-5 on the weights and the gates but not on BatchNorm parameters and
+// biases, gradient clipping at 5, label smoothing 0.1, gates at the
+// weights' learning rate) for the given epochs and batch 128.
+func OfficialSearchTrain(epochs int) StageTrain {
+	const batch = 128
+	scale := float64(batch) / 256
+	return StageTrain{
+		Epochs: epochs, BatchSize: batch, EvalBatchSize: 500, LR: 0.1 * scale,
+		Optimizer: train.OptimizerConfig{Name: "sgd", Momentum: 0.9, Nesterov: true, WeightDecay: 1e-5,
+			NoDecayBNBias: true, ClipGradNorm: 5, ScalarLRScale: 1},
+		Schedule:       train.ScheduleConfig{Name: "cosine", FinalLR: 5e-6 * scale},
+		LabelSmoothing: 0.1,
+		Seed:           1,
+	}
+}
+
 // DefaultConfig returns the Fashion-MNIST MobileNetV2-0.5 pipeline: a base
-// trained 15 epochs (LR 0.1), a 5-epoch search at keep ratio 0.4 (LR 0.01,
-// gate LR scale 10), a 10-epoch fine-tune (LR 0.01) with distillation
-// (weight 0.7, T=1) in the pad-first form, the default merge, verification
-// on 2 random and 16 real images, and batch-1 single-thread latency.
+// trained 15 epochs (LR 0.1), a plan by the latency planner at a 1.5x
+// target speedup (method planner; the 5-epoch search with the official
+// recipe at keep ratio 0.4 is --method search), a 10-epoch fine-tune (LR
+// 0.01) with distillation (weight 0.7, T=1) in the pad-first form, the
+// default merge, verification on 2 random and 16 real images, and batch-1
+// single-thread latency.
 func DefaultConfig() Config {
 	tc := train.DefaultConfig()
-	search := DefaultStageTrain(5, 0.01)
-	search.Optimizer.ScalarLRScale = 10
+	search := OfficialSearchTrain(5)
 	return Config{
-		Out:  "runs/shrink-fmnist",
-		Data: tc.Data,
-		Base: BaseConfig{Arch: tc.Model, Train: DefaultStageTrain(15, 0.1)},
+		Method:  MethodPlanner,
+		Target:  Target{Speedup: 1.5},
+		Planner: PlannerConfig{ImportanceImages: 512},
+		Out:     "runs/shrink-fmnist",
+		Data:    tc.Data,
+		Base:    BaseConfig{Arch: tc.Model, Train: DefaultStageTrain(15, 0.1)},
 		Search: SearchConfig{
 			KeepRatio: 0.4, Keep: -1, Train: search,
 		},
@@ -241,6 +322,18 @@ func (c Config) Validate() error {
 	if err := c.Search.validate(); err != nil {
 		return bad("search: %v", err)
 	}
+	if _, err := ParseMethod(c.Method); err != nil {
+		return bad("method: %v", err)
+	}
+	if err := c.Target.Validate(); err != nil {
+		return bad("target: %v", err)
+	}
+	if m, _ := ParseMethod(c.Method); m == MethodPlanner && !c.Target.IsSet() && c.Finetune.Plan == "" {
+		return bad("method planner needs a target: target.speedup (e.g. 1.5) or target.latency_ms")
+	}
+	if c.Planner.ImportanceImages < 0 || c.Planner.CalibBatches < 0 {
+		return bad("planner.importance_images and calib_batches must be >= 0")
+	}
 	f := c.Finetune
 	if f.DistillWeight < 0 || f.DistillWeight > 1 || math.IsNaN(f.DistillWeight) {
 		return bad("finetune.distill_weight %g out of range [0, 1]", f.DistillWeight)
@@ -276,6 +369,12 @@ func (c Config) Validate() error {
 func (s SearchConfig) validate() error {
 	if s.Keep < 0 && (!(s.KeepRatio >= 0) || s.KeepRatio > 1) {
 		return fmt.Errorf("keep_ratio %g out of range [0, 1]", s.KeepRatio)
+	}
+	if s.Gumbel.Epochs < 0 || s.Gumbel.InitTemp < 0 || s.Gumbel.DecayRate < 0 {
+		return fmt.Errorf("gumbel epochs %d, init_temp %g, decay_rate %g: want values >= 0", s.Gumbel.Epochs, s.Gumbel.InitTemp, s.Gumbel.DecayRate)
+	}
+	if math.IsNaN(s.LatencyWeight) || math.IsInf(s.LatencyWeight, 0) {
+		return fmt.Errorf("latency_weight %g is not finite", s.LatencyWeight)
 	}
 	return nil
 }

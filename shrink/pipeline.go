@@ -46,6 +46,8 @@ type PipelineOptions struct {
 // Summary is the outcome of RunPipeline, written as summary.json.
 type Summary struct {
 	Out           string          `json:"out"`
+	Method        string          `json:"method"`
+	Target        Target          `json:"target"`
 	Plan          string          `json:"plan"`
 	PlanFile      string          `json:"plan_file"`
 	Removed       []string        `json:"removed"`
@@ -271,13 +273,17 @@ func RunPipeline(ctx context.Context, cfg Config, opts PipelineOptions) (*Summar
 	} else {
 		var snap *SearchSnapshot
 		var err error
-		p, g, snap, err = searchStage(ctx, cfg, base, ds, filepath.Join(cfg.Out, "search"), cfg.Search.Train.Seed, sr, logw)
+		p, g, snap, sum.PlanFile, err = planStage(ctx, cfg, base, ds, sr, logw)
 		if err != nil {
 			return nil, err
 		}
 		sum.Search = snap
-		sum.PlanFile = filepath.Join(cfg.Out, "search", PlanFile)
 	}
+	sum.Method = cfg.Method
+	if cfg.Finetune.Plan != "" {
+		sum.Method = "given plan"
+	}
+	sum.Target = cfg.Target
 
 	// Stage 2: fine-tune, merge, verify.
 	rep, err := finetuneStage(ctx, cfg, base, g, p, ds, bd, filepath.Join(cfg.Out, "finetune"), 0, "finetune", sr, logw)
@@ -553,7 +559,8 @@ func compareStage(ctx context.Context, cfg Config, base, g *graph.Graph, p *plan
 	cmp := &Comparison{Budget: budget, BaseTop1: bd.Eval.Top1}
 	dir := filepath.Join(cfg.Out, "compare")
 	seeds := cfg.Compare.Seeds
-	mainName := "search"
+	method, _ := ParseMethod(cfg.Method)
+	mainName := method
 	if cfg.Finetune.Plan != "" {
 		mainName = "plan:" + main.Plan
 	}
@@ -563,7 +570,7 @@ func compareStage(ctx context.Context, cfg Config, base, g *graph.Graph, p *plan
 	for i := 1; i < seeds; i++ {
 		sub := filepath.Join(dir, fmt.Sprintf("%s-%d", strings.ReplaceAll(strings.ReplaceAll(mainName, ":", "-"), "/", "-"), i))
 		pp, gg := p, g
-		if cfg.Finetune.Plan == "" {
+		if cfg.Finetune.Plan == "" && method == MethodSearch {
 			var err error
 			pp, gg, _, err = searchStage(ctx, cfg, base, ds, filepath.Join(sub, "search"), cfg.Search.Train.Seed+uint64(i), sr, logw)
 			if err != nil {

@@ -42,6 +42,7 @@ func (c pollCtx) Err() error {
 
 func tinyPipeline(out string) Config {
 	cfg := DefaultConfig()
+	cfg.Method, cfg.Target = MethodSearch, Target{} // the search path, resumed everywhere
 	cfg.Out = out
 	cfg.Quiet = true
 	cfg.Data.RandomCropPad, cfg.Data.HFlip = 0, false

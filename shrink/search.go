@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
@@ -64,6 +65,85 @@ type SearchOptions struct {
 	// OnStep, when set, is called after the masks of each step are set,
 	// with the step and the gates (a test hook).
 	OnStep func(step int, gates map[string]*nn.Gate)
+	// Gumbel, when Gumbel.Epochs > 0, samples the ranking of the first
+	// Gumbel.Epochs epochs (the official DS.GS_SAMPLE; off by default, as in
+	// every official configuration).
+	Gumbel GumbelOptions
+	// LatencyWeight is the weight w of the official search's latency term,
+	// w * sum_u LatencySaving[u] * s_u, added to the loss (0: off). As the
+	// official code writes it (LAT_COST_WEIGHT 1e-4 with LAT_BEFORE -
+	// LAT_AFTER), a positive w pushes the gates of the units whose removal
+	// saves most towards 0, that is towards keeping their activation; a
+	// negative w rewards removing them (docs/method.md).
+	LatencyWeight float64
+	// LatencySaving is each candidate's latency saving in ms when its
+	// block merges (the official LAT_BEFORE - LAT_AFTER); candidates missing
+	// from it count 0.
+	LatencySaving map[string]float64
+}
+
+// GumbelOptions configures the sampled ranking of the official search
+// (DS.GS_SAMPLE): while epoch < Epochs, each step ranks the candidates by
+// softmax((log_softmax(s) + G) / T) with G standard Gumbel noise and
+// T = InitTemp * DecayRate^epoch, instead of by s. (A softmax and a division
+// by T > 0 keep the order, so the ranking is that of s + G whatever T is;
+// the formula is kept as the official code writes it.)
+type GumbelOptions struct {
+	// Epochs is the number of epochs with a sampled ranking (0: off; the
+	// official default when enabled is 60 of 180).
+	Epochs int `yaml:"epochs" json:"epochs"`
+	// InitTemp is the initial temperature (official 3).
+	InitTemp float64 `yaml:"init_temp" json:"init_temp"`
+	// DecayRate is the per-epoch temperature decay (official 0.95).
+	DecayRate float64 `yaml:"decay_rate" json:"decay_rate"`
+}
+
+// temp returns the temperature of epoch (0-based), defaults filled in.
+func (g GumbelOptions) temp(epoch int) float64 {
+	t0, d := g.InitTemp, g.DecayRate
+	if t0 <= 0 {
+		t0 = 3
+	}
+	if d <= 0 {
+		d = 0.95
+	}
+	return t0 * math.Pow(d, float64(epoch))
+}
+
+// gumbelScores returns the official sampled ranking scores of gate values s
+// at temperature temp, drawing the noise from rng.
+func gumbelScores(s []float64, temp float64, rng *rand.Rand) []float64 {
+	// log_softmax(s)
+	mx := math.Inf(-1)
+	for _, v := range s {
+		mx = max(mx, v)
+	}
+	var z float64
+	for _, v := range s {
+		z += math.Exp(v - mx)
+	}
+	lse := mx + math.Log(z)
+	y := make([]float64, len(s))
+	const eps = 1e-20
+	for i, v := range s {
+		u := rng.Float64()
+		g := -math.Log(-math.Log(u+eps) + eps)
+		y[i] = (v - lse + g) / temp
+	}
+	// softmax(y)
+	mx = math.Inf(-1)
+	for _, v := range y {
+		mx = max(mx, v)
+	}
+	z = 0
+	for i, v := range y {
+		y[i] = math.Exp(v - mx)
+		z += y[i]
+	}
+	for i := range y {
+		y[i] /= z
+	}
+	return y
 }
 
 // SearchResult is the outcome of Search.
@@ -76,8 +156,12 @@ type SearchResult struct {
 	Graph *graph.Graph
 	// Candidates are the units that had a gate, in graph order.
 	Candidates []string
-	// Gates holds the final gate value of every candidate (clamped to [0,1]).
+	// Gates holds the final gate value of every candidate, clamped to
+	// [0, 1] as the forward pass reads it.
 	Gates map[string]float64
+	// Raw holds the final learned parameter s of every candidate, which
+	// ranks them (it may leave [0, 1], see Search).
+	Raw map[string]float64
 	// Kept is the number of candidates that keep their activation.
 	Kept int
 	// Excluded lists the units left without a gate because the merge would
@@ -205,14 +289,21 @@ func clamp01(v float32) float32 {
 	return 0
 }
 
-// Search runs the DepthShrinker search on base (docs/method.md, stage 1): every
-// candidate unit gets a gate s (init 0), clamped to [0,1] before each step;
-// at every step the k candidates with the smallest s keep their activation
-// and the others run as the identity (hard mask; the straight-through
-// estimator carries the gradient x - act(x) to s); gates train with the
-// weights. Gates that are equal (typically several at 0) are ordered by a
-// mean of their gradient over the search: the unit whose identity would
-// raise the loss most keeps its activation. base is not modified.
+// Search runs the DepthShrinker search on base (docs/method.md, stage 1), as
+// the official implementation does (facebookresearch/DepthShrinker:
+// Learnable_Relu6_Hard and main.py; docs/method.md compares them line by
+// line): every candidate unit gets a learnable scalar s (init 0); before
+// every step the k candidates with the smallest s keep their activation and
+// the others run as the identity (hard mask), or, with opts.Gumbel, the k
+// smallest of a Gumbel-perturbed ranking; the straight-through estimator
+// carries the gradient sum dy*(x - act(x)) to s through clamp(s, 0, 1), so a
+// gate outside [0, 1] gets no loss gradient (only weight decay and the
+// optional latency term move it) and keeps its rank; gates train with the
+// weights, same optimiser. The plan keeps the k candidates with the smallest
+// final s. Exactly equal gates (at the start all are 0) are ordered by the
+// mean of their gradient over the search (the unit whose identity would
+// raise the loss most keeps its activation), then by position. base is not
+// modified.
 func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*SearchResult, error) {
 	if base == nil {
 		return nil, fmt.Errorf("search: nil model")
@@ -232,21 +323,60 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	if opts.Gumbel.Epochs < 0 || opts.Gumbel.InitTemp < 0 || opts.Gumbel.DecayRate < 0 {
+		return nil, fmt.Errorf("search: gumbel epochs %d, init_temp %g, decay_rate %g: want values >= 0",
+			opts.Gumbel.Epochs, opts.Gumbel.InitTemp, opts.Gumbel.DecayRate)
+	}
+	if math.IsNaN(opts.LatencyWeight) || math.IsInf(opts.LatencyWeight, 0) {
+		return nil, fmt.Errorf("search: latency weight %g is not finite", opts.LatencyWeight)
+	}
+	saving := make([]float64, len(cands))
+	for i, u := range cands {
+		saving[i] = opts.LatencySaving[u]
+	}
 	logw := opts.Log
 	if logw == nil {
 		logw = os.Stderr
 	}
+	tc := opts.Train
+	// The sampled ranking needs the epoch of each step: the loader's steps
+	// per epoch (train.Run drops the last batch only when it would hold one
+	// image).
+	stepsPerEpoch := 0
+	if opts.Gumbel.Epochs > 0 {
+		if opts.Data == nil {
+			ds, err := train.LoadDatasets(tc.Data, tc.Seed)
+			if err != nil {
+				return nil, fmt.Errorf("search: %w", err)
+			}
+			opts.Data = ds
+		}
+		n, b := opts.Data.Train.Len(), max(tc.BatchSize, 1)
+		stepsPerEpoch = (n + b - 1) / b
+		if n%b == 1 {
+			stepsPerEpoch = n / b
+		}
+		stepsPerEpoch = max(stepsPerEpoch, 1)
+	}
 	vals := make([]float64, len(cands))
 	tie := make([]float64, len(cands))
 	gates := make([]*nn.Gate, len(cands))
-	setMasks := func(m *nn.Model) {
+	setMasks := func(m *nn.Model, step int) {
 		for i, u := range cands {
 			gt := m.Gates[u]
 			gates[i] = gt
-			gt.Value = clamp01(gt.Value)
 			vals[i] = float64(gt.Value)
 		}
-		keep := SelectKept(vals, tie, k)
+		rank := vals
+		if opts.Gumbel.Epochs > 0 && step >= 0 {
+			if epoch := step / stepsPerEpoch; epoch < opts.Gumbel.Epochs {
+				// The noise of a step depends on the seed and the step
+				// only, so that a resumed search draws the same.
+				rng := rand.New(rand.NewPCG(tc.Seed, 0x6513_0000_0000+uint64(step)))
+				rank = gumbelScores(vals, opts.Gumbel.temp(epoch), rng)
+			}
+		}
+		keep := SelectKept(rank, tie, k)
 		for i, gt := range gates {
 			if keep[i] {
 				gt.Mask = 0
@@ -255,18 +385,29 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 			}
 		}
 	}
-	tc := opts.Train
 	// The tie-break statistics are state of the search: every checkpoint
 	// stores them (with the gate gradients of the last step, which the next
 	// step folds in), so that a resumed search is bit-identical.
 	ts := tieState{Tie: tie, Pending: make([]float64, len(cands))}
+	var latCost func(m *nn.Model) float64
+	if opts.LatencyWeight != 0 {
+		latCost = func(m *nn.Model) float64 {
+			var c float64
+			for i, u := range cands {
+				c += saving[i] * float64(m.Gates[u].Value)
+			}
+			return opts.LatencyWeight * c
+		}
+	}
+	var model *nn.Model
 	res, err := train.Run(ctx, tc, train.Options{
 		Resume: opts.Resume, Epochs: opts.Epochs, Log: logw, Data: opts.Data, Graph: g,
 		Setup: func(m *nn.Model) error {
 			if err := m.EnableGates(cands); err != nil {
 				return err
 			}
-			setMasks(m)
+			model = m
+			setMasks(m, -1)
 			return nil
 		},
 		BeforeStep: func(m *nn.Model, step int) {
@@ -274,8 +415,7 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 			// the search so far: through the straight-through path it is
 			// the first-order estimate of the loss change when the unit
 			// runs as the identity (dL/dy . (x - act(x))), averaged over
-			// all the batches seen. (A short running average, used before,
-			// ranked by the last few batches only: no better than random.)
+			// all the batches seen.
 			if ts.HasPending {
 				ts.N++
 				for i, gr := range ts.Pending {
@@ -284,14 +424,24 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 					}
 				}
 			}
-			setMasks(m)
+			setMasks(m, step)
 			if opts.OnStep != nil {
 				opts.OnStep(step, m.Gates)
 			}
 		},
+		AfterLoss: func(step int, loss float64) float64 {
+			if latCost != nil && model != nil {
+				return loss + latCost(model)
+			}
+			return loss
+		},
 		AfterBackward: func(m *nn.Model, step int) {
 			for i, u := range cands {
-				ts.Pending[i] = float64(m.Gates[u].Grad)
+				gt := m.Gates[u]
+				ts.Pending[i] = float64(gt.Grad)
+				// The latency term reads the raw s (no clamp): its
+				// gradient reaches every gate, inside [0, 1] or not.
+				gt.Grad += float32(opts.LatencyWeight * saving[i])
 			}
 			ts.HasPending = true
 		},
@@ -323,13 +473,14 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	out := &SearchResult{Graph: res.Graph, Candidates: cands, Final: res.Final, Interrupted: res.Interrupted, Kept: k,
-		Gates: map[string]float64{}}
+		Gates: map[string]float64{}, Raw: map[string]float64{}}
 	if res.Interrupted {
 		return out, nil
 	}
 	for i, u := range cands {
-		vals[i] = float64(clamp01(res.Gates[u]))
-		out.Gates[u] = vals[i]
+		vals[i] = float64(res.Gates[u])
+		out.Raw[u] = vals[i]
+		out.Gates[u] = float64(clamp01(res.Gates[u]))
 	}
 	keep := SelectKept(vals, tie, k)
 	removed := map[string]bool{}
@@ -356,11 +507,23 @@ func Search(ctx context.Context, base *graph.Graph, opts SearchOptions) (*Search
 		"gate_lr_scale":  strconv.FormatFloat(max(tc.Optimizer.ScalarLRScale, 0), 'g', -1, 64),
 		"seed":           strconv.FormatUint(tc.Seed, 10),
 	}
+	if opts.Gumbel.Epochs > 0 {
+		p.Meta["gumbel_epochs"] = strconv.Itoa(opts.Gumbel.Epochs)
+	}
+	if opts.LatencyWeight != 0 {
+		p.Meta["latency_weight"] = strconv.FormatFloat(opts.LatencyWeight, 'g', -1, 64)
+	}
 	if opts.Keep >= 0 {
 		p.Meta["keep"] = strconv.Itoa(opts.Keep)
 	}
-	// The tie-break signal of every candidate, so that the plan can say why
-	// each unit was kept or removed when gates are equal (WriteSummary).
+	// The raw gate values (the plan's gates are clamped to [0, 1]; the
+	// ranking is that of the raw values, which can leave the interval) and
+	// the tie-break signal of every candidate, so that the plan can say why
+	// each unit was kept or removed (WriteSummary) and be read off at
+	// another budget (ReadOff).
+	if js, err := json.Marshal(out.Raw); err == nil {
+		p.Meta[MetaRawGates] = string(js)
+	}
 	ties := make(map[string]float64, len(cands))
 	for i, u := range cands {
 		ties[u] = tie[i]
@@ -400,7 +563,7 @@ func formatGate(v float64) string {
 	switch {
 	case v == 0:
 		return "0"
-	case v < 1e-3:
+	case math.Abs(v) < 1e-3:
 		return strconv.FormatFloat(v, 'e', 1, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 4, 64)
@@ -412,15 +575,31 @@ func formatGate(v float64) string {
 // activation gone, so among equal gates the larger one keeps its activation.
 const MetaTieBreak = "tie_break"
 
+// MetaRawGates is the plan metadata key holding, as a JSON object, each
+// gated unit's raw learned gate s (the plan's Gate fields are clamped to
+// [0, 1]; the ranking is that of the raw values).
+const MetaRawGates = "gate_raw"
+
 // WriteSummary writes a readable table of a plan: each unit, its gate value
 // (when it has one), the tie-break signal (when the plan records it), and the
 // decision with its reason, then the count of removed units. Gates are
 // clamped to [0, 1] and often rest at 0, so equal gates are common: the
 // reason then names the tie-break.
 func WriteSummary(w io.Writer, p *plan.Plan) error {
-	var ties map[string]float64
+	var ties, raw map[string]float64
 	if js := p.Meta[MetaTieBreak]; js != "" {
 		_ = json.Unmarshal([]byte(js), &ties) // a malformed entry only loses the column
+	}
+	if js := p.Meta[MetaRawGates]; js != "" {
+		_ = json.Unmarshal([]byte(js), &raw) // a malformed entry falls back to the clamped gates
+	}
+	// gateOf is the value that ranked u: the raw gate when the plan records
+	// it, else the plan's (clamped) gate.
+	gateOf := func(u plan.Unit) float64 {
+		if v, ok := raw[u.Name]; ok {
+			return v
+		}
+		return *u.Gate
 	}
 	// The gates of the kept and the removed candidates: a decision is a tie
 	// when a unit's gate equals a gate on the other side.
@@ -430,9 +609,9 @@ func WriteSummary(w io.Writer, p *plan.Plan) error {
 			continue
 		}
 		if u.Keep {
-			keptGates[*u.Gate] = true
+			keptGates[gateOf(u)] = true
 		} else {
-			removedGates[*u.Gate] = true
+			removedGates[gateOf(u)] = true
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -449,7 +628,7 @@ func WriteSummary(w io.Writer, p *plan.Plan) error {
 	for _, u := range p.Units {
 		gate, tb := "-", "-"
 		if u.Gate != nil {
-			gate = formatGate(*u.Gate)
+			gate = formatGate(gateOf(u))
 		}
 		if v, ok := ties[u.Name]; ok {
 			tb = strconv.FormatFloat(v, 'g', 3, 64)
@@ -466,10 +645,10 @@ func WriteSummary(w io.Writer, p *plan.Plan) error {
 			d += " (not a candidate: no gate)"
 		case u.Gate == nil:
 			// A plan without gates (preset, baseline, planner): the decision alone.
-		case u.Keep && removedGates[*u.Gate] && ties != nil:
+		case u.Keep && removedGates[gateOf(u)] && ties != nil:
 			d = "keep (gate tied with removed units; larger tie-break)"
 			tied++
-		case !u.Keep && keptGates[*u.Gate] && ties != nil:
+		case !u.Keep && keptGates[gateOf(u)] && ties != nil:
 			d = "remove (gate tied with kept units; smaller tie-break)"
 			tied++
 		case u.Keep:
@@ -487,7 +666,11 @@ func WriteSummary(w io.Writer, p *plan.Plan) error {
 		return err
 	}
 	if len(keptGates)+len(removedGates) > 0 {
-		fmt.Fprintln(w, "gate s in [0, 1]: 0 is the activation, 1 the identity; the units with the smallest gates keep their activation.")
+		if raw != nil {
+			fmt.Fprintln(w, "gate s: the learned parameter; the forward pass reads clamp(s, 0, 1) (0 the activation, 1 the identity) and a gate outside [0, 1] gets no loss gradient; the units with the smallest s keep their activation.")
+		} else {
+			fmt.Fprintln(w, "gate s in [0, 1]: 0 is the activation, 1 the identity; the units with the smallest gates keep their activation.")
+		}
 		if ties != nil {
 			fmt.Fprintln(w, "tie-break: the mean gate gradient dLoss/ds over the search; among equal gates the larger keeps its activation.")
 		}

@@ -98,6 +98,8 @@ func TestResumeEpochsCLI(t *testing.T) {
 const tinyShrinkConfig = `out: run
 threads: 1
 quiet: true
+method: search          # the gate search at its keep ratio (no target): resumed in every stage
+target: {speedup: 0}
 data:
   train_subset: 300
   test_subset: 100

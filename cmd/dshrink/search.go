@@ -5,11 +5,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/latency"
 	"github.com/dshrink/dshrink/plan"
 	"github.com/dshrink/dshrink/shrink"
 )
@@ -24,6 +26,9 @@ func init() {
 		baseline                       string
 		sf                             stageFlags
 		jsonOut                        bool
+		speedup, latencyMs, latWeight  float64
+		tablePath                      string
+		gumbelEpochs                   int
 	)
 	cmd := &cobra.Command{
 		Use:   "search --model BASE.dsk (--keep-ratio R | --keep N) -o PLAN.json [flags]",
@@ -101,12 +106,22 @@ checkpoint; --resume continues an interrupted search.`,
 			if err != nil {
 				return err
 			}
+			tgt := shrink.Target{Speedup: speedup, LatencyMs: latencyMs}
+			if err := tgt.Validate(); err != nil {
+				return fmt.Errorf("search: %w", err)
+			}
+			var rt *readOffCtx
+			if tgt.IsSet() || latWeight != 0 {
+				if rt, err = newReadOffCtx(base, tablePath, cfg, tgt, cmd.ErrOrStderr()); err != nil {
+					return fmt.Errorf("search: %w", err)
+				}
+			}
 			if baseline != "" {
 				w := cmd.OutOrStdout()
 				if jsonOut {
 					w = cmd.ErrOrStderr()
 				}
-				if err := writeBaselinePlan(w, base, cfg, baseline, tc.Seed, model, out); err != nil || !jsonOut {
+				if err := writeBaselinePlan(w, base, cfg, baseline, tc.Seed, model, out, rt); err != nil || !jsonOut {
 					return err
 				}
 				p, err := plan.Load(out)
@@ -121,7 +136,22 @@ checkpoint; --resume continues an interrupted search.`,
 			}
 			so := shrink.SearchOptions{KeepRatio: cfg.Search.KeepRatio, Keep: cfg.Search.Keep,
 				PerActivation: cfg.Search.PerActivation, AllUnits: cfg.Search.AllUnits,
-				Merge: cfg.Merge.Options(), IncludeUnmergeable: cfg.Search.IncludeUnmergeable, Train: tc, Resume: resume, Log: cmd.ErrOrStderr()}
+				Merge: cfg.Merge.Options(), IncludeUnmergeable: cfg.Search.IncludeUnmergeable, Train: tc, Resume: resume, Log: cmd.ErrOrStderr(),
+				Gumbel: cfg.Search.Gumbel, LatencyWeight: cfg.Search.LatencyWeight}
+			if fl.Changed("gumbel-epochs") {
+				so.Gumbel.Epochs = gumbelEpochs
+			}
+			if fl.Changed("latency-weight") {
+				so.LatencyWeight = latWeight
+			}
+			if so.LatencyWeight != 0 {
+				if rt == nil {
+					if rt, err = newReadOffCtx(base, tablePath, cfg, tgt, cmd.ErrOrStderr()); err != nil {
+						return fmt.Errorf("search: %w", err)
+					}
+				}
+				so.LatencySaving = shrink.LatencySavings(rt.tab, rt.prob)
+			}
 			if fl.Changed("epochs") {
 				so.Epochs = tc.Epochs // on --resume only an explicit --epochs changes the run's length
 			}
@@ -136,6 +166,18 @@ checkpoint; --resume continues an interrupted search.`,
 				os.Exit(130)
 			}
 			res.Plan.Meta["base"] = model
+			if tgt.IsSet() {
+				order, err := shrink.SearchOrder(res.Plan)
+				if err != nil {
+					return fmt.Errorf("search: %w", err)
+				}
+				q, err := rt.readOff(res.Graph, plan.SourceSearch, "search", order, res.Plan)
+				if err != nil {
+					return fmt.Errorf("search: %w", err)
+				}
+				q.Meta["base"] = model
+				res.Plan = q
+			}
 			if err := res.Plan.Save(out); err != nil {
 				return fmt.Errorf("search: %w", err)
 			}
@@ -170,13 +212,18 @@ checkpoint; --resume continues an interrupted search.`,
 	f.BoolVar(&force, "force", false, "plan for merge --force: blocks whose MACs would grow past the limit count as mergeable")
 	f.BoolVar(&resume, "resume", false, "continue an interrupted search from the run directory")
 	f.BoolVar(&jsonOut, "json", false, "print the plan's units, decisions and the end-of-search evaluation as JSON")
+	f.Float64Var(&speedup, "speedup", 0, "read the plan off the ranking at this target speedup over the base (latency table prediction)")
+	f.Float64Var(&latencyMs, "latency-ms", 0, "read the plan off the ranking at this target latency in ms")
+	f.StringVar(&tablePath, "table", "", "latency table for --speedup, --latency-ms and --latency-weight (reused when its key matches; measured and written otherwise)")
+	f.IntVar(&gumbelEpochs, "gumbel-epochs", 0, "sample the ranking with Gumbel noise for the first N epochs (official DS.GS_SAMPLE; overrides the config)")
+	f.Float64Var(&latWeight, "latency-weight", 0, "weight of the official latency term w*sum(saving*s) (overrides the config; needs --table)")
 	sf.register(cmd)
 	rootCmd.AddCommand(cmd)
 }
 
 // writeBaselinePlan writes a random or last-k plan with the budget the search
 // would have (the same candidates and keep count) and prints its summary.
-func writeBaselinePlan(w io.Writer, base *graph.Graph, cfg shrink.Config, name string, seed uint64, model, out string) error {
+func writeBaselinePlan(w io.Writer, base *graph.Graph, cfg shrink.Config, name string, seed uint64, model, out string, rt *readOffCtx) error {
 	kind, err := shrink.ParseBaseline(name)
 	if err != nil {
 		return fmt.Errorf("search: --baseline: %w", err)
@@ -193,8 +240,17 @@ func writeBaselinePlan(w io.Writer, base *graph.Graph, cfg shrink.Config, name s
 	if err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
-	p, err := shrink.BaselinePlan(kind, g, cands, len(cands)-k, seed)
-	if err != nil {
+	var p *plan.Plan
+	if rt != nil && rt.target.IsSet() {
+		order, err := shrink.BaselineOrder(kind, cands, seed)
+		if err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		if p, err = rt.readOff(g, plan.SourceManual, string(kind), order, nil); err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		p.Meta["baseline"], p.Meta["seed"] = string(kind), strconv.FormatUint(seed, 10)
+	} else if p, err = shrink.BaselinePlan(kind, g, cands, len(cands)-k, seed); err != nil {
 		return fmt.Errorf("search: %w", err)
 	}
 	p.Meta["base"] = model
@@ -206,4 +262,64 @@ func writeBaselinePlan(w io.Writer, base *graph.Graph, cfg shrink.Config, name s
 	}
 	_, err = fmt.Fprintf(w, "plan: %s\n", out)
 	return err
+}
+
+// readOffCtx holds what reading a plan off a ranking at a target needs: the
+// latency table of the base, the planner's problem on it and the budget.
+type readOffCtx struct {
+	tab    *latency.Table
+	prob   *latency.Problem
+	target shrink.Target
+	budget float64
+	log    io.Writer
+}
+
+func newReadOffCtx(base *graph.Graph, tablePath string, cfg shrink.Config, tgt shrink.Target, log io.Writer) (*readOffCtx, error) {
+	tab, err := shrink.TableFor(base, tablePath, 1, 1, log)
+	if err != nil {
+		return nil, err
+	}
+	uniform := make([]float64, len(tab.Units))
+	for i := range uniform {
+		uniform[i] = 1
+	}
+	prob, err := latency.NewProblem(tab, uniform, latency.ProblemOptions{Force: cfg.Merge.Force, MaxMACGrowth: cfg.Merge.MaxMACGrowth})
+	if err != nil {
+		return nil, err
+	}
+	rt := &readOffCtx{tab: tab, prob: prob, target: tgt, log: log}
+	if tgt.IsSet() {
+		if rt.budget, err = tgt.Budget(tab); err != nil {
+			return nil, err
+		}
+	}
+	return rt, nil
+}
+
+// readOff returns the plan of g that removes units in order until the
+// table predicts the target; from, when not nil, is the searched plan whose
+// gates and metadata the result keeps.
+func (rt *readOffCtx) readOff(g *graph.Graph, source, name string, order []string, from *plan.Plan) (*plan.Plan, error) {
+	removed, pred, err := shrink.ReadOff(rt.tab, rt.prob, order, rt.budget)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", rt.target, err)
+	}
+	p := shrink.TargetPlan(g, source, name, removed, rt.tab, rt.budget, pred, rt.target)
+	if from != nil {
+		for k, v := range from.Meta {
+			if _, ok := p.Meta[k]; !ok {
+				p.Meta[k] = v
+			}
+		}
+		for i := range p.Units {
+			for _, u := range from.Units {
+				if u.Name == p.Units[i].Name {
+					p.Units[i].Gate = u.Gate
+				}
+			}
+		}
+	}
+	fmt.Fprintf(rt.log, "target %s: budget %.4f ms (table), predicted %.4f ms (base %.4f ms, %.2fx), %d units removed\n",
+		rt.target, rt.budget, pred, rt.tab.BaseMs(), rt.tab.BaseMs()/pred, len(removed))
+	return p, p.Validate(g)
 }

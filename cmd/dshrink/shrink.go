@@ -115,17 +115,31 @@ func init() {
 		keepRatio                                 float64
 		keep                                      int
 		quiet, jsonOut                            bool
+		method                                    string
+		speedup, latencyMs                        float64
 	)
 	cmd := &cobra.Command{
 		Use:   "shrink [--config FILE.yaml] [flags]",
-		Short: "The whole DepthShrinker method in one command: base, search, fine-tune, merge, verify, benchmark",
+		Short: "The whole DepthShrinker method in one command: base, plan, fine-tune, merge, verify, benchmark",
 		Long: `Run the whole method as a YAML configuration says (configs/shrink-fmnist.yaml
 documents every key; without --config the built-in Fashion-MNIST
-MobileNetV2-0.5 recipe is used). Each stage writes into its own directory
-under --out:
+MobileNetV2-0.5 recipe is used). The plan (which activations go) is chosen
+by --method at a target (--speedup 1.5, or --latency-ms 0.15):
+
+  planner     (default) the latency planner: a measured latency table of
+              this machine and a cheap importance estimate, two-stage DP
+              (Kim et al.); it beats the others at equal measured latency
+              on Fashion-MNIST (docs/method.md, BENCHMARKS.md)
+  search      the paper's gate search (official recipe), its ranking read
+              off at the target
+  random      a seeded random order, read off at the target
+  last-k      the last blocks first, read off at the target
+
+Each stage writes into its own directory under --out:
 
   base/       the base model (trained unless --model or base.model names one)
-  search/     the activation search: plan.json with every gate (skipped with --plan)
+  plan/       planner, random, last-k: plan.json, the latency table, the importance
+  search/     method search: plan.json with every gate, plan-target.json (skipped with --plan)
   finetune/   fine-tuned model, merged model, report.json (merge verified)
   bench.json  batch-1 latency of the base and merged models (package runtime)
   compare/    with --compare: the searched plan vs random and last-k plans,
@@ -136,6 +150,8 @@ Stages are resumable: rerunning the same command skips every finished stage
 and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 --plan accepts a plan file, a preset (all, ds-a ... ds-f) or a list of units.`,
 		Example: `  dshrink shrink --config configs/shrink-fmnist.yaml
+  dshrink shrink --config configs/shrink-fmnist.yaml --speedup 1.6
+  dshrink shrink --config configs/shrink-fmnist.yaml --method search --speedup 1.6
   dshrink shrink --config configs/shrink-fmnist.yaml --model runs/fmnist-mbv2-0.5/model.dsk --out runs/shrink
   dshrink shrink --model base.dsk --plan ds-d --out runs/ds-d
   dshrink shrink --config configs/shrink-fmnist.yaml --compare random,last-k --seeds 3
@@ -191,6 +207,16 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 			if fl.Changed("seeds") {
 				cfg.Compare.Seeds = seeds
 			}
+			if fl.Changed("method") {
+				m, err := shrink.ParseMethod(method)
+				if err != nil {
+					return err
+				}
+				cfg.Method = m
+			}
+			if fl.Changed("speedup") || fl.Changed("latency-ms") {
+				cfg.Target = shrink.Target{Speedup: speedup, LatencyMs: latencyMs}
+			}
 			if quiet {
 				cfg.Quiet = true
 			}
@@ -240,6 +266,9 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 	f.IntVar(&seeds, "seeds", 0, "seeds per arm of the comparison (overrides the config)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress bars")
 	f.BoolVar(&jsonOut, "json", false, "print the summary as JSON")
+	f.StringVar(&method, "method", "", "how the plan is chosen: planner (default: the latency planner, best at equal measured latency), search (the paper's gates), random or last-k")
+	f.Float64Var(&speedup, "speedup", 0, "target speedup over the base, e.g. 1.5 (overrides the config's target)")
+	f.Float64Var(&latencyMs, "latency-ms", 0, "target latency in ms at the bench's batch and threads (overrides the config's target)")
 	rootCmd.AddCommand(cmd)
 }
 
