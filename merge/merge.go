@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 
 	"github.com/dshrink/dshrink/graph"
@@ -165,8 +166,14 @@ func Merge(g *graph.Graph, opts Options) (*graph.Graph, *Report, error) {
 		if err := m.mergeSegments(); err != nil {
 			return nil, nil, fmt.Errorf("merge: %w", err)
 		}
-	} else if err := m.findChains(); err != nil {
-		return nil, nil, fmt.Errorf("merge: %w", err)
+	} else {
+		recorded, err := RecordedRuns(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := m.findChains(recorded); err != nil {
+			return nil, nil, fmt.Errorf("merge: %w", err)
+		}
 	}
 	if err := m.apply(); err != nil {
 		return nil, nil, fmt.Errorf("merge: %w", err)
@@ -361,7 +368,9 @@ type walk struct {
 	snap *walk
 }
 
-func (m *merger) findChains() error {
+// findChains finds the chains to merge: first the recorded pad-first runs
+// (PadFirst), then every maximal linear chain in the rest.
+func (m *merger) findChains(recorded []Segment) error {
 	shapes, err := m.g.Shapes(1)
 	if err != nil {
 		return err
@@ -381,6 +390,12 @@ func (m *merger) findChains() error {
 	m.blockOut = map[string]bool{}
 	for _, b := range m.g.Blocks {
 		m.blockOut[b.Output] = true
+	}
+	for _, s := range recorded {
+		seg := Segment{From: m.resolve(s.From), To: m.resolve(s.To)}
+		if err := m.runChain(seg, "pad-first run"); err != nil {
+			m.rep.UnmergedNotes = append(m.rep.UnmergedNotes, fmt.Sprintf("run %s recorded by the pad-first rewrite not merged as one: %v", s, err))
+		}
 	}
 	tried := map[string]bool{}
 	for _, n := range m.g.Nodes {
@@ -417,6 +432,52 @@ func (m *merger) findChains() error {
 		}
 		m.record(n.Inputs[0], w)
 	}
+	// Report the chains in graph order.
+	pos := map[*graph.Node]int{}
+	for i, n := range m.g.Nodes {
+		pos[n] = i
+	}
+	sort.SliceStable(m.chains, func(i, j int) bool { return pos[m.chains[i].nodes[0]] < pos[m.chains[j].nodes[0]] })
+	return nil
+}
+
+// runChain records the run seg as one merged chain, whatever its kernel
+// growth (a requested or recorded run was priced or planned as one); how
+// says which ("requested run", "pad-first run").
+func (m *merger) runChain(seg Segment, how string) error {
+	r, err := findRegion(m.g, seg)
+	if err != nil {
+		return err
+	}
+	for _, n := range r.nodes {
+		if m.used[n] {
+			return fmt.Errorf("node %s already belongs to another run (runs must not overlap)", n.Name)
+		}
+	}
+	l, kernels, err := linearize(m.g, m.shapes, r)
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		return fmt.Errorf("run %s has no layer to merge (only no-op nodes)", seg)
+	}
+	if err := checkWeight(l.outC, l.cpg(), l.kh, l.kw); err != nil {
+		return err
+	}
+	ch := m.newChain(seg.From, seg.To, r.nodes, l, kernels, how)
+	info := &ch.info
+	if len(info.Blocks) == 1 {
+		ch.block = info.Blocks[0]
+	} else if len(info.Blocks) > 1 {
+		ch.name = info.Blocks[0] + "-" + info.Blocks[len(info.Blocks)-1]
+	}
+	growth := float64(info.MACsAfter) / math.Max(1, float64(info.MACs))
+	info.Merged = true
+	info.Reason = fmt.Sprintf("merged (%s): MACs %.2fx, depth %d -> 1", how, growth, countLayers(r.nodes))
+	if m.opts.MaxMACGrowth > 0 && growth > m.opts.MaxMACGrowth {
+		info.Reason += fmt.Sprintf(", above the default limit %.2fx (priced by the caller)", m.opts.MaxMACGrowth)
+	}
+	m.chains = append(m.chains, ch)
 	return nil
 }
 
@@ -719,40 +780,9 @@ func (m *merger) mergeSegments() error {
 	m.shapes = shapes
 	m.used = map[*graph.Node]bool{}
 	for _, s := range m.opts.Segments {
-		seg := Segment{From: m.resolve(s.From), To: m.resolve(s.To)}
-		r, err := findRegion(m.g, seg)
-		if err != nil {
+		if err := m.runChain(Segment{From: m.resolve(s.From), To: m.resolve(s.To)}, "requested run"); err != nil {
 			return fmt.Errorf("segment %s: %w", s, err)
 		}
-		for _, n := range r.nodes {
-			if m.used[n] {
-				return fmt.Errorf("segment %s: node %s already belongs to an earlier segment (segments must not overlap)", s, n.Name)
-			}
-		}
-		l, kernels, err := linearize(m.g, shapes, r)
-		if err != nil {
-			return fmt.Errorf("segment %s: %w", s, err)
-		}
-		if l == nil {
-			return fmt.Errorf("segment %s: the run has no layer to merge (only no-op nodes)", s)
-		}
-		if err := checkWeight(l.outC, l.cpg(), l.kh, l.kw); err != nil {
-			return fmt.Errorf("segment %s: %w", s, err)
-		}
-		ch := m.newChain(seg.From, seg.To, r.nodes, l, kernels, "requested run")
-		info := &ch.info
-		if len(info.Blocks) == 1 {
-			ch.block = info.Blocks[0]
-		} else if len(info.Blocks) > 1 {
-			ch.name = info.Blocks[0] + "-" + info.Blocks[len(info.Blocks)-1]
-		}
-		growth := float64(info.MACsAfter) / math.Max(1, float64(info.MACs))
-		info.Merged = true
-		info.Reason = fmt.Sprintf("merged (requested run): MACs %.2fx, depth %d -> 1", growth, countLayers(r.nodes))
-		if m.opts.MaxMACGrowth > 0 && growth > m.opts.MaxMACGrowth {
-			info.Reason += fmt.Sprintf(", above the default limit %.2fx (priced by the caller)", m.opts.MaxMACGrowth)
-		}
-		m.chains = append(m.chains, ch)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -357,12 +358,37 @@ func PadFirst(g *graph.Graph, runs []Segment) (*graph.Graph, error) {
 	if c.Meta == nil {
 		c.Meta = map[string]string{}
 	}
-	var names []string
-	for _, s := range runs {
-		names = append(names, s.String())
+	all, err := RecordedRuns(g)
+	if err != nil {
+		return nil, err
 	}
-	c.Meta["pad_first_runs"] = strings.Join(names, ",")
+	all = append(all, runs...)
+	js, err := json.Marshal(all)
+	if err != nil {
+		return nil, fmt.Errorf("merge: pad-first: %w", err)
+	}
+	c.Meta[MetaRuns] = string(js)
 	return c, nil
+}
+
+// MetaRuns is the Graph.Meta key under which PadFirst records the runs it
+// rewrote (a JSON array of Segment), so that a model fine-tuned in that form
+// carries them: Merge without Options.Segments merges each recorded run as
+// one convolution (then finds chains in the rest as usual).
+const MetaRuns = "merge.pad_first_runs"
+
+// RecordedRuns returns the runs PadFirst recorded in g (none when g was not
+// rewritten by it).
+func RecordedRuns(g *graph.Graph) ([]Segment, error) {
+	v := g.Meta[MetaRuns]
+	if v == "" {
+		return nil, nil
+	}
+	var runs []Segment
+	if err := json.Unmarshal([]byte(v), &runs); err != nil {
+		return nil, fmt.Errorf("merge: model metadata %s: %w (want a JSON array of {\"from\", \"to\"})", MetaRuns, err)
+	}
+	return runs, nil
 }
 
 func padFirstRun(g *graph.Graph, seg Segment) error {

@@ -151,6 +151,20 @@ func TestCrossBlockRuns(t *testing.T) {
 			// The pad-first form equals the original run away from the
 			// border of the run's output (its receptive field inside).
 			checkInterior(t, applied, pf, seg, mn.Conv, uint64(ci))
+			// Without segments, Merge merges the run PadFirst recorded in
+			// the model as one, and the other blocks as usual.
+			runs, err := RecordedRuns(pf)
+			if err != nil || len(runs) != 1 || runs[0] != seg {
+				t.Fatalf("recorded runs %v (%v), want %v", runs, err, seg)
+			}
+			dm, drep, err := Merge(pf, Options{Force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dn := dm.Producer(seg.To); dn == nil || dn.Op != graph.OpConv || *dn.Conv != *mn.Conv || drep.Merged != len(c.specs)-(c.to-c.from) {
+				t.Errorf("default merge of the pad-first model: %d chains merged, run node %+v", drep.Merged, dn)
+			}
+			verifyRef(t, pf, dm, drep.ChainOutputs(), uint64(ci))
 			// Bias-map form.
 			bm, brep, err := Merge(applied, Options{Segments: []Segment{seg}})
 			switch {
