@@ -589,3 +589,107 @@ func TestMNASNet(t *testing.T) {
 	}
 	verifyRef(t, pf, pm, []string{seg.To}, 12)
 }
+
+// applyLin evaluates l on x ([inC, inH, inW]) in float64: the zero-padded
+// convolution plus the bias and the bias map.
+func applyLin(l *lin, x []float64) []float64 {
+	out := make([]float64, l.outC*l.outH*l.outW)
+	for o := 0; o < l.outC; o++ {
+		g := o / l.kpg()
+		for y := 0; y < l.outH; y++ {
+			for xx := 0; xx < l.outW; xx++ {
+				s := 0.0
+				if l.b != nil {
+					s = l.b[o]
+				}
+				if l.m != nil {
+					s += l.m[(o*l.outH+y)*l.outW+xx]
+				}
+				for il := 0; il < l.cpg(); il++ {
+					i := g*l.cpg() + il
+					for ky := 0; ky < l.kh; ky++ {
+						iy := y*l.sh - l.pads[0] + ky
+						for kx := 0; kx < l.kw; kx++ {
+							ix := xx*l.sw - l.pads[1] + kx
+							if iy >= 0 && iy < l.inH && ix >= 0 && ix < l.inW {
+								s += l.w[l.widx(o, il, ky, kx)] * x[(i*l.inH+iy)*l.inW+ix]
+							}
+						}
+					}
+				}
+				out[(o*l.outH+y)*l.outW+xx] = s
+			}
+		}
+	}
+	return out
+}
+
+// TestNoSingleConvAcrossPaddedLayers checks docs/merge.md's claim: two
+// padded 3x3 convolutions in a row composed into one 5x5 (with the bias map
+// compose would give) equal the chain in the interior, but at the border
+// they differ by an amount that depends on the input, so no bias map (a
+// constant) can make them equal. The merger refuses such a run in the
+// bias-map form for that reason.
+func TestNoSingleConvAcrossPaddedLayers(t *testing.T) {
+	b := graph.NewBuilder("two3x3", 2, 6, 6)
+	x := b.Conv("c1", "input", 2, 3, 3, 1, 1, 1, true)
+	x = b.Conv("c2", x, 3, 2, 3, 1, 1, 1, true)
+	g, err := b.Finish(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomize(g, 91)
+	shapes, err := g.Shapes(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := linFromConv(g, g.Nodes[0], shapes["input"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := linFromConv(g, g.Nodes[1], shapes[g.Nodes[0].Output])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compose(a, c); err == nil {
+		t.Fatal("compose accepted two padded 3x3 in a row")
+	}
+	naive, err := composeChecked(a, c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := func(seed uint64) []float64 {
+		x := seededImage(g, seed)
+		chain := applyLin(c, applyLin(a, f64(x)))
+		d := applyLin(naive, f64(x))
+		for i := range d {
+			d[i] -= chain[i]
+		}
+		return d
+	}
+	d1, d2 := diff(1), diff(2)
+	interior, border := 0.0, 0.0
+	for o := 0; o < 2; o++ {
+		for y := 0; y < 6; y++ {
+			for xx := 0; xx < 6; xx++ {
+				i := (o*6+y)*6 + xx
+				if y >= 2 && y < 4 && xx >= 2 && xx < 4 {
+					interior = math.Max(interior, math.Max(math.Abs(d1[i]), math.Abs(d2[i])))
+				} else {
+					// A constant map would make d1 == d2.
+					border = math.Max(border, math.Abs(d1[i]-d2[i]))
+				}
+			}
+		}
+	}
+	if interior > 1e-12 {
+		t.Errorf("naive merge differs in the interior by %.3g", interior)
+	}
+	if border < 1e-3 {
+		t.Errorf("naive merge's border error does not depend on the input (%.3g): a bias map would do", border)
+	}
+	t.Logf("naive 5x5: interior exact (%.2g), border error varies with the input by up to %.3g", interior, border)
+	if _, _, err := Run(g, "input", x, Options{}); !errors.Is(err, ErrNeedsPadFirst) {
+		t.Errorf("Run: %v, want ErrNeedsPadFirst", err)
+	}
+}
