@@ -1027,7 +1027,7 @@ func (im *importer) mul(n *onnxpb.NodeProto) error {
 			continue
 		}
 		if h := im.prod[hv]; h != nil && h.Op == graph.OpAct && h.Act.Kind == graph.ActHardSigmoid && h.Inputs[0] == xv {
-			return im.setOut(n, im.add(&graph.Node{Op: graph.OpAct, Inputs: []string{xv}, Act: &graph.ActAttr{Kind: graph.ActHardSwish}}, hint(n), clone(im.shapes[xv])))
+			return im.setOut(n, im.add(&graph.Node{Op: graph.OpAct, Inputs: []string{xv}, Act: &graph.ActAttr{Kind: graph.ActHardSwish}}, im.hints[h], clone(im.shapes[xv])))
 		}
 	}
 	if ok, err := im.mulTensors(n); ok {

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -66,7 +67,19 @@ func torchvisionDir(t *testing.T, set string) string {
 			return
 		}
 		ts.dir = dir
-		args := append([]string{filepath.Join("..", "tools", "fixtures", "make_torchvision_fixtures.py"), dir}, tvArgs[set]...)
+		ids := map[string][]string{}
+		for _, c := range tvWant {
+			if c.unit != nil {
+				ids[c.model] = c.unit
+			}
+		}
+		js, _ := json.Marshal(ids)
+		idPath := filepath.Join(dir, "identity.json")
+		if err := os.WriteFile(idPath, js, 0o644); err != nil {
+			ts.err = err
+			return
+		}
+		args := append([]string{filepath.Join("..", "tools", "fixtures", "make_torchvision_fixtures.py"), dir, "--identity", idPath}, tvArgs[set]...)
 		if out, err := exec.Command(python, args...).CombinedOutput(); err != nil {
 			ts.err = fmt.Errorf("%v\n%s", err, out)
 		}
@@ -115,16 +128,20 @@ var tvWant = []struct {
 	units  []string
 	se     int // blocks with squeeze-and-excitation
 	groups int // blocks with grouped (not depthwise) middle convs
+	// unit: the activation nodes of one block's unit, named after the
+	// PyTorch module calls; PyTorch's output with them replaced by the
+	// identity is M.identity.out.bin.
+	unit []string
 }{
-	{"mobilenet_v2", map[string]int{graph.BlockInvertedResidual: 17}, []string{"features.1", "features.3", "features.17"}, []string{"features.0", "features.18"}, 0, 0},
-	{"readme_mobilenet_v2", map[string]int{graph.BlockInvertedResidual: 17}, []string{"features.1", "features.17"}, []string{"features.0", "features.18"}, 0, 0},
-	{"mobilenet_v3_small", map[string]int{graph.BlockInvertedResidualSE: 9, graph.BlockInvertedResidual: 2}, []string{"features.1", "features.4", "features.11"}, []string{"features.0", "features.12"}, 9, 0},
-	{"mobilenet_v3_large", map[string]int{graph.BlockInvertedResidualSE: 8, graph.BlockInvertedResidual: 7}, []string{"features.1", "features.4", "features.15"}, []string{"features.0", "features.16"}, 8, 0},
-	{"efficientnet_b0", map[string]int{graph.BlockInvertedResidualSE: 16}, []string{"features.1.0", "features.2.1", "features.7.0"}, []string{"features.0", "features.8"}, 16, 0},
-	{"mnasnet1_0", map[string]int{graph.BlockInvertedResidual: 17}, []string{"layers.3", "layers.8.0", "layers.13.0"}, []string{"layers.0", "layers.14"}, 0, 0},
-	{"resnet18", map[string]int{graph.BlockBasic: 8}, []string{"layer1.0", "layer2.0", "layer4.1"}, []string{"conv1"}, 0, 0},
-	{"shufflenet_v2_x1_0", map[string]int{graph.BlockShuffleBranch: 16}, []string{"stage2.0.branch2", "stage2.1.branch2", "stage4.3.branch2"}, []string{"conv1", "conv5"}, 0, 0},
-	{"regnet_x_400mf", map[string]int{graph.BlockBottleneck: 22}, []string{"trunk_output.block1.block1-0", "trunk_output.block4.block4-11"}, []string{"stem"}, 0, 22},
+	{"mobilenet_v2", map[string]int{graph.BlockInvertedResidual: 17}, []string{"features.1", "features.3", "features.17"}, []string{"features.0", "features.18"}, 0, 0, []string{"features.2.conv.0.2", "features.2.conv.1.2"}},
+	{"readme_mobilenet_v2", map[string]int{graph.BlockInvertedResidual: 17}, []string{"features.1", "features.17"}, []string{"features.0", "features.18"}, 0, 0, nil},
+	{"mobilenet_v3_small", map[string]int{graph.BlockInvertedResidualSE: 9, graph.BlockInvertedResidual: 2}, []string{"features.1", "features.4", "features.11"}, []string{"features.0", "features.12"}, 9, 0, []string{"features.4.block.0.2", "features.4.block.1.2"}},
+	{"mobilenet_v3_large", map[string]int{graph.BlockInvertedResidualSE: 8, graph.BlockInvertedResidual: 7}, []string{"features.1", "features.4", "features.15"}, []string{"features.0", "features.16"}, 8, 0, []string{"features.2.block.0.2", "features.2.block.1.2"}},
+	{"efficientnet_b0", map[string]int{graph.BlockInvertedResidualSE: 16}, []string{"features.1.0", "features.2.1", "features.7.0"}, []string{"features.0", "features.8"}, 16, 0, []string{"features.2.0.block.0.2", "features.2.0.block.1.2"}},
+	{"mnasnet1_0", map[string]int{graph.BlockInvertedResidual: 17}, []string{"layers.3", "layers.8.0", "layers.13.0"}, []string{"layers.0", "layers.14"}, 0, 0, []string{"layers.8.0.layers.2", "layers.8.0.layers.5"}},
+	{"resnet18", map[string]int{graph.BlockBasic: 8}, []string{"layer1.0", "layer2.0", "layer4.1"}, []string{"conv1"}, 0, 0, []string{"layer1.0.relu"}},
+	{"shufflenet_v2_x1_0", map[string]int{graph.BlockShuffleBranch: 16}, []string{"stage2.0.branch2", "stage2.1.branch2", "stage4.3.branch2"}, []string{"conv1", "conv5"}, 0, 0, []string{"stage2.1.branch2.2"}},
+	{"regnet_x_400mf", map[string]int{graph.BlockBottleneck: 22}, []string{"trunk_output.block1.block1-0", "trunk_output.block4.block4-11"}, []string{"stem"}, 0, 22, []string{"trunk_output.block1.block1-0.f.a.2", "trunk_output.block1.block1-0.f.b.2"}},
 }
 
 func TestTorchvisionImport(t *testing.T) {
@@ -133,12 +150,14 @@ func TestTorchvisionImport(t *testing.T) {
 			if set == "bn" && !slices.Contains(strings.Split(tvArgs["bn"][2], ","), c.model) {
 				continue
 			}
-			t.Run(set+"/"+c.model, func(t *testing.T) { testTorchvisionModel(t, torchvisionDir(t, set), c.model) })
+			t.Run(set+"/"+c.model, func(t *testing.T) { testTorchvisionModel(t, torchvisionDir(t, set), c.model, set == "fold") })
 		}
 	}
 }
 
-func testTorchvisionModel(t *testing.T, dir, model string) {
+// testTorchvisionModel imports one export and checks its blocks, units and
+// output; full adds the unit-name and export checks.
+func testTorchvisionModel(t *testing.T, dir, model string, full bool) {
 	for _, c := range tvWant {
 		if c.model != model {
 			continue
@@ -196,6 +215,12 @@ func testTorchvisionModel(t *testing.T, dir, model string) {
 			x := readF32File(t, filepath.Join(dir, c.model+".in.bin"))
 			batch := len(x) / numel(g.Input.Shape)
 			checkClose(t, c.model+": imported model (graph/reference) vs PyTorch", forward(t, g, x, batch), readF32File(t, filepath.Join(dir, c.model+".out.bin")))
+			if !full {
+				return
+			}
+			if c.unit != nil {
+				testUnitNames(t, g, c.unit, x, batch, readF32File(t, filepath.Join(dir, c.model+".identity.out.bin")))
+			}
 			// Exported back to ONNX, the model passes onnx.checker and
 			// ONNX Runtime computes PyTorch's output.
 			data, err := Export(g, ExportOptions{})
@@ -228,4 +253,41 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// testUnitNames checks that the activation nodes named acts (PyTorch module
+// calls) are exactly one block's removable unit, and that the model with
+// them replaced by the identity computes what PyTorch computes with those
+// module calls replaced by the identity: a plan maps back to the model.
+func testUnitNames(t *testing.T, g *graph.Graph, acts []string, x []float32, batch int, want []float32) {
+	t.Helper()
+	unit := ""
+	for _, name := range acts {
+		n := g.Node(name)
+		if n == nil || n.Act == nil {
+			t.Fatalf("no activation node named %q", name)
+		}
+		if unit == "" {
+			unit = n.Act.Unit
+		}
+		if n.Act.Unit == "" || n.Act.Unit != unit || g.Block(unit) == nil {
+			t.Fatalf("activation %s is in unit %q, want the unit of a block shared by %v", name, n.Act.Unit, acts)
+		}
+	}
+	var members []string
+	for _, n := range g.Nodes {
+		if n.Act != nil && n.Act.Unit == unit {
+			members = append(members, n.Name)
+		}
+	}
+	if fmt.Sprint(members) != fmt.Sprint(acts) {
+		t.Errorf("unit %s holds %v, want %v", unit, members, acts)
+	}
+	h := g.Clone()
+	for _, n := range h.Nodes {
+		if n.Act != nil && n.Act.Unit == unit {
+			n.Act.Kind = graph.ActIdentity
+		}
+	}
+	checkClose(t, "unit "+unit+" removed vs PyTorch with "+strings.Join(acts, ", ")+" as identity", forward(t, h, x, batch), want)
 }
