@@ -473,7 +473,13 @@ func (m *merger) runChain(seg Segment, how string) error {
 	}
 	growth := float64(info.MACsAfter) / math.Max(1, float64(info.MACs))
 	info.Merged = true
-	info.Reason = fmt.Sprintf("merged (%s): MACs %.2fx, depth %d -> 1", how, growth, countLayers(r.nodes))
+	depth := 0 // convolutions of the run, pads and crops aside
+	for _, k := range kernels {
+		if k != "" && k[0] >= '0' && k[0] <= '9' {
+			depth++
+		}
+	}
+	info.Reason = fmt.Sprintf("merged (%s): MACs %.2fx, %d convolutions -> 1", how, growth, depth)
 	if m.opts.MaxMACGrowth > 0 && growth > m.opts.MaxMACGrowth {
 		info.Reason += fmt.Sprintf(", above the default limit %.2fx (priced by the caller)", m.opts.MaxMACGrowth)
 	}

@@ -127,9 +127,9 @@ func linearize(g *graph.Graph, shapes map[string][]int, r *region) (*lin, []stri
 		}
 	}
 	type val struct {
-		l  *lin // nil: the identity of From
-		ks []string
+		l *lin // nil: the identity of From
 	}
+	var ks []string // one entry per node, in run order (as Chain.Nodes)
 	for _, n := range r.nodes {
 		if n.Op == graph.OpMul {
 			return nil, nil, fmt.Errorf("run %s: %s multiplies by a gate computed from the input (squeeze-and-excitation): the run is not linear", seg, n.Name)
@@ -162,8 +162,8 @@ func linearize(g *graph.Graph, shapes map[string][]int, r *region) (*lin, []stri
 			if err != nil {
 				return nil, nil, fmt.Errorf("run %s: add %s: %w", seg, n.Name, err)
 			}
-			ks := append(append([]string(nil), a.ks...), b.ks...)
-			vals[n.Output] = val{l: s, ks: append(ks, "+residual")}
+			vals[n.Output] = val{l: s}
+			ks = append(ks, "+residual")
 		default:
 			m := &merger{g: g, shapes: shapes}
 			l, ok, reason := m.stage(n)
@@ -171,9 +171,9 @@ func linearize(g *graph.Graph, shapes map[string][]int, r *region) (*lin, []stri
 				return nil, nil, fmt.Errorf("run %s: %s", seg, reason)
 			}
 			v := vals[n.Inputs[0]]
-			ks := append([]string(nil), v.ks...)
 			if l == nil {
-				vals[n.Output] = val{l: v.l, ks: append(ks, strings.ToLower(string(n.Op)))}
+				vals[n.Output] = val{l: v.l}
+				ks = append(ks, strings.ToLower(string(n.Op)))
 				break
 			}
 			c := l // a fresh lin: linFromConv copies the parameters
@@ -187,7 +187,15 @@ func linearize(g *graph.Graph, shapes map[string][]int, r *region) (*lin, []stri
 					return nil, nil, fmt.Errorf("run %s: at %s: %w", seg, n.Name, err)
 				}
 			}
-			vals[n.Output] = val{l: c, ks: append(ks, l.kernelString())}
+			vals[n.Output] = val{l: c}
+			switch {
+			case n.Op == graph.OpPad:
+				ks = append(ks, "pad")
+			case isCrop(l):
+				ks = append(ks, "crop")
+			default:
+				ks = append(ks, l.kernelString())
+			}
 		}
 		for _, v := range n.Inputs {
 			if last[v] == i && v != seg.To {
@@ -195,8 +203,30 @@ func linearize(g *graph.Graph, shapes map[string][]int, r *region) (*lin, []stri
 			}
 		}
 	}
-	out := vals[seg.To]
-	return out.l, out.ks, nil
+	return vals[seg.To].l, ks, nil
+}
+
+// isCrop reports whether l is a crop (PadFirst's): an unpadded depthwise
+// convolution without bias whose kernel is one 1 at the same tap for every
+// channel.
+func isCrop(l *lin) bool {
+	if l.groups != l.inC || l.inC != l.outC || l.pads != [4]int{} || l.hasBias() || l.m != nil || l.sh != 1 || l.sw != 1 {
+		return false
+	}
+	per := l.kh * l.kw
+	tap := -1
+	for c := 0; c < l.outC; c++ {
+		for t, v := range l.w[c*per : (c+1)*per] {
+			switch {
+			case v == 0:
+			case v == 1 && (tap < 0 || tap == t):
+				tap = t
+			default:
+				return false
+			}
+		}
+	}
+	return tap >= 0 && per > 1
 }
 
 // Extract returns the run from..to of g as a standalone model: its input is
