@@ -1,11 +1,16 @@
 package latency
 
 import (
+	"context"
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/merge"
+	"github.com/dshrink/dshrink/models"
 	"github.com/dshrink/dshrink/plan"
+	"github.com/dshrink/dshrink/train"
 )
 
 // TestMeasureMerge checks that every layer merge.Merge replaces is charged
@@ -110,5 +115,46 @@ func TestPredictPlan(t *testing.T) {
 	p.Segments = [][]string{{"b2", "b3"}}
 	if _, err := PredictPlan(tb, p); err == nil {
 		t.Error("a segment missing from the table accepted")
+	}
+}
+
+// TestFinetuneImportancePlumbing runs the expensive check for two steps on
+// a tiny model: one entry per change, in order, finite, the control's loss
+// as the base. (Its agreement with the cheap estimate is a measurement:
+// dshrink importance --check.)
+func TestFinetuneImportancePlumbing(t *testing.T) {
+	o := models.FashionMNIST()
+	o.Width, o.Resolution, o.Classes, o.Dropout = 0.35, 12, 3, 0
+	g, err := models.MobileNetV2(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := &memData{c: 1, h: 12, w: 12, classes: 3}
+	for i := 0; i < 32; i++ {
+		x := make([]float32, 144)
+		for k := range x {
+			x[k] = float32(rng.NormFloat64())
+		}
+		ds.x = append(ds.x, x)
+		ds.y = append(ds.y, i%3)
+	}
+	cfg := train.DefaultConfig()
+	cfg.BatchSize, cfg.Threads, cfg.Seed = 8, 1, 1
+	changes := []Change{{Unit: "features.2"}, {Pruned: "features.3"}}
+	rep, err := FinetuneImportance(context.Background(), g, changes, &train.Datasets{Train: ds, Eval: ds}, FinetuneCheckOptions{Train: cfg, Steps: 2, Images: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Units) != 2 || rep.Units[0].Unit != "features.2" || rep.Units[1].Unit != "features.3" || rep.Images != 16 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, u := range rep.Units {
+		if math.IsNaN(u.Delta) || math.IsInf(u.Delta, 0) || math.Abs(u.Loss-rep.BaseLoss-u.Delta) > 1e-12 {
+			t.Errorf("entry %+v (base %g)", u, rep.BaseLoss)
+		}
+	}
+	if _, err := FinetuneImportance(context.Background(), g, changes, nil, FinetuneCheckOptions{}); err == nil {
+		t.Error("no data accepted")
 	}
 }
