@@ -693,3 +693,44 @@ func TestNoSingleConvAcrossPaddedLayers(t *testing.T) {
 		t.Errorf("Run: %v, want ErrNeedsPadFirst", err)
 	}
 }
+
+// TestRunErrors: runs that are not one linear, closed run are refused with
+// the reason, naming the value or node.
+func TestRunErrors(t *testing.T) {
+	g := buildNet(t, 3, 3, 8, []blockSpec{{8, 3, 3, 1}, {8, 2, 3, 1}, {12, 2, 3, 2}})
+	applied := applyAll(t, g, false)
+	b0, b1, b2 := applied.Blocks[0], applied.Blocks[1], applied.Blocks[2]
+	cases := []struct {
+		name     string
+		from, to string
+		want     string
+	}{
+		{"unknown input", "nope", b0.Output, `no value "nope"`},
+		{"unknown output", b0.Input, "nope", `no node computes "nope"`},
+		{"empty", b0.Input, b0.Input, "empty"},
+		{"backwards", b1.Output, b0.Output, "is not computed from"},
+		{"inner value read outside", b0.Input, "features.2.conv.3", "outside the run reads"},
+		{"non-linear activation", "input", b0.Output, "non-linear activation"},
+		{"ends at a conv before its BatchNorm", b0.Input, "features.1.conv.2", "folds into it"},
+		{"fed from outside", "features.2.conv.0.2", b1.Output, "not computed from the run's input"},
+	}
+	for _, c := range cases {
+		if _, _, err := Run(applied, c.from, c.to, Options{}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Run error %v, want %q", c.name, err, c.want)
+		}
+	}
+	segs := []Segment{{b0.Input, b1.Output}, {b1.Input, b2.Output}}
+	pf, err := PadFirst(applied, segs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Merge(pf, Options{Segments: segs}); err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Errorf("overlapping segments: %v", err)
+	}
+	if _, _, err := Merge(applied, Options{PadFirst: true}); err == nil {
+		t.Error("Merge accepted the PadFirst option")
+	}
+	if _, err := PadFirst(applied, []Segment{{"input", b0.Output}}); err == nil || !strings.Contains(err.Error(), "non-linear") {
+		t.Errorf("PadFirst over a ReLU6: %v", err)
+	}
+}
