@@ -148,6 +148,21 @@ func TestCrossBlockRuns(t *testing.T) {
 					t.Fatalf("Run's weight %d = %g, Merge's %g", i, rw[i], mw[i])
 				}
 			}
+			// The same run of the per-block pad-first form (plan.Apply's)
+			// merges into the same convolution.
+			pb := applyAll(t, g, true)
+			pg, pch, err := Run(pb, seg.From, seg.To, Options{PadFirst: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := runConv(t, pg); *a != *mn.Conv || pch.Kernel != ch.Kernel {
+				t.Errorf("from the per-block pad-first form: %+v, want %+v", *a, *mn.Conv)
+			}
+			for i, v := range pg.Params[pg.Nodes[0].Params[0]].Data {
+				if math.Abs(float64(v-mw[i])) > 1e-6*(1+math.Abs(float64(mw[i]))) {
+					t.Fatalf("from the per-block pad-first form: weight %d = %g, want %g", i, v, mw[i])
+				}
+			}
 			// The pad-first form equals the original run away from the
 			// border of the run's output (its receptive field inside).
 			checkInterior(t, applied, pf, seg, mn.Conv, uint64(ci))
