@@ -17,6 +17,7 @@ import (
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/internal/testref"
+	"github.com/dshrink/dshrink/runtime"
 )
 
 // The torchvision matrix of issue 16: every family's export imports, its
@@ -215,6 +216,16 @@ func testTorchvisionModel(t *testing.T, dir, model string, full bool) {
 			x := readF32File(t, filepath.Join(dir, c.model+".in.bin"))
 			batch := len(x) / numel(g.Input.Shape)
 			checkClose(t, c.model+": imported model (graph/reference) vs PyTorch", forward(t, g, x, batch), readF32File(t, filepath.Join(dir, c.model+".out.bin")))
+			// Our runtime computes PyTorch's output on the imported model.
+			prog, err := runtime.Compile(g, runtime.Options{Batch: batch, Threads: 1})
+			if err != nil {
+				t.Fatalf("runtime.Compile: %v", err)
+			}
+			out := make([]float32, batch*g.Classes)
+			if err := prog.Run(x, out); err != nil {
+				t.Fatalf("runtime Run: %v", err)
+			}
+			checkClose(t, c.model+": runtime vs PyTorch", f64(out), readF32File(t, filepath.Join(dir, c.model+".out.bin")))
 			if !full {
 				return
 			}
@@ -234,11 +245,7 @@ func testTorchvisionModel(t *testing.T, dir, model string, full bool) {
 			onnxChecker(t, path)
 			if out, ok := runORT(t, path, x, append([]int{batch}, g.Input.Shape...)); ok {
 				want := readF32File(t, filepath.Join(dir, c.model+".out.bin"))
-				got := make([]float64, len(out))
-				for i, v := range out {
-					got[i] = float64(v)
-				}
-				checkClose(t, c.model+": dshrink's export in ONNX Runtime vs PyTorch", got, want)
+				checkClose(t, c.model+": dshrink's export in ONNX Runtime vs PyTorch", f64(out), want)
 			}
 		}
 		return
@@ -290,4 +297,12 @@ func testUnitNames(t *testing.T, g *graph.Graph, acts []string, x []float32, bat
 		}
 	}
 	checkClose(t, "unit "+unit+" removed vs PyTorch with "+strings.Join(acts, ", ")+" as identity", forward(t, h, x, batch), want)
+}
+
+func f64(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
 }
