@@ -372,6 +372,8 @@ type gapStep struct {
 	p       *Program
 	in, out *value
 	w, zero []float32 // [h*w][blk] weights 1/(h*w); [blk] zero bias
+	// the image in flight of a parallel run
+	curSlot, curImg int
 }
 
 func newGapStep(p *Program, in, out *value) *gapStep {
@@ -385,7 +387,25 @@ func newGapStep(p *Program, in, out *value) *gapStep {
 
 func (s *gapStep) exec(int) {}
 
-func (s *gapStep) execImg(i, img int, _ bool) {
+func (s *gapStep) execImg(i, img int, par bool) {
+	if cb := s.in.cb(); par && parallel.Threads() > 1 && cb > 1 && s.in.h*s.in.w >= gapParMin {
+		s.curSlot, s.curImg = i, img
+		parallel.Do(s, cb, 1)
+	} else {
+		s.blocks(i, img, 0, s.in.cb())
+	}
+	s.p.zeroHalo(s.out, i)
+}
+
+// gapParMin is the smallest image (pixels) whose pooling is split across
+// threads by channel blocks.
+const gapParMin = 196
+
+// Run pools channel blocks [lo, hi) of the image in flight.
+func (s *gapStep) Run(lo, hi int) { s.blocks(s.curSlot, s.curImg, lo, hi) }
+
+// blocks pools channel blocks [lo, hi) of storage slot i (image img).
+func (s *gapStep) blocks(i, img, lo, hi int) {
 	p, in, out := s.p, s.in, s.out
 	_, outCS, _ := strides(out)
 	_, _, inRS := strides(in)
@@ -394,7 +414,7 @@ func (s *gapStep) execImg(i, img int, _ bool) {
 	a.RowStride, a.KWStep = 4*inRS, blkBytes
 	a.W, a.Bias = unsafe.Pointer(&s.w[0]), unsafe.Pointer(&s.zero[0])
 	a.Lo, a.Hi = float32(math.Inf(-1)), float32(math.Inf(1))
-	for b := 0; b < in.cb(); b++ {
+	for b := lo; b < hi; b++ {
 		a.In = p.ptr(interior(in, i, b, 0, 0))
 		if out.flat {
 			a.Out = p.ptr(out.off + b*outCS + img*blk)
@@ -403,7 +423,6 @@ func (s *gapStep) execImg(i, img int, _ bool) {
 		}
 		nchwc.DW(&a, blkBytes, 1)
 	}
-	p.zeroHalo(out, i)
 }
 
 // flattenStep reorders a spatial value into a flat one ([N, C*H*W]).
