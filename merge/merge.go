@@ -432,6 +432,15 @@ func (m *merger) findChains(recorded []Segment) error {
 		}
 		m.record(n.Inputs[0], w)
 	}
+	for _, n := range m.g.Nodes {
+		if n.Op == graph.OpMul {
+			where := ""
+			if n.Block != "" {
+				where = " of block " + n.Block
+			}
+			m.rep.UnmergedNotes = append(m.rep.UnmergedNotes, fmt.Sprintf("%s%s is a squeeze-and-excitation gate (it multiplies by a function of the input): not linear, so the layers after it (projection, residual) are not merged with those before it", n.Name, where))
+		}
+	}
 	// Report the chains in graph order.
 	pos := map[*graph.Node]int{}
 	for i, n := range m.g.Nodes {

@@ -544,6 +544,9 @@ func TestSqueezeExcitationSkipped(t *testing.T) {
 	if rep.Merged != 1 || rep.Chains[0].Kernel != "3x3" || !strings.Contains(rep.Chains[0].Stop, "squeeze-and-excitation") {
 		t.Errorf("want the expand+dw chain merged, stopped by the SE gate:\n%s", sb.String())
 	}
+	if len(rep.UnmergedNotes) != 1 || !strings.Contains(rep.UnmergedNotes[0], "features.1.se.mul of block features.1 is a squeeze-and-excitation gate") {
+		t.Errorf("notes %q, want the SE block's reason", rep.UnmergedNotes)
+	}
 	if countOp(merged, graph.OpMul) != 1 || countOp(merged, graph.OpAdd) != 1 {
 		t.Errorf("the gate and the residual must stay")
 	}
