@@ -268,7 +268,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if err := checkModelMemory(g, cfg.BatchSize, true, "training"); err != nil {
 		return nil, err
 	}
-	m, err := nn.NewModel(g, cfg.BatchSize)
+	m, err := nn.NewModel(nn.LogitsGraph(g), cfg.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("plan model: %w", err)
 	}
@@ -301,7 +301,7 @@ func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 		if err := checkModelMemory(tg, cfg.BatchSize, false, "the teacher"); err != nil {
 			return nil, err
 		}
-		if teacher, err = nn.NewModel(tg, cfg.BatchSize); err != nil {
+		if teacher, err = nn.NewModel(nn.LogitsGraph(tg), cfg.BatchSize); err != nil {
 			return nil, fmt.Errorf("teacher %s: %w", cfg.Distill.Teacher, err)
 		}
 		if teacher.InputSize() != m.InputSize() || teacher.OutputSize() != classes {
@@ -699,7 +699,7 @@ func EvaluateGraphEach(g *graph.Graph, ds data.Dataset, batch int, each func(log
 	if err := checkModelMemory(g, min(batch, ds.Len()), false, "evaluating"); err != nil {
 		return EvalResult{}, err
 	}
-	m, err := nn.NewModel(g, min(batch, ds.Len()))
+	m, err := nn.NewModel(nn.LogitsGraph(g), min(batch, ds.Len()))
 	if err != nil {
 		return EvalResult{}, fmt.Errorf("plan model: %w", err)
 	}
