@@ -14,7 +14,9 @@ import (
 // size from the first three bytes, then one operation per four bytes
 // (dense, depthwise or grouped convolutions with any kernel, stride and
 // asymmetric padding, BatchNorm, every activation, residual adds, Pad,
-// Dropout), then global pooling and a linear classifier. Operations that
+// Dropout, max and average pooling with ceil mode, a squeeze-and-excitation
+// gate, channel slices and concatenation, channel shuffle), then global
+// pooling, a linear classifier and sometimes a Softmax. Operations that
 // would not fit the current shape are skipped, so most programs give a
 // valid model.
 func opsGraph(prog []byte) *graph.Graph {
@@ -32,9 +34,9 @@ func opsGraph(prog []byte) *graph.Graph {
 		c, h, w int
 	}
 	vals := []val{{cur, c, h, w}}
-	kinds := []graph.ActKind{graph.ActReLU, graph.ActReLU6, graph.ActHardSwish, graph.ActHardSigmoid, graph.ActIdentity}
+	kinds := []graph.ActKind{graph.ActReLU, graph.ActReLU6, graph.ActHardSwish, graph.ActHardSigmoid, graph.ActIdentity, graph.ActSigmoid, graph.ActSiLU}
 	for i := 3; i+3 < len(prog) && len(g.Nodes) < 24; i += 4 {
-		op, a, b, d := at(i)%8, at(i+1), at(i+2), at(i+3)
+		op, a, b, d := at(i)%13, at(i+1), at(i+2), at(i+3)
 		name := fmt.Sprintf("n%d", len(g.Nodes))
 		n := &graph.Node{Name: name, Inputs: []string{cur}, Output: name}
 		switch op {
@@ -90,6 +92,53 @@ func opsGraph(prog []byte) *graph.Graph {
 			h, w = h+p[0]+p[2], w+p[1]+p[3]
 		case 7:
 			n.Op, n.Dropout = graph.OpDropout, &graph.DropoutAttr{P: 0.5}
+		case 8, 9: // max, average pooling
+			kh, kw := 1+a%3, 1+(a/3)%3
+			sh, sw := 1+b%3, 1+(b/3)%3
+			pads := [4]int{d % 2, (d / 2) % 2, (d / 4) % 2, (d / 8) % 2}
+			if pads[0] >= kh || pads[2] >= kh || pads[1] >= kw || pads[3] >= kw {
+				pads = [4]int{}
+			}
+			ceil := d&16 != 0
+			ho := graph.PoolOut(h, kh, sh, pads[0], pads[2], ceil)
+			wo := graph.PoolOut(w, kw, sw, pads[1], pads[3], ceil)
+			if ho < 1 || wo < 1 {
+				continue
+			}
+			n.Op = graph.OpMaxPool
+			if op == 9 {
+				n.Op = graph.OpAvgPool
+			}
+			n.Pool = &graph.PoolAttr{KH: kh, KW: kw, StrideH: sh, StrideW: sw, Pads: pads, CeilMode: ceil, CountIncludePad: d&32 != 0}
+			h, w = ho, wo
+		case 10: // squeeze-and-excitation: x * gate(pool(x))
+			sq, gt := name+".squeeze", name+".gate"
+			g.Nodes = append(g.Nodes,
+				&graph.Node{Name: sq, Op: graph.OpGlobalAvgPool, Inputs: []string{cur}, Output: sq},
+				&graph.Node{Name: gt, Op: graph.OpAct, Inputs: []string{sq}, Output: gt, Act: &graph.ActAttr{Kind: []graph.ActKind{graph.ActSigmoid, graph.ActHardSigmoid}[a%2]}})
+			n.Op, n.Inputs = graph.OpMul, []string{cur, gt}
+		case 11: // split the channels in two and concatenate them swapped
+			if c < 2 {
+				continue
+			}
+			cut := 1 + a%(c-1)
+			lo, hi := name+".lo", name+".hi"
+			g.Nodes = append(g.Nodes,
+				&graph.Node{Name: lo, Op: graph.OpSlice, Inputs: []string{cur}, Output: lo, Slice: &graph.SliceAttr{Start: 0, End: cut}},
+				&graph.Node{Name: hi, Op: graph.OpSlice, Inputs: []string{cur}, Output: hi, Slice: &graph.SliceAttr{Start: cut, End: c}})
+			n.Op, n.Inputs = graph.OpConcat, []string{hi, lo}
+		case 12:
+			groups := 0
+			for _, gr := range []int{2 + a%3, 2} {
+				if c%gr == 0 && c > gr {
+					groups = gr
+					break
+				}
+			}
+			if groups == 0 {
+				continue
+			}
+			n.Op, n.Shuffle = graph.OpShuffle, &graph.ShuffleAttr{Groups: groups}
 		}
 		g.Nodes = append(g.Nodes, n)
 		cur = name
@@ -102,6 +151,10 @@ func opsGraph(prog []byte) *graph.Graph {
 	g.Nodes = append(g.Nodes, &graph.Node{Name: "fc", Op: graph.OpLinear, Inputs: []string{"flat"}, Output: "fc",
 		Linear: &graph.LinearAttr{In: c, Out: classes, Bias: true}, Params: []string{"fc.weight", "fc.bias"}})
 	g.Output = "fc"
+	if at(len(prog)-2)%4 == 0 {
+		g.Nodes = append(g.Nodes, &graph.Node{Name: "prob", Op: graph.OpSoftmax, Inputs: []string{"fc"}, Output: "prob"})
+		g.Output = "prob"
+	}
 	return g
 }
 
@@ -112,6 +165,9 @@ func FuzzOps(f *testing.F) {
 	f.Add([]byte{2, 9, 7, 0, 12, 4, 10, 3, 0, 0, 0, 4, 1, 0, 0, 1, 2, 3, 4, 5, 0, 0, 0, 2, 30, 1, 5}, uint64(1), uint8(2))
 	f.Add([]byte{3, 13, 13, 0, 6, 0, 40, 1, 6, 3, 13, 2, 7, 10, 1, 6, 1, 2, 3, 4, 2, 0, 0}, uint64(2), uint8(1))
 	f.Add([]byte{0, 5, 5, 1, 24, 8, 80, 6, 2, 0, 0, 0, 12, 1, 7}, uint64(3), uint8(3))
+	// Pools (one in ceil mode), an SE gate, a swapped split, a shuffle,
+	// sigmoid and SiLU, and a final Softmax.
+	f.Add([]byte{4, 12, 12, 8, 4, 1, 0, 9, 4, 0, 49, 10, 0, 0, 0, 11, 1, 0, 0, 12, 0, 0, 0, 4, 5, 0, 0, 4, 6, 0, 0, 0, 3}, uint64(4), uint8(2))
 	f.Fuzz(func(t *testing.T, prog []byte, seed uint64, batch uint8) {
 		g := opsGraph(prog)
 		if g.AllocParams(1<<18) != nil {
