@@ -114,7 +114,21 @@ func spanned(before *graph.Node, after []*graph.Node, g *graph.Graph, inChain ma
 	}
 	ci, ok := inChain[before.Name]
 	if !ok {
-		return false, "", fmt.Sprintf("the layer before it (%s, %s) is in no linear chain%s", before.Name, describe(before), outsideBlock(before))
+		var sides []string
+		for _, a := range after {
+			sides = append(sides, fmt.Sprintf("%s (%s)", a.Name, describe(a)))
+		}
+		why := fmt.Sprintf("no linear chain runs through it: before it %s (%s)%s, after it %s", before.Name, describe(before), outsideBlock(before), strings.Join(sides, ", "))
+		for _, a := range after {
+			if !linearOp(a) {
+				why += fmt.Sprintf("; %s is not a linear layer", a.Name)
+				break
+			}
+		}
+		if linearOp(before) && allLinear(after) {
+			why += "; the merger does not compose them in this form (e.g. two padded spatial convolutions in a row need --pad-form pad-first)"
+		}
+		return false, "", why
 	}
 	c := rep.Chains[ci]
 	for _, a := range after {
@@ -204,4 +218,24 @@ func unitsOfChains(acts []RemovedAct, chains map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// linearOp reports whether n is a layer a merged chain can contain.
+func linearOp(n *graph.Node) bool {
+	switch n.Op {
+	case graph.OpConv, graph.OpPad, graph.OpBatchNorm, graph.OpAdd, graph.OpDropout:
+		return true
+	case graph.OpAct:
+		return n.Act != nil && n.Act.Kind == graph.ActIdentity
+	}
+	return false
+}
+
+func allLinear(ns []*graph.Node) bool {
+	for _, n := range ns {
+		if !linearOp(n) {
+			return false
+		}
+	}
+	return true
 }

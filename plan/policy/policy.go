@@ -74,6 +74,10 @@ type Decision struct {
 	Orphans []UnitNote `json:"orphans,omitempty"`
 	// Losers: merged chains predicted slower than the layers they replace.
 	Losers []ChainCost `json:"losers,omitempty"`
+	// Declined: chains linear in the model as given (no removed activation
+	// inside, e.g. a depthwise then a 1x1 convolution) that were not merged
+	// because they are predicted slower merged (Chain is "input->output").
+	Declined []ChainCost `json:"declined,omitempty"`
 	// Prediction is the timing of the final merge (nil without a Predictor).
 	Prediction *Prediction `json:"prediction,omitempty"`
 	// Slower: the merged model is predicted slower than the original.
@@ -96,15 +100,19 @@ func Decide(g *graph.Graph, p *plan.Plan, o Options) (*Decision, error) {
 	cur := clonePlan(p)
 	cache := map[string]ChainCost{}
 	var origMs float64
+	// declined: chains that are linear without the plan's help (no removed
+	// activation inside, e.g. ShuffleNet's depthwise then 1x1) and are
+	// predicted slower merged: they are simply not merged.
+	declined := map[string]ChainCost{}
 	for iter := 0; ; iter++ {
-		if iter > 2*len(g.Units)+2 {
+		if iter > 2*len(g.Units)+len(g.Nodes)+2 {
 			return d, fmt.Errorf("policy: the plan did not settle after %d rounds (a bug)", iter)
 		}
 		applied, err := plan.Apply(g, cur, o.Apply)
 		if err != nil {
 			return d, err
 		}
-		merged, rep, err := merge.Merge(applied, o.Merge)
+		merged, rep, err := mergeDeclining(applied, o.Merge, declined)
 		if err != nil {
 			return d, err
 		}
@@ -137,27 +145,51 @@ func Decide(g *graph.Graph, p *plan.Plan, o Options) (*Decision, error) {
 				lose[c.Chain] = true
 			}
 		}
-		if o.Auto && !o.Force && len(lose) > 0 {
-			units := unitsOfChains(d.Acts, lose)
-			if len(units) > 0 {
-				byChain := map[string]ChainCost{}
-				for _, c := range d.Losers {
-					byChain[c.Chain] = c
-				}
-				var notes []UnitNote
-				for _, a := range d.Acts {
-					if c, ok := byChain[a.Chain]; ok && contains(units, a.Unit) && !hasUnit(notes, a.Unit) {
-						notes = append(notes, UnitNote{Unit: a.Unit, Why: fmt.Sprintf("merging chain %s (%s, MACs %s -> %s) is predicted slower: %.4f ms merged vs %.4f ms kept",
-							c.Chain, c.Kernel, human(c.MACs), human(c.MACsAfter), c.MergedMs, c.KeptMs)})
-					}
-				}
-				d.Restored = append(d.Restored, notes...)
-				cur = restore(cur, notes)
-				continue
+		if o.Force || len(lose) == 0 {
+			break
+		}
+		// Losers that no removed activation made linear are declined.
+		withUnits := map[string]bool{}
+		for _, a := range d.Acts {
+			if lose[a.Chain] {
+				withUnits[a.Chain] = true
 			}
+		}
+		again := false
+		for _, c := range rep.Chains {
+			if c.Merged && lose[c.Name] && !withUnits[c.Name] {
+				cc := cacheGet(cache, c)
+				cc.Chain = chainKey(c)
+				declined[chainKey(c)] = cc
+				again = true
+			}
+		}
+		if again {
+			continue
+		}
+		if o.Auto {
+			units := unitsOfChains(d.Acts, lose)
+			byChain := map[string]ChainCost{}
+			for _, c := range d.Losers {
+				byChain[c.Chain] = c
+			}
+			var notes []UnitNote
+			for _, a := range d.Acts {
+				if c, ok := byChain[a.Chain]; ok && contains(units, a.Unit) && !hasUnit(notes, a.Unit) {
+					notes = append(notes, UnitNote{Unit: a.Unit, Why: fmt.Sprintf("merging chain %s (%s, MACs %s -> %s) is predicted slower: %.4f ms merged vs %.4f ms kept",
+						c.Chain, c.Kernel, human(c.MACs), human(c.MACsAfter), c.MergedMs, c.KeptMs)})
+				}
+			}
+			d.Restored = append(d.Restored, notes...)
+			cur = restore(cur, notes)
+			continue
 		}
 		break
 	}
+	for _, c := range declined {
+		d.Declined = append(d.Declined, c)
+	}
+	sort.Slice(d.Declined, func(i, j int) bool { return d.Declined[i].Chain < d.Declined[j].Chain })
 	d.FunctionChanged = functionChanged(g, d.Plan)
 	if d.Prediction != nil {
 		d.Slower = d.Prediction.MergedMs > d.Prediction.OriginalMs
@@ -278,4 +310,60 @@ func human(v int64) string {
 		return fmt.Sprintf("%.1fk", float64(v)/1e3)
 	}
 	return fmt.Sprint(v)
+}
+
+func chainKey(c merge.Chain) string { return c.Input + "->" + c.Output }
+
+func cacheGet(cache map[string]ChainCost, c merge.Chain) ChainCost {
+	return cache[c.Input+"->"+c.Output+"@"+c.Kernel]
+}
+
+// mergeDeclining merges g, except the chains in declined (by chainKey): it
+// merges with the chain finder, then, when some of its chains are declined,
+// again with exactly the others as segments (or nothing merged when none is
+// left). The declined chains stay in the report, not merged, with the
+// reason and figures.
+func mergeDeclining(g *graph.Graph, mo merge.Options, declined map[string]ChainCost) (*graph.Graph, *merge.Report, error) {
+	merged, rep, err := merge.Merge(g, mo)
+	if err != nil || len(declined) == 0 {
+		return merged, rep, err
+	}
+	var segs []merge.Segment
+	var skipped, unmerged []merge.Chain
+	for _, c := range rep.Chains {
+		if !c.Merged {
+			unmerged = append(unmerged, c)
+			continue
+		}
+		if cc, ok := declined[chainKey(c)]; ok {
+			c.Merged, c.Name = false, ""
+			c.Reason = fmt.Sprintf("skipped: predicted slower merged (%.4f ms vs %.4f ms kept); no removed activation is inside it", cc.MergedMs, cc.KeptMs)
+			skipped = append(skipped, c)
+			continue
+		}
+		segs = append(segs, merge.Segment{From: c.Input, To: c.Output})
+	}
+	if len(skipped) == 0 {
+		return merged, rep, nil
+	}
+	o := mo
+	if len(segs) > 0 {
+		o.Segments = segs
+	} else {
+		// Nothing left to merge: BatchNorm folding and identity removal only.
+		o.MaxMACGrowth, o.Force = 1e-300, false
+	}
+	merged, rep2, err := merge.Merge(g, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	var chains []merge.Chain
+	for _, c := range rep2.Chains {
+		if c.Merged {
+			chains = append(chains, c)
+		}
+	}
+	rep2.Chains = append(append(chains, unmerged...), skipped...)
+	rep2.Options = rep.Options
+	return merged, rep2, nil
 }
