@@ -301,6 +301,9 @@ func winoGemmR5AVX2(a *Args)
 func winoGemmR6AVX2(a *Args)
 
 //go:noescape
+func permuteAVX2(a *Args)
+
+//go:noescape
 func sigmoidAVX2(a *Args)
 
 //go:noescape
@@ -322,7 +325,7 @@ func winoOutAVX2(a *WinoArgs)
 var familyAVX2 = &family{level: isa.AVX2, name: "avx2",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 6, dwMaxR: 7, winoMaxR: 6,
-	reuseMaxR: func(k int) int { return min(MaxR, 14-k) }, hasPoolAct: true}
+	reuseMaxR: func(k int) int { return min(MaxR, 14-k) }, hasPoolAct: true, lanes: 8}
 
 // convAVX2 runs the dense kernel for pixel-stride index pi and r pixels.
 func convAVX2(pi, r int, a *Args) {

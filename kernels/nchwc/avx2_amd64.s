@@ -12615,6 +12615,45 @@ gcloop:
 	VZEROUPPER
 	RET
 
+// func permuteAVX2(a *Args)
+TEXT ·permuteAVX2(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), DI
+	MOVQ A_OUT(DI), DX
+	VXORPS Y0, Y0, Y0
+	MOVQ A_KW(DI), CX
+	MOVQ DX, R13
+clear:
+	VMOVUPS Y0, (R13)
+	VMOVUPS Y0, 32(R13)
+	ADDQ $64, R13
+	DECQ CX
+	JNZ clear
+	MOVQ A_IN(DI), SI
+	MOVQ A_W(DI), R8
+	MOVQ A_CB(DI), R9
+term:
+	MOVQ (SI), R12
+	MOVQ (R8), R13
+	ADDQ DX, R13
+	VMOVUPS 8(R8), Y1
+	VMOVUPS 40(R8), Y3
+	MOVQ A_KW(DI), CX
+pixel:
+	VPERMPS (R12), Y1, Y2
+	VPAND Y3, Y2, Y2
+	VPOR (R13), Y2, Y2
+	VMOVUPS Y2, (R13)
+	ADDQ $64, R12
+	ADDQ $64, R13
+	DECQ CX
+	JNZ pixel
+	ADDQ $72, R8
+	ADDQ $8, SI
+	DECQ R9
+	JNZ term
+	VZEROUPPER
+	RET
+
 // func sigmoidAVX2(a *Args)
 TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), DI

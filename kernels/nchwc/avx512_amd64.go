@@ -559,6 +559,9 @@ func winoGemmR15AVX512(a *Args)
 func winoGemmR16AVX512(a *Args)
 
 //go:noescape
+func permuteAVX512(a *Args)
+
+//go:noescape
 func sigmoidAVX512(a *Args)
 
 //go:noescape
@@ -580,7 +583,7 @@ func winoOutAVX512(a *WinoArgs)
 var familyAVX512 = &family{level: isa.AVX512, name: "avx512",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 14, dwMaxR: 14, winoMaxR: 16,
-	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasPoolAct: true}
+	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasPoolAct: true, lanes: 16}
 
 // convAVX512 runs the dense kernel for pixel-stride index pi and r pixels.
 func convAVX512(pi, r int, a *Args) {

@@ -17856,6 +17856,44 @@ gcloop:
 	VZEROUPPER
 	RET
 
+// func permuteAVX512(a *Args)
+TEXT ·permuteAVX512(SB), NOSPLIT, $0-8
+	MOVQ a+0(FP), DI
+	MOVQ A_OUT(DI), DX
+	VPXORD Z0, Z0, Z0
+	MOVQ A_KW(DI), CX
+	MOVQ DX, R13
+clear:
+	VMOVUPS Z0, (R13)
+	ADDQ $64, R13
+	DECQ CX
+	JNZ clear
+	MOVQ A_IN(DI), SI
+	MOVQ A_W(DI), R8
+	MOVQ A_CB(DI), R9
+term:
+	MOVQ (SI), R12
+	MOVQ (R8), R13
+	ADDQ DX, R13
+	VMOVUPS 8(R8), Z1
+	VMOVUPS 72(R8), Z3
+	MOVQ A_KW(DI), CX
+pixel:
+	VPERMPS (R12), Z1, Z2
+	VPANDD Z3, Z2, Z2
+	VPORD (R13), Z2, Z2
+	VMOVUPS Z2, (R13)
+	ADDQ $64, R12
+	ADDQ $64, R13
+	DECQ CX
+	JNZ pixel
+	ADDQ $136, R8
+	ADDQ $8, SI
+	DECQ R9
+	JNZ term
+	VZEROUPPER
+	RET
+
 // func sigmoidAVX512(a *Args)
 TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), DI

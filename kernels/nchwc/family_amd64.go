@@ -81,3 +81,11 @@ func callAct(f *family, k int, a *Args) {
 		actAVX2(k, a)
 	}
 }
+
+func callPermute(f *family, a *Args) {
+	if f.level == isa.AVX512 {
+		permuteAVX512(a)
+	} else {
+		permuteAVX2(a)
+	}
+}

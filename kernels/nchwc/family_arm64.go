@@ -21,3 +21,4 @@ func callWinoOut(f *family, a *WinoArgs)          { winoOutNEON(a) }
 func callWinoGemm(f *family, r int, a *Args)      { winoGemmNEON(r, a) }
 func callMax(f *family, pi, r int, a *Args)       { maxPoolNEON(pi, r, a) }
 func callAct(f *family, k int, a *Args)           { actNEON(k, a) }
+func callPermute(f *family, a *Args)              { permuteNEON(a) }

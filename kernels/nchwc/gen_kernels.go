@@ -24,6 +24,8 @@
 //     (and two input registers where arithmetic cannot read memory).
 //   - maxPool, max pooling: dw's skeleton with a max for the multiply-add,
 //     no weights.
+//   - permute, lane permutations of blocks from several sources (the
+//     runtime's channel gathers: Concat, Slice, ChannelShuffle).
 //   - act, element-wise sigmoid, SiLU, hardsigmoid and hardswish over
 //     blocks (exp by a polynomial and the exponent bits).
 //   - dwReuse, the k x k (3, 5) stride 1 or 2 depthwise convolution that
@@ -750,6 +752,77 @@ func (x *fam) act(kind int) string {
 	return name
 }
 
+// permute is the lane-permutation kernel (Perm.Apply): it clears KW
+// pixels of output blocks (Block floats apart in the output and in every
+// source), then for each of CB terms ORs into one output vector of every
+// pixel the lanes of one source vector that the term selects, permuted
+// (term after term over the whole run, so that no pixel waits on the store
+// of the previous term). In points at the terms' source pointers (for pixel
+// 0); W at the term table, permEntry(VecBytes) bytes per term: the output
+// vector's byte offset, the index vector (lane indices; on arm64 the TBL
+// byte indices, 0xFF for an unselected lane, which TBL zeroes) and the
+// lane mask (amd64: all ones on selected lanes). amd64: VPERMPS, integer
+// AND and OR (AVX-512F has no VANDPS); arm64: TBL on one register and ORR.
+func (x *fam) permute() string {
+	name := x.name("permute")
+	a := x.begin(name)
+	x.ld(a, "A_OUT", "DI", "DX")
+	entry := 8 + 2*x.vecBytes()
+	vb := x.vecBytes()
+	and, or := "VPAND", "VPOR"
+	if x.Tail == asmgen.TailKMask {
+		and, or = "VPANDD", "VPORD"
+	}
+	// clear the output blocks
+	a.Ins(x.Zero(0))
+	x.ld(a, "A_KW", "DI", "CX")
+	x.mov(a, "DX", "R13")
+	a.Label("clear")
+	for v := 0; v < x.V; v++ {
+		a.Ins(x.Store(0, mem(v*vb, x.reg("R13"))))
+	}
+	x.addImm(a, blockBytes, "R13")
+	x.loop(a, "CX", "clear")
+	x.ld(a, "A_IN", "DI", "SI")
+	x.ld(a, "A_W", "DI", "R8")
+	x.ld(a, "A_CB", "DI", "R9")
+	a.Label("term")
+	if x.arm() {
+		a.I("MOVD (R1), R12")
+		a.I("MOVD (R8), R13")
+		a.I("ADD R5, R13, R13")
+		a.Ins(x.Load("8(R8)", 2))
+	} else {
+		a.I("MOVQ (SI), R12")
+		a.I("MOVQ (R8), R13")
+		a.I("ADDQ DX, R13")
+		a.Ins(x.Load("8(R8)", 1))
+		a.Ins(x.Load(fmt.Sprintf("%d(R8)", 8+vb), 3))
+	}
+	x.ld(a, "A_KW", "DI", "CX")
+	a.Label("pixel")
+	if x.arm() {
+		a.Ins(x.Load("(R12)", 1))
+		a.I("VTBL V2.B16, [V1.B16], V3.B16")
+		a.Ins(x.Load("(R13)", 4))
+		a.I("VORR V3.B16, V4.B16, V4.B16")
+		a.Ins(x.Store(4, "(R13)"))
+	} else {
+		a.I("VPERMPS (R12), %s, %s", x.R(1), x.R(2))
+		a.I("%s %s, %s, %s", and, x.R(3), x.R(2), x.R(2))
+		a.I("%s (R13), %s, %s", or, x.R(2), x.R(2))
+		a.Ins(x.Store(2, "(R13)"))
+	}
+	x.addImm(a, blockBytes, "R12")
+	x.addImm(a, blockBytes, "R13")
+	x.loop(a, "CX", "pixel")
+	x.addImm(a, entry, "R8")
+	x.addImm(a, 8, "SI")
+	x.loop(a, "R9", "term")
+	x.end(a)
+	return name
+}
+
 // dwReuse is the k x k stride s depthwise kernel for rows pixels: one vector
 // of the block at a time, each input vector is loaded once per kernel row
 // and used by every output pixel whose window covers it.
@@ -1243,6 +1316,7 @@ func generate(f *asmgen.File, x *fam) {
 	for r := 1; r <= x.winoMaxR(); r++ {
 		gemm = append(gemm, x.winoGemm(r))
 	}
+	x.permute()
 	var acts []string
 	var actCases []int
 	for k := range actKinds {
@@ -1257,9 +1331,9 @@ func generate(f *asmgen.File, x *fam) {
 var family%s = &family{level: isa.%s, name: %q,
 	pix: []int{%s}, dwPix: []int{%s},
 	convMaxR: %d, dwMaxR: %d, winoMaxR: %d,
-	reuseMaxR: func(k int) int { return min(MaxR, %d-k) }, hasPoolAct: true}
+	reuseMaxR: func(k int) int { return min(MaxR, %d-k) }, hasPoolAct: true, lanes: %d}
 
-`, x.Name, x.Name, x.Name, x.Name, x.Level, ints(convPix), ints(dwPix), x.convMaxR(), x.dwMaxR(), x.winoMaxR(), x.NumRegs-2))
+`, x.Name, x.Name, x.Name, x.Name, x.Level, ints(convPix), ints(dwPix), x.convMaxR(), x.dwMaxR(), x.winoMaxR(), x.NumRegs-2, x.Lanes()))
 
 	sw := func(doc, fn, params, expr string, cases []int, names []string) {
 		var b strings.Builder

@@ -94,6 +94,9 @@ type family struct {
 	// depthwise kernels' pixel strides and tile) and the activation
 	// kernels (callAct).
 	hasPoolAct bool
+	// lanes is the vector width in floats (the permute kernel's tables
+	// depend on it).
+	lanes int
 }
 
 var generic = &family{level: isa.Generic, name: "go"}

@@ -322,6 +322,9 @@ func winoGemmR4NEON(a *Args)
 func winoGemmR5NEON(a *Args)
 
 //go:noescape
+func permuteNEON(a *Args)
+
+//go:noescape
 func sigmoidNEON(a *Args)
 
 //go:noescape
@@ -343,7 +346,7 @@ func winoOutNEON(a *WinoArgs)
 var familyNEON = &family{level: isa.NEON, name: "neon",
 	pix: []int{16, 32, 64, 128}, dwPix: []int{64, 128},
 	convMaxR: 5, dwMaxR: 6, winoMaxR: 5,
-	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasPoolAct: true}
+	reuseMaxR: func(k int) int { return min(MaxR, 30-k) }, hasPoolAct: true, lanes: 4}
 
 // convNEON runs the dense kernel for pixel-stride index pi and r pixels.
 func convNEON(pi, r int, a *Args) {

@@ -38268,6 +38268,46 @@ gcloopdone:
 	FMOVQ F19, 304(R3)
 	RET
 
+// func permuteNEON(a *Args)
+TEXT ·permuteNEON(SB), NOSPLIT, $0-8
+	MOVD a+0(FP), R0
+	MOVD A_OUT(R0), R5
+	VEOR V0.B16, V0.B16, V0.B16
+	MOVD A_KW(R0), R4
+	MOVD R5, R13
+clear:
+	FMOVQ F0, (R13)
+	FMOVQ F0, 16(R13)
+	FMOVQ F0, 32(R13)
+	FMOVQ F0, 48(R13)
+	ADD $64, R13
+	SUBS $1, R4
+	BNE clear
+	MOVD A_IN(R0), R1
+	MOVD A_W(R0), R8
+	MOVD A_CB(R0), R9
+term:
+	MOVD (R1), R12
+	MOVD (R8), R13
+	ADD R5, R13, R13
+	FMOVQ 8(R8), F2
+	MOVD A_KW(R0), R4
+pixel:
+	FMOVQ (R12), F1
+	VTBL V2.B16, [V1.B16], V3.B16
+	FMOVQ (R13), F4
+	VORR V3.B16, V4.B16, V4.B16
+	FMOVQ F4, (R13)
+	ADD $64, R12
+	ADD $64, R13
+	SUBS $1, R4
+	BNE pixel
+	ADD $40, R8
+	ADD $8, R1
+	SUBS $1, R9
+	BNE term
+	RET
+
 // func sigmoidNEON(a *Args)
 TEXT ·sigmoidNEON(SB), NOSPLIT, $0-8
 	MOVD a+0(FP), R0
