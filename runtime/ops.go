@@ -150,13 +150,22 @@ type mulStep struct {
 	p             *Program
 	in, gate, out *value
 	zero          []float32
+	oh, ow        int // rows of pixels: h of w, or 1 of h*w when x and the output have no halo
 	curSlot       int
+}
+
+func newMulStep(p *Program, in, gate, out *value) *mulStep {
+	s := &mulStep{p: p, in: in, gate: gate, out: out, zero: make([]float32, blk), oh: out.h, ow: out.w}
+	if in.pad == 0 && out.pad == 0 && gate.h == 1 && gate.w == 1 {
+		s.oh, s.ow = 1, out.h*out.w
+	}
+	return s
 }
 
 func (s *mulStep) exec(int) {}
 
 func (s *mulStep) execImg(slot, _ int, par bool) {
-	total := s.out.cb() * s.out.h
+	total := s.out.cb() * s.oh
 	if th := parallel.Threads(); par && th > 1 && total > 1 {
 		s.curSlot = slot
 		parallel.Do(s, total, max(1, total/(4*th)))
@@ -173,8 +182,8 @@ func (s *mulStep) rowsRange(slot, lo, hi int) {
 	p, in, g, out := s.p, s.in, s.gate, s.out
 	if g.h != 1 || g.w != 1 || out.h*out.w == 1 {
 		for t := lo; t < hi; t++ {
-			b, y := t/out.h, t%out.h
-			n := out.w * blk
+			b, y := t/s.oh, t%s.oh
+			n := s.ow * blk
 			x := p.arena[interior(in, slot, b, y, 0):][:n]
 			gg := p.arena[interior(g, slot, b, y, 0):][:n]
 			if g.h == 1 && g.w == 1 {
@@ -192,50 +201,79 @@ func (s *mulStep) rowsRange(slot, lo, hi int) {
 	a.Bias = unsafe.Pointer(&s.zero[0])
 	a.Lo, a.Hi = float32(math.Inf(-1)), float32(math.Inf(1))
 	for t := lo; t < hi; t++ {
-		b, y := t/out.h, t%out.h
+		b, y := t/s.oh, t%s.oh
 		a.W = p.ptr(interior(g, slot, b, 0, 0))
 		a.In = p.ptr(interior(in, slot, b, y, 0))
 		a.Out = p.ptr(interior(out, slot, b, y, 0))
-		nchwc.DW(&a, blkBytes, out.w)
+		nchwc.DW(&a, blkBytes, s.ow)
 	}
 }
 
 // gatherStep builds its output's channels from channels of its sources
 // (Concat, Slice, ChannelShuffle and chains of them): output channel j is
-// channel src[j].ch of srcs[src[j].src]. An output block that is a whole
-// source block is copied row by row; otherwise lane by lane.
+// channel m[j].ch of srcs[m[j].src]. An output block that is a whole source
+// block is copied row by row; any other is a lane permutation of the source
+// blocks it draws from (nchwc.Perm, vector kernels).
 type gatherStep struct {
-	p       *Program
-	srcs    []*value
-	out     *value
-	lanes   []gsrc // per output lane (cb*blk); src -1 for padding lanes
-	whole   []gsrc // per output block: the source block it equals, or src -1
+	p     *Program
+	srcs  []*value
+	out   *value
+	whole []gsrc        // per output block: the source block it equals, or src -1
+	perms []*nchwc.Perm // per output block (whole ones aside)
+	from  [][]gsrc      // per output block: the source blocks of its Perm
+	// rows of pixels: out.h rows of out.w, or one run of h*w when no value
+	// has a halo (fewer, longer kernel calls)
+	oh, ow  int
 	curSlot int
 }
 
 func newGatherStep(p *Program, srcs []*value, out *value, m []gsrc) *gatherStep {
-	s := &gatherStep{p: p, srcs: srcs, out: out}
-	s.lanes = make([]gsrc, out.cb()*blk)
-	for j := range s.lanes {
-		s.lanes[j] = gsrc{-1, 0}
+	s := &gatherStep{p: p, srcs: srcs, out: out, oh: out.h, ow: out.w}
+	flat := out.pad == 0
+	for _, v := range srcs {
+		flat = flat && v.pad == 0
+	}
+	if flat {
+		s.oh, s.ow = 1, out.h*out.w
+	}
+	lanes := make([]gsrc, out.cb()*blk)
+	for j := range lanes {
+		lanes[j] = gsrc{-1, 0}
 		if j < len(m) {
-			s.lanes[j] = m[j]
+			lanes[j] = m[j]
 		}
 	}
 	s.whole = make([]gsrc, out.cb())
+	s.perms = make([]*nchwc.Perm, out.cb())
+	s.from = make([][]gsrc, out.cb())
 	for b := range s.whole {
 		s.whole[b] = gsrc{-1, 0}
-		l := s.lanes[b*blk : (b+1)*blk]
-		if l[0].src < 0 || l[0].ch%blk != 0 {
-			continue
-		}
-		ok := true
+		l := lanes[b*blk : (b+1)*blk]
+		ok := l[0].src >= 0 && l[0].ch%blk == 0
 		for i, g := range l {
 			ok = ok && g.src == l[0].src && g.ch == l[0].ch+i
 		}
 		if ok {
 			s.whole[b] = gsrc{l[0].src, l[0].ch / blk}
+			continue
 		}
+		var ps [blk]nchwc.PermSrc
+		idx := map[gsrc]int{}
+		for i, g := range l {
+			ps[i] = nchwc.PermSrc{Src: -1}
+			if g.src < 0 {
+				continue
+			}
+			k := gsrc{g.src, g.ch / blk}
+			j, seen := idx[k]
+			if !seen {
+				j = len(s.from[b])
+				idx[k] = j
+				s.from[b] = append(s.from[b], k)
+			}
+			ps[i] = nchwc.PermSrc{Src: j, Lane: g.ch % blk}
+		}
+		s.perms[b] = nchwc.NewPerm(ps)
 	}
 	return s
 }
@@ -243,7 +281,7 @@ func newGatherStep(p *Program, srcs []*value, out *value, m []gsrc) *gatherStep 
 func (s *gatherStep) exec(int) {}
 
 func (s *gatherStep) execImg(slot, _ int, par bool) {
-	total := s.out.cb() * s.out.h
+	total := s.out.cb() * s.oh
 	if th := parallel.Threads(); par && th > 1 && total > 1 {
 		s.curSlot = slot
 		parallel.Do(s, total, max(1, total/(4*th)))
@@ -253,32 +291,24 @@ func (s *gatherStep) execImg(slot, _ int, par bool) {
 	s.p.zeroHalo(s.out, slot)
 }
 
-// Run computes output rows [lo, hi) (index b*h + y) of the image in flight.
+// Run computes output rows [lo, hi) (index b*oh + y) of the image in flight.
 func (s *gatherStep) Run(lo, hi int) { s.rowsRange(s.curSlot, lo, hi) }
 
 func (s *gatherStep) rowsRange(slot, lo, hi int) {
 	p, out := s.p, s.out
-	w := out.w
+	w := s.ow
+	var src [nchwc.MaxPermSrcs]unsafe.Pointer
 	for t := lo; t < hi; t++ {
-		b, y := t/out.h, t%out.h
-		dst := p.arena[interior(out, slot, b, y, 0):][:w*blk]
+		b, y := t/s.oh, t%s.oh
+		o := interior(out, slot, b, y, 0)
 		if wb := s.whole[b]; wb.src >= 0 {
-			copy(dst, p.arena[interior(s.srcs[wb.src], slot, wb.ch, y, 0):][:w*blk])
+			copy(p.arena[o:][:w*blk], p.arena[interior(s.srcs[wb.src], slot, wb.ch, y, 0):][:w*blk])
 			continue
 		}
-		for l, g := range s.lanes[b*blk : (b+1)*blk] {
-			if g.src < 0 {
-				for x := 0; x < w; x++ {
-					dst[x*blk+l] = 0
-				}
-				continue
-			}
-			v := s.srcs[g.src]
-			src := p.arena[interior(v, slot, g.ch/blk, y, 0)+g.ch%blk:][:(w-1)*blk+1]
-			for x := 0; x < w; x++ {
-				dst[x*blk+l] = src[x*blk]
-			}
+		for i, f := range s.from[b] {
+			src[i] = p.ptr(interior(s.srcs[f.src], slot, f.ch, y, 0))
 		}
+		s.perms[b].Apply(p.ptr(o), &src, w)
 	}
 }
 

@@ -810,7 +810,7 @@ func (c *compiler) build(p *Program, o *op) (step, StepInfo, error) {
 		if g.c != in.c || !(g.h == in.h && g.w == in.w || g.h == 1 && g.w == 1) {
 			return nil, info, fmt.Errorf("node %s: gate [%d %d %d] for [%d %d %d]", o.node, g.c, g.h, g.w, in.c, in.h, in.w)
 		}
-		return &mulStep{p: p, in: in, gate: g, out: out, zero: make([]float32, blk)}, info, nil
+		return newMulStep(p, in, g, out), info, nil
 	case opGather:
 		info.Kind = "gather"
 		srcs := make([]*value, len(o.srcs))
