@@ -22,9 +22,10 @@
 // no special halo; Mul by a squeeze-and-excitation gate as a 1x1 depthwise
 // convolution whose weights are the gate (a GlobalAvgPool feeding a gate
 // stays a spatial 1x1 value, computed image by image with its 1x1 convs);
-// Concat, Slice and ChannelShuffle as one channel gather, chains of them
-// composed at compile time (a ShuffleNetV2 unit copies once, not three
-// times); Softmax on the flat output; sigmoid, SiLU, hardsigmoid and
+// Concat, Slice and ChannelShuffle as one channel gather (whole-block
+// copies, or lane permutations on the vector kernels: nchwc.Perm), chains
+// of them composed at compile time (a ShuffleNetV2 unit copies once, not
+// three times); Softmax on the flat output; sigmoid, SiLU, hardsigmoid and
 // hardswish by the vector activation kernels (nchwc.Act: exp by a
 // polynomial) on each row the conv kernel has just written. A grouped
 // convolution (RegNet) runs on the dense kernel with, for each block of

@@ -1,7 +1,9 @@
 // Package nchwc holds the inference kernels of the runtime: direct dense and
 // depthwise convolutions with a fused epilogue (bias, residual, border bias
 // map, clamp), max pooling (Max, the depthwise kernel's skeleton with a max
-// for the multiply-add) and the Winograd F(2x2, 3x3) transforms and products, on
+// for the multiply-add), element-wise sigmoid, SiLU, hardsigmoid and
+// hardswish (Act), lane permutations of blocks (Perm: channel gathers) and
+// the Winograd F(2x2, 3x3) transforms and products, on
 // tensors in the blocked NCHWc layout with Block channels per block.
 //
 // Each kernel has a portable Go reference (ref.go) and one family per
