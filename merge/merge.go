@@ -432,6 +432,25 @@ func (m *merger) findChains(recorded []Segment) error {
 		}
 		m.record(n.Inputs[0], w)
 	}
+	// A block none of whose layers merged because it is not one
+	// convolution as it is (two padded spatial layers in a row: a ResNet
+	// basic block) says so: the pad-first form would merge it.
+	for _, b := range m.g.Blocks {
+		r, err := findRegion(m.g, Segment{From: b.Input, To: b.Output})
+		if err != nil {
+			continue
+		}
+		touched := false
+		for _, n := range r.nodes {
+			touched = touched || m.used[n]
+		}
+		if touched {
+			continue
+		}
+		if _, _, err := linearize(m.g, m.shapes, r); errors.Is(err, ErrNeedsPadFirst) {
+			m.rep.UnmergedNotes = append(m.rep.UnmergedNotes, fmt.Sprintf("block %s not merged: its layers are linear but not one convolution as they are (%v); merge.PadFirst makes it one", b.Name, err))
+		}
+	}
 	for _, n := range m.g.Nodes {
 		if n.Op == graph.OpMul {
 			where := ""

@@ -286,6 +286,13 @@ func TestResNetBasicBlock(t *testing.T) {
 			if _, _, err := Run(g, seg.From, seg.To, Options{}); !errors.Is(err, ErrNeedsPadFirst) {
 				t.Errorf("bias-map form: %v, want ErrNeedsPadFirst", err)
 			}
+			_, brep, err := Merge(g, Options{Force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if brep.Merged != 0 || len(brep.UnmergedNotes) != 1 || !strings.Contains(brep.UnmergedNotes[0], "block layer1.0 not merged") || !strings.Contains(brep.UnmergedNotes[0], "PadFirst") {
+				t.Errorf("bias-map form: %d merged, notes %q; want none merged and the reason", brep.Merged, brep.UnmergedNotes)
+			}
 			pf, err := PadFirst(g, []Segment{seg})
 			if err != nil {
 				t.Fatal(err)
