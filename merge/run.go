@@ -459,6 +459,8 @@ func padFirstRun(g *graph.Graph, seg Segment) error {
 				return fmt.Errorf("run %s: %s is a non-linear activation (%s): the run would not merge", seg, n.Name, n.Act.Kind)
 			}
 			in = e
+		case graph.OpMul:
+			return fmt.Errorf("run %s: %s multiplies by a gate computed from the input (squeeze-and-excitation): the run is not linear; end it before the gate", seg, n.Name)
 		default:
 			return fmt.Errorf("run %s: %s is a %s, which the pad-first form does not run on an enlarged grid", seg, n.Name, n.Op)
 		}
