@@ -33,15 +33,18 @@ type Layer struct {
 	Block  string `json:"block,omitempty"`
 }
 
-// BlockInfo summarises one recognised inverted residual block.
+// BlockInfo summarises one recognised block.
 type BlockInfo struct {
 	graph.Block
 	Unit string `json:"unit,omitempty"`
 }
 
-// Chain is a run of expand 1x1 -> depthwise kxk -> project 1x1 convolutions
-// (or depthwise -> project for expansion 1) connected through optional
-// BatchNorms and activations, with an optional residual Add.
+// Chain is the run of convolutions of a recognised block (see Annotate:
+// inverted residual, basic, bottleneck, ShuffleNetV2 branch; the
+// squeeze-and-excitation gate excluded), or, outside blocks, of expand 1x1
+// -> depthwise kxk -> project 1x1 convolutions (or depthwise -> project)
+// connected through optional BatchNorms and activations, with an optional
+// residual Add.
 type Chain struct {
 	Name        string   `json:"name"` // block name, else the first conv's name
 	Convs       []string `json:"convs"`
@@ -108,6 +111,26 @@ func Describe(g *graph.Graph) (*Report, error) {
 			l.Detail = fmt.Sprintf("pad=%v", n.Pad.Pads)
 		case graph.OpBatchNorm:
 			l.Detail = fmt.Sprintf("eps=%g", n.BN.Eps)
+		case graph.OpMaxPool, graph.OpAvgPool:
+			a := n.Pool
+			l.Detail = fmt.Sprintf("%dx%d/%d", a.KH, a.KW, a.StrideH)
+			if a.Pads != [4]int{} {
+				l.Detail += fmt.Sprintf(" pad=%v", a.Pads)
+			}
+			if a.CeilMode {
+				l.Detail += " ceil"
+			}
+			if a.CountIncludePad {
+				l.Detail += " count_include_pad"
+			}
+		case graph.OpSlice:
+			l.Detail = fmt.Sprintf("channels [%d, %d)", n.Slice.Start, n.Slice.End)
+		case graph.OpShuffle:
+			l.Detail = fmt.Sprintf("groups=%d", n.Shuffle.Groups)
+		case graph.OpMul:
+			l.Detail = "x * gate"
+		case graph.OpConcat:
+			l.Detail = fmt.Sprintf("%d inputs", len(n.Inputs))
 		}
 		r.MACs += l.MACs
 		r.Params += l.Params
@@ -139,7 +162,96 @@ func Describe(g *graph.Graph) (*Report, error) {
 	return r, nil
 }
 
+// blockChains describes the chain of each recognised block: its
+// convolutions on the main path (squeeze-and-excitation's excluded) in
+// graph order, the activations between them, and the dense conv they merge
+// into (kernel k1 + sum (ki-1) * stride before i, stride the product).
+func blockChains(g *graph.Graph, shapes map[string][]int, used map[*graph.Node]bool) []Chain {
+	var out []Chain
+	for _, b := range g.Blocks {
+		var convs, acts []*graph.Node
+		se := map[string]bool{}
+		hasSE := false
+		for _, n := range g.Nodes {
+			if n.Block != b.Name {
+				continue
+			}
+			inSE := n.Op == graph.OpGlobalAvgPool
+			if n.Op != graph.OpMul {
+				for _, v := range n.Inputs {
+					inSE = inSE || se[v]
+				}
+			}
+			if inSE {
+				se[n.Output] = true
+				hasSE = true
+				continue
+			}
+			switch n.Op {
+			case graph.OpConv:
+				convs = append(convs, n)
+			case graph.OpAct:
+				acts = append(acts, n)
+			}
+		}
+		if len(convs) == 0 {
+			continue
+		}
+		ch := Chain{Name: b.Name, Kernel: b.Kernel, Stride: b.Stride, Residual: b.Residual, InC: convs[0].Conv.InC, OutC: convs[len(convs)-1].Conv.OutC}
+		k, s := 1, 1
+		for _, c := range convs {
+			ch.Convs = append(ch.Convs, c.Name)
+			ch.ChainMACs += graph.NodeMACs(c, shapes)
+			used[c] = true
+			k += (c.Conv.KH - 1) * s
+			s *= c.Conv.StrideH
+		}
+		last := convs[len(convs)-1]
+		os := shapes[last.Output]
+		ch.MergedMACs = int64(ch.OutC) * int64(os[2]*os[3]) * int64(ch.InC*k*k)
+		describeActs(&ch, acts)
+		if hasSE {
+			ch.Mergeable, ch.Removable = false, false
+			ch.Reason = "squeeze-and-excitation scales the depthwise output by a gate computed from it: the projection chain is not linear and is not merged"
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+// describeActs sets a chain's activations, Mergeable, Removable and Reason.
+func describeActs(ch *Chain, acts []*graph.Node) {
+	ch.Mergeable, ch.Removable = true, true
+	var active, fixed []string
+	for _, a := range acts {
+		ch.Activations = append(ch.Activations, fmt.Sprintf("%s (%s, unit %q)", a.Name, a.Act.Kind, a.Act.Unit))
+		if a.Act.Kind == graph.ActIdentity {
+			continue
+		}
+		ch.Mergeable = false
+		if a.Act.Unit == "" {
+			ch.Removable = false
+			fixed = append(fixed, fmt.Sprintf("%s (%s)", a.Name, a.Act.Kind))
+		} else {
+			active = append(active, fmt.Sprintf("%s (%s, unit %s)", a.Name, a.Act.Kind, a.Act.Unit))
+		}
+	}
+	switch {
+	case ch.Mergeable:
+		ch.Reason = "linear: every activation inside is the identity"
+	case !ch.Removable:
+		ch.Reason = "activations that belong to no removable unit: " + strings.Join(fixed, ", ")
+	default:
+		ch.Reason = "active activations: " + strings.Join(active, ", ") + "; a plan removing their units makes it mergeable"
+	}
+	if ch.MergedMACs > ch.ChainMACs {
+		ch.Reason += fmt.Sprintf("; merging raises MACs %.2fx", float64(ch.MergedMACs)/float64(max(ch.ChainMACs, 1)))
+	}
+}
+
 func chains(g *graph.Graph, shapes map[string][]int) []Chain {
+	used := map[*graph.Node]bool{}
+	out := blockChains(g, shapes, used)
 	readers := map[string][]*graph.Node{}
 	for _, n := range g.Nodes {
 		for _, v := range n.Inputs {
@@ -168,8 +280,6 @@ func chains(g *graph.Graph, shapes map[string][]int) []Chain {
 	isDW := func(n *graph.Node) bool {
 		return n != nil && n.Op == graph.OpConv && n.Conv.Groups > 1 && n.Conv.Groups == n.Conv.InC && n.Conv.InC == n.Conv.OutC
 	}
-	used := map[*graph.Node]bool{}
-	var out []Chain
 	for _, c := range g.Nodes {
 		if used[c] || !(isPW(c) || isDW(c)) {
 			continue
@@ -219,32 +329,7 @@ func chains(g *graph.Graph, shapes map[string][]int) []Chain {
 		}
 		os := shapes[p.Output]
 		ch.MergedMACs = int64(ch.OutC) * int64(os[2]*os[3]) * int64(ch.InC*dw.Conv.KH*dw.Conv.KW)
-		ch.Mergeable, ch.Removable = true, true
-		var active, fixed []string
-		for _, a := range acts {
-			ch.Activations = append(ch.Activations, fmt.Sprintf("%s (%s, unit %q)", a.Name, a.Act.Kind, a.Act.Unit))
-			if a.Act.Kind == graph.ActIdentity {
-				continue
-			}
-			ch.Mergeable = false
-			if a.Act.Unit == "" {
-				ch.Removable = false
-				fixed = append(fixed, fmt.Sprintf("%s (%s)", a.Name, a.Act.Kind))
-			} else {
-				active = append(active, fmt.Sprintf("%s (%s, unit %s)", a.Name, a.Act.Kind, a.Act.Unit))
-			}
-		}
-		switch {
-		case ch.Mergeable:
-			ch.Reason = "linear: every activation inside is the identity"
-		case !ch.Removable:
-			ch.Reason = "activations that belong to no removable unit: " + strings.Join(fixed, ", ")
-		default:
-			ch.Reason = "active activations: " + strings.Join(active, ", ") + "; a plan removing their units makes it mergeable"
-		}
-		if ch.MergedMACs > ch.ChainMACs {
-			ch.Reason += fmt.Sprintf("; merging raises MACs %.2fx", float64(ch.MergedMACs)/float64(max(ch.ChainMACs, 1)))
-		}
+		describeActs(&ch, acts)
 		out = append(out, ch)
 	}
 	return out

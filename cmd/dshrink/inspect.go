@@ -61,13 +61,23 @@ once a plan removes its units, or not (an activation outside any unit).`,
 					"dshrink merge removes that cost (docs/method.md)\n")
 			}
 			if len(r.Blocks) > 0 {
-				fmt.Fprintf(w, "\ninverted residual blocks (%d):\n", len(r.Blocks))
+				fmt.Fprintf(w, "\nblocks (%d):\n", len(r.Blocks))
 				for _, b := range r.Blocks {
 					res := ""
 					if b.Residual {
 						res = " +residual"
 					}
-					fmt.Fprintf(w, "  %-14s %3d -> %3d  hidden %4d (t=%d)  k%d s%d%s  unit %s\n", b.Name, b.InC, b.OutC, b.Hidden, b.Expand, b.Kernel, b.Stride, res, b.Unit)
+					if b.SE {
+						res += " +SE"
+					}
+					if b.Groups > 1 {
+						res += fmt.Sprintf(" groups=%d", b.Groups)
+					}
+					kind := b.Kind
+					if kind == "" {
+						kind = graph.BlockInvertedResidual
+					}
+					fmt.Fprintf(w, "  %-14s %-20s %3d -> %3d  hidden %4d (t=%d)  k%d s%d%s  unit %s\n", b.Name, kind, b.InC, b.OutC, b.Hidden, b.Expand, b.Kernel, b.Stride, res, b.Unit)
 				}
 			}
 			fmt.Fprintf(w, "\nremovable activation units (%d): %s\n", len(r.Units), strings.Join(r.Units, " "))
