@@ -83,3 +83,53 @@ func callClampGrad(l isa.Level, a *planeArgs) {
 		clampGradAVX2(a)
 	}
 }
+
+//go:noescape
+func sigmoidAVX512(a *smoothArgs)
+
+//go:noescape
+func siluAVX512(a *smoothArgs)
+
+//go:noescape
+func sigmoidGradAVX512(a *smoothArgs)
+
+//go:noescape
+func siluGradAVX512(a *smoothArgs)
+
+//go:noescape
+func sigmoidAVX2(a *smoothArgs)
+
+//go:noescape
+func siluAVX2(a *smoothArgs)
+
+//go:noescape
+func sigmoidGradAVX2(a *smoothArgs)
+
+//go:noescape
+func siluGradAVX2(a *smoothArgs)
+
+func callSmooth(l isa.Level, op smoothOp, a *smoothArgs) {
+	if l == isa.AVX512 {
+		switch op {
+		case smSigmoid:
+			sigmoidAVX512(a)
+		case smSiLU:
+			siluAVX512(a)
+		case smSigmoidGrad:
+			sigmoidGradAVX512(a)
+		case smSiLUGrad:
+			siluGradAVX512(a)
+		}
+		return
+	}
+	switch op {
+	case smSigmoid:
+		sigmoidAVX2(a)
+	case smSiLU:
+		siluAVX2(a)
+	case smSigmoidGrad:
+		sigmoidGradAVX2(a)
+	case smSiLUGrad:
+		siluGradAVX2(a)
+	}
+}

@@ -37,3 +37,28 @@ func callGradSums(_ isa.Level, a *planeArgs) { gradSumsNEON(a) }
 func callGradAffine(_ isa.Level, a *planeArgs) { gradAffineNEON(a) }
 
 func callClampGrad(_ isa.Level, a *planeArgs) { clampGradNEON(a) }
+
+//go:noescape
+func sigmoidNEON(a *smoothArgs)
+
+//go:noescape
+func siluNEON(a *smoothArgs)
+
+//go:noescape
+func sigmoidGradNEON(a *smoothArgs)
+
+//go:noescape
+func siluGradNEON(a *smoothArgs)
+
+func callSmooth(_ isa.Level, op smoothOp, a *smoothArgs) {
+	switch op {
+	case smSigmoid:
+		sigmoidNEON(a)
+	case smSiLU:
+		siluNEON(a)
+	case smSigmoidGrad:
+		sigmoidGradNEON(a)
+	case smSiLUGrad:
+		siluGradNEON(a)
+	}
+}

@@ -30,6 +30,10 @@ const (
 	opAdd
 	opAxpy
 	opScale
+	opSigmoid
+	opSiLU
+	opSigmoidGrad
+	opSiLUGrad
 )
 
 // vtask is a reusable description of one element-wise job; it implements the
@@ -71,6 +75,14 @@ func (t *vtask) Run(lo, hi int) {
 		axpy(t.alpha, a, dst)
 	case opScale:
 		scale(dst, t.alpha, a)
+	case opSigmoid:
+		smoothSlice(smSigmoid, dst, a, nil)
+	case opSiLU:
+		smoothSlice(smSiLU, dst, a, nil)
+	case opSigmoidGrad:
+		smoothSlice(smSigmoidGrad, dst, b, a)
+	case opSiLUGrad:
+		smoothSlice(smSiLUGrad, dst, b, a)
 	}
 }
 
