@@ -125,6 +125,20 @@ func kernel(f *asmgen.File, x family, mr, h int, direct bool) string {
 	a.Label(name + "_zero")
 	t.Zero(a)
 	a.Label(name + "_init")
+	// Prefetch the tile of C (every line it spans), written or read and
+	// written in the epilogue, so that its misses overlap the k loop.
+	a.I("MOVQ %d(DI), AX", offC)
+	a.I("MOVQ %d(DI), R9", offLdc)
+	w := h * x.VecBytes
+	for r := 0; r < mr; r++ {
+		for off := 0; off < w; off += 64 {
+			a.I("PREFETCHT0 %d(AX)", off)
+		}
+		a.I("PREFETCHT0 %d(AX)", w-4)
+		if r < mr-1 {
+			a.I("ADDQ R9, AX")
+		}
+	}
 	loop, epi := name+"_loop", name+"_epi"
 	a.I("TESTQ CX, CX")
 	a.I("JEQ %s", epi)
