@@ -3,6 +3,8 @@ package onnx
 import (
 	"strings"
 	"testing"
+
+	"github.com/dshrink/dshrink/onnx/onnxpb"
 )
 
 // TestCheckListsEveryProblem breaks a PyTorch export in several places and
@@ -81,5 +83,96 @@ func TestCheckCleanModel(t *testing.T) {
 	}
 	if _, err := Check([]byte("not onnx"), ImportOptions{}); err == nil {
 		t.Error("Check accepts garbage")
+	}
+}
+
+// TestMalformedNewOps damages the ops of issue 16 in an export and checks
+// that the errors name the node, the field and what is expected.
+func TestMalformedNewOps(t *testing.T) {
+	good, err := Export(newOpsGraph(t), ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := func(f func(m *onnxpb.ModelProto)) []byte {
+		m := mustParse(t, good)
+		f(m)
+		return mustMarshal(t, m)
+	}
+	node := func(m *onnxpb.ModelProto, name string) *onnxpb.NodeProto {
+		for _, n := range m.GetGraph().GetNode() {
+			if n.GetName() == name {
+				return n
+			}
+		}
+		t.Fatalf("no node %s", name)
+		return nil
+	}
+	setAttr := func(n *onnxpb.NodeProto, name string, ints []int64, i *int64, f *float32) {
+		for _, a := range n.GetAttribute() {
+			if a.GetName() == name {
+				if ints != nil {
+					a.Ints = ints
+				}
+				if i != nil {
+					a.I = i
+				}
+				if f != nil {
+					a.F = f
+				}
+				return
+			}
+		}
+		switch {
+		case ints != nil:
+			n.Attribute = append(n.Attribute, attrInts(name, ints...))
+		case i != nil:
+			n.Attribute = append(n.Attribute, attrInt(name, *i))
+		default:
+			n.Attribute = append(n.Attribute, attrFloat(name, *f))
+		}
+	}
+	init := func(m *onnxpb.ModelProto, name string) *onnxpb.TensorProto {
+		for _, in := range m.GetGraph().GetInitializer() {
+			if in.GetName() == name {
+				return in
+			}
+		}
+		t.Fatalf("no initializer %s", name)
+		return nil
+	}
+	i64 := func(v int64) *int64 { return &v }
+	f32 := func(v float32) *float32 { return &v }
+	for _, c := range []struct {
+		name string
+		data []byte
+		want []string
+	}{
+		{"transpose perm", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "shuffle/transpose"), "perm", []int64{0, 1, 2, 4, 3}, nil, nil) }),
+			[]string{`Transpose node "shuffle/transpose"`, "perm [0 1 2 4 3]", "only perm [0 2 1 3 4]"}},
+		{"shuffle view", mod(func(m *onnxpb.ModelProto) { init(m, "shuffle.view").Int64Data = []int64{0, 2, 4, 2, 18} }),
+			[]string{`Reshape node "shuffle/view"`, "[0 2 4 2 18]", "channel shuffle"}},
+		{"slice axis", mod(func(m *onnxpb.ModelProto) { init(m, "dshrink.axes.channels").Int64Data = []int64{2} }),
+			[]string{`Slice node "split0"`, "along axis 2", "only along axis 1"}},
+		{"pool dilation", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "maxpool"), "dilations", []int64{2, 2}, nil, nil) }),
+			[]string{`MaxPool node "maxpool"`, "dilations [2 2]", "only 1"}},
+		{"pool pads", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "maxpool"), "pads", []int64{3, 3, 3, 3}, nil, nil) }),
+			[]string{`MaxPool node "maxpool"`, "pads [3 3 3 3]", "[0, kernel size)"}},
+		{"hardsigmoid", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "se_gate"), "alpha", nil, nil, f32(0.2)) }),
+			[]string{`HardSigmoid node "se_gate"`, "alpha 0.2", "only alpha 1/6"}},
+		{"concat axis", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "cat"), "axis", nil, i64(2), nil) }),
+			[]string{`Concat node "cat"`, "axis 2", "only along the channels"}},
+		{"softmax axis", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "softmax"), "axis", nil, i64(0), nil) }),
+			[]string{`Softmax node "softmax"`, "axis 0", "only over the features"}},
+	} {
+		_, err := Import(c.data, ImportOptions{})
+		if err == nil {
+			t.Errorf("%s: imported", c.name)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", c.name, err, w)
+			}
+		}
 	}
 }

@@ -275,6 +275,9 @@ func reshapeDims(s []int, t []int64) ([]int, error) {
 			return nil, fmt.Errorf("reshape of %v to %v is not valid", s, t)
 		}
 		known *= out[i]
+		if known > MaxTensorElems {
+			return nil, fmt.Errorf("reshape of %v to %v: more than %d elements", s, t, MaxTensorElems)
+		}
 	}
 	total := numel(s)
 	if infer >= 0 {

@@ -24,6 +24,11 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		t.Fatal(err)
 	}
 	seeds["variant"] = v
+	nv, err := Export(newOpsGraph(t), ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds["newops"] = nv
 	seeds["truncated"] = ops[:len(ops)/2]
 	flipped := append([]byte(nil), v...)
 	for i := 7; i < len(flipped); i += 97 {
@@ -43,6 +48,9 @@ func FuzzImport(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if r, err := Check(data, ImportOptions{}); err == nil && r.OK() != (r.Graph != nil) {
+			t.Fatalf("Check: ok %v but graph %v", r.OK(), r.Graph != nil)
+		}
 		g, err := Import(data, ImportOptions{})
 		if err != nil {
 			return

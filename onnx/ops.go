@@ -277,7 +277,7 @@ func (im *importer) reshape(n *onnxpb.NodeProto, at attrs) error {
 	}
 	out, err := reshapeDims(s, rest)
 	if err != nil {
-		return fmt.Errorf("%s: %w", where(n), err)
+		return fmt.Errorf("%w: %v", bad, err)
 	}
 	switch {
 	case vw == nil && len(out) == 2:
