@@ -147,7 +147,9 @@ func TestMalformedNewOps(t *testing.T) {
 		data []byte
 		want []string
 	}{
-		{"transpose perm", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "shuffle/transpose"), "perm", []int64{0, 1, 2, 4, 3}, nil, nil) }),
+		{"transpose perm", mod(func(m *onnxpb.ModelProto) {
+			setAttr(node(m, "shuffle/transpose"), "perm", []int64{0, 1, 2, 4, 3}, nil, nil)
+		}),
 			[]string{`Transpose node "shuffle/transpose"`, "perm [0 1 2 4 3]", "only perm [0 2 1 3 4]"}},
 		{"shuffle view", mod(func(m *onnxpb.ModelProto) { init(m, "shuffle.view").Int64Data = []int64{0, 2, 4, 2, 18} }),
 			[]string{`Reshape node "shuffle/view"`, "[0 2 4 2 18]", "channel shuffle"}},
