@@ -91,6 +91,7 @@ type ConvAttr struct {
 	Groups  int    `json:"groups"`
 	Bias    bool   `json:"bias"`               // params[1] is a [OutC] bias
 	BiasMap bool   `json:"bias_map,omitempty"` // the last param is a [OutC, Ho, Wo] constant added to the output (exact merge at borders)
+	Fixed   bool   `json:"fixed,omitempty"`    // constant weights that training must not change (the merger's pad-first crops)
 }
 
 // BNAttr describes a BatchNorm2d.

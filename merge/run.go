@@ -521,7 +521,7 @@ func padFirstRun(g *graph.Graph, seg Segment) error {
 					}
 				}
 				name := unique(v + ".crop")
-				a := &graph.ConvAttr{InC: s[1], OutC: s[1], KH: d[0] + d[2] + 1, KW: d[1] + d[3] + 1, StrideH: 1, StrideW: 1, Groups: s[1]}
+				a := &graph.ConvAttr{InC: s[1], OutC: s[1], KH: d[0] + d[2] + 1, KW: d[1] + d[3] + 1, StrideH: 1, StrideW: 1, Groups: s[1], Fixed: true}
 				nn = &graph.Node{Name: name, Op: graph.OpConv, Inputs: []string{v}, Output: name, Block: n.Block, Conv: a}
 				wName := uniqueParam(g, name+".weight")
 				w := tensor.New(s[1], 1, a.KH, a.KW)

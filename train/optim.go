@@ -23,6 +23,7 @@ const (
 	RoleBNStat               // BatchNorm running mean or variance: not trained
 	RoleBiasMap              // conv border bias map (merged models): not trained
 	RoleGate                 // a search gate (scalar): trained with its own LR scale
+	RoleFixed                // weights of a fixed conv (a pad-first crop): not trained
 )
 
 // String returns the role's name.
@@ -42,12 +43,14 @@ func (r Role) String() string {
 		return "bias_map"
 	case RoleGate:
 		return "gate"
+	case RoleFixed:
+		return "fixed"
 	}
 	return "role(" + strconv.Itoa(int(r)) + ")"
 }
 
 // Trainable reports whether parameters of this role are updated by the optimiser.
-func (r Role) Trainable() bool { return r != RoleBNStat && r != RoleBiasMap }
+func (r Role) Trainable() bool { return r != RoleBNStat && r != RoleBiasMap && r != RoleFixed }
 
 // ParamRoles returns the role of every parameter of g, decided from the node
 // that uses it and its position in the node's parameter list.
@@ -59,6 +62,8 @@ func ParamRoles(g *graph.Graph) map[string]Role {
 			switch n.Op {
 			case graph.OpConv:
 				switch {
+				case n.Conv != nil && n.Conv.Fixed:
+					r = RoleFixed
 				case i == 0:
 					r = RoleWeight
 				case i == 1 && n.Conv != nil && n.Conv.Bias:
