@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/kernels/isa/isatest"
 	"github.com/dshrink/dshrink/models"
 	"github.com/dshrink/dshrink/runtime/testmodels"
 )
@@ -99,7 +100,7 @@ func stepMs(b *testing.B, g *graph.Graph, th int, opts Options) map[string]float
 
 // BenchmarkPoolStem times ResNet-18's stem at 224x224 step by step: the
 // 7x7 stride-2 conv (3 -> 64, with BN and ReLU) and the 3x3 stride-2 max
-// pooling of its 64 x 112 x 112 output, 1 and 2 threads.
+// pooling of its 64 x 112 x 112 output, 1 and 2 threads, at every ISA level.
 func BenchmarkPoolStem(b *testing.B) {
 	gb := graph.NewBuilder("stem", 3, 224, 224)
 	x := gb.Conv("conv1", "input", 3, 64, 7, 2, 3, 1, false)
@@ -111,16 +112,18 @@ func BenchmarkPoolStem(b *testing.B) {
 		b.Fatal(err)
 	}
 	g.InitParams(1)
-	for _, th := range []int{1, 2} {
-		b.Run(fmt.Sprintf("t%d", th), func(b *testing.B) {
-			var m map[string]float64
-			for b.Loop() {
-				m = stepMs(b, g, th, Options{})
-			}
-			b.ReportMetric(m["conv1"], "conv_ms")
-			b.ReportMetric(m["maxpool"], "maxpool_ms")
-		})
-	}
+	isatest.ForEachB(b, func(b *testing.B) {
+		for _, th := range []int{1, 2} {
+			b.Run(fmt.Sprintf("t%d", th), func(b *testing.B) {
+				var m map[string]float64
+				for b.Loop() {
+					m = stepMs(b, g, th, Options{})
+				}
+				b.ReportMetric(m["conv1"], "conv_ms")
+				b.ReportMetric(m["maxpool"], "maxpool_ms")
+			})
+		}
+	})
 }
 
 // BenchmarkGroupedConv times RegNetX-like grouped 3x3 convolutions (c
