@@ -42,13 +42,15 @@ func DemoConfig(quick bool) (shrink.Config, error) {
 
 // Quick turns a demo configuration into its smoke-test variant (under a minute): 2000
 // training and 500 test images, 2 base epochs, 1 search and 1 fine-tuning
-// epoch, 50 timed runs per model, and QuickOut as the run directory when
-// cfg.Out is the default one. The figures are only a smoke test.
+// epoch, 128 importance images, 50 timed runs per model, and QuickOut as
+// the run directory when cfg.Out is the default one. The figures are only a
+// smoke test.
 func Quick(cfg *shrink.Config) {
 	cfg.Data.TrainSubset, cfg.Data.TestSubset = 2000, 500
 	cfg.Base.Train.Epochs = 2
 	cfg.Search.Train.Epochs = 1
 	cfg.Finetune.Train.Epochs = 1
+	cfg.Planner.ImportanceImages = min(max(cfg.Planner.ImportanceImages, 1), 128)
 	cfg.Bench.Iters = 50
 	if cfg.Out == "runs/demo" {
 		cfg.Out = QuickOut
@@ -73,8 +75,9 @@ type DemoResult struct {
 	Seconds float64
 }
 
-// Demo runs the whole method as cfg says (shrink.RunPipeline: base, search,
-// fine-tune, merge, verify, latency), then times the fine-tuned model before
+// Demo runs the whole method as cfg says (shrink.RunPipeline: base, plan
+// (the latency planner by default) or search, fine-tune, merge, verify,
+// latency), then times the fine-tuned model before
 // merging against the base (an extra point of the plot, in PointsFile), and
 // writes the HTML report into the run directory. Like the pipeline, it is
 // resumable: a rerun skips what is done. Cancelling ctx stops the running
@@ -88,16 +91,17 @@ func Demo(ctx context.Context, cfg shrink.Config, opts DemoOptions) (*DemoResult
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	step2 := fmt.Sprintf("2. plan      choose the blocks that lose their activations: %s", methodLine(cfg))
 	fmt.Fprintf(logw, `dshrink demo: the DepthShrinker method on %s, in %s
   1. base      train MobileNetV2-%g from scratch (%d epochs on %s training images)
-  2. search    learn which blocks can lose their activations (%d epoch(s), keep ratio %g)
+  %s
   3. finetune  retrain without them, distilled from the base (%d epoch(s)), then merge
                each activation-free block into one dense convolution and verify it
   4. bench     p50 latency, batch %d, %d thread, base vs. shrunk interleaved
   5. report    %s
 Ctrl-C saves a checkpoint; rerun the same command to resume.
 
-`, cfg.Data.Dataset, cfg.Out, cfg.Base.Arch.Width, cfg.Base.Train.Epochs, subset(cfg.Data.TrainSubset), cfg.Search.Train.Epochs, cfg.Search.KeepRatio,
+`, cfg.Data.Dataset, cfg.Out, cfg.Base.Arch.Width, cfg.Base.Train.Epochs, subset(cfg.Data.TrainSubset), step2,
 		cfg.Finetune.Train.Epochs, cfg.Bench.Batch, cfg.Bench.Threads, filepath.Join(cfg.Out, HTMLFile))
 
 	sum, err := shrink.RunPipeline(ctx, cfg, shrink.PipelineOptions{Log: logw, Data: opts.Data})
@@ -119,6 +123,27 @@ Ctrl-C saves a checkpoint; rerun the same command to resume.
 		return nil, err
 	}
 	return &DemoResult{Summary: sum, Report: path, Seconds: time.Since(t0).Seconds()}, nil
+}
+
+// methodLine describes how the demo chooses its plan.
+func methodLine(cfg shrink.Config) string {
+	m, _ := shrink.ParseMethod(cfg.Method)
+	tgt := ""
+	if cfg.Target.IsSet() {
+		tgt = " at a " + cfg.Target.String() + " target"
+		if cfg.Target.Speedup > 0 {
+			tgt = fmt.Sprintf(" at a %gx target speedup", cfg.Target.Speedup)
+		}
+	}
+	switch {
+	case cfg.Finetune.Plan != "":
+		return "the given plan " + cfg.Finetune.Plan
+	case m == shrink.MethodPlanner:
+		return "the latency planner" + tgt + "\n               (latency table measured here, cheap importance, dynamic program)"
+	case m == shrink.MethodSearch:
+		return fmt.Sprintf("the paper's gate search (%d epoch(s))%s", cfg.Search.Train.Epochs, tgt)
+	}
+	return "a " + m + " baseline" + tgt
 }
 
 func subset(n int) string {

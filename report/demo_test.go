@@ -67,7 +67,8 @@ func TestDemoQuickEndToEnd(t *testing.T) {
 	if len(d.Warnings) > 0 {
 		t.Errorf("warnings on a fresh demo run: %v", d.Warnings)
 	}
-	if len(d.Curves) != 3 || len(d.Units) != 19 || findPoint(d.Points, "fine-tuned") == nil {
+	// The demo plans with the latency planner: base and finetune train, no search.
+	if len(d.Curves) != 2 || len(d.Units) != 19 || findPoint(d.Points, "fine-tuned") == nil {
 		t.Errorf("report data: %d curves, %d units, points %+v", len(d.Curves), len(d.Units), d.Points)
 	}
 	for _, u := range d.Units {

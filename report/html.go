@@ -226,6 +226,10 @@ func (d *Data) view() (*view, error) {
 	if s.Search != nil {
 		v.UnitsNote = fmt.Sprintf("The search gave each candidate unit a learnable gate s in [0, 1] (s = 0: the activation, s = 1: the identity) and kept the activation of the %d candidates with the smallest gates.",
 			s.Search.Kept)
+	} else if s.Method == shrink.MethodPlanner {
+		v.UnitsNote = fmt.Sprintf("The latency planner chose the plan at the target %s: a latency table measured on this machine (every block kept and merged), the importance of each block (the held-out loss increase with its activations alone removed) and a dynamic program keeping the most important blocks within the latency budget; there are no gate values.", s.Target)
+	} else if s.Method == shrink.MethodRandom || s.Method == shrink.MethodLastK {
+		v.UnitsNote = fmt.Sprintf("The %s baseline chose the plan (at the target %s): there are no gate values.", s.Method, s.Target)
 	} else {
 		v.UnitsNote = fmt.Sprintf("The plan %q was given, not searched: there are no gate values.", s.Plan)
 	}

@@ -277,6 +277,7 @@ func DefaultConfig() Config {
 		Base:    BaseConfig{Arch: tc.Model, Train: DefaultStageTrain(15, 0.1)},
 		Search: SearchConfig{
 			KeepRatio: 0.4, Keep: -1, Train: search,
+			Gumbel: GumbelOptions{InitTemp: 3, DecayRate: 0.95}, // off (epochs 0); the official values when on
 		},
 		Finetune: FinetuneConfig{PadFirst: true, DistillWeight: 0.7, Temperature: 1, Train: DefaultStageTrain(10, 0.01)},
 		Verify:   VerifyConfig{RandomImages: 2, RealImages: 16},

@@ -45,7 +45,7 @@ func newTargetCtx(cfg Config, base *graph.Graph, dir string, imp []float64, logw
 	if path == "" {
 		path = filepath.Join(dir, TableFile)
 	}
-	tab, err := TableFor(base, path, cfg.Bench.Batch, cfg.Bench.Threads, logw)
+	tab, err := TableFor(base, path, cfg.Bench.Batch, cfg.Bench.Threads, cfg.Planner.MultiBlock, logw)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -527,8 +528,8 @@ func TestConfigs(t *testing.T) {
 		}
 		if f == "shrink-fmnist.yaml" {
 			d := DefaultConfig()
-			if c.Search.KeepRatio != d.Search.KeepRatio || c.Finetune.Train.Epochs != d.Finetune.Train.Epochs || !c.Finetune.PadFirst ||
-				c.Search.Train.Optimizer.ScalarLRScale != 10 || c.Base.Train.Epochs != d.Base.Train.Epochs {
+			if !reflect.DeepEqual(c.Search, d.Search) || c.Finetune.Train.Epochs != d.Finetune.Train.Epochs || !c.Finetune.PadFirst ||
+				c.Method != d.Method || c.Target != d.Target || c.Planner != d.Planner || c.Base.Train.Epochs != d.Base.Train.Epochs {
 				t.Errorf("%s differs from the defaults it documents: %+v", f, c)
 			}
 		}

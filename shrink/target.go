@@ -201,10 +201,11 @@ func TargetPlan(g *graph.Graph, source, name string, removed map[string]bool, ta
 
 // TableFor returns the latency table of g at batch and threads (1 when 0):
 // the table in path when its key matches this machine, runtime and model,
-// else a fresh measurement (minutes), saved to path when path is not
-// empty. log receives progress.
-func TableFor(g *graph.Graph, path string, batch, threads int, log io.Writer) (*latency.Table, error) {
-	opts := latency.ProfileOptions{Batch: max(batch, 1), Threads: max(threads, 1), Log: log}
+// else a fresh measurement (seconds to minutes; segments of several blocks
+// only with multiBlock), saved to path when path is not empty. log
+// receives progress.
+func TableFor(g *graph.Graph, path string, batch, threads int, multiBlock bool, log io.Writer) (*latency.Table, error) {
+	opts := latency.ProfileOptions{Batch: max(batch, 1), Threads: max(threads, 1), NoMultiBlock: !multiBlock, Log: log}
 	key, err := latency.TableKey(latency.Fingerprint(g), opts)
 	if err != nil {
 		return nil, fmt.Errorf("latency table: %w", err)

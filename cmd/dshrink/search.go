@@ -275,7 +275,7 @@ type readOffCtx struct {
 }
 
 func newReadOffCtx(base *graph.Graph, tablePath string, cfg shrink.Config, tgt shrink.Target, log io.Writer) (*readOffCtx, error) {
-	tab, err := shrink.TableFor(base, tablePath, 1, 1, log)
+	tab, err := shrink.TableFor(base, tablePath, 1, 1, false, log)
 	if err != nil {
 		return nil, err
 	}
