@@ -91,8 +91,17 @@ type checkRow struct {
 type checkResult struct {
 	Rows     []checkRow `json:"rows"`
 	Spearman float64    `json:"spearman"`
-	Steps    int        `json:"steps"`
-	Method   string     `json:"method"`
+	// SpearmanUnits and SpearmanPruned are the rank correlations within
+	// each kind of change (NaN with fewer than two of a kind).
+	SpearmanUnits  float64 `json:"spearman_units"`
+	SpearmanPruned float64 `json:"spearman_pruned"`
+	// PruneWeight is (fine-tuned / cheap for pruned blocks) over (the same
+	// for units): the factor that puts the cheap pruning importance on the
+	// scale of the cheap unit importance as fine-tuning sees them (plan
+	// --prune-weight); 0 when the check has not both kinds.
+	PruneWeight float64 `json:"prune_weight"`
+	Steps       int     `json:"steps"`
+	Method      string  `json:"method"`
 }
 
 func runImportance(ctx context.Context, model string, o *importanceFlags, stdout, log io.Writer) error {
@@ -168,7 +177,12 @@ func runImportance(ctx context.Context, model string, o *importanceFlags, stdout
 		for _, r := range chk.Rows {
 			fmt.Fprintf(stdout, "%-28s %12.4f %12.4f\n", r.Change, r.Cheap, r.Finetuned)
 		}
-		fmt.Fprintf(stdout, "Spearman rank correlation %.3f over %d candidates\n", chk.Spearman, len(chk.Rows))
+		fmt.Fprintf(stdout, "Spearman rank correlation %.3f over %d candidates (units %.3f, pruned blocks %.3f)\n",
+			chk.Spearman, len(chk.Rows), chk.SpearmanUnits, chk.SpearmanPruned)
+		if chk.PruneWeight > 0 {
+			fmt.Fprintf(stdout, "fine-tuning weighs pruning %.2fx the cheap estimate's ratio to removed activations: plan with --prune-weight %.2f\n",
+				chk.PruneWeight, chk.PruneWeight)
+		}
 		if o.checkOut != "" {
 			if err := writeJSONFile(o.checkOut, chk); err != nil {
 				return fmt.Errorf("importance: %w", err)
@@ -237,5 +251,28 @@ func importanceCheck(ctx context.Context, g *graph.Graph, rep, prep *latency.Imp
 		fine = append(fine, fr.Units[k].Delta)
 	}
 	res.Spearman = latency.Spearman(cheap, fine)
+	var cu, fu, cp, fp []float64
+	for k, c := range changes {
+		if c.Pruned != "" {
+			cp, fp = append(cp, cheap[k]), append(fp, fine[k])
+		} else {
+			cu, fu = append(cu, cheap[k]), append(fu, fine[k])
+		}
+	}
+	res.SpearmanUnits, res.SpearmanPruned = latency.Spearman(cu, fu), latency.Spearman(cp, fp)
+	ratio := func(c, f []float64) float64 {
+		var sc, sf float64
+		for i := range c {
+			sc += c[i]
+			sf += f[i]
+		}
+		if sc <= 0 || sf <= 0 {
+			return 0
+		}
+		return sf / sc
+	}
+	if ru, rp := ratio(cu, fu), ratio(cp, fp); ru > 0 && rp > 0 {
+		res.PruneWeight = rp / ru
+	}
 	return res, nil
 }

@@ -32,6 +32,9 @@ type planFlags struct {
 	pareto        int
 	resolution    float64
 	multiBlock    bool
+	prune         bool
+	pruneImp      string
+	pruneWeight   float64
 	force         bool
 	importance    string
 	dataset       string
@@ -75,10 +78,18 @@ The importance of each block's unit is:
                    recalibration (minutes, not fine-tuning epochs).
 
 The stem and head units always keep their activations (removing them
-merges nothing). Segments of several blocks merged together are only used
-with --multi-block: merge.Merge cannot produce them yet (they need the
-multi-block pad-first form), so without it the plan's prediction is what
-merge delivers.
+merges nothing). Every merged segment of the table, one block or several
+(--multi-block, on by default), is the merger's own convolution for that run
+of blocks, timed inside a whole model; the plan file lists its segments and
+the merge builds exactly those (latency.Realize; --measure checks it).
+
+--prune (with --data) or --prune-importance FILE (from dshrink importance
+--prune) lets the planner also prune blocks (LayerMerge): a residual block
+with equal input and output shapes is removed whole (the identity kept) when
+that buys more latency per unit of importance than removing activations;
+the importance lost is the held-out loss increase with the block pruned
+(times --prune-weight: dshrink importance --check measures how fine-tuning
+weighs pruning against removed activations).
 
 --match PLAN.json sets the budget to the predicted latency of another plan
 (a gate-search plan, say): the planner's answer at equal latency.
@@ -108,7 +119,10 @@ Pareto plan with shrink.Finetune (expensive) and plots accuracy.`,
 	f.StringVar(&o.match, "match", "", "budget = the predicted latency of this plan file (e.g. a gate-search plan): the best plan at the same latency")
 	f.IntVar(&o.pareto, "pareto", 0, "plan for N budgets from the fastest plan to the base latency")
 	f.Float64Var(&o.resolution, "resolution-ms", 0, "latency bucket of the DP (default budget/4000)")
-	f.BoolVar(&o.multiBlock, "multi-block", false, "allow segments of several blocks merged together (not producible by merge yet)")
+	f.BoolVar(&o.multiBlock, "multi-block", true, "allow segments of several blocks merged into one convolution (--multi-block=false: one block per merged convolution)")
+	f.BoolVar(&o.prune, "prune", false, "also plan pruning whole residual blocks (LayerMerge); importance from --data")
+	f.StringVar(&o.pruneImp, "prune-importance", "", "pruning importance report (dshrink importance --prune-out); implies --prune")
+	f.Float64Var(&o.pruneWeight, "prune-weight", 1, "multiply the pruning importance by this (dshrink importance --check suggests one)")
 	f.BoolVar(&o.force, "force", false, "assume merge --force (blocks whose MACs grow past the limit are merged too)")
 	f.StringVar(&o.importance, "importance", "", "uniform, or an importance report file (default: estimated from --data, else uniform)")
 	f.StringVar(&o.dataset, "data", "", "data set for the importance estimate (fashion-mnist, mnist, cifar10, cifar100)")
@@ -163,7 +177,11 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	prob, err := latency.NewProblem(t, imp, latency.ProblemOptions{MultiBlock: o.multiBlock, Force: o.force})
+	pruneCosts, err := pruneCostsFor(g, t, o, ds, log)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	prob, err := latency.NewProblem(t, imp, latency.ProblemOptions{MultiBlock: o.multiBlock, Force: o.force, Prune: pruneCosts})
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
@@ -221,6 +239,9 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 		g.Name, budget, sol.LatencyMs, t.BaseMs(), t.BaseMs()/sol.LatencyMs, cal, sol.LatencyMs*cal, sol.Importance, source)
 	fmt.Fprintf(stdout, "removed %d of %d blocks: %s\n", len(p.Removed()), len(t.Blocks), strings.Join(p.Removed(), ","))
 	fmt.Fprintf(stdout, "merged segments: %s\n", p.Meta["merged_segments"])
+	if len(p.Pruned) > 0 {
+		fmt.Fprintf(stdout, "pruned blocks: %s\n", strings.Join(p.Pruned, ","))
+	}
 	var checks []planCheck
 	if o.measure {
 		checks, err = measurePlans(g, []*plan.Plan{p}, []float64{sol.LatencyMs}, t, mo, &o.pf, log)
@@ -310,6 +331,46 @@ func importanceFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Dat
 		imp[i] = v
 	}
 	return imp, rep.Method, nil
+}
+
+// pruneCostsFor returns the pruning importance of each table block (+Inf
+// for blocks that cannot be pruned), or nil when pruning is off.
+func pruneCostsFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Datasets, log io.Writer) ([]float64, error) {
+	if !o.prune && o.pruneImp == "" {
+		return nil, nil
+	}
+	if o.importance == "uniform" || (o.importance == "" && ds == nil) {
+		return nil, errors.New("pruning weighs the loss a pruned block costs against the loss removed activations cost: give --data or --importance FILE, not uniform importance")
+	}
+	var rep *latency.ImportanceReport
+	switch {
+	case o.pruneImp != "":
+		b, err := fsutil.ReadFile(o.pruneImp, 1<<26)
+		if err != nil {
+			return nil, fmt.Errorf("pruning importance: %w", err)
+		}
+		rep = &latency.ImportanceReport{}
+		if err := json.Unmarshal(b, rep); err != nil {
+			return nil, fmt.Errorf("pruning importance %s: %w", o.pruneImp, err)
+		}
+	case ds != nil:
+		blocks := latency.PrunableBlocks(g)
+		fmt.Fprintf(log, "plan: estimating the pruning importance of %d blocks on %d held-out images\n", len(blocks), o.impImages)
+		var err error
+		if rep, err = latency.PruneImportance(g, blocks, ds.Eval, ds.Train, latency.ImportanceOptions{Images: o.impImages, CalibBatches: o.calibBatches, Seed: o.seed}); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, errors.New("--prune needs --data (or --prune-importance FILE from dshrink importance --prune)")
+	}
+	if !(o.pruneWeight > 0) || math.IsInf(o.pruneWeight, 0) {
+		return nil, fmt.Errorf("--prune-weight %g: want a positive number", o.pruneWeight)
+	}
+	costs := latency.PruneCosts(t, rep)
+	for i := range costs {
+		costs[i] *= o.pruneWeight
+	}
+	return costs, nil
 }
 
 func writeJSONFile(path string, v any) error {
