@@ -306,3 +306,67 @@ func f64(x []float32) []float64 {
 	}
 	return out
 }
+
+// TestImportTinyFamilies imports the small committed torchvision-style
+// exports (tools/fixtures/make_torchvision_fixtures.py --tiny; no PyTorch
+// needed): ShuffleNetV2 with its shape arithmetic, channel split and
+// shuffle, MobileNetV3 with hard swish and squeeze-and-excitation,
+// EfficientNet with SiLU; blocks, names, and outputs (reference evaluator
+// and runtime) against PyTorch's; the export back runs in ONNX Runtime.
+func TestImportTinyFamilies(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		kinds  map[string]int
+		blocks []string
+	}{
+		{"tiny_shufflenet", map[string]int{graph.BlockShuffleBranch: 4}, []string{"stage2.0.branch2", "stage2.1.branch2", "stage3.0.branch2", "stage4.0.branch2"}},
+		{"tiny_mnv3", map[string]int{graph.BlockInvertedResidualSE: 2, graph.BlockInvertedResidual: 2}, []string{"features.1", "features.2", "features.3", "features.4"}},
+		{"tiny_effnet", map[string]int{graph.BlockInvertedResidualSE: 3}, []string{"features.1.0", "features.2.0", "features.3.0"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := Import(readGz(t, c.name+".onnx.gz"), ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds := map[string]int{}
+			var names []string
+			for _, b := range g.Blocks {
+				kinds[b.Kind]++
+				names = append(names, b.Name)
+			}
+			if fmt.Sprint(kinds) != fmt.Sprint(c.kinds) || fmt.Sprint(names) != fmt.Sprint(c.blocks) {
+				t.Errorf("blocks %v %v, want %v %v", kinds, names, c.kinds, c.blocks)
+			}
+			x, want := readF32(t, c.name+".in.bin"), readF32(t, c.name+".out.bin")
+			checkClose(t, c.name+": reference vs PyTorch", forward(t, g, x, 2), want)
+			prog, err := runtime.Compile(g, runtime.Options{Batch: 2, Threads: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := make([]float32, len(want))
+			if err := prog.Run(x, out); err != nil {
+				t.Fatal(err)
+			}
+			checkClose(t, c.name+": runtime vs PyTorch", f64(out), want)
+			data, err := Export(g, ExportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Import(data, ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(back.Blocks) != fmt.Sprint(g.Blocks) || len(back.Nodes) != len(g.Nodes) {
+				t.Errorf("round trip changed the model: %d nodes, blocks %v", len(back.Nodes), back.Blocks)
+			}
+			path := filepath.Join(t.TempDir(), c.name+".onnx")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			onnxChecker(t, path)
+			if out, ok := runORT(t, path, x, append([]int{2}, g.Input.Shape...)); ok {
+				checkClose(t, c.name+": dshrink's export in ONNX Runtime vs PyTorch", f64(out), want)
+			}
+		})
+	}
+}
