@@ -23,6 +23,24 @@ type actOp struct {
 	dx         []float32
 	partial    [actChunks]float64
 	chunks     int
+	// scratch holds, per chunk of a gated sigmoid or SiLU, smoothBlock
+	// activations and smoothBlock gradients (grown once, then reused).
+	scratch []float32
+}
+
+// smoothBlock is the number of values a gated sigmoid or SiLU chunk passes
+// to vec's kernels at a time (short enough for vec to run them on the
+// chunk's own thread).
+const smoothBlock = 256
+
+// isSmooth reports whether kind runs on vec's smooth (exp-based) kernels.
+func isSmooth(kind graph.ActKind) bool { return kind == graph.ActSigmoid || kind == graph.ActSiLU }
+
+// growScratch makes sure a gated sigmoid or SiLU has its per-chunk blocks.
+func (o *actOp) growScratch() {
+	if need := o.chunks * 2 * smoothBlock; isSmooth(o.kind) && len(o.scratch) < need {
+		o.scratch = make([]float32, actChunks*2*smoothBlock)
+	}
 }
 
 // actChunks bounds the number of chunks of a gated backward; the gate sum is
@@ -40,8 +58,10 @@ func actFwd(kind graph.ActKind, dst, x []float32) {
 		vec.HardSwish(dst, x)
 	case graph.ActHardSigmoid:
 		vec.HardSigmoid(dst, x)
-	case graph.ActSigmoid, graph.ActSiLU:
-		smooth(kind, dst, x, nil)
+	case graph.ActSigmoid:
+		vec.Sigmoid(dst, x)
+	case graph.ActSiLU:
+		vec.SiLU(dst, x)
 	default:
 		copy(dst, x)
 	}
@@ -58,68 +78,12 @@ func actBwd(kind graph.ActKind, dx, dy, x []float32) {
 		vec.HardSwishBackward(dx, dy, x)
 	case graph.ActHardSigmoid:
 		vec.HardSigmoidBackward(dx, dy, x)
-	case graph.ActSigmoid, graph.ActSiLU:
-		smooth(kind, dx, x, dy)
+	case graph.ActSigmoid:
+		vec.SigmoidBackward(dx, dy, x)
+	case graph.ActSiLU:
+		vec.SiLUBackward(dx, dy, x)
 	default:
 		copy(dx, dy)
-	}
-}
-
-// smoothTask applies sigmoid or SiLU (dy == nil) or their backward (dst =
-// dy * act'(x)) to chunks of values; it implements parallel.Task.
-type smoothTask struct {
-	kind       graph.ActKind
-	dst, x, dy []float32
-}
-
-var smoothPool parallel.FreeList[smoothTask]
-
-// smoothGrain is the number of values below which smooth runs on one thread.
-const smoothGrain = 1 << 13
-
-// smooth runs a smoothTask over all of x, split across threads when large.
-func smooth(kind graph.ActKind, dst, x, dy []float32) {
-	if len(x) < 2*smoothGrain || parallel.Threads() <= 1 {
-		t := smoothTask{kind, dst, x, dy}
-		t.Run(0, len(x))
-		return
-	}
-	t := smoothPool.Get()
-	*t = smoothTask{kind, dst, x, dy}
-	parallel.Do(t, len(x), smoothGrain)
-	*t = smoothTask{}
-	smoothPool.Put(t)
-}
-
-// Run processes values [lo, hi).
-func (t *smoothTask) Run(lo, hi int) {
-	x, dst := t.x[lo:hi], t.dst[lo:hi]
-	dst = dst[:len(x)]
-	silu := t.kind == graph.ActSiLU
-	if t.dy == nil {
-		if silu {
-			for j, v := range x {
-				dst[j] = v / (1 + expf(-v))
-			}
-		} else {
-			for j, v := range x {
-				dst[j] = 1 / (1 + expf(-v))
-			}
-		}
-		return
-	}
-	dy := t.dy[lo:hi]
-	dy = dy[:len(x)]
-	for j, v := range x {
-		s := 1 / (1 + expf(-v))
-		d := s * (1 - s)
-		if silu {
-			d = s + v*d
-			if s == 0 {
-				d = 0 // as act1: x far below 0
-			}
-		}
-		dst[j] = dy[j] * d
 	}
 }
 
@@ -154,7 +118,9 @@ func sigmoid(x float32) (s, d float32) {
 }
 
 // act1 returns act(x) and act'(x) for one value, with the same conventions
-// at the kinks as package vec.
+// at the kinks as package vec. Gated chunks use it for the piecewise-linear
+// kinds; sigmoid and SiLU run on vec's vector kernels there too (runSmooth),
+// and its scalar expf form of them agrees with those to a few ulps.
 func act1(kind graph.ActKind, x float32) (float32, float32) {
 	switch kind {
 	case graph.ActReLU:
@@ -213,6 +179,7 @@ func (o *actOp) forward(m *Model, n int, train bool) {
 	}
 	o.isBackward, o.mask, o.x, o.y = false, o.gate.Mask, x, y
 	o.chunks = min(actChunks, len(x)/4096+1)
+	o.growScratch()
 	parallel.Do(o, o.chunks, 1)
 	o.x, o.y = nil, nil
 }
@@ -232,6 +199,7 @@ func (o *actOp) backward(m *Model, n int) {
 	}
 	o.isBackward, o.mask, o.x, o.dy, o.dx = true, o.gate.Mask, x, dy, dx
 	o.chunks = min(actChunks, len(x)/4096+1)
+	o.growScratch()
 	parallel.Do(o, o.chunks, 1)
 	var s float64
 	for _, p := range o.partial[:o.chunks] {
@@ -252,6 +220,10 @@ func (o *actOp) Run(lo, hi int) {
 	for c := lo; c < hi; c++ {
 		a, b := c*total/o.chunks, (c+1)*total/o.chunks
 		x := o.x[a:b]
+		if isSmooth(o.kind) {
+			o.runSmooth(c, a, b)
+			continue
+		}
 		if !o.isBackward {
 			y := o.y[a:b]
 			for j, v := range x {
@@ -285,6 +257,60 @@ func (o *actOp) Run(lo, hi int) {
 		}
 		o.partial[c] = s
 	}
+}
+
+// runSmooth is Run for chunk c (values [a, b)) of a gated sigmoid or SiLU:
+// the activation and its gradient come from vec's vector kernels,
+// smoothBlock values at a time, and the gate gradient is summed over 64
+// values at a time as for the other kinds.
+func (o *actOp) runSmooth(c, a, b int) {
+	mk := o.mask
+	sc := o.scratch[c*2*smoothBlock : (c+1)*2*smoothBlock]
+	x := o.x[a:b]
+	if !o.isBackward {
+		y := o.y[a:b]
+		for len(x) > 0 {
+			k := min(len(x), smoothBlock)
+			f := sc[:k]
+			actFwd(o.kind, f, x[:k])
+			for j, v := range x[:k] {
+				y[j] = f[j] + mk*(v-f[j])
+			}
+			x, y = x[k:], y[k:]
+		}
+		return
+	}
+	dy := o.dy[a:b]
+	var dx []float32
+	if o.dx != nil {
+		dx = o.dx[a:b]
+	}
+	var s float64
+	for len(x) > 0 {
+		k := min(len(x), smoothBlock)
+		f, gd := sc[:k], sc[smoothBlock:smoothBlock+k]
+		actFwd(o.kind, f, x[:k])
+		if dx != nil {
+			actBwd(o.kind, gd, dy[:k], x[:k]) // dy * act'(x)
+		}
+		for q := 0; q < k; q += 64 {
+			e := min(k, q+64)
+			var s32 float32
+			for j := q; j < e; j++ {
+				g := dy[j]
+				s32 += g * (x[j] - f[j])
+				if dx != nil {
+					dx[j] = (1-mk)*gd[j] + mk*g
+				}
+			}
+			s += float64(s32)
+		}
+		x, dy = x[k:], dy[k:]
+		if dx != nil {
+			dx = dx[k:]
+		}
+	}
+	o.partial[c] = s
 }
 
 // dropoutOp is a Dropout node: in training, each value is zeroed with
