@@ -32,7 +32,7 @@ func (p *profileFlags) register(cmd *cobra.Command) {
 	f.IntVar(&p.iters, "iters", 5, "runs of each segment per round")
 	f.IntVar(&p.maxKernel, "max-kernel", 7, "largest kernel of a multi-block merged segment")
 	f.BoolVar(&p.noMulti, "no-multi-block", false, "do not time segments of several blocks merged together")
-	f.BoolVar(&p.isolated, "isolated", false, "table entries from each segment timed alone (default: blocks and fixed parts timed inside the whole and the all-merged model)")
+	f.BoolVar(&p.isolated, "isolated", false, "table entries from each segment timed alone (default: timed inside whole models, kept and merged)")
 	f.StringVar(&p.runtimeName, "runtime", "ours", "runtime to time segments with: ours, or ort (ONNX Runtime 1.30 via node and onnxruntime-node from ./scripts/setup.sh; entries timed in isolation, less the per-run overhead)")
 	f.BoolVar(&p.refresh, "refresh", false, "measure again even when the table file's key matches")
 	f.BoolVar(&p.jsonOut, "json", false, "print the result as JSON (the text report goes to stderr)")
@@ -166,19 +166,19 @@ func init() {
 		Short: "Measure a latency table of every candidate segment of a model on this machine",
 		Long: `Measure, with the inference runtime on this machine, the latency of every
 candidate segment of a model made of a chain of inverted residual blocks:
-each block kept as it is, each block merged into the dense convolution it
-becomes (unit removed, pad-first form), each run of consecutive blocks merged
-into one convolution whose kernel stays within --max-kernel (timed on a
-convolution of the composed shape), and the fixed parts (stem, head,
-classifier). Every segment is compiled on its own with the right input shape
-and all are timed in interleaved rounds with the garbage collector off; a
-segment's latency is the median over rounds. The whole model is timed along
-as a check of the table's sum. By default the single-block entries and the
-fixed parts are then replaced by their in-context times: the whole model and
-the model with every block merged run step by step in the same rounds, and a
-block's entry is the sum of its steps' medians there (a segment timed alone
-keeps its weights in cache and runs 10-13% faster than inside the model at
-224x224); --isolated keeps the alone-timings.
+each block kept as it is, each run of consecutive blocks (one or several)
+with their units removed merged into one convolution, exactly the one the
+merger builds for that run (merge.Run, pad-first form over the run) while
+its kernel stays within --max-kernel, and the fixed parts (stem, head,
+classifier). Every segment is compiled on its own with the right input
+shape and all are timed in interleaved rounds with the garbage collector
+off; a segment's latency is the median over rounds. By default the entries
+are then replaced by their in-context times: the whole model and, for every
+segment length L and offset, the model merged along runs of L blocks run
+step by step in the same rounds, and an entry is the sum of its steps'
+medians there (a segment timed alone keeps its weights in cache and runs
+10-13% faster than inside the model at 224x224); --isolated keeps the
+alone-timings.
 
 The table is cached in the -o file, keyed by CPU model, runtime version,
 batch size, thread count and the model's structure; a matching file is
