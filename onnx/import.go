@@ -1,9 +1,12 @@
 // Package onnx imports ONNX models (as PyTorch's exporter writes them, opset
-// 11 to 17) into dshrink's graph IR, recognising the MobileNetV2 inverted
-// residual structure so that search, fine-tuning and merging work on imported
-// models, and exports any graph back to ONNX (opset 13 or later) for ONNX
-// Runtime and other deployment runtimes. It also describes a graph's layers
-// and mergeable chains for `dshrink inspect`.
+// 11 to 17) into dshrink's graph IR, recognising the blocks of torchvision's
+// compact CNN families (MobileNetV2/V3, EfficientNet, MNASNet, ResNet,
+// ShuffleNetV2, RegNet) and naming them after the PyTorch modules, so that
+// search, fine-tuning and merging work on imported models and a plan maps
+// back to the user's model; it exports any graph back to ONNX (opset 13 or
+// later) for ONNX Runtime and other deployment runtimes, lists every op a
+// model uses that cannot be imported (Check), and describes a graph's layers
+// and mergeable chains for `dshrink inspect`. docs/onnx.md has the details.
 //
 // The protobuf types come from the official onnx.proto (package onnxpb).
 // Every size read from a file is bounded before allocation; malformed input
@@ -73,17 +76,25 @@ func ImportFile(path string, opts ImportOptions) (*graph.Graph, error) {
 }
 
 // Import converts a serialized ONNX model to a graph. It accepts the ops that
-// PyTorch's exporter writes for MobileNetV2-family networks (Conv,
-// BatchNormalization, Relu, Clip, HardSwish, HardSigmoid, Add, Mul,
-// GlobalAveragePool, ReduceMean, Flatten, Reshape, Gemm, MatMul, Identity,
-// Dropout, Pad, Constant and the Shape/Gather/Unsqueeze/Concat arithmetic of
-// a dynamic Reshape); any other op gives an error naming it and its node.
+// PyTorch's exporter writes for torchvision's compact CNNs: Conv (any
+// groups), BatchNormalization, Relu, Clip (ReLU6), HardSigmoid (alpha 1/6,
+// beta 0.5), HardSwish and x*HardSigmoid(x), Sigmoid and x*Sigmoid(x) (SiLU),
+// MaxPool, AveragePool, GlobalAveragePool, ReduceMean over H and W, Mul of a
+// tensor by a [N, C, 1, 1] gate (squeeze-and-excitation) or by a constant
+// after a Conv or Gemm, Add, Concat, Slice and Split along the channels, the
+// channel shuffle (Reshape to [N, g, C/g, H, W], Transpose, Reshape back),
+// Flatten and Reshape to [N, -1], Gemm, MatMul, Pad, Dropout, Identity,
+// Softmax over the features, Constant; constant subgraphs (the Shape,
+// Gather, Unsqueeze, Concat, Div, Cast... arithmetic of view and chunk, and
+// Identity nodes over initializers) are evaluated for the model's static
+// input shape. Any other op or form gives an error naming the node, the
+// field and what was expected (Check lists all of them at once).
 // Parameters keep their initializer names where these are torchvision-style
 // names (features.0.0.weight); otherwise (BatchNorm folded by the exporter,
 // onnx::Conv_123) they are named after the node's module path. Unless
-// opts.NoStructure is set, inverted residual blocks and removable activation
-// units are recognised (see Annotate), or restored from the metadata of a
-// model exported by dshrink.
+// opts.NoStructure is set, blocks and removable activation units are
+// recognised (see Annotate), or restored from the metadata of a model
+// exported by dshrink.
 func Import(data []byte, opts ImportOptions) (g *graph.Graph, err error) {
 	if len(data) == 0 {
 		return nil, errors.New("empty ONNX file")
