@@ -181,13 +181,15 @@ func (j *mulJob) run() {
 	// so with transB only a B too narrow to split goes by rows.
 	//
 	// With short k (block then sweeps the rows of C one tile-row at a
-	// time, see rowsOuter) column chunks run slower on two threads than on
-	// one: the threads write the same rows of C side by side, in lockstep,
-	// and (our reading) each core's prefetcher runs into the lines the
-	// other is writing. AVX2 on Zen 4, 2 threads: 144x24x3136 45 GFLOP/s
-	// by columns, 135-168 by rows; 192x32x784 40 and 155-175 (one thread:
-	// 95 and 101). So those go by rows whenever each thread gets two row
-	// tiles.
+	// time, see rowsOuter) column chunks can run slower on two threads
+	// than on one: the threads write the same rows of C side by side, in
+	// lockstep, and (our reading) each core's prefetcher runs into the
+	// lines the other is writing. It comes and goes from one process to
+	// the next; where it shows (AVX2 on Zen 4, 2 threads, the two splits
+	// alternating call by call in one process), 144x24x3136 runs at 40
+	// GFLOP/s by columns and 108-124 by rows, 192x32x784 51-57 and 97-100,
+	// 96x16x12544 59-61 and 103-106 (one thread: 95, 101, 85). So those
+	// go by rows whenever each thread gets two row tiles.
 	tiles, tileMACs := nT, m*max(k, 1)*kern.nr
 	byRows := mT > nT && (nT < 2*th || !j.transB)
 	if k <= shortK && !j.transB && mT >= 2*th {
