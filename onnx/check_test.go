@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/dshrink/dshrink/onnx/onnxpb"
 )
 
@@ -163,6 +165,8 @@ func TestMalformedNewOps(t *testing.T) {
 			[]string{`HardSigmoid node "se_gate"`, "alpha 0.2", "only alpha 1/6"}},
 		{"concat axis", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "cat"), "axis", nil, i64(2), nil) }),
 			[]string{`Concat node "cat"`, "axis 2", "only along the channels"}},
+		{"softmax inside", mod(func(m *onnxpb.ModelProto) { m.GetGraph().GetOutput()[0].Name = proto.String("fc") }),
+			[]string{`Softmax node "softmax"`, "only where it ends the graph", `model output "fc"`}},
 		{"softmax axis", mod(func(m *onnxpb.ModelProto) { setAttr(node(m, "softmax"), "axis", nil, i64(0), nil) }),
 			[]string{`Softmax node "softmax"`, "axis 0", "only over the features"}},
 	} {

@@ -119,19 +119,20 @@ func Import(data []byte, opts ImportOptions) (g *graph.Graph, err error) {
 
 // importer holds the state of one conversion.
 type importer struct {
-	g      *graph.Graph
-	tr     tensorReader
-	opset  int64
-	batch  int                  // fixed batch size of the ONNX input; 0 when dynamic
-	consts map[string]*constVal // ONNX value -> constant
-	vals   map[string]string    // ONNX value -> our value
-	shapes map[string][]int     // our value -> shape (batch 1)
-	prod   map[string]*graph.Node
-	uses   map[string]int // ONNX value -> number of readers (graph outputs included)
-	hints  map[*graph.Node]string
-	views  map[string]*view // ONNX value -> 5-D view of a channel shuffle in progress
-	check  *checker         // set by Check: collect every problem instead of stopping at the first
-	nextID int
+	g       *graph.Graph
+	tr      tensorReader
+	opset   int64
+	batch   int                  // fixed batch size of the ONNX input; 0 when dynamic
+	consts  map[string]*constVal // ONNX value -> constant
+	vals    map[string]string    // ONNX value -> our value
+	shapes  map[string][]int     // our value -> shape (batch 1)
+	prod    map[string]*graph.Node
+	uses    map[string]int // ONNX value -> number of readers (graph outputs included)
+	hints   map[*graph.Node]string
+	views   map[string]*view // ONNX value -> 5-D view of a channel shuffle in progress
+	check   *checker         // set by Check: collect every problem instead of stopping at the first
+	outName string           // the ONNX graph output
+	nextID  int
 }
 
 func (im *importer) run(m *onnxpb.ModelProto, opts ImportOptions) (*graph.Graph, error) {
@@ -214,6 +215,7 @@ func (im *importer) run(m *onnxpb.ModelProto, opts ImportOptions) (*graph.Graph,
 		return nil, fmt.Errorf("model has %d outputs, want 1", len(og.GetOutput()))
 	}
 	outName := og.GetOutput()[0].GetName()
+	im.outName = outName
 	im.uses[outName]++
 
 	for _, n := range og.GetNode() {

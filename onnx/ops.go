@@ -416,6 +416,9 @@ func (im *importer) softmax(n *onnxpb.NodeProto, at attrs) error {
 	if len(s) != 2 || (axis != 1 && axis != -1) {
 		return fmt.Errorf("%s: Softmax along axis %d of a rank-%d tensor cannot be represented (only over the features of [N, F])", where(n), axis, len(s))
 	}
+	if out := n.GetOutput(); len(out) == 0 || out[0] != im.outName {
+		return fmt.Errorf("%s: Softmax is supported only where it ends the graph (its output is not the model output %q)", where(n), im.outName)
+	}
 	return im.setOut(n, im.add(&graph.Node{Op: graph.OpSoftmax, Inputs: []string{x}}, hint(n), clone(s)))
 }
 
