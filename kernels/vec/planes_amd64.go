@@ -97,6 +97,18 @@ func sigmoidGradAVX512(a *smoothArgs)
 func siluGradAVX512(a *smoothArgs)
 
 //go:noescape
+func hardSigmoidAVX512(a *smoothArgs)
+
+//go:noescape
+func hardSwishAVX512(a *smoothArgs)
+
+//go:noescape
+func hardSigmoidGradAVX512(a *smoothArgs)
+
+//go:noescape
+func hardSwishGradAVX512(a *smoothArgs)
+
+//go:noescape
 func sigmoidAVX2(a *smoothArgs)
 
 //go:noescape
@@ -108,6 +120,20 @@ func sigmoidGradAVX2(a *smoothArgs)
 //go:noescape
 func siluGradAVX2(a *smoothArgs)
 
+//go:noescape
+func hardSigmoidAVX2(a *smoothArgs)
+
+//go:noescape
+func hardSwishAVX2(a *smoothArgs)
+
+//go:noescape
+func hardSigmoidGradAVX2(a *smoothArgs)
+
+//go:noescape
+func hardSwishGradAVX2(a *smoothArgs)
+
+// callSmooth runs the activation kernel op of level l (a switch of direct
+// calls: through a function value, a would escape to the heap).
 func callSmooth(l isa.Level, op smoothOp, a *smoothArgs) {
 	if l == isa.AVX512 {
 		switch op {
@@ -119,6 +145,14 @@ func callSmooth(l isa.Level, op smoothOp, a *smoothArgs) {
 			sigmoidGradAVX512(a)
 		case smSiLUGrad:
 			siluGradAVX512(a)
+		case smHardSigmoid:
+			hardSigmoidAVX512(a)
+		case smHardSwish:
+			hardSwishAVX512(a)
+		case smHardSigmoidGrad:
+			hardSigmoidGradAVX512(a)
+		case smHardSwishGrad:
+			hardSwishGradAVX512(a)
 		}
 		return
 	}
@@ -131,5 +165,13 @@ func callSmooth(l isa.Level, op smoothOp, a *smoothArgs) {
 		sigmoidGradAVX2(a)
 	case smSiLUGrad:
 		siluGradAVX2(a)
+	case smHardSigmoid:
+		hardSigmoidAVX2(a)
+	case smHardSwish:
+		hardSwishAVX2(a)
+	case smHardSigmoidGrad:
+		hardSigmoidGradAVX2(a)
+	case smHardSwishGrad:
+		hardSwishGradAVX2(a)
 	}
 }

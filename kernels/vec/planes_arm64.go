@@ -50,6 +50,20 @@ func sigmoidGradNEON(a *smoothArgs)
 //go:noescape
 func siluGradNEON(a *smoothArgs)
 
+//go:noescape
+func hardSigmoidNEON(a *smoothArgs)
+
+//go:noescape
+func hardSwishNEON(a *smoothArgs)
+
+//go:noescape
+func hardSigmoidGradNEON(a *smoothArgs)
+
+//go:noescape
+func hardSwishGradNEON(a *smoothArgs)
+
+// callSmooth runs the activation kernel op of level l (a switch of direct
+// calls: through a function value, a would escape to the heap).
 func callSmooth(_ isa.Level, op smoothOp, a *smoothArgs) {
 	switch op {
 	case smSigmoid:
@@ -60,5 +74,13 @@ func callSmooth(_ isa.Level, op smoothOp, a *smoothArgs) {
 		sigmoidGradNEON(a)
 	case smSiLUGrad:
 		siluGradNEON(a)
+	case smHardSigmoid:
+		hardSigmoidNEON(a)
+	case smHardSwish:
+		hardSwishNEON(a)
+	case smHardSigmoidGrad:
+		hardSigmoidGradNEON(a)
+	case smHardSwishGrad:
+		hardSwishGradNEON(a)
 	}
 }

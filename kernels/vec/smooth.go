@@ -56,11 +56,13 @@ const (
 //	0 sign bit, 32 smoothClamp, 64 log2 e, 96 magic, 128 -C1, 160 -C2,
 //	192..352 the polynomial from P5 down to P0, 384 1, 416 exponent bits
 //	of 2^64, 448 2^-64, 480 eight all-ones lanes then 512 eight zero lanes
-//	(the AVX2 tail mask of k lanes is the 32 bytes at 512-4k).
-var smoothTab = func() (t [17 * 8]uint32) {
+//	(the AVX2 tail mask of k lanes is the 32 bytes at 512-4k), and for the
+//	hard kernels 544 3, 576 -3, 608 6, 640 1/6.
+var smoothTab = func() (t [21 * 8]uint32) {
 	f := math.Float32bits
 	v := [...]uint32{1 << 31, f(smoothClamp), f(smLog2e), f(smMagic), f(smNegC1), f(smNegC2),
-		f(smP5), f(smP4), f(smP3), f(smP2), f(smP1), f(smP0), f(1), smBias, f(smScale), ^uint32(0), 0}
+		f(smP5), f(smP4), f(smP3), f(smP2), f(smP1), f(smP0), f(1), smBias, f(smScale), ^uint32(0), 0,
+		f(3), f(-3), f(6), f(1.0 / 6)}
 	for i, c := range v {
 		for l := 0; l < 8; l++ {
 			t[i*8+l] = c
@@ -78,7 +80,10 @@ type smoothArgs struct {
 	n             int            // 32: number of values
 }
 
-// smoothOp selects one of the smooth kernels.
+// smoothOp selects one of the activation kernels of smooth_*.s: the smooth
+// (exp-based) ones, and the piecewise-linear hard sigmoid and hard swish,
+// whose kernels do the Go loops' operations in the same order (no fused
+// multiply-add), so that every level gives the same bits.
 type smoothOp int
 
 const (
@@ -86,6 +91,10 @@ const (
 	smSiLU
 	smSigmoidGrad
 	smSiLUGrad
+	smHardSigmoid
+	smHardSwish
+	smHardSigmoidGrad
+	smHardSwishGrad
 )
 
 // Sigmoid sets dst[i] = 1/(1+exp(-src[i])) (see smoothCore for the accuracy
@@ -155,6 +164,14 @@ func smoothGo(op smoothOp, dst, x, dy []float32) {
 			ed := e * d
 			dst[i] = ed * d * dy[i]
 		}
+	case smHardSigmoid:
+		hardSigmoidGo(dst, x)
+	case smHardSwish:
+		hardSwishGo(dst, x)
+	case smHardSigmoidGrad:
+		hardSigmoidGradGo(dst, dy, x)
+	case smHardSwishGrad:
+		hardSwishGradGo(dst, dy, x)
 	case smSiLUGrad:
 		dy = dy[:len(dst)]
 		for i, v := range x {

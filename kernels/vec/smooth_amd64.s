@@ -192,3 +192,118 @@ sxtail:
 sxdone:
 	VZEROUPPER
 	RET
+
+// The hard (piecewise-linear) activation kernels do the Go loops' operations
+// of vec.go in the same order, without fused multiply-adds, so they give
+// the same bits. HLOAD512 loads the pointers, the count (R9 full vectors,
+// K2 tail lanes, DX = 0) and Z20 3, Z21 -3, Z22 6, Z23 1/6, Z24 0.
+#define HLOAD512 \
+	MOVQ a+0(FP), AX; \
+	MOVQ 0(AX), SI; \
+	MOVQ 8(AX), DI; \
+	MOVQ 16(AX), BX; \
+	MOVQ 24(AX), R8; \
+	MOVQ 32(AX), R9; \
+	VBROADCASTSS 544(R8), Z20; \
+	VBROADCASTSS 576(R8), Z21; \
+	VBROADCASTSS 608(R8), Z22; \
+	VBROADCASTSS 640(R8), Z23; \
+	VPXORD Z24, Z24, Z24; \
+	MOVQ R9, CX; \
+	ANDQ $15, CX; \
+	MOVL $1, DX; \
+	SHLL CX, DX; \
+	DECL DX; \
+	KMOVW DX, K2; \
+	SHRQ $4, R9; \
+	XORQ DX, DX
+
+// HFWD512 defines the forward kernel NAME: OP maps x in Z0 to Z1.
+#define HFWD512(NAME, OP, LV, LT, LD) \
+TEXT NAME(SB), NOSPLIT, $0-8; \
+	HLOAD512; \
+LV:	TESTQ R9, R9; \
+	JZ LT; \
+	VMOVUPS (SI)(DX*1), Z0; \
+	OP; \
+	VMOVUPS Z1, (DI)(DX*1); \
+	ADDQ $64, DX; \
+	DECQ R9; \
+	JMP LV; \
+LT:	KTESTW K2, K2; \
+	JZ LD; \
+	VMOVUPS.Z (SI)(DX*1), K2, Z0; \
+	OP; \
+	VMOVUPS Z1, K2, (DI)(DX*1); \
+LD:	VZEROUPPER; \
+	RET
+
+// HBWD512 defines the backward kernel NAME: OP maps x in Z0 and dy in Z8
+// to Z1.
+#define HBWD512(NAME, OP, LV, LT, LD) \
+TEXT NAME(SB), NOSPLIT, $0-8; \
+	HLOAD512; \
+LV:	TESTQ R9, R9; \
+	JZ LT; \
+	VMOVUPS (SI)(DX*1), Z0; \
+	VMOVUPS (BX)(DX*1), Z8; \
+	OP; \
+	VMOVUPS Z1, (DI)(DX*1); \
+	ADDQ $64, DX; \
+	DECQ R9; \
+	JMP LV; \
+LT:	KTESTW K2, K2; \
+	JZ LD; \
+	VMOVUPS.Z (SI)(DX*1), K2, Z0; \
+	VMOVUPS.Z (BX)(DX*1), K2, Z8; \
+	OP; \
+	VMOVUPS Z1, K2, (DI)(DX*1); \
+LD:	VZEROUPPER; \
+	RET
+
+// HRELU6_512: Z1 = min(max(x+3, 0), 6), NaN staying NaN.
+#define HRELU6_512 \
+	VADDPS Z20, Z0, Z1; \
+	VMAXPS Z1, Z24, Z1; \
+	VMINPS Z1, Z22, Z1
+
+// hard sigmoid: v*(1/6).
+#define HSIG512 \
+	HRELU6_512; \
+	VMULPS Z23, Z1, Z1
+
+// hard swish: (x*v)*(1/6).
+#define HSWISH512 \
+	HRELU6_512; \
+	VMULPS Z1, Z0, Z1; \
+	VMULPS Z23, Z1, Z1
+
+// hard sigmoid gradient: dy*(1/6) where -3 < x < 3, else 0.
+#define HSIGGRAD512 \
+	VCMPPS $0x1e, Z21, Z0, K1; \
+	VCMPPS $0x11, Z20, Z0, K1, K1; \
+	VMULPS.Z Z23, Z8, K1, Z1
+
+// hard swish gradient: 0 where x < -3, dy where x > 3, else
+// (dy*(2x+3))*(1/6) (NaN for NaN).
+#define HSWISHGRAD512 \
+	VADDPS Z0, Z0, Z1; \
+	VADDPS Z20, Z1, Z1; \
+	VMULPS Z8, Z1, Z1; \
+	VMULPS Z23, Z1, Z1; \
+	VCMPPS $0x1e, Z20, Z0, K1; \
+	VMOVAPS Z8, K1, Z1; \
+	VCMPPS $0x11, Z21, Z0, K1; \
+	VMOVAPS Z24, K1, Z1
+
+// func hardSigmoidAVX512(a *smoothArgs)
+HFWD512(·hardSigmoidAVX512, HSIG512, hgloop, hgtail, hgdone)
+
+// func hardSwishAVX512(a *smoothArgs)
+HFWD512(·hardSwishAVX512, HSWISH512, hwloop, hwtail, hwdone)
+
+// func hardSigmoidGradAVX512(a *smoothArgs)
+HBWD512(·hardSigmoidGradAVX512, HSIGGRAD512, hdloop, hdtail, hddone)
+
+// func hardSwishGradAVX512(a *smoothArgs)
+HBWD512(·hardSwishGradAVX512, HSWISHGRAD512, hxloop, hxtail, hxdone)

@@ -194,3 +194,121 @@ sxtail:
 	SMSTORETAIL(Y9, X9, R11, CX, sx2, sx1, sxdone)
 	VZEROUPPER
 	RET
+
+// The hard (piecewise-linear) activation kernels do the Go loops' operations
+// of vec.go in the same order, without fused multiply-adds, so they give
+// the same bits. HLOAD2 loads the pointers, the count (R9 full vectors, CX
+// tail length, Y10 its lane mask, DX = 0) and Y11 3, Y12 -3, Y13 6,
+// Y14 1/6, Y15 0.
+#define HLOAD2 \
+	MOVQ a+0(FP), AX; \
+	MOVQ 0(AX), SI; \
+	MOVQ 8(AX), DI; \
+	MOVQ 16(AX), BX; \
+	MOVQ 24(AX), R8; \
+	MOVQ 32(AX), R9; \
+	VMOVUPS 544(R8), Y11; \
+	VMOVUPS 576(R8), Y12; \
+	VMOVUPS 608(R8), Y13; \
+	VMOVUPS 640(R8), Y14; \
+	VXORPS Y15, Y15, Y15; \
+	MOVQ R9, CX; \
+	ANDQ $7, CX; \
+	LEAQ 512(R8), R10; \
+	MOVQ CX, R11; \
+	SHLQ $2, R11; \
+	SUBQ R11, R10; \
+	VMOVUPS (R10), Y10; \
+	SHRQ $3, R9; \
+	XORQ DX, DX
+
+// HFWD2 defines the forward kernel NAME: OP maps x in Y0 to Y1.
+#define HFWD2(NAME, OP, LV, LT, L2, L1, LD) \
+TEXT NAME(SB), NOSPLIT, $0-8; \
+	HLOAD2; \
+LV:	TESTQ R9, R9; \
+	JZ LT; \
+	VMOVUPS (SI)(DX*1), Y0; \
+	OP; \
+	VMOVUPS Y1, (DI)(DX*1); \
+	ADDQ $32, DX; \
+	DECQ R9; \
+	JMP LV; \
+LT:	TESTQ CX, CX; \
+	JZ LD; \
+	VMASKMOVPS (SI)(DX*1), Y10, Y0; \
+	OP; \
+	LEAQ (DI)(DX*1), R11; \
+	SMSTORETAIL(Y1, X1, R11, CX, L2, L1, LD); \
+	VZEROUPPER; \
+	RET
+
+// HBWD2 defines the backward kernel NAME: OP maps x in Y0 and dy in Y8 to
+// Y1.
+#define HBWD2(NAME, OP, LV, LT, L2, L1, LD) \
+TEXT NAME(SB), NOSPLIT, $0-8; \
+	HLOAD2; \
+LV:	TESTQ R9, R9; \
+	JZ LT; \
+	VMOVUPS (SI)(DX*1), Y0; \
+	VMOVUPS (BX)(DX*1), Y8; \
+	OP; \
+	VMOVUPS Y1, (DI)(DX*1); \
+	ADDQ $32, DX; \
+	DECQ R9; \
+	JMP LV; \
+LT:	TESTQ CX, CX; \
+	JZ LD; \
+	VMASKMOVPS (SI)(DX*1), Y10, Y0; \
+	VMASKMOVPS (BX)(DX*1), Y10, Y8; \
+	OP; \
+	LEAQ (DI)(DX*1), R11; \
+	SMSTORETAIL(Y1, X1, R11, CX, L2, L1, LD); \
+	VZEROUPPER; \
+	RET
+
+// HRELU6_2: Y1 = min(max(x+3, 0), 6), NaN staying NaN.
+#define HRELU6_2 \
+	VADDPS Y11, Y0, Y1; \
+	VMAXPS Y1, Y15, Y1; \
+	VMINPS Y1, Y13, Y1
+
+#define HSIG2 \
+	HRELU6_2; \
+	VMULPS Y14, Y1, Y1
+
+#define HSWISH2 \
+	HRELU6_2; \
+	VMULPS Y1, Y0, Y1; \
+	VMULPS Y14, Y1, Y1
+
+// dy*(1/6) where -3 < x < 3, else 0.
+#define HSIGGRAD2 \
+	VMULPS Y14, Y8, Y1; \
+	VCMPPS $0x1e, Y12, Y0, Y2; \
+	VCMPPS $0x11, Y11, Y0, Y3; \
+	VANDPS Y3, Y2, Y2; \
+	VANDPS Y2, Y1, Y1
+
+// 0 where x < -3, dy where x > 3, else (dy*(2x+3))*(1/6).
+#define HSWISHGRAD2 \
+	VADDPS Y0, Y0, Y1; \
+	VADDPS Y11, Y1, Y1; \
+	VMULPS Y8, Y1, Y1; \
+	VMULPS Y14, Y1, Y1; \
+	VCMPPS $0x1e, Y11, Y0, Y2; \
+	VBLENDVPS Y2, Y8, Y1, Y1; \
+	VCMPPS $0x11, Y12, Y0, Y2; \
+	VANDNPS Y1, Y2, Y1
+
+// func hardSigmoidAVX2(a *smoothArgs)
+HFWD2(·hardSigmoidAVX2, HSIG2, hgloop, hgtail, hg2, hg1, hgdone)
+
+// func hardSwishAVX2(a *smoothArgs)
+HFWD2(·hardSwishAVX2, HSWISH2, hwloop, hwtail, hw2, hw1, hwdone)
+
+// func hardSigmoidGradAVX2(a *smoothArgs)
+HBWD2(·hardSigmoidGradAVX2, HSIGGRAD2, hdloop, hdtail, hd2, hd1, hddone)
+
+// func hardSwishGradAVX2(a *smoothArgs)
+HBWD2(·hardSwishGradAVX2, HSWISHGRAD2, hxloop, hxtail, hx2, hx1, hxdone)

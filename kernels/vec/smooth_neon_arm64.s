@@ -15,6 +15,7 @@
 #define SFMUL4(d, n, m) WORD $(0x6e20dc00|((m)<<16)|((n)<<5)|(d))
 #define SFDIV4(d, n, m) WORD $(0x6e20fc00|((m)<<16)|((n)<<5)|(d))
 #define SFMAX4(d, n, m) WORD $(0x4e20f400|((m)<<16)|((n)<<5)|(d))
+#define SFMIN4(d, n, m) WORD $(0x4ea0f400|((m)<<16)|((n)<<5)|(d))
 #define SFCMGT4(d, n, m) WORD $(0x6ea0e400|((m)<<16)|((n)<<5)|(d))
 
 // SMCONST loads the constant at byte offset off of smoothTab (R4) into all
@@ -85,6 +86,7 @@
 
 // SIGMOIDNEON: V6 = sigmoid(x): e*d where 0 > x, else d.
 #define SIGMOIDNEON \
+	SMCORENEON; \
 	SFMUL4(8, 5, 6); \
 	VBIT V7.B16, V8.B16, V6.B16
 
@@ -96,6 +98,7 @@
 
 // SIGMOIDGRADNEON: V6 = (e*d)*d * dy (dy in V10).
 #define SIGMOIDGRADNEON \
+	SMCORENEON; \
 	SFMUL4(8, 5, 6); \
 	SFMUL4(8, 8, 6); \
 	SFMUL4(6, 8, 10)
@@ -104,6 +107,7 @@
 // 1-s (V8), xc = x clamped to [-104, 104] (t with the sign of x, V11) and
 // dy in V10.
 #define SILUGRADNEON \
+	SMCORENEON; \
 	SFMUL4(8, 5, 6); \
 	VMOV V6.B16, V9.B16; \
 	VBIT V7.B16, V8.B16, V9.B16; \
@@ -116,36 +120,35 @@
 	SFMUL4(12, 12, 9); \
 	SFMUL4(6, 12, 10)
 
-// SMFWD defines a forward kernel NAME applying OP; labels L4, L1, LD.
-#define SMFWD(NAME, OP, L4, L1, LD) \
+// SMFWD defines a forward kernel NAME: LOAD loads the arguments and
+// constants, OP maps x in V0 to V6; labels L4, L1, LD.
+#define SMFWD(NAME, LOAD, OP, L4, L1, LD) \
 TEXT NAME(SB), NOSPLIT, $0-8; \
-	SMLOADNEON; \
+	LOAD; \
 L4:	CMP $4, R5; \
 	BLT L1; \
 	VLD1.P 16(R1), [V0.S4]; \
-	SMCORENEON; \
 	OP; \
 	VST1.P [V6.S4], 16(R2); \
 	SUB $4, R5; \
 	B L4; \
 L1:	CBZ R5, LD; \
 	FMOVS.P 4(R1), F0; \
-	SMCORENEON; \
 	OP; \
 	FMOVS.P F6, 4(R2); \
 	SUB $1, R5; \
 	B L1; \
 LD:	RET
 
-// SMBWD defines a backward kernel NAME applying OP (dy in V10).
-#define SMBWD(NAME, OP, L4, L1, LD) \
+// SMBWD defines a backward kernel NAME: OP maps x in V0 and dy in V10 to
+// V6.
+#define SMBWD(NAME, LOAD, OP, L4, L1, LD) \
 TEXT NAME(SB), NOSPLIT, $0-8; \
-	SMLOADNEON; \
+	LOAD; \
 L4:	CMP $4, R5; \
 	BLT L1; \
 	VLD1.P 16(R1), [V0.S4]; \
 	VLD1.P 16(R3), [V10.S4]; \
-	SMCORENEON; \
 	OP; \
 	VST1.P [V6.S4], 16(R2); \
 	SUB $4, R5; \
@@ -153,7 +156,6 @@ L4:	CMP $4, R5; \
 L1:	CBZ R5, LD; \
 	FMOVS.P 4(R1), F0; \
 	FMOVS.P 4(R3), F10; \
-	SMCORENEON; \
 	OP; \
 	FMOVS.P F6, 4(R2); \
 	SUB $1, R5; \
@@ -161,13 +163,76 @@ L1:	CBZ R5, LD; \
 LD:	RET
 
 // func sigmoidNEON(a *smoothArgs)
-SMFWD(·sigmoidNEON, SIGMOIDNEON, sg4, sg1, sgdone)
+SMFWD(·sigmoidNEON, SMLOADNEON, SIGMOIDNEON, sg4, sg1, sgdone)
 
 // func siluNEON(a *smoothArgs)
-SMFWD(·siluNEON, SILUNEON, sl4, sl1, sldone)
+SMFWD(·siluNEON, SMLOADNEON, SILUNEON, sl4, sl1, sldone)
 
 // func sigmoidGradNEON(a *smoothArgs)
-SMBWD(·sigmoidGradNEON, SIGMOIDGRADNEON, sd4, sd1, sddone)
+SMBWD(·sigmoidGradNEON, SMLOADNEON, SIGMOIDGRADNEON, sd4, sd1, sddone)
 
 // func siluGradNEON(a *smoothArgs)
-SMBWD(·siluGradNEON, SILUGRADNEON, sx4, sx1, sxdone)
+SMBWD(·siluGradNEON, SMLOADNEON, SILUGRADNEON, sx4, sx1, sxdone)
+
+// The hard (piecewise-linear) activation kernels do the Go loops' operations
+// of vec.go in the same order, without fused multiply-adds, so they give
+// the same bits. HLOADNEON loads the pointers, the count and V12 3,
+// V13 -3, V14 6, V15 1/6, V31 0.
+#define HLOADNEON \
+	MOVD a+0(FP), R0; \
+	MOVD 0(R0), R1; \
+	MOVD 8(R0), R2; \
+	MOVD 16(R0), R3; \
+	MOVD 24(R0), R4; \
+	MOVD 32(R0), R5; \
+	SMCONST(544, F12, V12); \
+	SMCONST(576, F13, V13); \
+	SMCONST(608, F14, V14); \
+	SMCONST(640, F15, V15); \
+	VEOR V31.B16, V31.B16, V31.B16
+
+// HRELU6NEON: V6 = min(max(x+3, 0), 6), NaN staying NaN.
+#define HRELU6NEON \
+	SFADD4(6, 0, 12); \
+	SFMAX4(6, 6, 31); \
+	SFMIN4(6, 6, 14)
+
+#define HSIGNEON \
+	HRELU6NEON; \
+	SFMUL4(6, 6, 15)
+
+#define HSWISHNEON \
+	HRELU6NEON; \
+	SFMUL4(6, 0, 6); \
+	SFMUL4(6, 6, 15)
+
+// dy*(1/6) where x > -3 and 3 > x, else 0.
+#define HSIGGRADNEON \
+	SFMUL4(6, 10, 15); \
+	SFCMGT4(2, 0, 13); \
+	SFCMGT4(3, 12, 0); \
+	VAND V3.B16, V2.B16, V2.B16; \
+	VAND V2.B16, V6.B16, V6.B16
+
+// 0 where -3 > x, dy where x > 3, else (dy*(2x+3))*(1/6).
+#define HSWISHGRADNEON \
+	SFADD4(6, 0, 0); \
+	SFADD4(6, 6, 12); \
+	SFMUL4(6, 10, 6); \
+	SFMUL4(6, 6, 15); \
+	SFCMGT4(2, 0, 12); \
+	VBIT V2.B16, V10.B16, V6.B16; \
+	SFCMGT4(2, 13, 0); \
+	VBIT V2.B16, V31.B16, V6.B16
+
+// func hardSigmoidNEON(a *smoothArgs)
+SMFWD(·hardSigmoidNEON, HLOADNEON, HSIGNEON, hg4, hg1, hgdone)
+
+// func hardSwishNEON(a *smoothArgs)
+SMFWD(·hardSwishNEON, HLOADNEON, HSWISHNEON, hw4, hw1, hwdone)
+
+// func hardSigmoidGradNEON(a *smoothArgs)
+SMBWD(·hardSigmoidGradNEON, HLOADNEON, HSIGGRADNEON, hd4, hd1, hddone)
+
+// func hardSwishGradNEON(a *smoothArgs)
+SMBWD(·hardSwishGradNEON, HLOADNEON, HSWISHGRADNEON, hx4, hx1, hxdone)

@@ -20,7 +20,8 @@ func sigmoid64(x float64) (s, om float64) {
 	return e / (1 + e), 1 / (1 + e)
 }
 
-// smoothWant returns op's float64 value at x (dy the output gradient), the
+// smoothWant returns op's float64 value at x (dy the output gradient; the
+// hard ops too), the
 // magnitude of its terms (the value itself but for the SiLU gradient, whose
 // terms cancel near x = -1.28) and the error bound of a float32 kernel: 5e-7
 // of that magnitude plus a few subnormal ulps scaled by the factors that
@@ -38,6 +39,22 @@ func smoothWant(op smoothOp, x, dy float64) (want, mag, tol float64) {
 	case smSiLUGrad:
 		want = dy * s * (1 + x*om)
 		mag = math.Abs(dy) * (s + math.Abs(x*s*om))
+	case smHardSigmoid:
+		want = clamp(x+3, 0, 6) / 6
+	case smHardSwish:
+		want = x * clamp(x+3, 0, 6) / 6
+	case smHardSigmoidGrad:
+		if x > -3 && x < 3 {
+			want = dy / 6
+		}
+	case smHardSwishGrad:
+		switch {
+		case x < -3:
+		case x > 3:
+			want = dy
+		default:
+			want = dy * (2*x + 3) / 6
+		}
 	}
 	if op != smSiLUGrad {
 		mag = math.Abs(want)
@@ -45,7 +62,13 @@ func smoothWant(op smoothOp, x, dy float64) (want, mag, tol float64) {
 	return want, mag, 5e-7*mag + 4*sub*(1+math.Abs(x))*math.Max(1, math.Abs(dy))
 }
 
-var smoothNames = [...]string{smSigmoid: "Sigmoid", smSiLU: "SiLU", smSigmoidGrad: "SigmoidBackward", smSiLUGrad: "SiLUBackward"}
+var smoothNames = [...]string{smSigmoid: "Sigmoid", smSiLU: "SiLU", smSigmoidGrad: "SigmoidBackward", smSiLUGrad: "SiLUBackward",
+	smHardSigmoid: "HardSigmoid", smHardSwish: "HardSwish", smHardSigmoidGrad: "HardSigmoidBackward", smHardSwishGrad: "HardSwishBackward"}
+
+// smoothForward reports whether op is a forward kernel (no dy).
+func smoothForward(op smoothOp) bool {
+	return op == smSigmoid || op == smSiLU || op == smHardSigmoid || op == smHardSwish
+}
 
 // smoothCall runs op through the exported function.
 func smoothCall(op smoothOp, dst, x, dy []float32) {
@@ -58,6 +81,14 @@ func smoothCall(op smoothOp, dst, x, dy []float32) {
 		SigmoidBackward(dst, dy, x)
 	case smSiLUGrad:
 		SiLUBackward(dst, dy, x)
+	case smHardSigmoid:
+		HardSigmoid(dst, x)
+	case smHardSwish:
+		HardSwish(dst, x)
+	case smHardSigmoidGrad:
+		HardSigmoidBackward(dst, dy, x)
+	case smHardSwishGrad:
+		HardSwishBackward(dst, dy, x)
 	}
 }
 
@@ -154,6 +185,45 @@ func smoothInfWant(op smoothOp, pos bool, dy float64) float64 {
 	return 0
 }
 
+// TestHardActs checks the hard sigmoid and hard swish kernels and their
+// gradients of every level against float64 and, bit for bit, against the
+// Go loops, over [-8, 8] every 1/256, the kinks and the special values.
+func TestHardActs(t *testing.T) {
+	withKernels(t, func(t *testing.T) {
+		r := rand.New(rand.NewSource(19))
+		var x []float32
+		for v := -8.0; v <= 8; v += 1.0 / 256 {
+			x = append(x, float32(v))
+		}
+		for _, v := range []float32{3, 6, 1e-30, 0x1p-149, 1e30, math.MaxFloat32} {
+			x = append(x, v, -v, math.Nextafter32(v, 0), -math.Nextafter32(v, 0), math.Nextafter32(v, 100), -math.Nextafter32(v, 100))
+		}
+		inf, nan := float32(math.Inf(1)), float32(math.NaN())
+		x = append(x, 0, -0.0, inf, -inf, nan, -nan)
+		dy := make([]float32, len(x))
+		for i := range dy {
+			dy[i] = float32(r.NormFloat64())
+		}
+		got, ref := make([]float32, len(x)), make([]float32, len(x))
+		for op := smHardSigmoid; op <= smHardSwishGrad; op++ {
+			smoothCall(op, got, x, dy)
+			smoothGo(op, ref, x, dy)
+			for i, g := range got {
+				if math.Float32bits(g) != math.Float32bits(ref[i]) && !(g != g && ref[i] != ref[i]) {
+					t.Fatalf("%s(%v) = %v, Go loop %v", smoothNames[op], x[i], g, ref[i])
+				}
+				v := float64(x[i])
+				if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e30 {
+					continue
+				}
+				if want, _, tol := smoothWant(op, v, float64(dy[i])); !(math.Abs(float64(g)-want) <= tol) {
+					t.Fatalf("%s(%v) = %v, want %v", smoothNames[op], x[i], g, want)
+				}
+			}
+		}
+	})
+}
+
 // TestSmoothTails runs every length up to two vectors of the widest level
 // and one more, at every start alignment, with guards after the end, in
 // place and not; and long inputs split across threads.
@@ -165,7 +235,7 @@ func TestSmoothTails(t *testing.T) {
 			for off := 0; off < 4; off++ {
 				x, dy := randSlice(r, off+n+8), randSlice(r, off+n+8)
 				x, dy = x[off:off+n], dy[off:off+n]
-				for op := smSigmoid; op <= smSiLUGrad; op++ {
+				for op := smSigmoid; op <= smHardSwishGrad; op++ {
 					dst := make([]float32, off+n+8)
 					for i := range dst {
 						dst[i] = guard
@@ -186,7 +256,7 @@ func TestSmoothTails(t *testing.T) {
 					// In place: dst aliasing x (forward) or dy (backward).
 					in := append([]float32(nil), x...)
 					src := append([]float32(nil), dy...)
-					if op <= smSiLU {
+					if smoothForward(op) {
 						smoothCall(op, in, in, nil)
 					} else {
 						smoothCall(op, src, x, src)
@@ -210,7 +280,7 @@ func TestSmoothParallel(t *testing.T) {
 	r := rand.New(rand.NewSource(18))
 	n := 3*parGrain + 5
 	x, dy := randSlice(r, n), randSlice(r, n)
-	for op := smSigmoid; op <= smSiLUGrad; op++ {
+	for op := smSigmoid; op <= smHardSwishGrad; op++ {
 		parallel.SetThreads(1)
 		one := make([]float32, n)
 		smoothCall(op, one, x, dy)
@@ -225,17 +295,17 @@ func TestSmoothParallel(t *testing.T) {
 	}
 }
 
-// BenchmarkSmooth times the smooth kernels on 64 Ki values (an
+// BenchmarkSmooth times the activation kernels on 64 Ki values (an
 // EfficientNet-B0 activation at 64x64 of batch 8 is ~0.3-1 M values) under
-// every level (generic is the portable Go loop, as scalar as nn's former
-// expf loop), one thread.
+// every level (generic is the portable Go loop; for sigmoid and SiLU about
+// as fast as nn's former expf loop), one thread.
 func BenchmarkSmooth(b *testing.B) {
 	defer parallel.SetThreads(parallel.Threads())
 	parallel.SetThreads(1)
 	r := rand.New(rand.NewSource(1))
 	const n = 1 << 16
 	x, dy, y := randSlice(r, n), randSlice(r, n), make([]float32, n)
-	for op := smSigmoid; op <= smSiLUGrad; op++ {
+	for op := smSigmoid; op <= smHardSwishGrad; op++ {
 		b.Run(smoothNames[op], func(b *testing.B) {
 			for _, l := range isa.Available() {
 				restore, err := isa.Force(l)

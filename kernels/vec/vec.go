@@ -58,17 +58,17 @@ func (t *vtask) Run(lo, hi int) {
 	case opReLU6:
 		relu6(dst, a)
 	case opHardSwish:
-		hardSwish(dst, a)
+		smoothSlice(smHardSwish, dst, a, nil)
 	case opHardSigmoid:
-		hardSigmoid(dst, a)
+		smoothSlice(smHardSigmoid, dst, a, nil)
 	case opReLUGrad:
 		reluGrad(dst, a, b)
 	case opReLU6Grad:
 		relu6Grad(dst, a, b)
 	case opHardSwishGrad:
-		hardSwishGrad(dst, a, b)
+		smoothSlice(smHardSwishGrad, dst, b, a)
 	case opHardSigmoidGrad:
-		hardSigmoidGrad(dst, a, b)
+		smoothSlice(smHardSigmoidGrad, dst, b, a)
 	case opAdd:
 		add(dst, a, b)
 	case opAxpy:
@@ -143,7 +143,7 @@ func relu(dst, a []float32) { clampSlice(dst, a, 0, float32(math.Inf(1))) }
 
 func relu6(dst, a []float32) { clampSlice(dst, a, 0, 6) }
 
-func hardSigmoid(dst, a []float32) {
+func hardSigmoidGo(dst, a []float32) {
 	a = a[:len(dst)]
 	for i, v := range a {
 		v += 3
@@ -157,7 +157,7 @@ func hardSigmoid(dst, a []float32) {
 	}
 }
 
-func hardSwish(dst, a []float32) {
+func hardSwishGo(dst, a []float32) {
 	a = a[:len(dst)]
 	for i, x := range a {
 		v := x + 3
@@ -184,7 +184,7 @@ func reluGrad(dx, dy, x []float32) {
 
 func relu6Grad(dx, dy, x []float32) { clampGradSlice(dx, dy, x, 0, 6) }
 
-func hardSigmoidGrad(dx, dy, x []float32) {
+func hardSigmoidGradGo(dx, dy, x []float32) {
 	dy = dy[:len(dx)]
 	x = x[:len(dx)]
 	for i, g := range dy {
@@ -196,7 +196,7 @@ func hardSigmoidGrad(dx, dy, x []float32) {
 	}
 }
 
-func hardSwishGrad(dx, dy, x []float32) {
+func hardSwishGradGo(dx, dy, x []float32) {
 	dy = dy[:len(dx)]
 	x = x[:len(dx)]
 	for i, g := range dy {
