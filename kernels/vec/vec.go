@@ -5,6 +5,12 @@
 // All functions write into caller-provided slices and allocate nothing.
 // Unless stated otherwise dst may alias a source. Large inputs are split
 // across the threads of package parallel.
+//
+// The plane kernels (planes.go) and the activations (ReLU and ReLU6 through
+// the clamp kernel; sigmoid, SiLU, hard sigmoid and hard swish with their
+// gradients, smooth.go) run hand-written AVX-512, AVX2+FMA or NEON assembly
+// chosen through package isa on every call, beside a Go reference that
+// runs otherwise and that the tests compare every level with.
 package vec
 
 import (
