@@ -40,7 +40,7 @@ func scalarSmooth(kind graph.ActKind, dst, x, dy []float32) {
 // BenchmarkSmoothAct times sigmoid and SiLU, forward and backward, on one
 // thread over an EfficientNet-B0 activation (batch 8, 32 channels at 32x32):
 // the former scalar loop against vec's kernels under every vector level, in
-// the same run.
+// the same run (wall and process CPU time per op).
 func BenchmarkSmoothAct(b *testing.B) {
 	defer parallel.SetThreads(parallel.Threads())
 	parallel.SetThreads(1)
@@ -57,10 +57,14 @@ func BenchmarkSmoothAct(b *testing.B) {
 				name = fmt.Sprintf("%v/bwd", kind)
 			}
 			run := func(b *testing.B, f func()) {
+				c0 := cpuTime()
 				for b.Loop() {
 					f()
 				}
 				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gelem/s")
+				// Process CPU time per op: on a shared machine, less
+				// sensitive than wall time to other processes.
+				b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
 			}
 			b.Run(name+"/scalar", func(b *testing.B) {
 				run(b, func() {
