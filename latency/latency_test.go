@@ -471,6 +471,7 @@ func TestTableSegmentsAreMergersOutput(t *testing.T) {
 func TestPlanWithPruningRoundTrip(t *testing.T) {
 	g := tinyModel(t)
 	g.InitParams(4)
+	randomBN(g, 4)
 	tb, err := Profile(g, ProfileOptions{Rounds: 1, Iters: 1, Warmup: 1, Isolated: true})
 	if err != nil {
 		t.Fatal(err)
@@ -525,20 +526,91 @@ func TestPlanWithPruningRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	runs, err := Runs(g, q)
+	ap, err := ApplyPlanned(g, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap, err := plan.Apply(g, q, plan.ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pf, err := merge.PadFirst(ap, runs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vr, err := merge.Verify(pf, mg, merge.VerifyOptions{})
+	vr, err := merge.Verify(ap, mg, merge.VerifyOptions{})
 	if err != nil || !vr.OK {
 		t.Errorf("realized plan does not verify against its unmerged form: %+v, %v", vr, err)
+	}
+	// Fine-tuning changes the weights of the ApplyPlanned form; MergePlanned
+	// still merges it exactly along the plan's runs.
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range ap.Nodes {
+		if n.Op == graph.OpConv {
+			w := ap.Params[n.Params[0]]
+			for i := range w.Data {
+				w.Data[i] *= float32(1 + 0.1*rng.NormFloat64())
+			}
+		}
+	}
+	fm, frep, err := MergePlanned(ap, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frep.Merged != len(q.Segments) {
+		t.Errorf("fine-tuned: %d merged chains for %d segments", frep.Merged, len(q.Segments))
+	}
+	if vr, err := merge.Verify(ap, fm, merge.VerifyOptions{}); err != nil || !vr.OK {
+		t.Errorf("merged fine-tuned model does not verify: %+v, %v", vr, err)
+	}
+}
+
+// randomBN gives every BatchNorm of g non-trivial statistics and shift,
+// so that the border forms (pad-first or not) differ.
+func randomBN(g *graph.Graph, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for _, n := range g.Nodes {
+		if n.Op != graph.OpBatchNorm {
+			continue
+		}
+		for k, p := range n.Params {
+			d := g.Params[p].Data
+			for i := range d {
+				switch k {
+				case 1, 2: // shift, running mean
+					d[i] = float32(0.5 * rng.NormFloat64())
+				case 3: // running variance
+					d[i] = float32(0.5 + rng.Float64())
+				}
+			}
+		}
+	}
+}
+
+// TestApplyPlannedSingleBlocks checks that for runs of one block the
+// planner's form is plan.Apply's per-block pad-first form (same function,
+// unlike the form without pad-first).
+func TestApplyPlannedSingleBlocks(t *testing.T) {
+	g := tinyModel(t)
+	g.InitParams(6)
+	randomBN(g, 6)
+	removed := map[string]bool{}
+	var segs [][]string
+	for _, b := range []string{"features.3", "features.4", "features.8"} {
+		removed[b] = true
+		segs = append(segs, []string{b})
+	}
+	p := plan.New(g, plan.SourcePlanner, removed)
+	p.Segments = segs
+	a, err := ApplyPlanned(g, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := plan.Apply(g, p, plan.ApplyOptions{PadFirst: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vr, err := merge.Verify(b, a, merge.VerifyOptions{})
+	if err != nil || !vr.OK {
+		t.Errorf("ApplyPlanned and per-block pad-first differ: %+v, %v", vr, err)
+	}
+	c, err := plan.Apply(g, p, plan.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vr, err := merge.Verify(c, a, merge.VerifyOptions{}); err != nil || vr.OK {
+		t.Errorf("the pad-first form equals the plain one (%+v, %v): the test's BatchNorms do not reach the border", vr, err)
 	}
 }

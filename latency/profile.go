@@ -11,7 +11,6 @@ import (
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/merge"
-	"github.com/dshrink/dshrink/plan"
 	"github.com/dshrink/dshrink/runtime"
 )
 
@@ -639,103 +638,4 @@ func MedianCI(v []float64) float64 {
 		return 0
 	}
 	return (s[hi] - s[lo]) / 2 / med
-}
-
-// Realize returns the model plan p describes, as it would be deployed. A
-// plan with merged segments or pruned blocks (as PlanFor writes them) is
-// applied (activations of removed units the identity, pruned blocks the
-// identity), every run of Runs is rewritten into the pad-first form over the
-// whole run and merged into one convolution, exactly the segments the
-// latency table timed; mo does not apply (the runs are merged whatever their
-// growth: the table priced it). A plan with neither is applied in the
-// per-block pad-first form (as fine-tuning trains it) and merged with mo.
-func Realize(g *graph.Graph, p *plan.Plan, mo merge.Options) (*graph.Graph, *merge.Report, error) {
-	if len(p.Segments) > 0 || len(p.Pruned) > 0 {
-		ap, err := plan.Apply(g, p, plan.ApplyOptions{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
-		}
-		runs, err := Runs(g, p)
-		if err != nil {
-			return nil, nil, err
-		}
-		mg, rep, err := mergeRuns(ap, runs)
-		if err != nil {
-			return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
-		}
-		return mg, rep, nil
-	}
-	ap, err := plan.Apply(g, p, plan.ApplyOptions{PadFirst: true})
-	if err != nil {
-		return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
-	}
-	mg, rep, err := merge.Merge(ap, mo)
-	if err != nil {
-		return nil, nil, fmt.Errorf("latency: realize plan: %w", err)
-	}
-	return mg, rep, nil
-}
-
-// Runs returns the runs of layers that plan p merges in g, in model order:
-// one per segment of p.Segments (first block's input to last block's
-// output) and one per other block whose units are all removed; pruned
-// blocks are skipped, and a run starting after a pruned block reads that
-// block's input (the value it reads once plan.Apply has pruned it).
-func Runs(g *graph.Graph, p *plan.Plan) ([]merge.Segment, error) {
-	if err := p.Validate(g); err != nil {
-		return nil, fmt.Errorf("latency: runs of plan: %w", err)
-	}
-	pruned := map[string]bool{}
-	for _, b := range p.Pruned {
-		pruned[b] = true
-	}
-	alias := map[string]string{} // pruned block output -> the value that replaces it
-	resolve := func(v string) string {
-		for {
-			a, ok := alias[v]
-			if !ok {
-				return v
-			}
-			v = a
-		}
-	}
-	for _, b := range g.Blocks {
-		if pruned[b.Name] {
-			alias[b.Output] = b.Input
-		}
-	}
-	removed := map[string]bool{}
-	units := map[string]int{}
-	for _, u := range g.Units {
-		if u.Block == "" {
-			continue
-		}
-		units[u.Block]++
-		if p.Keep(u.Name) {
-			removed[u.Block] = false
-		} else if _, seen := removed[u.Block]; !seen {
-			removed[u.Block] = true
-		}
-	}
-	segOf := map[string][]string{}
-	for _, seg := range p.Segments {
-		segOf[seg[0]] = seg
-	}
-	var runs []merge.Segment
-	for i := 0; i < len(g.Blocks); i++ {
-		b := g.Blocks[i]
-		if pruned[b.Name] {
-			continue
-		}
-		if seg, ok := segOf[b.Name]; ok {
-			last := g.Blocks[i+len(seg)-1]
-			runs = append(runs, merge.Segment{From: resolve(b.Input), To: last.Output})
-			i += len(seg) - 1
-			continue
-		}
-		if removed[b.Name] && units[b.Name] > 0 {
-			runs = append(runs, merge.Segment{From: resolve(b.Input), To: b.Output})
-		}
-	}
-	return runs, nil
 }
