@@ -12,9 +12,6 @@ const (
 	// packBMinRows is the least number of rows for which Sgemm packs a B
 	// that is not transposed at any stride (see packBWorth).
 	packBMinRows = 96
-	// packMinN is the least width of B for which Sgemm packs a long-k A
-	// (see kernelImpl.packLongK): packing costs about 16/n of the product.
-	packMinN = 256
 	// colPad is the padding after packed A read by the column kernels.
 	colPad = 16
 	// shortK is the longest k block for which row panels of A are the outer

@@ -2,10 +2,11 @@
 // matrices.
 //
 // The implementation follows the GotoBLAS/BLIS scheme: op(A) is packed into
-// micro-panels of MR rows, op(B) is either packed into panels of NR columns or
-// (when not transposed, and shared by few row tiles or read with short k)
-// read in place, and an assembly micro-kernel computes MR x NR tiles of C
-// held in registers. Kernels exist for AVX-512 (12 x 32
+// micro-panels of MR rows (or, on amd64, read in place by "direct" kernels
+// when it is neither transposed nor scaled), op(B) is either packed into
+// panels of NR columns or (when not transposed, and shared by few row tiles
+// or read with short k) read in place, and an assembly micro-kernel computes
+// MR x NR tiles of C held in registers. Kernels exist for AVX-512 (12 x 32
 // tile), AVX2+FMA (6 x 16) and pure Go (4 x 8); the best one the CPU supports
 // is picked at start-up and can be forced with SetKernel. The last one to
 // four columns of a product whose width is not a multiple of the vector
@@ -65,7 +66,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	kern := activeKernel()
-	if !transA && alpha == 1 && kern.useDirect(n, k) {
+	if !transA && alpha == 1 && kern.useDirect() {
 		multiplyDirect(kern, m, k, a, lda, transB, n, b, ldb, beta, c, ldc)
 		return
 	}

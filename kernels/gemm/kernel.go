@@ -60,12 +60,6 @@ type kernelImpl struct {
 	// k = 1152 in four blocks instead of five (1-2% faster on Zen 4) and its
 	// 25 KiB of B and A panels still fit Zen 3's L1.
 	kc, aBlock int
-	// packLongK makes Sgemm pack A instead of reading it in place when k is
-	// split into blocks and B is wide enough to amortise the packing: each
-	// pass of a direct kernel then reads only a short run of each of its mr
-	// rows, which costs the AVX2 6 x 16 tile a quarter of its speed (measured
-	// on Zen 4 at 256x1152x1024).
-	packLongK bool
 	// tiles[0] are the narrow kernels, tiles[1] the full-width ones, each
 	// indexed by the number of rows (1..mr).
 	tiles [2][]func(*tileArgs)
@@ -89,13 +83,15 @@ type kernelImpl struct {
 	edgeScratch bool
 }
 
-// useDirect reports whether Sgemm should read A (m x k, not transposed,
-// unscaled) in place for a product n columns wide instead of packing it.
-func (k *kernelImpl) useDirect(n, kk int) bool {
-	if k.direct[1] == nil {
-		return false
-	}
-	return !k.packLongK || kk <= k.kc || n < packMinN
+// useDirect reports whether Sgemm should read A (not transposed, unscaled)
+// in place instead of packing it: whenever the family has direct kernels.
+// With B packed where its layout would hurt (packBWorth), reading A in place
+// is at least as fast as packing it on every call even when k is split into
+// blocks (AVX2 on Zen 4, 256x1152x1024: 103 against 101 GFLOP/s at one
+// thread, 177-199 against 148-154 at two, where packing A is a parallel
+// step of its own).
+func (k *kernelImpl) useDirect() bool {
+	return k.direct[1] != nil
 }
 
 // width returns the panel width and kernel table index for nr valid columns.
