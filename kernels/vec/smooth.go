@@ -14,7 +14,8 @@ import (
 //	t  = max(-|x|, -104)        (NaN stays NaN)
 //	e  = exp(t) = 2^n p(r)       n = round(t log2 e), r = t - n ln2
 //	d  = 1/(1+e)
-//	sigmoid(x) = d for x >= 0, e*d for x < 0 (= e^x/(1+e^x), no cancellation)
+//	sigmoid(x) = d for x >= 0, e*d for x < 0 (= e^x/(1+e^x), no cancellation;
+//	             the assembly tests the sign bit or 0 > x: at -0 both give 1/2)
 //	1 - sigmoid(x) = e*d for x >= 0, d for x < 0, so sigmoid' = e*d*d
 //
 // n is rounded by adding 1.5*2^23 (the integer lands in the low mantissa
@@ -97,8 +98,9 @@ const (
 	smHardSwishGrad
 )
 
-// Sigmoid sets dst[i] = 1/(1+exp(-src[i])) (see smoothCore for the accuracy
-// and the special values).
+// Sigmoid sets dst[i] = 1/(1+exp(-src[i])): within 4e-7 relative where the
+// result is a normal float32, 1 at +Inf, 0 at -Inf, NaN for NaN (the
+// computation is described at the top of smooth.go).
 func Sigmoid(dst, src []float32) { dispatch(opSigmoid, dst, src, nil, 0) }
 
 // SiLU sets dst[i] = x*sigmoid(x) with x = src[i] (PyTorch's SiLU, or
