@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/dshrink/dshrink/graph"
@@ -111,6 +112,10 @@ func TestPredictPlan(t *testing.T) {
 	}
 	if mp.MergedMs != 1+2.5+3 || len(mp.Losers()) != 1 || mp.Losers()[0].Name != "b3" {
 		t.Errorf("prediction %+v", mp)
+	}
+	keep, pruned := Choices(tb, p)
+	if !slices.Equal(keep, []bool{false, false, false, false}) || !slices.Equal(pruned, []bool{true, false, false, false}) {
+		t.Errorf("choices keep %v pruned %v", keep, pruned)
 	}
 	p.Segments = [][]string{{"b2", "b3"}}
 	if _, err := PredictPlan(tb, p); err == nil {

@@ -215,10 +215,13 @@ var ErrInfeasible = errors.New("no plan meets the latency budget")
 // Solve is stage 2 of the dynamic program: it chooses the blocks that keep
 // their activations to maximise the kept importance subject to the
 // predicted latency being at most budgetMs. Latencies are discretised into
-// buckets of resolutionMs (rounded up, so the returned plan's exact
-// predicted latency never exceeds the budget); resolutionMs <= 0 picks
-// budgetMs/4000. Ties go to the lower latency. The run is O(n^2 * budget /
-// resolution).
+// buckets of resolutionMs (rounded up); resolutionMs <= 0 picks
+// budgetMs/4000. The table of states runs n+1 buckets past the budget (the
+// rounding of n+1 entries), and the best end state whose exact predicted
+// latency is within the budget wins, so a plan whose exact latency equals
+// the budget is found although its rounded cost exceeds it; the returned
+// plan's exact predicted latency never exceeds the budget. Ties go to the
+// lower latency. The run is O(n^2 * budget / resolution).
 func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -235,6 +238,7 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 	if B < 0 {
 		return nil, fmt.Errorf("latency: %w: the fixed parts alone take %.3f ms, budget %.3f ms", ErrInfeasible, p.Fixed, budgetMs)
 	}
+	B += n + 1 // slack for the rounding; the exact latency is checked at the end
 	if B > 50_000_000/(n+1) {
 		return nil, fmt.Errorf("latency: budget %.3f ms at resolution %.4g ms needs %d buckets; raise the resolution", budgetMs, resolutionMs, B)
 	}
@@ -272,7 +276,12 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 		}
 	}
 	f[0][0] = 0
-	bestV, bestT, bestI := negInf, -1, -1
+	type end struct {
+		v    float64
+		tt   int
+		i, t int
+	}
+	var ends []end
 	for i := 0; i <= n; i++ {
 		for t := 0; t <= B; t++ {
 			v := f[i][t]
@@ -281,9 +290,7 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 			}
 			// End: blocks [i, n) removed.
 			if rc := runC[i][n]; rc >= 0 && t+rc <= B {
-				if tt := t + rc; v > bestV || (v == bestV && tt < bestT) {
-					bestV, bestT, bestI = v, tt, i
-				}
+				ends = append(ends, end{v, t + rc, i, t})
 			}
 			for k := i; k < n; k++ {
 				rc := runC[i][k]
@@ -307,31 +314,38 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 			}
 		}
 	}
-	if bestI < 0 {
-		keepNone := make([]bool, n)
-		minLat, _, _ := p.Evaluate(keepNone, s)
-		return nil, fmt.Errorf("latency: %w: budget %.3f ms, the fastest plan in the table is predicted at %.3f ms", ErrInfeasible, budgetMs, p.minLatency(s, minLat))
-	}
-	keep := make([]bool, n)
-	pruned := make([]bool, n)
-	anyPruned := false
-	// Recover the kept and pruned blocks: walk back from the state that ended.
-	i := bestI
-	t := bestT - runC[bestI][n]
-	for i > 0 {
-		b := par[i][t]
-		if b.pruned {
-			pruned[i-1], anyPruned = true, true
-		} else {
-			keep[i-1] = true
+	sort.SliceStable(ends, func(a, b int) bool {
+		if ends[a].v != ends[b].v {
+			return ends[a].v > ends[b].v
 		}
-		i, t = b.i, b.t
+		return ends[a].tt < ends[b].tt
+	})
+	for _, e := range ends {
+		keep := make([]bool, n)
+		pruned := make([]bool, n)
+		anyPruned := false
+		// Recover the kept and pruned blocks: walk back from the end state.
+		i, t := e.i, e.t
+		for i > 0 {
+			b := par[i][t]
+			if b.pruned {
+				pruned[i-1], anyPruned = true, true
+			} else {
+				keep[i-1] = true
+			}
+			i, t = b.i, b.t
+		}
+		if !anyPruned {
+			pruned = nil
+		}
+		lat, imp, segs := p.EvaluatePruned(keep, pruned, s)
+		if lat <= budgetMs*(1+1e-12) {
+			return &Solution{Keep: keep, Pruned: pruned, Segments: segs, LatencyMs: lat, Importance: imp, BudgetMs: budgetMs}, nil
+		}
 	}
-	if !anyPruned {
-		pruned = nil
-	}
-	lat, imp, segs := p.EvaluatePruned(keep, pruned, s)
-	return &Solution{Keep: keep, Pruned: pruned, Segments: segs, LatencyMs: lat, Importance: imp, BudgetMs: budgetMs}, nil
+	keepNone := make([]bool, n)
+	minLat, _, _ := p.Evaluate(keepNone, s)
+	return nil, fmt.Errorf("latency: %w: budget %.3f ms, the fastest plan in the table is predicted at %.3f ms", ErrInfeasible, budgetMs, p.minLatency(s, minLat))
 }
 
 // minLatency returns the smallest predicted latency of any plan (every
@@ -428,6 +442,25 @@ func NewProblem(t *Table, importance []float64, o ProblemOptions) (*Problem, err
 		}
 	}
 	return p, nil
+}
+
+// Choices returns, in t.Blocks order, which blocks plan p keeps (their unit
+// keeps its activations) and which it prunes: the arguments of
+// Problem.EvaluatePruned for a plan from elsewhere (a search plan, say).
+func Choices(t *Table, p *plan.Plan) (keep, pruned []bool) {
+	keep = make([]bool, len(t.Units))
+	pruned = make([]bool, len(t.Blocks))
+	for i, u := range t.Units {
+		keep[i] = p.Keep(u)
+	}
+	for i, b := range t.Blocks {
+		for _, x := range p.Pruned {
+			if x == b {
+				pruned[i], keep[i] = true, false
+			}
+		}
+	}
+	return keep, pruned
 }
 
 // PlanFor returns the plan file of solution sol for model g: the units of

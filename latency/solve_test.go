@@ -271,3 +271,38 @@ func TestSolveWithPruningMatchesBruteForce(t *testing.T) {
 		t.Error("no solution pruned a block: the test does not exercise pruning")
 	}
 }
+
+// TestSolveAtAPlansOwnLatency plans at budgets equal to the exact predicted
+// latency of random plans (latencies off the bucket grid): the answer fits
+// the budget and keeps at least the importance of the plan whose latency
+// set the budget, although the rounded-up costs of that plan exceed the
+// budget's buckets (plan --match relies on it).
+func TestSolveAtAPlansOwnLatency(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for trial := 0; trial < 200; trial++ {
+		n := 1 + rng.IntN(9)
+		p := randomProblem(rng, n, 0.01)
+		for i := range p.Keep {
+			p.Keep[i] += rng.Float64() * 0.01 // off the grid
+			for j := range p.Merge[i] {
+				p.Merge[i][j] += rng.Float64() * 0.01
+			}
+		}
+		keep := make([]bool, n)
+		for i := range keep {
+			keep[i] = rng.IntN(2) == 0
+		}
+		s := p.Stage1()
+		lat, imp, _ := p.Evaluate(keep, s)
+		if math.IsInf(lat, 1) {
+			continue
+		}
+		sol, err := p.Solve(lat, 0)
+		if err != nil {
+			t.Fatalf("trial %d: budget %.5f (a plan's own latency): %v", trial, lat, err)
+		}
+		if sol.LatencyMs > lat*(1+1e-12) || sol.Importance < imp-1e-9 {
+			t.Fatalf("trial %d: budget %.5f: %.5f ms, importance %.5f; the plan that set the budget keeps %.5f", trial, lat, sol.LatencyMs, sol.Importance, imp)
+		}
+	}
+}

@@ -211,11 +211,11 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 		if err := mp.Validate(g); err != nil {
 			return fmt.Errorf("plan: --match %s: %w", o.match, err)
 		}
-		keep := make([]bool, len(t.Units))
-		for i, u := range t.Units {
-			keep[i] = mp.Keep(u)
+		if len(mp.Pruned) > 0 && pruneCosts == nil {
+			return fmt.Errorf("plan: --match %s prunes blocks (%s): add --prune (with --data) or --prune-importance", o.match, strings.Join(mp.Pruned, ","))
 		}
-		lat, imp, _ := prob.Evaluate(keep, prob.Stage1())
+		keep, pruned := latency.Choices(t, mp)
+		lat, imp, _ := prob.EvaluatePruned(keep, pruned, prob.Stage1())
 		if math.IsInf(lat, 0) || !(lat > 0) {
 			return fmt.Errorf("plan: --match %s: the table cannot predict its latency (%g)", o.match, lat)
 		}
@@ -540,11 +540,8 @@ func runPareto(ctx context.Context, g *graph.Graph, t *latency.Table, prob *late
 		if err := p.Validate(g); err != nil {
 			return nil, fmt.Errorf("plan: --compare %s: %w", file, err)
 		}
-		keep := make([]bool, len(t.Units))
-		for i, u := range t.Units {
-			keep[i] = p.Keep(u)
-		}
-		lat, imp, _ := prob.Evaluate(keep, split)
+		keep, pruned := latency.Choices(t, p)
+		lat, imp, _ := prob.EvaluatePruned(keep, pruned, split)
 		kind := "compare"
 		switch p.Source {
 		case plan.SourceSearch:
