@@ -172,8 +172,30 @@ func blockChains(g *graph.Graph, shapes map[string][]int, used map[*graph.Node]b
 		var convs, acts []*graph.Node
 		se := map[string]bool{}
 		hasSE := false
+		// A projection shortcut (conv of the block input [-> BN] read by the
+		// block's Add) is not on the chain.
+		addIn := map[string]bool{}
 		for _, n := range g.Nodes {
-			if n.Block != b.Name {
+			if n.Block == b.Name && n.Op == graph.OpAdd {
+				addIn[n.Inputs[0]], addIn[n.Inputs[1]] = true, true
+			}
+		}
+		proj := map[*graph.Node]bool{}
+		for _, n := range g.Nodes {
+			if n.Block != b.Name || n.Op != graph.OpConv || n.Inputs[0] != b.Input {
+				continue
+			}
+			if addIn[n.Output] {
+				proj[n] = true
+			}
+			for _, r := range g.Consumers(n.Output) {
+				if r.Op == graph.OpBatchNorm && addIn[r.Output] {
+					proj[n] = true
+				}
+			}
+		}
+		for _, n := range g.Nodes {
+			if n.Block != b.Name || proj[n] {
 				continue
 			}
 			inSE := n.Op == graph.OpGlobalAvgPool

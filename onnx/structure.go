@@ -22,9 +22,15 @@ import (
 //     x * gate(x), gate = GlobalAvgPool -> 1x1 conv -> act -> 1x1 conv ->
 //     (hard) sigmoid;
 //   - basic (ResNet; graph.BlockBasic): kxk conv [-> BN] -> act -> kxk conv
-//     [-> BN] [-> Add with the block input];
+//     [-> BN] [-> Add with the block input or its projection];
 //   - bottleneck (RegNet X, ResNet-50; graph.BlockBottleneck): 1x1 conv ->
-//     act -> kxk (grouped, Block.Groups) conv -> act -> 1x1 conv [-> Add];
+//     act -> kxk (grouped, Block.Groups) conv -> act -> 1x1 conv [-> Add
+//     with the block input or its projection];
+//
+// A projection shortcut (1x1 conv [-> BN] of the block input: ResNet's
+// downsample, RegNet's proj) belongs to the block with its Add, and
+// Block.Residual is set, as for an identity shortcut: the block computes
+// the Add's output, a linear function of its input once the units are gone.
 //   - ShuffleNetV2's branch (graph.BlockShuffleBranch): 1x1 conv -> act ->
 //     kxk depthwise conv [-> BN] -> 1x1 conv (its trailing act, before the
 //     Concat, stays outside the block).
@@ -49,12 +55,13 @@ func Annotate(g *graph.Graph) {
 			n.Act.Unit = ""
 		}
 	}
-	a := &annotator{g: g, readers: map[string]int{}, cons: map[string][]*graph.Node{}, taken: map[*graph.Node]bool{}, pos: map[*graph.Node]int{}, names: map[string]bool{}}
+	a := &annotator{g: g, readers: map[string]int{}, cons: map[string][]*graph.Node{}, prod: map[string]*graph.Node{}, taken: map[*graph.Node]bool{}, pos: map[*graph.Node]int{}, names: map[string]bool{}}
 	for i, n := range g.Nodes {
 		for _, v := range n.Inputs {
 			a.readers[v]++
 			a.cons[v] = append(a.cons[v], n)
 		}
+		a.prod[n.Output] = n
 		a.pos[n] = i
 	}
 	a.readers[g.Output]++
@@ -80,6 +87,7 @@ type annotator struct {
 	g       *graph.Graph
 	readers map[string]int
 	cons    map[string][]*graph.Node
+	prod    map[string]*graph.Node
 	taken   map[*graph.Node]bool
 	pos     map[*graph.Node]int
 	units   []unitAt
@@ -215,12 +223,41 @@ func (a *annotator) residual(m *match, x, out string) string {
 	if other == out {
 		other = add.Inputs[1]
 	}
-	if other != x || m.block.InC != m.block.OutC || m.block.Stride != 1 {
+	switch {
+	case other == x:
+		if m.block.InC != m.block.OutC || m.block.Stride != 1 {
+			return out
+		}
+	case m.block.Kind == graph.BlockBasic || m.block.Kind == graph.BlockBottleneck:
+		// A projection shortcut (ResNet's downsample, RegNet's proj):
+		// 1x1 conv [-> BN] of the block input, read only by the Add.
+		proj := a.projection(x, other, m.block.OutC)
+		if proj == nil {
+			return out
+		}
+		m.nodes = append(m.nodes, proj...)
+	default:
 		return out
 	}
 	m.block.Residual = true
 	m.nodes = append(m.nodes, add)
 	return add.Output
+}
+
+// projection returns the 1x1 conv [-> BN] computing v from the block input
+// x with outC channels, each value read only along it, or nil.
+func (a *annotator) projection(x, v string, outC int) []*graph.Node {
+	var nodes []*graph.Node
+	p := a.prod[v]
+	if p != nil && p.Op == graph.OpBatchNorm && a.readers[p.Output] == 1 {
+		nodes = append(nodes, p)
+		p = a.prod[p.Inputs[0]]
+	}
+	if p == nil || p.Op != graph.OpConv || a.taken[p] || p.Inputs[0] != x || a.readers[p.Output] != 1 ||
+		p.Conv.KH != 1 || p.Conv.KW != 1 || p.Conv.Groups != 1 || p.Conv.OutC != outC {
+		return nil
+	}
+	return append([]*graph.Node{p}, nodes...)
 }
 
 func (a *annotator) invertedResidual(c *graph.Node) *match {
