@@ -9,9 +9,6 @@ import (
 // A block size belong to the kernel family (kernelImpl.kc, aBlock).
 const (
 	ncMax = 2048 // widest block of packed B
-	// packBMinRows is the least number of rows for which Sgemm packs a B
-	// that is not transposed at any stride (see packBWorth).
-	packBMinRows = 96
 	// colPad is the padding after packed A read by the column kernels.
 	colPad = 16
 	// shortK is the longest k block for which row panels of A are the outer
@@ -585,14 +582,15 @@ func (j *mulJob) packBFull(dst []float32, pc, kc, j0, full int) {
 // bytes apart: when that is a multiple of 2 KiB (n = 512, 1024, ...) they
 // fall into a few cache sets and are evicted before the next tile reads
 // them (256x1152x1024 reaches 0.84x OpenBLAS read in place, 1.1x packed, on
-// Zen 4 with the AVX2 tile); otherwise in place is as fast as packed where
-// few row tiles share the copy (m = 24-64). With short k (rowsOuter) the
-// A micro-panel is what stays in L1 and B streams from L2 either way.
+// Zen 4 with the AVX2 tile). At other strides it pays for blocks of at
+// least kernelImpl.packBMinRows rows, where the family sets one. With short k
+// (rowsOuter) the A micro-panel is what stays in L1 and B streams from L2
+// either way.
 func packBWorth(kern *kernelImpl, rowsOuter bool, rows, ldb int) bool {
 	if rowsOuter || rows <= 2*kern.mr {
 		return false
 	}
-	return rows >= packBMinRows || ldb*4%2048 == 0
+	return ldb*4%2048 == 0 || (kern.packBMinRows > 0 && rows >= kern.packBMinRows)
 }
 
 // packRows packs rows (<= mr) rows of length k, lda apart in a, into one

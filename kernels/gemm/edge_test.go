@@ -66,8 +66,8 @@ func TestEdgeColumns(t *testing.T) {
 }
 
 // TestPackedB covers products whose B (not transposed) is packed rather than
-// read in place (see packBWorth): many rows at any stride, and fewer rows
-// with B's rows a multiple of 2 KiB apart; k split into blocks or not,
+// read in place (see packBWorth): many rows at any stride (on families with
+// packBMinRows), and fewer rows with B's rows a multiple of 2 KiB apart; k split into blocks or not,
 // widths ending in a narrow or partial panel, one and two threads (two split
 // the rows for the tall shapes, each thread packing its own copy of B).
 func TestPackedB(t *testing.T) {

@@ -14,7 +14,7 @@ func cpuKernels() []*kernelImpl {
 			colMax: 4, lanes: 16, col: colAVX512, dot: dotsAVX512[:], packB: packBAVX512})
 	}
 	if isa.Has(isa.AVX2) {
-		ks = append(ks, &kernelImpl{name: "avx2", level: isa.AVX2, mr: 6, nr: 16, narrow: 8, kc: 288, aBlock: 144 * 288 * 4,
+		ks = append(ks, &kernelImpl{name: "avx2", level: isa.AVX2, mr: 6, nr: 16, narrow: 8, kc: 288, aBlock: 144 * 288 * 4, packBMinRows: 96,
 			tiles:  [2][]func(*tileArgs){tilesAVX2[0][:], tilesAVX2[1][:]},
 			direct: [2][]func(*tileArgs){tilesAVX2Direct[0][:], tilesAVX2Direct[1][:]},
 			colMax: 2, lanes: 8, col: colAVX2, dot: dotsAVX2[:], packB: packBAVX2})
