@@ -206,6 +206,11 @@ func testTorchvisionModel(t *testing.T, dir, model string, full bool) {
 				}
 			}
 			for _, b := range g.Blocks {
+				// Every ResNet and RegNet block has a shortcut (identity
+				// or projection), part of the block.
+				if (b.Kind == graph.BlockBasic || b.Kind == graph.BlockBottleneck) && (!b.Residual || g.Producer(b.Output).Op != graph.OpAdd) {
+					t.Errorf("block %s: residual %v, output %s; want its shortcut Add", b.Name, b.Residual, b.Output)
+				}
 				if !units[b.Name] {
 					t.Errorf("block %s has no removable activation unit", b.Name)
 				}
