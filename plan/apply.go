@@ -48,6 +48,11 @@ func Apply(g *graph.Graph, p *Plan, opts ApplyOptions) (*graph.Graph, error) {
 			return nil, fmt.Errorf("apply plan (prune): %w", err)
 		}
 	}
+	for _, l := range p.PrunedLayers {
+		if err := pruneLayer(c, l); err != nil {
+			return nil, fmt.Errorf("apply plan (prune layer): %w", err)
+		}
+	}
 	var blocks []string
 	for _, u := range c.Units {
 		if removed[u.Name] && u.Block != "" && c.Block(u.Block) != nil {
@@ -95,6 +100,9 @@ func Apply(g *graph.Graph, p *Plan, opts ApplyOptions) (*graph.Graph, error) {
 	c.Meta["plan.removed"] = strings.Join(p.Removed(), ",")
 	if len(p.Pruned) > 0 {
 		c.Meta["plan.pruned"] = strings.Join(p.Pruned, ",")
+	}
+	if len(p.PrunedLayers) > 0 {
+		c.Meta["plan.pruned_layers"] = strings.Join(p.PrunedLayers, ",")
 	}
 	if opts.PadFirst {
 		c.Meta["plan.pad_first"] = "true"
@@ -161,6 +169,52 @@ func prune(g *graph.Graph, name string) error {
 		blocks = append(blocks, x)
 	}
 	g.Blocks = blocks
+	return nil
+}
+
+// pruneLayer replaces convolution name, and the BatchNorm that alone reads
+// it, by the identity: their readers read the convolution's input.
+func pruneLayer(g *graph.Graph, name string) error {
+	n := g.Node(name)
+	if !PrunableLayer(n) {
+		return fmt.Errorf("layer %q is not a convolution that keeps its input's shape", name)
+	}
+	drop := map[*graph.Node]bool{n: true}
+	out := n.Output
+	if cons := g.Consumers(out); len(cons) == 1 && cons[0].Op == graph.OpBatchNorm && out != g.Output {
+		drop[cons[0]] = true
+		out = cons[0].Output
+	}
+	in := n.Inputs[0]
+	var keep []*graph.Node
+	for _, x := range g.Nodes {
+		if drop[x] {
+			for _, p := range x.Params {
+				delete(g.Params, p)
+			}
+			continue
+		}
+		keep = append(keep, x)
+	}
+	g.Nodes = keep
+	for _, x := range g.Nodes {
+		for i, v := range x.Inputs {
+			if v == out {
+				x.Inputs[i] = in
+			}
+		}
+	}
+	if g.Output == out {
+		g.Output = in
+	}
+	for i := range g.Blocks {
+		if g.Blocks[i].Input == out {
+			g.Blocks[i].Input = in
+		}
+		if g.Blocks[i].Output == out {
+			g.Blocks[i].Output = in
+		}
+	}
 	return nil
 }
 

@@ -62,6 +62,12 @@ type Plan struct {
 	// residual block whose branch is dropped and whose identity is kept
 	// (Apply makes its output its input). Their units stay listed in Units.
 	Pruned []string `json:"pruned,omitempty"`
+	// PrunedLayers lists convolutions removed inside merged runs (layer
+	// pruning, LayerMerge): each keeps its input's shape (equal input and
+	// output channels, stride 1, "same" padding) and lies in a block whose
+	// units are removed; Apply replaces it and the BatchNorm reading it by
+	// the identity, so the merged kernel does not grow.
+	PrunedLayers []string `json:"pruned_layers,omitempty"`
 }
 
 // Removed returns the names of the units whose activation is removed, in plan order.
@@ -147,7 +153,18 @@ func Prunable(b *graph.Block) bool {
 	return b != nil && b.Residual && b.InC == b.OutC && b.Stride <= 1
 }
 
-// validateBlocks checks Segments and Pruned against g.
+// PrunableLayer reports whether n is a convolution the identity can
+// replace: equal input and output channels, stride 1 and padding that keeps
+// the spatial size.
+func PrunableLayer(n *graph.Node) bool {
+	if n == nil || n.Op != graph.OpConv || n.Conv == nil {
+		return false
+	}
+	a := n.Conv
+	return a.InC == a.OutC && a.StrideH == 1 && a.StrideW == 1 && a.Pads[0]+a.Pads[2] == a.KH-1 && a.Pads[1]+a.Pads[3] == a.KW-1
+}
+
+// validateBlocks checks Segments, Pruned and PrunedLayers against g.
 func (p *Plan) validateBlocks(g *graph.Graph) error {
 	index := map[string]int{}
 	for i, b := range g.Blocks {
@@ -174,6 +191,23 @@ func (p *Plan) validateBlocks(g *graph.Graph) error {
 		if u.Block != "" && !p.Keep(u.Name) {
 			removedBlock[u.Block] = true
 		}
+	}
+	seenLayer := map[string]bool{}
+	for _, name := range p.PrunedLayers {
+		n := g.Node(name)
+		switch {
+		case n == nil:
+			return fmt.Errorf("plan: pruned layer %q is not a node of model %q", name, g.Name)
+		case seenLayer[name]:
+			return fmt.Errorf("plan: pruned layer %q is listed more than once", name)
+		case !PrunableLayer(n):
+			return fmt.Errorf("plan: layer %q cannot be pruned: want a convolution that keeps its input's shape (equal channels, stride 1, same padding)", name)
+		case n.Block == "" || !removedBlock[n.Block]:
+			return fmt.Errorf("plan: pruned layer %q is not in a block whose activations are removed (a merged run)", name)
+		case pruned[n.Block]:
+			return fmt.Errorf("plan: pruned layer %q lies in pruned block %q", name, n.Block)
+		}
+		seenLayer[name] = true
 	}
 	inSeg := map[string]bool{}
 	for k, seg := range p.Segments {

@@ -107,3 +107,95 @@ func TestApplyPruned(t *testing.T) {
 		}
 	}
 }
+
+// dwConv returns block b's depthwise convolution.
+func dwConv(t *testing.T, g *graph.Graph, b string) *graph.Node {
+	t.Helper()
+	for _, n := range g.Nodes {
+		if n.Block == b && n.Op == graph.OpConv && n.Conv.Groups > 1 && n.Conv.Groups == n.Conv.InC {
+			return n
+		}
+	}
+	t.Fatalf("block %s has no depthwise convolution", b)
+	return nil
+}
+
+// TestApplyPrunedLayers checks layer pruning: the depthwise convolution of
+// a removed block and its BatchNorm become the identity, equal to the model
+// whose depthwise kernel is a centred 1 and whose BatchNorm is the identity;
+// Validate refuses layers that change the shape or lie outside a removed
+// block.
+func TestApplyPrunedLayers(t *testing.T) {
+	g := mbv2(t, 32)
+	g.InitParams(7)
+	dw3, dw4 := dwConv(t, g, "features.3"), dwConv(t, g, "features.4")
+	p := New(g, SourcePlanner, map[string]bool{"features.3": true, "features.4": true})
+	p.PrunedLayers = []string{dw3.Name}
+	if err := p.Validate(g); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		layers []string
+		want   string
+	}{
+		{[]string{dw4.Name}, "cannot be pruned"}, // stride 2
+		{[]string{"nope"}, "not a node"},
+		{[]string{dw3.Name, dw3.Name}, "more than once"},
+		{[]string{dwConv(t, g, "features.5").Name}, "not in a block whose activations are removed"},
+	} {
+		r := *p
+		r.PrunedLayers = c.layers
+		if err := r.Validate(g); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("layers %v: %v, want an error with %q", c.layers, err, c.want)
+		}
+	}
+	pg, err := Apply(g, p, ApplyOptions{PadFirst: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pg.Node(dw3.Name) != nil || pg.Meta["plan.pruned_layers"] != dw3.Name {
+		t.Errorf("layer still there or meta %q", pg.Meta["plan.pruned_layers"])
+	}
+	// The same function: a centred-1 depthwise kernel and an identity BatchNorm.
+	id := g.Clone()
+	w := id.Param(id.Node(dw3.Name), 0)
+	k := dw3.Conv.KH * dw3.Conv.KW
+	for i := range w.Data {
+		w.Data[i] = 0
+		if i%k == k/2 {
+			w.Data[i] = 1
+		}
+	}
+	bn := id.Consumers(dw3.Output)[0]
+	gam, bet, mu, v := id.Param(bn, 0), id.Param(bn, 1), id.Param(bn, 2), id.Param(bn, 3)
+	for i := range gam.Data {
+		gam.Data[i] = float32(math.Sqrt(float64(v.Data[i]) + bn.BN.Eps))
+		bet.Data[i] = mu.Data[i]
+	}
+	q := New(g, SourcePlanner, map[string]bool{"features.3": true, "features.4": true})
+	ig, err := Apply(id, q, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 3*32*32)
+	for i := range x {
+		x[i] = float32(math.Cos(float64(i) * 0.11))
+	}
+	out := func(m *graph.Graph) []float32 {
+		nm, err := nn.NewModel(m, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]float32(nil), nm.Forward(x, 1, false)...)
+	}
+	pl, err := Apply(g, p, ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := out(pl), out(ig)
+	for i := range a {
+		if d := math.Abs(float64(a[i] - b[i])); d > 1e-4*(1+math.Abs(float64(b[i]))) {
+			t.Fatalf("output %d: pruned layer %g, identity layer %g", i, a[i], b[i])
+		}
+	}
+}
