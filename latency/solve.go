@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,36 @@ type Problem struct {
 	// importance lost by every removed activation and pruned block. A pruned
 	// block ends the merged runs around it (a run never spans it).
 	Prune []float64
+	// MergeLayerPruned, when not empty (n rows of n+1), gives the latency of
+	// blocks [i, j) merged into one convolution with the prunable layer of
+	// every block pruned (LayerMerge: a shape-keeping convolution, e.g. a
+	// stride-1 depthwise one, replaced by the identity, so the kernel does
+	// not grow); +Inf where not available.
+	MergeLayerPruned [][]float64
+	// LayerPrune[i] is the importance lost by pruning block i's layer in
+	// such a segment, beyond removing its activations; +Inf when block i has
+	// no prunable layer. Needed with MergeLayerPruned.
+	LayerPrune []float64
+}
+
+// mergeLP returns the latency of [i, j) merged with its layers pruned.
+func (p *Problem) mergeLP(i, j int) float64 {
+	if i < len(p.MergeLayerPruned) && j < len(p.MergeLayerPruned[i]) {
+		return p.MergeLayerPruned[i][j]
+	}
+	return math.Inf(1)
+}
+
+// layerCost returns the summed LayerPrune of [i, j) (+Inf if any is).
+func (p *Problem) layerCost(i, j int) float64 {
+	var c float64
+	for k := i; k < j; k++ {
+		if k >= len(p.LayerPrune) {
+			return math.Inf(1)
+		}
+		c += p.LayerPrune[k]
+	}
+	return c
 }
 
 // Prunable reports whether block i may be pruned.
@@ -68,6 +99,21 @@ func (p *Problem) Validate() error {
 	for i, v := range p.Prune {
 		if math.IsNaN(v) || math.IsInf(v, -1) {
 			return fmt.Errorf("latency: block %d: pruning importance %g (want a number, or +Inf for a block that cannot be pruned)", i, v)
+		}
+	}
+	if len(p.MergeLayerPruned) != 0 && (len(p.MergeLayerPruned) != n || len(p.LayerPrune) != n) {
+		return fmt.Errorf("latency: problem with %d blocks, %d layer-pruned merge rows and %d layer pruning importances", n, len(p.MergeLayerPruned), len(p.LayerPrune))
+	}
+	for i, v := range p.LayerPrune {
+		if math.IsNaN(v) || math.IsInf(v, -1) {
+			return fmt.Errorf("latency: block %d: layer pruning importance %g", i, v)
+		}
+	}
+	for i, row := range p.MergeLayerPruned {
+		for j, v := range row {
+			if j > i && (math.IsNaN(v) || v < 0) {
+				return fmt.Errorf("latency: layer-pruned segment [%d, %d): latency %g", i, j, v)
+			}
 		}
 	}
 	bad := func(v float64) bool { return math.IsNaN(v) || v < 0 }
@@ -156,8 +202,11 @@ type Solution struct {
 	// Pruned[i] says block i is pruned (removed whole; Keep[i] is false).
 	// Empty when nothing is pruned.
 	Pruned []bool `json:"pruned,omitempty"`
-	// Segments are the merged segments [start, end) of the removed blocks.
-	Segments [][2]int `json:"segments"`
+	// Segments are the merged segments [start, end) of the removed blocks;
+	// LayerPruned[k] says segment k is merged with its blocks' prunable
+	// layers pruned (empty when none is).
+	LayerPruned []bool   `json:"layer_pruned,omitempty"`
+	Segments    [][2]int `json:"segments"`
 	// LatencyMs is the predicted latency: fixed parts, kept blocks and merged
 	// segments from the table (exact sum, not discretised).
 	LatencyMs float64 `json:"latency_ms"`
@@ -252,21 +301,36 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 	for i := range keepC {
 		keepC[i] = cost(p.Keep[i])
 	}
-	runC := make([][]int, n+1)
-	for i := range runC {
-		runC[i] = make([]int, n+1)
-		for j := i; j <= n; j++ {
-			runC[i][j] = cost(s.Ms[i][j])
+	mC := make([][]int, n)  // plain merged segment [i, j)
+	lpC := make([][]int, n) // merged with its layers pruned
+	lpV := make([][]float64, n)
+	for i := range n {
+		mC[i] = make([]int, n+1)
+		lpC[i] = make([]int, n+1)
+		lpV[i] = make([]float64, n+1)
+		for j := i + 1; j <= n; j++ {
+			mC[i][j] = cost(p.merge(i, j))
+			lpC[i][j] = cost(p.mergeLP(i, j))
+			lpV[i][j] = -p.layerCost(i, j)
+			if math.IsInf(lpV[i][j], -1) {
+				lpC[i][j] = -1
+			}
 		}
 	}
 	negInf := math.Inf(-1)
-	// f[i][t]: best importance with blocks [0, i) decided, block i-1 kept
-	// or pruned (or i = 0), t buckets used.
-	f := make([][]float64, n+1)
+	// f[i][t]: best objective with blocks [0, i) decided (i a boundary: the
+	// next block starts a new choice), t buckets used.
+	const (
+		kKeep = iota
+		kPrune
+		kMerge
+		kMergeLP
+	)
 	type back struct {
-		i, t   int
-		pruned bool // block i-1 (of the state this points from) is pruned, not kept
+		i, t int
+		kind int8
 	}
+	f := make([][]float64, n+1)
 	par := make([][]back, n+1)
 	for i := range f {
 		f[i] = make([]float64, B+1)
@@ -276,72 +340,118 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 		}
 	}
 	f[0][0] = 0
-	type end struct {
-		v    float64
-		tt   int
-		i, t int
+	relax := func(j, tt int, nv float64, b back) {
+		if tt <= B && nv > f[j][tt] {
+			f[j][tt] = nv
+			par[j][tt] = b
+		}
 	}
-	var ends []end
-	for i := 0; i <= n; i++ {
+	for i := 0; i < n; i++ {
 		for t := 0; t <= B; t++ {
 			v := f[i][t]
 			if v == negInf {
 				continue
 			}
-			// End: blocks [i, n) removed.
-			if rc := runC[i][n]; rc >= 0 && t+rc <= B {
-				ends = append(ends, end{v, t + rc, i, t})
+			relax(i+1, t+keepC[i], v+p.Importance[i], back{i, t, kKeep})
+			if p.Prunable(i) {
+				relax(i+1, t, v+p.value(i, true), back{i, t, kPrune})
 			}
-			for k := i; k < n; k++ {
-				rc := runC[i][k]
-				if rc < 0 {
-					continue
+			for j := i + 1; j <= n; j++ {
+				if c := mC[i][j]; c >= 0 {
+					relax(j, t+c, v, back{i, t, kMerge})
 				}
-				if tt := t + rc + keepC[k]; tt <= B {
-					if nv := v + p.Importance[k]; nv > f[k+1][tt] {
-						f[k+1][tt] = nv
-						par[k+1][tt] = back{i, t, false}
-					}
-				}
-				if p.Prunable(k) {
-					if tt := t + rc; tt <= B {
-						if nv := v + p.value(k, true); nv > f[k+1][tt] {
-							f[k+1][tt] = nv
-							par[k+1][tt] = back{i, t, true}
-						}
-					}
+				if c := lpC[i][j]; c >= 0 {
+					relax(j, t+c, v+lpV[i][j], back{i, t, kMergeLP})
 				}
 			}
 		}
 	}
-	sort.SliceStable(ends, func(a, b int) bool {
-		if ends[a].v != ends[b].v {
-			return ends[a].v > ends[b].v
+	ends := make([]int, 0, B+1)
+	for t := 0; t <= B; t++ {
+		if f[n][t] != negInf {
+			ends = append(ends, t)
 		}
-		return ends[a].tt < ends[b].tt
+	}
+	sort.SliceStable(ends, func(a, b int) bool {
+		if f[n][ends[a]] != f[n][ends[b]] {
+			return f[n][ends[a]] > f[n][ends[b]]
+		}
+		return ends[a] < ends[b]
 	})
-	for _, e := range ends {
-		keep := make([]bool, n)
+	for _, t := range ends {
+		sol := &Solution{Keep: make([]bool, n), BudgetMs: budgetMs}
 		pruned := make([]bool, n)
-		anyPruned := false
-		// Recover the kept and pruned blocks: walk back from the end state.
-		i, t := e.i, e.t
+		anyPruned, anyLP := false, false
+		type seg struct {
+			a, b int
+			lp   bool
+		}
+		var segs []seg
+		i := n
 		for i > 0 {
 			b := par[i][t]
-			if b.pruned {
-				pruned[i-1], anyPruned = true, true
-			} else {
-				keep[i-1] = true
+			switch b.kind {
+			case kKeep:
+				sol.Keep[b.i] = true
+			case kPrune:
+				pruned[b.i], anyPruned = true, true
+			case kMerge:
+				segs = append(segs, seg{b.i, i, false})
+			case kMergeLP:
+				segs = append(segs, seg{b.i, i, true})
+				anyLP = true
 			}
 			i, t = b.i, b.t
 		}
-		if !anyPruned {
-			pruned = nil
+		slices.Reverse(segs)
+		// A run of plain merged segments takes stage 1's fastest split (the
+		// same objective, a latency no higher).
+		var out []seg
+		for k := 0; k < len(segs); {
+			if segs[k].lp {
+				out = append(out, segs[k])
+				k++
+				continue
+			}
+			e := k
+			for e+1 < len(segs) && !segs[e+1].lp && segs[e+1].a == segs[e].b {
+				e++
+			}
+			for _, r := range s.Segments(segs[k].a, segs[e].b) {
+				out = append(out, seg{r[0], r[1], false})
+			}
+			k = e + 1
 		}
-		lat, imp, segs := p.EvaluatePruned(keep, pruned, s)
-		if lat <= budgetMs*(1+1e-12) {
-			return &Solution{Keep: keep, Pruned: pruned, Segments: segs, LatencyMs: lat, Importance: imp, BudgetMs: budgetMs}, nil
+		lat, imp := p.Fixed, 0.0
+		for k := range n {
+			switch {
+			case sol.Keep[k]:
+				lat += p.Keep[k]
+				imp += p.Importance[k]
+			case pruned[k]:
+				imp += p.value(k, true)
+			}
 		}
+		for _, sg := range out {
+			sol.Segments = append(sol.Segments, [2]int{sg.a, sg.b})
+			if sg.lp {
+				lat += p.mergeLP(sg.a, sg.b)
+				imp -= p.layerCost(sg.a, sg.b)
+			} else {
+				lat += p.merge(sg.a, sg.b)
+			}
+			if anyLP {
+				sol.LayerPruned = append(sol.LayerPruned, sg.lp)
+			}
+		}
+		if lat > budgetMs*(1+1e-12) {
+			continue
+		}
+		if anyPruned {
+			sol.Pruned = pruned
+		}
+		sol.LatencyMs, sol.Importance = lat, imp
+		return sol, nil
 	}
 	keepNone := make([]bool, n)
 	minLat, _, _ := p.Evaluate(keepNone, s)
@@ -349,18 +459,22 @@ func (p *Problem) Solve(budgetMs, resolutionMs float64) (*Solution, error) {
 }
 
 // minLatency returns the smallest predicted latency of any plan (every
-// block kept, removed or pruned, whichever is faster, by a simple DP).
+// block kept, merged, merged with its layer pruned, or pruned, whichever is
+// faster, by a simple DP).
 func (p *Problem) minLatency(s *Split, fallback float64) float64 {
 	n := len(p.Keep)
-	best := make([]float64, n+1) // best[i]: fastest for blocks [i, n) given block i-1 kept or pruned, or i = 0
-	for i := n; i >= 0; i-- {
-		best[i] = s.Ms[i][n]
-		for k := i; k < n; k++ {
-			own := p.Keep[k]
-			if p.Prunable(k) {
-				own = 0
+	best := make([]float64, n+1) // best[i]: fastest for blocks [i, n)
+	for i := n - 1; i >= 0; i-- {
+		own := p.Keep[i]
+		if p.Prunable(i) {
+			own = 0
+		}
+		best[i] = own + best[i+1]
+		for j := i + 1; j <= n; j++ {
+			best[i] = math.Min(best[i], s.Ms[i][j]+best[j])
+			if !math.IsInf(p.layerCost(i, j), 1) {
+				best[i] = math.Min(best[i], p.mergeLP(i, j)+best[j])
 			}
-			best[i] = math.Min(best[i], s.Ms[i][k]+own+best[k+1])
 		}
 	}
 	if math.IsInf(best[0], 1) {
@@ -540,7 +654,7 @@ func (p *Problem) Sweep(count int, resolutionMs float64) ([]*Solution, error) {
 			}
 			return nil, err
 		}
-		key := fmt.Sprint(sol.Keep, sol.Pruned)
+		key := fmt.Sprint(sol.Keep, sol.Pruned, sol.Segments, sol.LayerPruned)
 		if seen[key] {
 			continue
 		}

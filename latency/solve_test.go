@@ -306,3 +306,115 @@ func TestSolveAtAPlansOwnLatency(t *testing.T) {
 		}
 	}
 }
+
+// bruteAll enumerates every way to cover the blocks from i on: keep a
+// block, prune it, or merge a segment [i, j) plainly or with its layers
+// pruned, and returns the best objective within budget (lat so far given).
+func bruteAll(p *Problem, i int, lat, val, budget float64, bestV, bestL *float64) {
+	n := len(p.Keep)
+	if lat > budget+1e-9 {
+		return
+	}
+	if i == n {
+		if val > *bestV+1e-12 || (math.Abs(val-*bestV) <= 1e-12 && lat < *bestL) {
+			*bestV, *bestL = val, lat
+		}
+		return
+	}
+	bruteAll(p, i+1, lat+p.Keep[i], val+p.Importance[i], budget, bestV, bestL)
+	if p.Prunable(i) {
+		bruteAll(p, i+1, lat, val+p.Importance[i]-p.Prune[i], budget, bestV, bestL)
+	}
+	for j := i + 1; j <= n; j++ {
+		if m := p.merge(i, j); !math.IsInf(m, 1) {
+			bruteAll(p, j, lat+m, val, budget, bestV, bestL)
+		}
+		if m, c := p.mergeLP(i, j), p.layerCost(i, j); !math.IsInf(m, 1) && !math.IsInf(c, 1) {
+			bruteAll(p, j, lat+m, val-c, budget, bestV, bestL)
+		}
+	}
+}
+
+// TestSolveWithLayerPruningMatchesBruteForce checks the DP with block
+// pruning and layer-pruned merged segments against exhaustive enumeration.
+func TestSolveWithLayerPruningMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	const res = 0.01
+	lpSeen := 0
+	for trial := 0; trial < 60; trial++ {
+		n := 1 + rng.IntN(6)
+		p := randomProblem(rng, n, res)
+		p.Prune = make([]float64, n)
+		p.LayerPrune = make([]float64, n)
+		p.MergeLayerPruned = make([][]float64, n)
+		for i := range n {
+			p.Prune[i] = math.Inf(1)
+			if rng.IntN(2) == 0 {
+				p.Prune[i] = p.Importance[i] + rng.Float64()
+			}
+			p.LayerPrune[i] = math.Inf(1)
+			if rng.IntN(3) > 0 {
+				p.LayerPrune[i] = rng.Float64() * 0.5
+			}
+			p.MergeLayerPruned[i] = make([]float64, n+1)
+			for j := range p.MergeLayerPruned[i] {
+				p.MergeLayerPruned[i][j] = math.Inf(1)
+				if j > i && rng.IntN(2) == 0 {
+					p.MergeLayerPruned[i][j] = float64(1+rng.IntN(10*(j-i))) * res
+				}
+			}
+		}
+		lo, hi := p.MinLatency(), p.BaseLatency()
+		for _, frac := range []float64{-0.1, 0, 0.1, 0.3, 0.6, 1} {
+			budget := math.Round((lo+(hi-lo)*frac)/res)*res + res/10
+			wantV, wantL := math.Inf(-1), math.Inf(1)
+			bruteAll(p, 0, p.Fixed, 0, budget, &wantV, &wantL)
+			sol, err := p.Solve(budget, res)
+			if math.IsInf(wantV, -1) {
+				if err == nil {
+					t.Fatalf("trial %d n=%d budget %.3f: brute force finds no plan, Solve gave %+v", trial, n, budget, sol)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("trial %d n=%d budget %.3f: %v (brute force %.4f at %.3f ms)", trial, n, budget, err, wantV, wantL)
+			}
+			if math.Abs(sol.Importance-wantV) > 1e-9 || math.Abs(sol.LatencyMs-wantL) > 1e-9 {
+				t.Fatalf("trial %d n=%d budget %.3f: %.6f at %.4f ms, brute force %.6f at %.4f ms (%+v)", trial, n, budget, sol.Importance, sol.LatencyMs, wantV, wantL, sol)
+			}
+			for _, lp := range sol.LayerPruned {
+				if lp {
+					lpSeen++
+				}
+			}
+		}
+		// The fastest plan by enumeration: minimise latency alone.
+		fast := math.Inf(1)
+		var walk func(i int, lat float64)
+		walk = func(i int, lat float64) {
+			if i == n {
+				fast = math.Min(fast, lat)
+				return
+			}
+			walk(i+1, lat+p.Keep[i])
+			if p.Prunable(i) {
+				walk(i+1, lat)
+			}
+			for j := i + 1; j <= n; j++ {
+				if m := p.merge(i, j); !math.IsInf(m, 1) {
+					walk(j, lat+m)
+				}
+				if m, c := p.mergeLP(i, j), p.layerCost(i, j); !math.IsInf(m, 1) && !math.IsInf(c, 1) {
+					walk(j, lat+m)
+				}
+			}
+		}
+		walk(0, p.Fixed)
+		if math.Abs(fast-lo) > 1e-9 {
+			t.Fatalf("trial %d: MinLatency %.4f, enumeration %.4f", trial, lo, fast)
+		}
+	}
+	if lpSeen == 0 {
+		t.Error("no solution used a layer-pruned segment: the test does not exercise them")
+	}
+}
