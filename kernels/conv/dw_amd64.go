@@ -169,24 +169,6 @@ func dw3x3s2PlaneAVX2(p *Params, yp, xp, wp, rp []float32, b float32, act Activa
 	return true
 }
 
-// dotArgs is the argument block of dwDots5AVX512 and dwDots5AVX2 (offsets
-// used by dw_amd64.s and dw_avx2_amd64.s).
-type dotArgs struct {
-	d   unsafe.Pointer    // 0
-	p   [5]unsafe.Pointer // 8..40
-	acc unsafe.Pointer    // 48: 5 x 16 lane accumulators
-	nb  int               // 56: number of 16-float blocks
-}
-
-// gatherArgs is the argument block of dwGatherAVX512 and dwGatherAVX2.
-type gatherArgs struct {
-	out  unsafe.Pointer // 0
-	ptrs unsafe.Pointer // 8: nt tap pointers
-	w    unsafe.Pointer // 16: nt weights
-	nt   int            // 24 (>= 1)
-	nb   int            // 32: number of 64-float blocks
-}
-
 //go:noescape
 func dwDots5AVX512(a *dotArgs)
 
@@ -199,81 +181,20 @@ func dwDots5AVX2(a *dotArgs)
 //go:noescape
 func dwGatherAVX2(a *gatherArgs)
 
-// dotTaps adds, for each tap t, the lanes of sum_q d[q]*src[offs[t]+q] into
-// acc[16*t : 16*t+16] (the caller sums the 16 lanes). len(d) must be a
-// multiple of 16 and every offs[t]+len(d) at most len(src).
-func dotTaps(d, src []float32, offs []int, acc []float32) {
-	l := asmLevel()
-	if l == isa.Generic || len(d)%16 != 0 || len(d) == 0 {
-		dotTapsGo(d, src, offs, acc)
-		return
-	}
-	dots5 := func(a *dotArgs) {
-		if l == isa.AVX2 {
-			dwDots5AVX2(a)
-		} else {
-			dwDots5AVX512(a)
-		}
-	}
-	_ = acc[16*len(offs)-1]
-	for _, off := range offs {
-		_ = src[off+len(d)-1]
-	}
-	var a dotArgs
-	var tmp [80]float32
-	a.d, a.nb = unsafe.Pointer(&d[0]), len(d)/16
-	for g := 0; g < len(offs); g += 5 {
-		for k := range 5 {
-			a.p[k] = unsafe.Pointer(&src[offs[min(g+k, len(offs)-1)]])
-		}
-		if g+5 <= len(offs) {
-			a.acc = unsafe.Pointer(&acc[16*g])
-			dots5(&a)
-			continue
-		}
-		// Partial group: accumulate into a temporary and keep the used taps.
-		tmp = [80]float32{}
-		a.acc = unsafe.Pointer(&tmp[0])
-		dots5(&a)
-		for i := range 16 * (len(offs) - g) {
-			acc[16*g+i] += tmp[i]
-		}
-	}
-}
-
-// gatherTaps sets out[p] = sum_t w[t]*src[offs[t]+p]. len(out) must be a
-// multiple of 64 and every offs[t]+len(out) at most len(src).
-func gatherTaps(out, src []float32, offs []int, w []float32) {
-	l := asmLevel()
-	if l == isa.Generic || len(out)%64 != 0 || len(out) == 0 || len(offs) == 0 || len(offs) > dwFlatMaxTaps {
-		gatherTapsGo(out, src, offs, w)
-		return
-	}
-	_ = w[len(offs)-1]
-	var ptrs [dwFlatMaxTaps]unsafe.Pointer
-	for t, off := range offs {
-		_ = src[off+len(out)-1]
-		ptrs[t] = unsafe.Pointer(&src[off])
-	}
-	var a gatherArgs
-	a.out = unsafe.Pointer(&out[0])
-	a.ptrs = unsafe.Pointer(&ptrs[0])
-	a.w = unsafe.Pointer(&w[0])
-	a.nt = len(offs)
-	a.nb = len(out) / 64
+func callDots5(l isa.Level, a *dotArgs) {
 	if l == isa.AVX2 {
-		dwGatherAVX2(&a)
-		return
+		dwDots5AVX2(a)
+	} else {
+		dwDots5AVX512(a)
 	}
-	dwGatherAVX512(&a)
 }
 
-// rowsArgs is the argument block of the row copy kernels.
-type rowsArgs struct {
-	d0, d1, s0, s1 unsafe.Pointer // 0, 8, 16, 24
-	ds, ss         int            // 32, 40: byte strides of dst and src rows
-	n, rows        int            // 48, 56: elements per row (see kernels), rows
-	m0, m1, m2, m3 uint16         // 64..70: AVX-512 tail masks
+func callGather(l isa.Level, a *gatherArgs) {
+	if l == isa.AVX2 {
+		dwGatherAVX2(a)
+	} else {
+		dwGatherAVX512(a)
+	}
 }
 
 //go:noescape
@@ -324,76 +245,32 @@ func copyRows(dst []float32, ds int, src []float32, ss, n, rows int) {
 	dwCopyRowsAVX512(&a)
 }
 
-// deintRows sets d0[r*ds+k] = src[r*ss+2k] and d1[r*ds+k] = src[r*ss+2k+1]
-// for the n source elements of each row.
-func deintRows(d0, d1 []float32, ds int, src []float32, ss, n, rows int) {
-	if rows <= 0 || n <= 0 {
-		return
-	}
-	_ = d0[(rows-1)*ds+(n+1)/2-1]
-	if n > 1 {
-		_ = d1[(rows-1)*ds+n/2-1]
-	}
-	_ = src[(rows-1)*ss+n-1]
-	l := asmLevel()
-	if l == isa.Generic || n < 2 {
-		deintRowsGo(d0, d1, ds, src, ss, n, rows)
-		return
-	}
-	r := n % 32
-	var a rowsArgs
-	a.d0 = unsafe.Pointer(&d0[0])
-	a.d1 = unsafe.Pointer(&d1[0])
-	a.s0 = unsafe.Pointer(&src[0])
-	a.ds = 4 * ds
-	a.ss = 4 * ss
-	a.n = n
-	a.rows = rows
+// pairMasks sets the AVX-512 tail masks of the deinterleave and interleave
+// kernels (the last block holds n%32 elements of the interleaved rows).
+func pairMasks(a *rowsArgs) {
+	r := a.n % 32
 	a.m0 = lowMask(r)
 	a.m1 = lowMask(r - 16)
 	a.m2 = lowMask((r + 1) / 2)
 	a.m3 = lowMask(r / 2)
-	if l == isa.AVX2 {
-		dwDeintRowsAVX2(&a)
-		return
-	}
-	dwDeintRowsAVX512(&a)
 }
 
-// intlvRows sets dst[r*ds+2k] = s0[r*ss+k] and dst[r*ds+2k+1] = s1[r*ss+k]
-// for the n destination elements of each row.
-func intlvRows(dst []float32, ds int, s0, s1 []float32, ss, n, rows int) {
-	if rows <= 0 || n <= 0 {
-		return
-	}
-	_ = dst[(rows-1)*ds+n-1]
-	_ = s0[(rows-1)*ss+(n+1)/2-1]
-	if n > 1 {
-		_ = s1[(rows-1)*ss+n/2-1]
-	}
-	l := asmLevel()
-	if l == isa.Generic || n < 2 {
-		intlvRowsGo(dst, ds, s0, s1, ss, n, rows)
-		return
-	}
-	r := n % 32
-	var a rowsArgs
-	a.d0 = unsafe.Pointer(&dst[0])
-	a.s0 = unsafe.Pointer(&s0[0])
-	a.s1 = unsafe.Pointer(&s1[0])
-	a.ds = 4 * ds
-	a.ss = 4 * ss
-	a.n = n
-	a.rows = rows
-	a.m0 = lowMask(r)
-	a.m1 = lowMask(r - 16)
-	a.m2 = lowMask((r + 1) / 2)
-	a.m3 = lowMask(r / 2)
+func callDeintRows(l isa.Level, a *rowsArgs) {
 	if l == isa.AVX2 {
-		dwIntlvRowsAVX2(&a)
+		dwDeintRowsAVX2(a)
 		return
 	}
-	dwIntlvRowsAVX512(&a)
+	pairMasks(a)
+	dwDeintRowsAVX512(a)
+}
+
+func callIntlvRows(l isa.Level, a *rowsArgs) {
+	if l == isa.AVX2 {
+		dwIntlvRowsAVX2(a)
+		return
+	}
+	pairMasks(a)
+	dwIntlvRowsAVX512(a)
 }
 
 //go:noescape
