@@ -263,11 +263,29 @@ func (e *exporter) node(n *graph.Node) error {
 	case graph.OpMaxPool, graph.OpAvgPool:
 		a := n.Pool
 		ceil := int64(0)
+		pads := a.Pads
 		if a.CeilMode {
 			ceil = 1
+			// PyTorch's ceil mode drops a last window that would start in
+			// the trailing padding; ONNX's shape inference (onnx 1.12) does
+			// not. Where padding never counts (max, or average without
+			// count_include_pad), the same windows are written as floor
+			// mode with the trailing padding the last window needs, which
+			// every runtime reads alike.
+			s := e.shapes[x[0]]
+			if len(s) == 4 && (n.Op == graph.OpMaxPool || !a.CountIncludePad) {
+				ceil = 0
+				for ax, k := range []int{a.KH, a.KW} {
+					st, in := []int{a.StrideH, a.StrideW}[ax], s[2+ax]
+					o := graph.PoolOut(in, k, st, pads[ax], pads[2+ax], true)
+					if o != graph.PoolOut(in, k, st, pads[ax], pads[2+ax], false) {
+						pads[2+ax] = (o-1)*st + k - in - pads[ax]
+					}
+				}
+			}
 		}
 		at := []*onnxpb.AttributeProto{attrInt("ceil_mode", ceil), attrInts("kernel_shape", int64(a.KH), int64(a.KW)),
-			attrInts("pads", int64(a.Pads[0]), int64(a.Pads[1]), int64(a.Pads[2]), int64(a.Pads[3])),
+			attrInts("pads", int64(pads[0]), int64(pads[1]), int64(pads[2]), int64(pads[3])),
 			attrInts("strides", int64(a.StrideH), int64(a.StrideW))}
 		op := "MaxPool"
 		if n.Op == graph.OpAvgPool {

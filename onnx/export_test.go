@@ -83,6 +83,12 @@ func newOpsGraph(t testing.TB) *graph.Graph {
 	h = b.Mul("se_mul", h, s)
 	h = b.AvgPool("avgpool", h, 3, 2, 1, true)
 	h = b.AvgPool("avgpool2", h, 2, 1, 0, false)
+	// PyTorch's ceil mode where it drops a window that would start in the
+	// padding (3 -> 2, not 3), max and average.
+	h = b.MaxPool("maxpool_trim", h, 2, 2, 1)
+	b.G.Node("maxpool_trim").Pool.CeilMode = true
+	h = b.AvgPool("avgpool_trim", h, 2, 2, 1, false)
+	b.G.Node("avgpool_trim").Pool.CeilMode = true
 	h = b.GlobalAvgPool("pool", h)
 	h = b.Flatten("flatten", h)
 	h = b.Linear("fc", h, 8, 5, true)
@@ -181,6 +187,7 @@ func TestExportRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			onnxChecker(t, path)
+			checkInferredShapes(t, path, c.g)
 			b := 2
 			if c.opts.Batch == 0 {
 				b = 3 // a batch other than the one used to build shapes
@@ -250,6 +257,48 @@ func onnxChecker(t *testing.T, path string) {
 	out, err := exec.Command(python, "-c", script, path).CombinedOutput()
 	if err != nil {
 		t.Errorf("onnx.checker rejects %s: %v\n%s", filepath.Base(path), err, out)
+	}
+}
+
+// checkInferredShapes runs ONNX's shape inference on the model at path and
+// checks that every value's inferred shape (batch aside) is the one dshrink
+// computes: an exported op means what the graph means (PyTorch's ceil-mode
+// pooling, for one, is not ONNX's).
+func checkInferredShapes(t *testing.T, path string, g *graph.Graph) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import onnx").Run(); err != nil {
+		testref.Missing(t, "onnx shape inference ("+python+" with the onnx module)", "apt-get install python3-onnx")
+		return
+	}
+	script := `import sys, onnx
+m = onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1]), strict_mode=True)
+for v in m.graph.value_info:
+    print(v.name, *[d.dim_value for d in v.type.tensor_type.shape.dim[1:]])`
+	out, err := exec.Command(python, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("onnx shape inference fails on %s: %v\n%s", filepath.Base(path), err, out)
+	}
+	shapes, err := g.Shapes(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		want, ok := shapes[f[0]]
+		if !ok {
+			continue
+		}
+		if got := strings.Join(f[1:], " "); got != strings.Trim(fmt.Sprint(want[1:]), "[]") {
+			t.Errorf("value %s: ONNX infers [N %s], dshrink %v", f[0], got, want)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Errorf("shape inference gave no shapes for %s", filepath.Base(path))
 	}
 }
 
