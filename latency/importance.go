@@ -95,6 +95,93 @@ func PruneImportance(g *graph.Graph, blocks []string, eval, calib data.Dataset, 
 	})
 }
 
+// LayerPrefix starts the names of layer pruning entries in an importance
+// report ("layer:features.5": features.5's prunable layer).
+const LayerPrefix = "layer:"
+
+// PrunableLayers returns, for every block of g with one, its prunable layer:
+// the shape-keeping convolution (plan.PrunableLayer) with the largest
+// kernel, e.g. a stride-1 depthwise convolution (the layer whose removal
+// stops a merged kernel from growing). Keys are block names.
+func PrunableLayers(g *graph.Graph) map[string]string {
+	out := map[string]string{}
+	best := map[string]int{}
+	for _, n := range g.Nodes {
+		if n.Block == "" || !plan.PrunableLayer(n) {
+			continue
+		}
+		if k := max(n.Conv.KH, n.Conv.KW); k > 1 && k > best[n.Block] {
+			out[n.Block], best[n.Block] = n.Name, k
+		}
+	}
+	return out
+}
+
+// LayerPruneImportance estimates, like Importance, what pruning each
+// block's prunable layer inside a merged segment costs beyond removing the
+// block's activations: the held-out loss with the block's units removed and
+// its layer pruned, less the loss with its units removed alone. Report
+// entries are named LayerPrefix + block.
+func LayerPruneImportance(g *graph.Graph, blocks []string, eval, calib data.Dataset, opts ImportanceOptions) (*ImportanceReport, error) {
+	layers := PrunableLayers(g)
+	unitsOf := map[string]map[string]bool{}
+	for _, u := range g.Units {
+		if u.Block != "" {
+			if unitsOf[u.Block] == nil {
+				unitsOf[u.Block] = map[string]bool{}
+			}
+			unitsOf[u.Block][u.Name] = true
+		}
+	}
+	for _, b := range blocks {
+		if layers[b] == "" || len(unitsOf[b]) == 0 {
+			return nil, fmt.Errorf("importance: block %q of model %s has no prunable layer or no unit", b, g.Name)
+		}
+	}
+	withLayer, err := importanceOf(g, blocks, eval, calib, opts, "", func(b string) *plan.Plan {
+		p := plan.New(g, plan.SourceManual, unitsOf[b])
+		p.PrunedLayers = []string{layers[b]}
+		return p
+	})
+	if err != nil {
+		return nil, err
+	}
+	alone, err := importanceOf(g, blocks, eval, calib, opts, "", func(b string) *plan.Plan {
+		return plan.New(g, plan.SourceManual, unitsOf[b])
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep := &ImportanceReport{Method: "held-out loss with the block's units removed and its layer pruned, less with its units removed alone",
+		Images: withLayer.Images, BaseLoss: alone.BaseLoss, BaseTop1: alone.BaseTop1}
+	for k, b := range blocks {
+		u := withLayer.Units[k]
+		u.Unit = LayerPrefix + b
+		u.Delta = u.Loss - alone.Units[k].Loss
+		rep.Units = append(rep.Units, u)
+	}
+	return rep, nil
+}
+
+// LayerPruneCosts returns, for the blocks of table t, the layer pruning
+// importance of rep by block (entries named LayerPrefix + block), +Inf for
+// blocks rep does not name: the ProblemOptions.LayerPrune vector.
+func LayerPruneCosts(t *Table, rep *ImportanceReport) []float64 {
+	by := map[string]float64{}
+	for _, u := range rep.Units {
+		by[u.Unit] = u.Delta
+	}
+	out := make([]float64, len(t.Blocks))
+	for i, b := range t.Blocks {
+		v, ok := by[LayerPrefix+b]
+		if !ok {
+			v = math.Inf(1)
+		}
+		out[i] = v
+	}
+	return out
+}
+
 // PrunableBlocks returns the blocks of g that can be pruned, in order.
 func PrunableBlocks(g *graph.Graph) []string {
 	var out []string

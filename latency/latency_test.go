@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dshrink/dshrink/data"
@@ -299,6 +300,21 @@ func TestImportanceOrdering(t *testing.T) {
 	tb := &Table{Blocks: []string{"features.2", "features.3", "features.5"}}
 	if c := PruneCosts(tb, pr); !math.IsInf(c[0], 1) || c[1] != pr.Units[0].Delta || c[2] != pr.Units[1].Delta {
 		t.Errorf("prune costs %v", c)
+	}
+	// Layer pruning: the stride-1 depthwise convolutions of features.3 and
+	// .5; features.2's is stride 2.
+	lr, err := LayerPruneImportance(g, []string{"features.3", "features.5"}, ds, ds, ImportanceOptions{Images: 64, BatchSize: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lr.Units) != 2 || lr.Units[0].Unit != LayerPrefix+"features.3" || math.IsNaN(lr.Units[1].Delta) || math.IsInf(lr.Units[1].Delta, 0) {
+		t.Errorf("layer pruning importance %+v", lr.Units)
+	}
+	if _, err := LayerPruneImportance(g, []string{"features.2"}, ds, ds, ImportanceOptions{Images: 64}); err == nil {
+		t.Error("a block without a prunable layer accepted")
+	}
+	if c := LayerPruneCosts(tb, lr); !math.IsInf(c[0], 1) || c[1] != lr.Units[0].Delta || c[2] != lr.Units[1].Delta {
+		t.Errorf("layer prune costs %v", c)
 	}
 }
 
@@ -612,5 +628,127 @@ func TestApplyPlannedSingleBlocks(t *testing.T) {
 	}
 	if vr, err := merge.Verify(c, a, merge.VerifyOptions{}); err != nil || vr.OK {
 		t.Errorf("the pad-first form equals the plain one (%+v, %v): the test's BatchNorms do not reach the border", vr, err)
+	}
+}
+
+// TestLayerPrunedSegments profiles with layer pruning, checks that every
+// layer-pruned segment is the convolution Realize builds for a plan with it
+// (a 1x1 kernel: the depthwise layers are gone) and that a plan using them
+// survives a file round trip and merges exactly.
+func TestLayerPrunedSegments(t *testing.T) {
+	g := tinyModel(t)
+	g.InitParams(8)
+	randomBN(g, 8)
+	c, err := analyze(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Profile(g, ProfileOptions{Rounds: 1, Iters: 1, Warmup: 1, LayerPruning: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := 0
+	for _, s := range tb.Segments {
+		if !s.LayerPruned {
+			continue
+		}
+		lp++
+		if !s.Context || !(s.Ms > 0) || len(s.PrunedLayers) != s.End-s.Start || !strings.HasPrefix(s.Kernel, "1x1") {
+			t.Errorf("layer-pruned segment %v: %+v", s.Blocks, s)
+		}
+		if s.Start%3 != 0 {
+			continue
+		}
+		removed := map[string]bool{}
+		for _, u := range tb.Units[s.Start:s.End] {
+			removed[u] = true
+		}
+		p := plan.New(g, plan.SourcePlanner, removed)
+		p.Segments = [][]string{s.Blocks}
+		p.PrunedLayers = s.PrunedLayers
+		mg, _, err := Realize(g, p, merge.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seg, _, err := c.mergedRunLP(s.Start, s.End)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var timed, built *graph.Node
+		for _, n := range seg.Nodes {
+			if n.Op == graph.OpConv {
+				timed = n
+			}
+		}
+		for _, n := range mg.Nodes {
+			if n.Output == s.To && n.Inputs[0] == s.From {
+				built = n
+			}
+		}
+		if timed == nil || built == nil {
+			t.Fatalf("segment %v: timed %v, built %v", s.Blocks, timed, built)
+		}
+		if d := sameConv(seg, timed, mg, built); d != "" {
+			t.Errorf("layer-pruned segment %v: timed and realized convolutions differ: %s", s.Blocks, d)
+		}
+	}
+	if lp == 0 {
+		t.Fatal("no layer-pruned segment")
+	}
+	imp := make([]float64, len(tb.Blocks))
+	lpc := make([]float64, len(tb.Blocks))
+	for i := range imp {
+		imp[i] = 1
+		lpc[i] = math.Inf(1)
+		if c.layers[i] != "" {
+			lpc[i] = 0.05
+		}
+	}
+	prob, err := NewProblem(tb, imp, ProblemOptions{MultiBlock: true, LayerPrune: lpc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sol, err := prob.Solve(prob.MinLatency()*1.02, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanFor(g, tb, sol, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.PrunedLayers) == 0 {
+		t.Fatalf("the fastest plan prunes no layer: %+v", sol)
+	}
+	path := filepath.Join(t.TempDir(), "plan.json")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	q, err := plan.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q.PrunedLayers, p.PrunedLayers) || q.Validate(g) != nil {
+		t.Fatalf("round trip: %v, want %v (%v)", q.PrunedLayers, p.PrunedLayers, q.Validate(g))
+	}
+	mg, rep, err := Realize(g, q, merge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Merged != len(q.Segments) {
+		t.Errorf("%d merged chains for %d segments", rep.Merged, len(q.Segments))
+	}
+	ap, err := ApplyPlanned(g, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vr, err := merge.Verify(ap, mg, merge.VerifyOptions{}); err != nil || !vr.OK {
+		t.Errorf("realized plan with pruned layers does not verify: %+v, %v", vr, err)
+	}
+	mp, err := PredictPlan(tb, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(mp.MergedMs-sol.LatencyMs) > 1e-9 {
+		t.Errorf("PredictPlan %.5f, the solver %.5f", mp.MergedMs, sol.LatencyMs)
 	}
 }

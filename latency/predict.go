@@ -2,6 +2,7 @@ package latency
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dshrink/dshrink/graph"
@@ -261,6 +262,15 @@ func PredictPlan(t *Table, p *plan.Plan) (*MergePrediction, error) {
 			j = i + 1
 		}
 		s := t.Merged(i, j)
+		if lp := t.MergedLayerPruned(i, j); lp != nil && len(lp.PrunedLayers) > 0 {
+			all := true
+			for _, l := range lp.PrunedLayers {
+				all = all && slices.Contains(p.PrunedLayers, l)
+			}
+			if all {
+				s = lp
+			}
+		}
 		if s == nil {
 			return nil, fmt.Errorf("latency: the table has no merged segment for blocks %s..%s", t.Blocks[i], t.Blocks[j-1])
 		}

@@ -28,6 +28,11 @@ type ProfileOptions struct {
 	MaxKernel int
 	// NoMultiBlock skips multi-block segments (only kept and single merged blocks).
 	NoMultiBlock bool
+	// LayerPruning also measures merged segments with every block's
+	// prunable layer pruned (LayerMerge; see Segment.LayerPruned), runs of
+	// up to MaxLayerRun blocks (default 3).
+	LayerPruning bool
+	MaxLayerRun  int
 	// Isolated uses the segments' isolated timings as the table entries. By
 	// default the kept and merged single-block entries and the fixed parts
 	// are measured in context: the whole model and the model with every
@@ -73,6 +78,9 @@ func (o ProfileOptions) withDefaults() ProfileOptions {
 	}
 	if o.MaxKernel <= 0 {
 		o.MaxKernel = merge.DefaultMaxKernel
+	}
+	if o.MaxLayerRun <= 0 {
+		o.MaxLayerRun = 3
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -195,6 +203,30 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 			cands = append(cands, &candidate{g: mg})
 		}
 	}
+	// Layer-pruned segments: runs of blocks that all have a prunable layer,
+	// merged with those layers pruned.
+	if opts.LayerPruning {
+		for i := 0; i < nb; i++ {
+			km := int64(0)
+			for j := i + 1; j <= nb && j-i <= opts.MaxLayerRun; j++ {
+				if c.layers[j-1] == "" {
+					break
+				}
+				km += t.Segments[j-1].MACsKept
+				if j > i+1 && opts.NoMultiBlock {
+					break
+				}
+				mg, ch, err := c.mergedRunLP(i, j)
+				if err != nil {
+					return nil, err
+				}
+				r := c.run(i, j)
+				t.Segments = append(t.Segments, Segment{Start: i, End: j, Blocks: append([]string(nil), t.Blocks[i:j]...), From: r.From, To: r.To,
+					Merged: true, LayerPruned: true, PrunedLayers: append([]string(nil), c.layers[i:j]...), Kernel: ch.Kernel, MACs: macs(mg), MACsKept: km, Realizable: true})
+				cands = append(cands, &candidate{g: mg})
+			}
+		}
+	}
 	// Wire segments and parts to their candidates (same order as appended).
 	si, pi := 0, 0
 	for _, cd := range cands {
@@ -269,47 +301,54 @@ type tiling struct {
 // runs of length L start at o, o+L, ... (sum over L of L models).
 func (c *chain) tilings(t *Table) ([]*tiling, error) {
 	nb := len(c.blocks)
-	maxL := 1
-	index := map[[2]int]int{}
-	for k, s := range t.Segments {
-		if s.Merged {
-			index[[2]int{s.Start, s.End}] = k
-			maxL = max(maxL, s.End-s.Start)
-		}
-	}
 	var out []*tiling
-	for L := 1; L <= maxL; L++ {
-		for o := 0; o < L; o++ {
-			var cover [][2]int
-			add := func(a, b int) {
-				if _, ok := index[[2]int{a, b}]; ok {
-					cover = append(cover, [2]int{a, b})
-					return
+	for _, lp := range []bool{false, true} {
+		maxL := 0
+		index := map[[2]int]int{}
+		for k, s := range t.Segments {
+			if s.Merged && s.LayerPruned == lp {
+				index[[2]int{s.Start, s.End}] = k
+				maxL = max(maxL, s.End-s.Start)
+			}
+		}
+		for L := 1; L <= maxL; L++ {
+			for o := 0; o < L; o++ {
+				var cover [][2]int
+				var lpf []bool
+				add := func(a, b int) {
+					if _, ok := index[[2]int{a, b}]; ok {
+						cover, lpf = append(cover, [2]int{a, b}), append(lpf, lp)
+						return
+					}
+					for i := a; i < b; i++ {
+						cover, lpf = append(cover, [2]int{i, i + 1}), append(lpf, false)
+					}
 				}
-				for i := a; i < b; i++ {
-					cover = append(cover, [2]int{i, i + 1})
+				if o > 0 {
+					add(0, min(o, nb))
 				}
-			}
-			if o > 0 {
-				add(0, min(o, nb))
-			}
-			for a := o; a < nb; a += L {
-				add(a, min(a+L, nb))
-			}
-			own := map[string]int{}
-			mg, names, err := c.tiled(cover)
-			if err != nil {
-				return nil, err
-			}
-			for k, r := range cover {
-				if r[1]-r[0] == L && r[0]%L == o%L {
-					own[names[k]] = index[r]
+				for a := o; a < nb; a += L {
+					add(a, min(a+L, nb))
 				}
+				own := map[int]int{} // cover piece -> table segment
+				for k, r := range cover {
+					if lpf[k] == lp && r[1]-r[0] == L && r[0]%L == o%L {
+						own[k] = index[r]
+					}
+				}
+				if len(own) == 0 {
+					continue
+				}
+				mg, names, err := c.tiled(cover, lpf)
+				if err != nil {
+					return nil, err
+				}
+				byName := map[string]int{}
+				for k, seg := range own {
+					byName[names[k]] = seg
+				}
+				out = append(out, &tiling{cand: &candidate{g: mg, ctx: true}, own: byName})
 			}
-			if len(own) == 0 {
-				continue
-			}
-			out = append(out, &tiling{cand: &candidate{g: mg, ctx: true}, own: own})
 		}
 	}
 	return out, nil

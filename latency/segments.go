@@ -24,6 +24,10 @@ type chain struct {
 	stem, head []*graph.Node
 	classifier []*graph.Node
 	removed    *graph.Graph // g with every block's unit removed (removedAll)
+	// layers[i] is block i's prunable layer (the shape-keeping convolution
+	// with the largest kernel, e.g. a stride-1 depthwise one), or "".
+	layers    []string
+	layerPrun *graph.Graph // removed with every block's layer pruned
 }
 
 // analyze checks that g is a chain of blocks (each block reads the previous
@@ -91,6 +95,11 @@ func analyze(g *graph.Graph) (*chain, error) {
 		if len(ns) == 0 {
 			return nil, fmt.Errorf("latency: block %s has no nodes", g.Blocks[i].Name)
 		}
+	}
+	c.layers = make([]string, len(c.blocks))
+	layers := PrunableLayers(g)
+	for i, b := range c.blocks {
+		c.layers[i] = layers[b.Name]
 	}
 	return c, nil
 }
@@ -243,14 +252,61 @@ func withCarrier(g *graph.Graph) error {
 	return g.Validate()
 }
 
-// tiled returns the model with every block's unit removed and the runs
-// [a, b) of cover (which cover every block once) each merged into one
-// convolution, exactly as Realize builds a plan with those segments, and
-// the name of the merged node of each run.
-func (c *chain) tiled(cover [][2]int) (*graph.Graph, []string, error) {
-	ap, err := c.removedAll()
+// planFor returns the plan removing every block's unit and pruning the
+// layers of the blocks [a, b) of the covers flagged in lp.
+func (c *chain) planFor(cover [][2]int, lp []bool) *plan.Plan {
+	removed := map[string]bool{}
+	for _, u := range c.units {
+		removed[u] = true
+	}
+	p := plan.New(c.g, plan.SourcePlanner, removed)
+	for k, r := range cover {
+		if k < len(lp) && lp[k] {
+			p.PrunedLayers = append(p.PrunedLayers, c.layers[r[0]:r[1]]...)
+		}
+	}
+	return p
+}
+
+// mergedRunLP is mergedRun for blocks [i, j) with every block's prunable
+// layer pruned.
+func (c *chain) mergedRunLP(i, j int) (*graph.Graph, merge.Chain, error) {
+	if c.layerPrun == nil {
+		var all []string
+		for _, l := range c.layers {
+			if l != "" {
+				all = append(all, l)
+			}
+		}
+		p := c.planFor(nil, nil)
+		p.PrunedLayers = all
+		ap, err := plan.Apply(c.g, p, plan.ApplyOptions{})
+		if err != nil {
+			return nil, merge.Chain{}, fmt.Errorf("latency: every layer pruned: %w", err)
+		}
+		c.layerPrun = ap
+	}
+	r := c.run(i, j)
+	sub, ch, err := merge.Run(c.layerPrun, r.From, r.To, merge.Options{PadFirst: true})
 	if err != nil {
-		return nil, nil, err
+		return nil, merge.Chain{}, fmt.Errorf("latency: blocks %s with their layers pruned: %w", c.span(i, j), err)
+	}
+	sub.Name = c.span(i, j) + ".merged-pruned"
+	if err := withCarrier(sub); err != nil {
+		return nil, merge.Chain{}, err
+	}
+	return sub, ch, nil
+}
+
+// tiled returns the model with every block's unit removed, the layers of
+// the runs flagged in lp pruned, and the runs [a, b) of cover (which cover
+// every block once) each merged into one convolution, exactly as Realize
+// builds a plan with those segments, and the name of the merged node of
+// each run.
+func (c *chain) tiled(cover [][2]int, lp []bool) (*graph.Graph, []string, error) {
+	ap, err := plan.Apply(c.g, c.planFor(cover, lp), plan.ApplyOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("latency: merged model: %w", err)
 	}
 	runs := make([]merge.Segment, len(cover))
 	for k, r := range cover {

@@ -515,6 +515,10 @@ type ProblemOptions struct {
 	// order; +Inf for blocks that cannot be pruned); nil: no pruning. See
 	// Problem.Prune and PruneImportance.
 	Prune []float64
+	// LayerPrune gives the importance lost by pruning each block's layer
+	// inside a merged segment (t.Blocks order, +Inf where none); nil: the
+	// table's layer-pruned segments are not used. See Problem.LayerPrune.
+	LayerPrune []float64
 }
 
 // NewProblem builds the planner's input from table t and the importance of
@@ -530,6 +534,9 @@ func NewProblem(t *Table, importance []float64, o ProblemOptions) (*Problem, err
 	if o.Prune != nil && len(o.Prune) != n {
 		return nil, fmt.Errorf("latency: %d pruning importances for %d blocks", len(o.Prune), n)
 	}
+	if o.LayerPrune != nil && len(o.LayerPrune) != n {
+		return nil, fmt.Errorf("latency: %d layer pruning importances for %d blocks", len(o.LayerPrune), n)
+	}
 	p := &Problem{Fixed: t.FixedMs(), Keep: make([]float64, n), Merge: make([][]float64, n), Importance: append([]float64(nil), importance...)}
 	if o.Prune != nil {
 		p.Prune = append([]float64(nil), o.Prune...)
@@ -541,8 +548,24 @@ func NewProblem(t *Table, importance []float64, o ProblemOptions) (*Problem, err
 			p.Merge[i][j] = math.Inf(1)
 		}
 	}
+	if o.LayerPrune != nil {
+		p.LayerPrune = append([]float64(nil), o.LayerPrune...)
+		p.MergeLayerPruned = make([][]float64, n)
+		for i := range n {
+			p.MergeLayerPruned[i] = make([]float64, n+1)
+			for j := range p.MergeLayerPruned[i] {
+				p.MergeLayerPruned[i][j] = math.Inf(1)
+			}
+		}
+	}
 	for _, s := range t.Segments {
 		if !s.Merged {
+			continue
+		}
+		if s.LayerPruned {
+			if o.LayerPrune != nil && (o.MultiBlock || s.End-s.Start == 1) {
+				p.MergeLayerPruned[s.Start][s.End] = s.Ms
+			}
 			continue
 		}
 		if s.End-s.Start == 1 {
@@ -594,13 +617,21 @@ func PlanFor(g *graph.Graph, t *Table, sol *Solution, importanceSource string) (
 	p := plan.New(g, plan.SourcePlanner, removed)
 	p.Name = fmt.Sprintf("planner-%.3fms", sol.BudgetMs)
 	var segs []string
-	for _, s := range sol.Segments {
-		if s[1]-s[0] == 1 {
-			segs = append(segs, t.Blocks[s[0]])
-		} else {
-			segs = append(segs, t.Blocks[s[0]]+".."+t.Blocks[s[1]-1])
+	for k, s := range sol.Segments {
+		name := t.Blocks[s[0]]
+		if s[1]-s[0] > 1 {
+			name += ".." + t.Blocks[s[1]-1]
 		}
 		p.Segments = append(p.Segments, append([]string(nil), t.Blocks[s[0]:s[1]]...))
+		if k < len(sol.LayerPruned) && sol.LayerPruned[k] {
+			ts := t.MergedLayerPruned(s[0], s[1])
+			if ts == nil {
+				return nil, fmt.Errorf("latency: solution merges blocks %s with their layers pruned, the table has no such segment", name)
+			}
+			p.PrunedLayers = append(p.PrunedLayers, ts.PrunedLayers...)
+			name += " (layers pruned)"
+		}
+		segs = append(segs, name)
 	}
 	var pruned []string
 	for i, pr := range sol.Pruned {
@@ -618,6 +649,7 @@ func PlanFor(g *graph.Graph, t *Table, sol *Solution, importanceSource string) (
 		"merged_segments":   strings.Join(segs, ","),
 		"removed_blocks":    strconv.Itoa(len(removed)),
 		"pruned_blocks":     strings.Join(pruned, ","),
+		"pruned_layers":     strings.Join(p.PrunedLayers, ","),
 		"table_cpu":         t.Key.CPU,
 		"table_runtime":     t.Key.Runtime,
 		"table_batch":       strconv.Itoa(t.Key.Batch),

@@ -81,6 +81,11 @@ type Segment struct {
 	From   string `json:"from,omitempty"`
 	To     string `json:"to,omitempty"`
 	Merged bool   `json:"merged"`
+	// LayerPruned says the merged segment has the prunable layer of every
+	// block pruned first (LayerMerge: the shape-keeping convolutions named
+	// in PrunedLayers replaced by the identity, so the kernel does not grow).
+	LayerPruned  bool     `json:"layer_pruned,omitempty"`
+	PrunedLayers []string `json:"pruned_layers,omitempty"`
 	// Kernel describes the merged convolution, e.g. "5x5/s2" (empty when kept).
 	Kernel string `json:"kernel,omitempty"`
 	// MACs and MACsKept are the multiply-accumulates per image of this
@@ -172,7 +177,19 @@ func (t *Table) Kept(i int) *Segment {
 func (t *Table) Merged(i, j int) *Segment {
 	for k := range t.Segments {
 		s := &t.Segments[k]
-		if s.Merged && s.Start == i && s.End == j {
+		if s.Merged && !s.LayerPruned && s.Start == i && s.End == j {
+			return s
+		}
+	}
+	return nil
+}
+
+// MergedLayerPruned returns the merged segment of blocks [i, j) with their
+// layers pruned, or nil.
+func (t *Table) MergedLayerPruned(i, j int) *Segment {
+	for k := range t.Segments {
+		s := &t.Segments[k]
+		if s.LayerPruned && s.Start == i && s.End == j {
 			return s
 		}
 	}
