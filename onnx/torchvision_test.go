@@ -248,6 +248,7 @@ func testTorchvisionModel(t *testing.T, dir, model string, full bool) {
 				t.Fatal(err)
 			}
 			onnxChecker(t, path)
+			checkInferredShapes(t, path, g)
 			if out, ok := runORT(t, path, x, append([]int{batch}, g.Input.Shape...)); ok {
 				want := readF32File(t, filepath.Join(dir, c.model+".out.bin"))
 				checkClose(t, c.model+": dshrink's export in ONNX Runtime vs PyTorch", f64(out), want)
@@ -369,6 +370,7 @@ func TestImportTinyFamilies(t *testing.T) {
 				t.Fatal(err)
 			}
 			onnxChecker(t, path)
+			checkInferredShapes(t, path, g)
 			if out, ok := runORT(t, path, x, append([]int{2}, g.Input.Shape...)); ok {
 				checkClose(t, c.name+": dshrink's export in ONNX Runtime vs PyTorch", f64(out), want)
 			}
