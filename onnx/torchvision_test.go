@@ -146,6 +146,9 @@ var tvWant = []struct {
 }
 
 func TestTorchvisionImport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the torchvision matrix exports eight full-size models with PyTorch (TestImportTinyFamilies covers the constructs)")
+	}
 	for _, set := range []string{"fold", "bn"} {
 		for _, c := range tvWant {
 			if set == "bn" && !slices.Contains(strings.Split(tvArgs["bn"][2], ","), c.model) {
