@@ -281,9 +281,14 @@ func (m InContext) Predict(orig, applied, merged *graph.Graph, rep *merge.Report
 	if o.Log != nil {
 		fmt.Fprintf(o.Log, "merge: timing the model and its merged form (%d chains) step by step with dshrink's runtime\n", rep.Merged)
 	}
-	mp, err := latency.MeasureMerge(applied, merged, rep, o)
+	// The model as given is the baseline (in the pad-first form the
+	// plan-applied model pads its blocks' inputs and runs slower than it);
+	// its layers carry the same names as the merge report's chain nodes.
+	mp, err := latency.MeasureMerge(orig, merged, rep, o)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		if mp, err = latency.MeasureMerge(applied, merged, rep, o); err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
 	}
 	pr := &Prediction{OriginalMs: mp.OriginalMs, MergedMs: mp.MergedMs, Source: mp.Source}
 	byName := map[string]merge.Chain{}
