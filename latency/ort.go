@@ -140,13 +140,17 @@ func TableKey(model string, opts ProfileOptions) (Key, error) {
 		return Key{}, err
 	}
 	if !ort {
-		return CurrentKey(model, o.Batch, o.Threads, o.Isolated), nil
+		k := CurrentKey(model, o.Batch, o.Threads, o.Isolated)
+		k.LayerPruning = o.LayerPruning
+		return k, nil
 	}
 	rt, err := FindORT()
 	if err != nil {
 		return Key{}, err
 	}
-	return rt.key(model, o.Batch, o.Threads), nil
+	k := rt.key(model, o.Batch, o.Threads)
+	k.LayerPruning = o.LayerPruning
+	return k, nil
 }
 
 func (o *ORT) key(model string, batch, threads int) Key {
@@ -314,6 +318,7 @@ func profileORT(g *graph.Graph, t *Table, cands []*candidate, opts ProfileOption
 		return nil, err
 	}
 	t.Key = rt.key(t.Key.Model, opts.Batch, opts.Threads)
+	t.Key.LayerPruning = opts.LayerPruning
 	// models: the candidates, the whole model, then one overhead model per
 	// distinct input and output signature.
 	var models, overs []ortModel

@@ -129,6 +129,7 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 	}
 	t := &Table{Version: TableVersion, Key: CurrentKey(Fingerprint(g), opts.Batch, opts.Threads, opts.Isolated), Model: g.Name,
 		Rounds: opts.Rounds, Created: now()}
+	t.Key.LayerPruning = opts.LayerPruning
 	var cands []*candidate
 	addPart := func(name string, nodes []*graph.Node, in, out string) error {
 		if len(nodes) == 0 {

@@ -62,11 +62,18 @@ type Key struct {
 	// Timing is how the entries were measured: "context" (inside the whole
 	// model, the default) or "isolated" (each segment on its own).
 	Timing string `json:"timing,omitempty"`
+	// LayerPruning says the table also holds layer-pruned segments
+	// (ProfileOptions.LayerPruning).
+	LayerPruning bool `json:"layer_pruning,omitempty"`
 }
 
 // String returns a one-line description of k.
 func (k Key) String() string {
-	return fmt.Sprintf("cpu %q, runtime %s, executor %s, batch %d, threads %d, model %s, timing %s", k.CPU, k.Runtime, k.Executor, k.Batch, k.Threads, k.Model, k.Timing)
+	lp := ""
+	if k.LayerPruning {
+		lp = ", layer pruning"
+	}
+	return fmt.Sprintf("cpu %q, runtime %s, executor %s, batch %d, threads %d, model %s, timing %s%s", k.CPU, k.Runtime, k.Executor, k.Batch, k.Threads, k.Model, k.Timing, lp)
 }
 
 // Segment is one measured candidate: blocks [Start, End) either kept as

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
@@ -41,14 +42,16 @@ the held-out cross-entropy when that unit alone runs as the identity; with
 --prune, for every block that can be pruned (a residual block with equal
 input and output shapes, LayerMerge's layer pruning), the increase when
 that block alone is removed whole (its residual branch dropped, the
-identity kept). One forward pass over --images held-out images (a
+identity kept), and for every block's stride-1 depthwise layer the increase
+when it is pruned with the block's activations removed, beyond removing
+the activations alone (entries layer:BLOCK). One forward pass over --images held-out images (a
 validation split of the training set) per candidate: seconds to minutes.
 
 -o writes the units' report (plan --importance reads it), --prune-out the
 blocks' (plan --prune-importance reads it).
 
 --check N is the expensive check of the cheap estimate: N candidates
-spread over the cheap ranking (half units, half blocks with --prune) are
+spread over the cheap ranking (half units, half pruned blocks with --prune) are
 each fine-tuned for --check-steps steps with the change applied, and their
 held-out loss compared with the same fine-tune without the change (the
 control). It prints both estimates side by side with their Spearman rank
@@ -152,9 +155,7 @@ func runImportance(ctx context.Context, model string, o *importanceFlags, stdout
 	}
 	var prep *latency.ImportanceReport
 	if o.prune {
-		blocks := latency.PrunableBlocks(g)
-		fmt.Fprintf(log, "importance: pruning %d prunable blocks\n", len(blocks))
-		if prep, err = latency.PruneImportance(g, blocks, val, tr, iopts); err != nil {
+		if prep, err = pruneReport(g, val, tr, iopts, log); err != nil {
 			return fmt.Errorf("importance: %w", err)
 		}
 		if o.pruneOut != "" {
@@ -162,7 +163,7 @@ func runImportance(ctx context.Context, model string, o *importanceFlags, stdout
 				return fmt.Errorf("importance: %w", err)
 			}
 		}
-		fmt.Fprintf(stdout, "%-24s %12s %8s\n", "pruned block", "loss +", "top-1")
+		fmt.Fprintf(stdout, "%-24s %12s %8s   (%s: beyond removing the block's activations)\n", "pruned block or layer", "loss +", "top-1", latency.LayerPrefix+"BLOCK")
 		for _, u := range prep.Units {
 			fmt.Fprintf(stdout, "%-24s %12.4f %7.2f%%\n", u.Unit, u.Delta, 100*u.Top1)
 		}
@@ -230,7 +231,13 @@ func importanceCheck(ctx context.Context, g *graph.Graph, rep, prep *latency.Imp
 		cheap = append(cheap, u.Delta)
 	}
 	if prep != nil && o.check > nu {
-		for _, u := range spread(prep, o.check-nu) {
+		blocksOnly := &latency.ImportanceReport{}
+		for _, u := range prep.Units {
+			if !strings.HasPrefix(u.Unit, latency.LayerPrefix) {
+				blocksOnly.Units = append(blocksOnly.Units, u)
+			}
+		}
+		for _, u := range spread(blocksOnly, o.check-nu) {
 			changes = append(changes, latency.Change{Pruned: u.Unit})
 			cheap = append(cheap, u.Delta)
 		}

@@ -84,10 +84,12 @@ of blocks, timed inside a whole model; the plan file lists its segments and
 the merge builds exactly those (latency.Realize; --measure checks it).
 
 --prune (with --data) or --prune-importance FILE (from dshrink importance
---prune) lets the planner also prune blocks (LayerMerge): a residual block
-with equal input and output shapes is removed whole (the identity kept) when
-that buys more latency per unit of importance than removing activations;
-the importance lost is the held-out loss increase with the block pruned
+--prune) lets the planner also prune (LayerMerge): a residual block with
+equal input and output shapes removed whole (the identity kept), or, inside
+a merged segment, each block's stride-1 depthwise layer (the merged kernel
+then stays 1x1; the table times those segments too), when that buys more
+latency per unit of importance than removing activations; the importance
+lost is the held-out loss increase with the block (or layer) pruned
 (times --prune-weight: dshrink importance --check measures how fine-tuning
 weighs pruning against removed activations).
 
@@ -163,6 +165,9 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
+	if o.prune || o.pruneImp != "" {
+		o.pf.layerPruning = true // the table times the layer-pruned segments too
+	}
 	t, err := tableFor(g, o.table, &o.pf, log)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
@@ -177,11 +182,11 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	pruneCosts, err := pruneCostsFor(g, t, o, ds, log)
+	pruneCosts, layerCosts, err := pruneCostsFor(g, t, o, ds, log)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	prob, err := latency.NewProblem(t, imp, latency.ProblemOptions{MultiBlock: o.multiBlock, Force: o.force, Prune: pruneCosts})
+	prob, err := latency.NewProblem(t, imp, latency.ProblemOptions{MultiBlock: o.multiBlock, Force: o.force, Prune: pruneCosts, LayerPrune: layerCosts})
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
@@ -333,44 +338,75 @@ func importanceFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Dat
 	return imp, rep.Method, nil
 }
 
-// pruneCostsFor returns the pruning importance of each table block (+Inf
-// for blocks that cannot be pruned), or nil when pruning is off.
-func pruneCostsFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Datasets, log io.Writer) ([]float64, error) {
+// pruneCostsFor returns the importance lost by pruning each table block
+// and by pruning each block's layer inside a merged segment (+Inf where not
+// possible), or nils when pruning is off.
+func pruneCostsFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Datasets, log io.Writer) (blocks, layers []float64, err error) {
 	if !o.prune && o.pruneImp == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if o.importance == "uniform" || (o.importance == "" && ds == nil) {
-		return nil, errors.New("pruning weighs the loss a pruned block costs against the loss removed activations cost: give --data or --importance FILE, not uniform importance")
+		return nil, nil, errors.New("pruning weighs the loss a pruned block costs against the loss removed activations cost: give --data or --importance FILE, not uniform importance")
+	}
+	if !(o.pruneWeight > 0) || math.IsInf(o.pruneWeight, 0) {
+		return nil, nil, fmt.Errorf("--prune-weight %g: want a positive number", o.pruneWeight)
 	}
 	var rep *latency.ImportanceReport
 	switch {
 	case o.pruneImp != "":
 		b, err := fsutil.ReadFile(o.pruneImp, 1<<26)
 		if err != nil {
-			return nil, fmt.Errorf("pruning importance: %w", err)
+			return nil, nil, fmt.Errorf("pruning importance: %w", err)
 		}
 		rep = &latency.ImportanceReport{}
 		if err := json.Unmarshal(b, rep); err != nil {
-			return nil, fmt.Errorf("pruning importance %s: %w", o.pruneImp, err)
+			return nil, nil, fmt.Errorf("pruning importance %s: %w", o.pruneImp, err)
 		}
 	case ds != nil:
-		blocks := latency.PrunableBlocks(g)
-		fmt.Fprintf(log, "plan: estimating the pruning importance of %d blocks on %d held-out images\n", len(blocks), o.impImages)
-		var err error
-		if rep, err = latency.PruneImportance(g, blocks, ds.Eval, ds.Train, latency.ImportanceOptions{Images: o.impImages, CalibBatches: o.calibBatches, Seed: o.seed}); err != nil {
-			return nil, err
+		if rep, err = pruneReport(g, ds.Eval, ds.Train, latency.ImportanceOptions{Images: o.impImages, CalibBatches: o.calibBatches, Seed: o.seed}, log); err != nil {
+			return nil, nil, err
 		}
 	default:
-		return nil, errors.New("--prune needs --data (or --prune-importance FILE from dshrink importance --prune)")
+		return nil, nil, errors.New("--prune needs --data (or --prune-importance FILE from dshrink importance --prune)")
 	}
-	if !(o.pruneWeight > 0) || math.IsInf(o.pruneWeight, 0) {
-		return nil, fmt.Errorf("--prune-weight %g: want a positive number", o.pruneWeight)
+	blocks, layers = latency.PruneCosts(t, rep), latency.LayerPruneCosts(t, rep)
+	anyLayer := false
+	for i := range blocks {
+		blocks[i] *= o.pruneWeight
+		layers[i] *= o.pruneWeight
+		anyLayer = anyLayer || !math.IsInf(layers[i], 1)
 	}
-	costs := latency.PruneCosts(t, rep)
-	for i := range costs {
-		costs[i] *= o.pruneWeight
+	if !anyLayer {
+		layers = nil
 	}
-	return costs, nil
+	return blocks, layers, nil
+}
+
+// pruneReport estimates the importance of pruning every prunable block of
+// g and every block's prunable layer (entries named latency.LayerPrefix +
+// block) in one report.
+func pruneReport(g *graph.Graph, eval, calib data.Dataset, iopts latency.ImportanceOptions, log io.Writer) (*latency.ImportanceReport, error) {
+	blocks := latency.PrunableBlocks(g)
+	fmt.Fprintf(log, "pruning importance of %d blocks on %d held-out images\n", len(blocks), iopts.Images)
+	rep, err := latency.PruneImportance(g, blocks, eval, calib, iopts)
+	if err != nil {
+		return nil, err
+	}
+	var withLayer []string
+	layers := latency.PrunableLayers(g)
+	for _, b := range g.Blocks {
+		if layers[b.Name] != "" {
+			withLayer = append(withLayer, b.Name)
+		}
+	}
+	fmt.Fprintf(log, "layer pruning importance of %d blocks\n", len(withLayer))
+	lr, err := latency.LayerPruneImportance(g, withLayer, eval, calib, iopts)
+	if err != nil {
+		return nil, err
+	}
+	rep.Units = append(rep.Units, lr.Units...)
+	rep.Method += "; " + latency.LayerPrefix + "BLOCK: " + lr.Method
+	return rep, nil
 }
 
 func writeJSONFile(path string, v any) error {

@@ -19,6 +19,7 @@ type profileFlags struct {
 	maxKernel      int
 	noMulti        bool
 	isolated       bool
+	layerPruning   bool
 	runtimeName    string
 	refresh        bool
 	jsonOut        bool
@@ -32,6 +33,7 @@ func (p *profileFlags) register(cmd *cobra.Command) {
 	f.IntVar(&p.iters, "iters", 5, "runs of each segment per round")
 	f.IntVar(&p.maxKernel, "max-kernel", 7, "largest kernel of a multi-block merged segment")
 	f.BoolVar(&p.noMulti, "no-multi-block", false, "do not time segments of several blocks merged together")
+	f.BoolVar(&p.layerPruning, "layer-pruning", false, "also time runs merged with every block's prunable layer (stride-1 depthwise) pruned (LayerMerge)")
 	f.BoolVar(&p.isolated, "isolated", false, "table entries from each segment timed alone (default: timed inside whole models, kept and merged)")
 	f.StringVar(&p.runtimeName, "runtime", "ours", "runtime to time segments with: ours, or ort (ONNX Runtime 1.30 via node and onnxruntime-node from ./scripts/setup.sh; entries timed in isolation, less the per-run overhead)")
 	f.BoolVar(&p.refresh, "refresh", false, "measure again even when the table file's key matches")
@@ -54,7 +56,7 @@ func (p *profileFlags) options(log io.Writer) (latency.ProfileOptions, error) {
 		return latency.ProfileOptions{}, errors.New("--batch, --threads, --rounds and --iters must be at least 1")
 	}
 	return latency.ProfileOptions{Batch: p.batch, Threads: p.threads, Rounds: p.rounds, Iters: p.iters,
-		MaxKernel: p.maxKernel, NoMultiBlock: p.noMulti, Isolated: p.isolated || rt == latency.RuntimeORT, Runtime: rt, Log: log}, nil
+		MaxKernel: p.maxKernel, NoMultiBlock: p.noMulti, LayerPruning: p.layerPruning, Isolated: p.isolated || rt == latency.RuntimeORT, Runtime: rt, Log: log}, nil
 }
 
 // loadPlannerModel reads a model file or builds a named one: "mobilenet_v2"
