@@ -57,7 +57,10 @@ the original (the original's time less what each merged chain saves) is not
 written unless --force. --decide macs decides by MAC growth alone
 (--max-mac-growth, default 2x) and does not time anything.
 
-Each block is merged on its own (as in the paper) unless --cross-blocks.
+Each block is merged on its own (as in the paper) unless --cross-blocks. A
+plan from dshrink plan that lists merged segments or pruned blocks is merged
+along exactly its runs, from the planner's form (each run pad-first; a model
+fine-tuned in that form is merged as it is); --pad-form does not apply.
 --explain lists every chain and every removed activation (stem and head
 included) with what the merge makes of it.
 
@@ -138,7 +141,11 @@ largest and mean output difference) and says so, separately.`,
 				return err
 			}
 			rep.Verification = res
-			rep.VerifiedAgainst = fmt.Sprintf("the plan-applied, unmerged model (plan %s, %d units removed, %s form)", mergePlanName(d.Plan, planSpec), len(d.Plan.Removed()), padForm)
+			form := padForm + " form"
+			if len(p.Segments) > 0 || len(p.Pruned) > 0 {
+				form = "the planner's form: pad-first over each run, pruned blocks the identity"
+			}
+			rep.VerifiedAgainst = fmt.Sprintf("the plan-applied, unmerged model (plan %s, %d units removed, %s)", mergePlanName(d.Plan, planSpec), len(d.Plan.Removed()), form)
 			var change *policy.Change
 			if d.FunctionChanged {
 				if change, err = policy.Compare(g, merged, max(images, 8), seed, vo.Real, vo.RealN); err != nil {

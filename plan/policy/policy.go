@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/dshrink/dshrink/graph"
+	"github.com/dshrink/dshrink/latency"
 	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/plan"
 )
@@ -95,6 +96,9 @@ func Decide(g *graph.Graph, p *plan.Plan, o Options) (*Decision, error) {
 	log := o.Log
 	if log == nil {
 		log = io.Discard
+	}
+	if len(p.Segments) > 0 || len(p.Pruned) > 0 {
+		return decidePlanned(g, p, o)
 	}
 	d := &Decision{Requested: p}
 	cur := clonePlan(p)
@@ -367,3 +371,63 @@ func mergeDeclining(g *graph.Graph, mo merge.Options, declined map[string]ChainC
 	rep2.Options = rep.Options
 	return merged, rep2, nil
 }
+
+// decidePlanned handles a latency planner's plan (merged segments or
+// pruned blocks, as dshrink plan writes them): the model is put in the
+// planned form (latency.ApplyPlanned: every run pad-first over the whole
+// run, pruned blocks the identity) unless it already is in it (a model
+// fine-tuned in that form), and merged along exactly the plan's runs
+// (latency.MergePlanned). The planner chose the runs from a latency table,
+// so chains are not declined one by one; the whole-model check and the
+// agreement check apply as for any plan.
+func decidePlanned(g *graph.Graph, p *plan.Plan, o Options) (*Decision, error) {
+	d := &Decision{Requested: p, Plan: p}
+	student := g
+	if !plannedForm(g) {
+		var err error
+		if student, err = latency.ApplyPlanned(g, p); err != nil {
+			return d, err
+		}
+		d.FunctionChanged = true // activations removed and borders padded once per run
+	}
+	merged, rep, err := latency.MergePlanned(student, p)
+	if err != nil {
+		return d, err
+	}
+	d.Applied, d.Merged, d.Report = student, merged, rep
+	d.Acts = RemovedActs(g, student, p, rep)
+	d.Orphans = Orphans(d.Acts)
+	d.FunctionChanged = d.FunctionChanged || functionChanged(g, p)
+	if len(d.Orphans) > 0 && !o.Force {
+		var b strings.Builder
+		for _, u := range d.Orphans {
+			fmt.Fprintf(&b, "\n  %s: %s", u.Unit, u.Why)
+		}
+		return d, fmt.Errorf("%w:%s\n--force removes them anyway", ErrOrphans, b.String())
+	}
+	if o.Predictor != nil && rep.Merged > 0 {
+		pred, err := o.Predictor.Predict(g, student, merged, rep, nil, true)
+		if err != nil {
+			return d, err
+		}
+		pred.MergedMs = pred.OriginalMs
+		for _, c := range pred.Chains {
+			pred.MergedMs -= c.KeptMs - c.MergedMs
+			if !c.Pays {
+				d.Losers = append(d.Losers, c)
+			}
+		}
+		d.Prediction = pred
+		d.Slower = pred.MergedMs > pred.OriginalMs
+	}
+	if d.Slower && !o.Force {
+		pr := d.Prediction
+		return d, fmt.Errorf("%w: %.4f ms vs %.4f ms (%.2fx as fast; MACs %s -> %s; %s); nothing written (--force writes it anyway)",
+			ErrSlower, pr.MergedMs, pr.OriginalMs, pr.OriginalMs/pr.MergedMs, human(d.Report.Before.MACs), human(d.Report.After.MACs), pr.Source)
+	}
+	return d, nil
+}
+
+// plannedForm reports whether g is already in a planned form (merge.PadFirst
+// recorded its runs in the metadata, e.g. a model fine-tuned in that form).
+func plannedForm(g *graph.Graph) bool { return g.Meta[merge.MetaRuns] != "" }

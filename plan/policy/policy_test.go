@@ -365,3 +365,40 @@ func TestTablePredictor(t *testing.T) {
 		t.Errorf("source %q", pr.Source)
 	}
 }
+
+// TestDecidePlannerPlan: a latency planner's plan with a two-block segment
+// merges along exactly its runs (the segment as one convolution), from the
+// planned form, and the decision says the function changed.
+func TestDecidePlannerPlan(t *testing.T) {
+	g := mbv2(t, 32)
+	p := plan.New(g, plan.SourcePlanner, map[string]bool{"features.5": true, "features.6": true, "features.9": true})
+	p.Segments = [][]string{{"features.5", "features.6"}}
+	pred := &macPredictor{slowdown: 4}
+	d, err := Decide(g, p, Options{Predictor: pred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Report.Merged != 2 {
+		t.Fatalf("merged %d runs, want 2 (features.5-6 and features.9)", d.Report.Merged)
+	}
+	if !d.FunctionChanged || d.Applied.Meta[merge.MetaRuns] == "" {
+		t.Errorf("function changed %v, planned form %q", d.FunctionChanged, d.Applied.Meta[merge.MetaRuns])
+	}
+	for _, a := range d.Acts {
+		if !a.Merged {
+			t.Errorf("%s: %s", a.Node, a.Why)
+		}
+	}
+	res, err := merge.Verify(d.Applied, d.Merged, merge.VerifyOptions{Random: 1})
+	if err != nil || !res.OK {
+		t.Fatalf("verify: %v %+v", err, res)
+	}
+	// Given the planned form (a model fine-tuned in it), it is not applied again.
+	d2, err := Decide(d.Applied, p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.Report.Merged != 2 || d2.FunctionChanged {
+		t.Errorf("from the planned form: merged %d, function changed %v", d2.Report.Merged, d2.FunctionChanged)
+	}
+}
