@@ -17,119 +17,68 @@ func asmLevel() isa.Level {
 	return isa.Generic
 }
 
-// tapsArgs is the argument block of dwTapsNEON; its layout is fixed (offsets
-// in the comments are used by dw_neon_arm64.s). Filled field by field, as
-// on amd64.
-type tapsArgs struct {
-	y, x, res unsafe.Pointer // 0, 8, 16: first output, input and residual rows
-	offs      unsafe.Pointer // 24: nt byte offsets of the taps from an input row
-	w         unsafe.Pointer // 32: nt weights
-	nt        int            // 40 (>= 1)
-	ys, xs    int            // 48, 56: byte strides of output (and residual) and input rows
-	rows, n   int            // 64, 72: rows, outputs per row
-	b, lo, hi float32        // 80, 84, 88: bias, clamp bounds
-	_         float32        // 92
-	ld        int            // 96: byte stride of input rows (dw3x3NEON, dw5x5NEON)
-	c1, c2    int            // 104, 112: byte offsets of taps 1 and 2 of a row (dw3x3NEON)
-}
+// dwPlaneMaxTaps bounds KH*KW for dwPlaneAsm: dwTapsNEON reads the taps'
+// offsets from a table on the stack.
+const dwPlaneMaxTaps = dwFlatMaxTaps
 
 // dwTapsNEON sets, for each of rows rows and j < n,
 // y[j] = min(max(b + res[j] + sum_t w[t]*x[offs[t]/4+j], lo), hi).
 //
 //go:noescape
-func dwTapsNEON(a *tapsArgs)
+func dwTapsNEON(a *dwArgs)
 
 // dw3x3NEON and dw5x5NEON are dwTapsNEON for 3x3 and 5x5 kernels with the
 // weights held in registers; they read a.ld, a.c1 and a.c2 instead of
 // a.offs.
 //
 //go:noescape
-func dw3x3NEON(a *tapsArgs)
+func dw3x3NEON(a *dwArgs)
 
 //go:noescape
-func dw5x5NEON(a *tapsArgs)
+func dw5x5NEON(a *dwArgs)
 
 // useDWK selects the dedicated 3x3 and 5x5 kernels (tests clear it to run
 // the tap kernel on those shapes too).
 var useDWK = true
 
-// dwPlaneAsm computes one whole depthwise output plane with the NEON
-// kernels, bias, residual and activation included: KxK kernels at stride 1
-// read the zero-padded input plane (copied into *scratch when padded), 3x3
-// kernels at horizontal stride 2 read the planes of its even and odd
-// columns, where every tap is again a stride-1 row. It reports false when
-// the NEON kernel does not apply.
-func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {
-	if asmLevel() == isa.Generic || p.KH*p.KW > dwFlatMaxTaps {
-		return false
-	}
-	k3 := p.KH == 3 && p.KW == 3
-	if !(p.StrideW == 1 || (k3 && p.StrideW == 2)) {
-		return false
-	}
-	pw, ph := p.W+p.PadL+p.PadR, p.H+p.PadT+p.PadB
-	var offs [dwFlatMaxTaps]int
-	src, ld := xp, p.W
-	c1, c2 := 4, 8
-	if p.StrideW == 1 {
-		if p.PadT|p.PadL|p.PadB|p.PadR != 0 {
-			buf := scratchOf(scratch, pw*ph)
-			clear(buf)
-			copyRows(buf[p.PadT*pw+p.PadL:], pw, xp, p.W, p.W, p.H)
-			src, ld = buf, pw
-		}
-		for kh := 0; kh < p.KH; kh++ {
-			for kw := 0; kw < p.KW; kw++ {
-				offs[kh*p.KW+kw] = 4 * (kh*ld + kw)
-			}
-		}
-	} else {
-		// Padded column c lands in E (c even) or O (c odd) at c/2.
-		ld = (pw + 1) / 2
-		buf := scratchOf(scratch, 2*ph*ld)
-		clear(buf)
-		e, o := buf[:ph*ld], buf[ph*ld:]
-		d := p.PadT * ld
-		if p.PadL%2 == 0 {
-			deintRows(e[d+p.PadL/2:], o[d+p.PadL/2:], ld, xp, p.W, p.W, p.H)
-		} else {
-			deintRows(o[d+(p.PadL-1)/2:], e[d+(p.PadL+1)/2:], ld, xp, p.W, p.W, p.H)
-		}
-		src = buf
-		c1, c2 = 4*ph*ld, 4
-		for kh := 0; kh < 3; kh++ {
-			offs[3*kh] = 4 * kh * ld
-			offs[3*kh+1] = 4 * (ph*ld + kh*ld)
-			offs[3*kh+2] = 4 * (kh*ld + 1)
-		}
-	}
-	oh, ow := p.OutH(), p.OutW()
-	var a tapsArgs
-	a.y = unsafe.Pointer(&yp[0])
-	a.x = unsafe.Pointer(&src[0])
-	a.offs = unsafe.Pointer(&offs[0])
-	a.w = unsafe.Pointer(&wp[0])
-	a.nt = p.KH * p.KW
-	a.ys = 4 * ow
-	a.xs = 4 * p.StrideH * ld
-	a.rows = oh
-	a.n = ow
-	a.b = b
-	a.lo, a.hi = actBounds(act)
-	a.ld = 4 * ld
-	a.c1, a.c2 = c1, c2
-	if rp != nil {
-		a.res = unsafe.Pointer(&rp[0])
-	}
+// splitStride2 reports whether the 3x3 kernels at horizontal stride 2 read
+// the even and odd column planes of the input: always with NEON.
+func splitStride2(isa.Level) bool { return true }
+
+// callDWPlane runs the NEON plane kernel for p's kernel size.
+func callDWPlane(_ isa.Level, p *Params, a *dwArgs) {
 	switch {
-	case k3 && useDWK:
-		dw3x3NEON(&a)
+	case p.KH == 3 && p.KW == 3 && useDWK:
+		dw3x3NEON(a)
 	case p.KH == 5 && p.KW == 5 && useDWK:
-		dw5x5NEON(&a)
+		dw5x5NEON(a)
 	default:
-		dwTapsNEON(&a)
+		dwTaps(p, a)
 	}
-	return true
+}
+
+// dwTaps runs dwTapsNEON with the byte offsets of the taps from an input
+// row: kh rows of a.ld bytes down and, at stride 1, kw columns of 4 bytes
+// right or, on the even and odd column planes at stride 2, E[j], O[j] and
+// E[j+1] at 0, a.c1 and a.c2.
+func dwTaps(p *Params, a *dwArgs) {
+	var offs [dwFlatMaxTaps]int
+	col := [3]int{0, a.c1, a.c2}
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			o := 4 * kw
+			if p.StrideW == 2 {
+				o = col[kw]
+			}
+			offs[kh*p.KW+kw] = kh*a.ld + o
+		}
+	}
+	// A copy holds the table's address: stored through a, it would move
+	// the table to the heap.
+	t := *a
+	t.offs = unsafe.Pointer(&offs[0])
+	t.nt = p.KH * p.KW
+	dwTapsNEON(&t)
 }
 
 //go:noescape

@@ -16,6 +16,84 @@ import (
 	"github.com/dshrink/dshrink/kernels/isa"
 )
 
+// dwArgs is the argument block of the depthwise plane kernels; its layout
+// is fixed (the offsets in the comments are used by dw_amd64.s,
+// dw_avx2_amd64.s, dw_neon_arm64.s and dwk_neon_arm64.s).
+type dwArgs struct {
+	y, x, res, w unsafe.Pointer // 0, 8, 16, 24: first output, input and residual rows; weights
+	ys, xs, ld   int            // 32, 40, 48: byte strides of output (and residual) rows, input rows of outputs and input rows
+	rows, n      int            // 56, 64: rows, outputs per row
+	b, lo, hi    float32        // 72, 76, 80: bias, clamp bounds
+	m2, m3       uint16         // 84, 86: AVX-512 stride-2 tail load masks
+	kh, kw       int            // 88, 96
+	c1, c2       int            // 104, 112: byte offsets of columns 1 and 2 of a 3x3 kernel's taps (AVX2, NEON)
+	offs         unsafe.Pointer // 120: nt byte offsets of the taps from an input row (dwTapsNEON)
+	nt           int            // 128: taps (dwTapsNEON)
+}
+
+// dwPlaneAsm computes one whole depthwise output plane with the assembly
+// kernels, bias, residual and activation included. KxK kernels at stride 1
+// read the zero-padded input plane, copied into *scratch (grown as needed)
+// when padded, so that they never test bounds; so do the 3x3 kernels at
+// horizontal stride 2, but for the levels where splitStride2 holds: there
+// they read the planes of its even and odd columns, where every tap is
+// again a stride-1 row. It reports false when no assembly kernel applies.
+func dwPlaneAsm(p *Params, yp, xp, wp, rp []float32, b float32, act Activation, scratch *[]float32) bool {
+	l := asmLevel()
+	k3 := p.KH == 3 && p.KW == 3
+	if l == isa.Generic || p.KH*p.KW > dwPlaneMaxTaps || !(p.StrideW == 1 || (k3 && p.StrideW == 2)) {
+		return false
+	}
+	var a dwArgs
+	src, ld := xp, p.W
+	a.c1, a.c2 = 4, 8
+	pw, ph := p.W+p.PadL+p.PadR, p.H+p.PadT+p.PadB
+	switch {
+	case p.StrideW == 2 && splitStride2(l):
+		// The zero-padded input split into the planes of its even and odd
+		// columns (E then O, rows of ld floats in both): tap (r, s) of
+		// output column j reads E[j], O[j] and E[j+1] of input row r.
+		ld = (pw + 1) / 2
+		buf := scratchOf(scratch, 2*ph*ld)
+		clear(buf)
+		e, o := buf[:ph*ld], buf[ph*ld:]
+		d := p.PadT * ld
+		if p.PadL%2 == 0 {
+			// Input column i lands on padded column i+PadL: even i in E.
+			deintRows(e[d+p.PadL/2:], o[d+p.PadL/2:], ld, xp, p.W, p.W, p.H)
+		} else {
+			deintRows(o[d+(p.PadL-1)/2:], e[d+(p.PadL+1)/2:], ld, xp, p.W, p.W, p.H)
+		}
+		src = buf
+		a.c1, a.c2 = 4*ph*ld, 4
+	case p.PadT|p.PadL|p.PadB|p.PadR != 0:
+		buf := scratchOf(scratch, pw*ph)
+		// One clear and one strided row copy: a copy and two pad loops per
+		// row cost as much as the kernel on small planes.
+		clear(buf)
+		copyRows(buf[p.PadT*pw+p.PadL:], pw, xp, p.W, p.W, p.H)
+		src, ld = buf, pw
+	}
+	oh, ow := p.OutH(), p.OutW()
+	a.y = unsafe.Pointer(&yp[0])
+	a.x = unsafe.Pointer(&src[0])
+	a.w = unsafe.Pointer(&wp[0])
+	a.ys = 4 * ow
+	a.xs = 4 * p.StrideH * ld
+	a.ld = 4 * ld
+	a.rows = oh
+	a.n = ow
+	a.b = b
+	a.kh = p.KH
+	a.kw = p.KW
+	a.lo, a.hi = actBounds(act)
+	if rp != nil {
+		a.res = unsafe.Pointer(&rp[0])
+	}
+	callDWPlane(l, p, &a)
+	return true
+}
+
 // dotArgs is the argument block of the five-tap dot kernels (dwDots5AVX512,
 // dwDots5AVX2, dwDots5NEON; offsets used by dw_amd64.s, dw_avx2_amd64.s and
 // dw_neon_arm64.s).

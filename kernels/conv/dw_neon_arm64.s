@@ -9,7 +9,7 @@
 #define FMAX4(d, n, m) WORD $(0x4e20f400|((m)<<16)|((n)<<5)|(d))
 #define FMIN4(d, n, m) WORD $(0x4ea0f400|((m)<<16)|((n)<<5)|(d))
 
-// func dwTapsNEON(a *tapsArgs)
+// func dwTapsNEON(a *dwArgs)
 //
 // Rows of outputs in blocks of 16 (four accumulators), then 4, then one at
 // a time: every tap adds w[t] (broadcast by VLD1R) times the input at the
@@ -20,16 +20,16 @@ TEXT ·dwTapsNEON(SB), NOSPLIT, $0-8
 	MOVD  0(R0), R1        // y row
 	MOVD  8(R0), R2        // x row
 	MOVD  16(R0), R3       // residual row or nil
-	MOVD  24(R0), R4       // tap byte offsets
-	MOVD  32(R0), R5       // weights
-	MOVD  40(R0), R6       // nt
-	MOVD  48(R0), R7       // ys
-	MOVD  56(R0), R8       // xs
-	MOVD  64(R0), R9       // rows
-	MOVD  72(R0), R10      // n
-	FMOVS 80(R0), F16
-	FMOVS 84(R0), F17
-	FMOVS 88(R0), F18
+	MOVD  120(R0), R4      // tap byte offsets
+	MOVD  24(R0), R5       // weights
+	MOVD  128(R0), R6      // nt
+	MOVD  32(R0), R7       // ys
+	MOVD  40(R0), R8       // xs
+	MOVD  56(R0), R9       // rows
+	MOVD  64(R0), R10      // n
+	FMOVS 72(R0), F16
+	FMOVS 76(R0), F17
+	FMOVS 80(R0), F18
 	VDUP  V16.S[0], V16.S4 // bias
 	VDUP  V17.S[0], V17.S4 // lo
 	VDUP  V18.S[0], V18.S4 // hi

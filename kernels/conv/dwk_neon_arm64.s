@@ -12,7 +12,7 @@
 #define FMAX4(d, n, m) WORD $(0x4e20f400|((m)<<16)|((n)<<5)|(d))
 #define FMIN4(d, n, m) WORD $(0x4ea0f400|((m)<<16)|((n)<<5)|(d))
 
-// func dw3x3NEON(a *tapsArgs)
+// func dw3x3NEON(a *dwArgs)
 //
 // 3x3 taps of input rows ld bytes apart at columns +0, +c1, +c2 bytes
 // (4 and 8 at stride 1; the odd-column plane and 4 on the even/odd column
@@ -25,17 +25,17 @@ TEXT ·dw3x3NEON(SB), NOSPLIT, $0-8
 	MOVD  0(R0), R1        // y row
 	MOVD  8(R0), R2        // x row
 	MOVD  16(R0), R3       // residual row or nil
-	MOVD  32(R0), R5       // weights
-	MOVD  48(R0), R7       // ys
-	MOVD  56(R0), R8       // xs
-	MOVD  64(R0), R9       // rows
-	MOVD  72(R0), R10      // n
-	MOVD  96(R0), R21      // ld (bytes)
+	MOVD  24(R0), R5       // weights
+	MOVD  32(R0), R7       // ys
+	MOVD  40(R0), R8       // xs
+	MOVD  56(R0), R9       // rows
+	MOVD  64(R0), R10      // n
+	MOVD  48(R0), R21      // ld (bytes)
 	MOVD  104(R0), R22     // c1 (bytes)
 	MOVD  112(R0), R23     // c2 (bytes)
-	FMOVS 80(R0), F16
-	FMOVS 84(R0), F17
-	FMOVS 88(R0), F18
+	FMOVS 72(R0), F16
+	FMOVS 76(R0), F17
+	FMOVS 80(R0), F18
 	VDUP  V16.S[0], V16.S4 // bias
 	VDUP  V17.S[0], V17.S4 // lo
 	VDUP  V18.S[0], V18.S4 // hi
@@ -219,7 +219,7 @@ nores:
 done:
 	RET
 
-// func dw5x5NEON(a *tapsArgs)
+// func dw5x5NEON(a *dwArgs)
 //
 // 5x5 taps at stride 1 (columns +0..+16 bytes, rows ld bytes apart): 16
 // outputs a step, 25 64-byte loads and 100 FMLAs by element.
@@ -228,15 +228,15 @@ TEXT ·dw5x5NEON(SB), NOSPLIT, $0-8
 	MOVD  0(R0), R1        // y row
 	MOVD  8(R0), R2        // x row
 	MOVD  16(R0), R3       // residual row or nil
-	MOVD  32(R0), R5       // weights
-	MOVD  48(R0), R7       // ys
-	MOVD  56(R0), R8       // xs
-	MOVD  64(R0), R9       // rows
-	MOVD  72(R0), R10      // n
-	MOVD  96(R0), R21      // ld (bytes)
-	FMOVS 80(R0), F16
-	FMOVS 84(R0), F17
-	FMOVS 88(R0), F18
+	MOVD  24(R0), R5       // weights
+	MOVD  32(R0), R7       // ys
+	MOVD  40(R0), R8       // xs
+	MOVD  56(R0), R9       // rows
+	MOVD  64(R0), R10      // n
+	MOVD  48(R0), R21      // ld (bytes)
+	FMOVS 72(R0), F16
+	FMOVS 76(R0), F17
+	FMOVS 80(R0), F18
 	VDUP  V16.S[0], V16.S4 // bias
 	VDUP  V17.S[0], V17.S4 // lo
 	VDUP  V18.S[0], V18.S4 // hi
