@@ -3,12 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/merge"
+	"github.com/dshrink/dshrink/plan"
+	"github.com/dshrink/dshrink/plan/policy"
 	"github.com/dshrink/dshrink/shrink"
 	"github.com/dshrink/dshrink/train"
 )
@@ -34,7 +37,11 @@ activation-free chain composed into one convolution) and verified against
 itself; a merged model above tolerance is not written.
 
 --plan takes a plan file (from dshrink search), a preset (all, ds-a ... ds-f)
-or a list of units ("features.3,features.5-8"). DIR receives finetuned.dsk,
+or a list of units ("features.3,features.5-8"). With all, blocks whose
+activations the final merge would not take away (the merge options of the
+configuration, e.g. MobileNetV2's expansion-1 block above the MAC-growth
+limit) keep their activations, so that nothing is removed for no speed; with
+any other plan such units are listed in a warning. DIR receives finetuned.dsk,
 merged.dsk, plan.json, report.json (accuracy of base / fine-tuned / merged,
 MACs, parameters, maximum error) and the training checkpoint (--resume).
 Training settings come from the finetune section of the YAML configuration
@@ -94,6 +101,9 @@ Training settings come from the finetune section of the YAML configuration
 			if err := checkFreshRun(out, resume); err != nil {
 				return err
 			}
+			if p, err = finetuneAgree(cmd.ErrOrStderr(), g, p, cfg); err != nil {
+				return err
+			}
 			fo := shrink.FinetuneOptions{Plan: p, FinalAct: cfg.Finetune.FinalAct, PadFirst: cfg.Finetune.PadFirst,
 				Train: tc, TeacherPath: model, Merge: cfg.Merge.Options(),
 				Verify:     merge.VerifyOptions{Random: cfg.Verify.RandomImages, Tol: cfg.Verify.Tol, Seed: 1},
@@ -146,4 +156,39 @@ Training settings come from the finetune section of the YAML configuration
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	sf.register(cmd)
 	rootCmd.AddCommand(cmd)
+}
+
+// finetuneAgree makes the plan agree with the merge that ends fine-tuning
+// (the configuration's merge options, the fine-tuning form): with the preset
+// all, units whose activations no merged chain would take away keep them
+// (printed on log); with another plan they are listed in a warning. A
+// latency planner's plan (segments, pruned blocks) is returned as it is.
+// It times nothing, so a resumed run gets the same plan.
+func finetuneAgree(log io.Writer, g *graph.Graph, p *plan.Plan, cfg shrink.Config) (*plan.Plan, error) {
+	if len(p.Segments) > 0 || len(p.Pruned) > 0 {
+		return p, nil
+	}
+	auto := p.Source == plan.SourcePreset && p.Name == "all"
+	d, err := policy.Decide(g, p, policy.Options{
+		Apply: plan.ApplyOptions{PadFirst: cfg.Finetune.PadFirst, AddFinalAct: cfg.Finetune.FinalAct},
+		Merge: cfg.Merge.Options(), Auto: auto, Force: !auto})
+	if err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
+	}
+	if auto {
+		if len(d.Restored) > 0 {
+			fmt.Fprintf(log, "finetune: plan all: %d blocks keep their activations (the merge after fine-tuning would not merge them):\n", len(d.Restored))
+			for _, u := range d.Restored {
+				fmt.Fprintf(log, "  %s: %s\n", u.Unit, u.Why)
+			}
+		}
+		return d.Plan, nil
+	}
+	if len(d.Orphans) > 0 {
+		fmt.Fprintf(log, "warning: the plan removes activations that the merge after fine-tuning will not take away (they cost accuracy and buy no speed):\n")
+		for _, u := range d.Orphans {
+			fmt.Fprintf(log, "  %s: %s\n", u.Unit, u.Why)
+		}
+	}
+	return p, nil
 }

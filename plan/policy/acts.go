@@ -125,7 +125,7 @@ func spanned(before *graph.Node, after []*graph.Node, g *graph.Graph, inChain ma
 				break
 			}
 		}
-		if linearOp(before) && allLinear(after) {
+		if before.Block != "" && linearOp(before) && allLinear(after) {
 			why += "; the merger does not compose them in this form (e.g. two padded spatial convolutions in a row need --pad-form pad-first)"
 		}
 		return false, "", why
