@@ -15,27 +15,56 @@ import (
 )
 
 // Change is one candidate of the planner: a unit whose activations are
-// removed, or a block pruned whole. Exactly one of the fields is set.
+// removed, a block pruned whole, or a block's prunable layer pruned with
+// its activations removed (measured beyond removing the activations alone,
+// as LayerPruneImportance is). Exactly one of the fields is set.
 type Change struct {
 	Unit   string `json:"unit,omitempty"`
 	Pruned string `json:"pruned,omitempty"`
+	Layer  string `json:"layer,omitempty"` // a block name
 }
 
-// String names the change: "unit X" or "prune X".
+// String names the change: "unit X", "prune X" or "layer X".
 func (c Change) String() string {
-	if c.Pruned != "" {
+	switch {
+	case c.Pruned != "":
 		return "prune " + c.Pruned
+	case c.Layer != "":
+		return "layer " + c.Layer
 	}
 	return "unit " + c.Unit
 }
 
-func (c Change) plan(g *graph.Graph) *plan.Plan {
-	if c.Pruned != "" {
+// blockUnits returns the units of block b.
+func blockUnits(g *graph.Graph, b string) map[string]bool {
+	out := map[string]bool{}
+	for _, u := range g.Units {
+		if u.Block == b {
+			out[u.Name] = true
+		}
+	}
+	return out
+}
+
+// plans returns the plan of the change and, for a layer, the plan it is
+// measured against (the block's activations removed alone; nil otherwise).
+func (c Change) plans(g *graph.Graph) (*plan.Plan, *plan.Plan, error) {
+	switch {
+	case c.Pruned != "":
 		p := plan.New(g, plan.SourceManual, nil)
 		p.Pruned = []string{c.Pruned}
-		return p
+		return p, nil, nil
+	case c.Layer != "":
+		l := PrunableLayers(g)[c.Layer]
+		units := blockUnits(g, c.Layer)
+		if l == "" || len(units) == 0 {
+			return nil, nil, fmt.Errorf("block %q has no prunable layer or no unit", c.Layer)
+		}
+		p := plan.New(g, plan.SourceManual, units)
+		p.PrunedLayers = []string{l}
+		return p, plan.New(g, plan.SourceManual, units), nil
 	}
-	return plan.New(g, plan.SourceManual, map[string]bool{c.Unit: true})
+	return plan.New(g, plan.SourceManual, map[string]bool{c.Unit: true}), nil, nil
 }
 
 // FinetuneCheckOptions configures FinetuneImportance.
@@ -66,6 +95,9 @@ type FinetuneCheckOptions struct {
 // fine-tuning's own gain is not credited to the change). It costs one
 // fine-tune per change plus one: minutes to hours, which is why it is an
 // opt-in check (dshrink importance --check), not the planner's estimate.
+// A layer change is measured against the same fine-tune of its block with
+// the activations removed alone (two fine-tunes), as LayerPruneImportance
+// measures it without fine-tuning.
 func FinetuneImportance(ctx context.Context, g *graph.Graph, changes []Change, ds *train.Datasets, opts FinetuneCheckOptions) (*ImportanceReport, error) {
 	if ds == nil || ds.Train == nil || ds.Eval == nil || ds.Eval.Len() == 0 {
 		return nil, errors.New("importance check: training and held-out images are needed")
@@ -120,7 +152,11 @@ func FinetuneImportance(ctx context.Context, g *graph.Graph, changes []Change, d
 	}
 	rep.BaseLoss, rep.BaseTop1 = base, baseTop1
 	for k, c := range changes {
-		m, err := plan.Apply(g, c.plan(g), opts.Apply)
+		p, ref, err := c.plans(g)
+		if err != nil {
+			return nil, fmt.Errorf("importance check: %s: %w", c, err)
+		}
+		m, err := plan.Apply(g, p, opts.Apply)
 		if err != nil {
 			return nil, fmt.Errorf("importance check: %s: %w", c, err)
 		}
@@ -132,11 +168,24 @@ func FinetuneImportance(ctx context.Context, g *graph.Graph, changes []Change, d
 		if math.IsNaN(loss) {
 			return nil, fmt.Errorf("importance check: %s: loss is NaN", c)
 		}
-		name := c.Unit
-		if c.Pruned != "" {
-			name = c.Pruned
+		against := base
+		if ref != nil {
+			rm, err := plan.Apply(g, ref, opts.Apply)
+			if err != nil {
+				return nil, fmt.Errorf("importance check: %s: %w", c, err)
+			}
+			if against, _, err = run(fmt.Sprintf("change-%02d-ref", k), rm); err != nil {
+				return nil, fmt.Errorf("importance check: %s: %w", c, err)
+			}
 		}
-		rep.Units = append(rep.Units, UnitImportance{Unit: name, Loss: loss, Top1: top1, Delta: loss - base})
+		name := c.Unit
+		switch {
+		case c.Pruned != "":
+			name = c.Pruned
+		case c.Layer != "":
+			name = LayerPrefix + c.Layer
+		}
+		rep.Units = append(rep.Units, UnitImportance{Unit: name, Loss: loss, Top1: top1, Delta: loss - against})
 	}
 	return rep, nil
 }

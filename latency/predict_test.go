@@ -146,18 +146,21 @@ func TestFinetuneImportancePlumbing(t *testing.T) {
 	}
 	cfg := train.DefaultConfig()
 	cfg.BatchSize, cfg.Threads, cfg.Seed = 8, 1, 1
-	changes := []Change{{Unit: "features.2"}, {Pruned: "features.3"}}
+	changes := []Change{{Unit: "features.2"}, {Pruned: "features.3"}, {Layer: "features.3"}}
 	rep, err := FinetuneImportance(context.Background(), g, changes, &train.Datasets{Train: ds, Eval: ds}, FinetuneCheckOptions{Train: cfg, Steps: 2, Images: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Units) != 2 || rep.Units[0].Unit != "features.2" || rep.Units[1].Unit != "features.3" || rep.Images != 16 {
+	if len(rep.Units) != 3 || rep.Units[0].Unit != "features.2" || rep.Units[1].Unit != "features.3" || rep.Units[2].Unit != LayerPrefix+"features.3" || rep.Images != 16 {
 		t.Fatalf("report %+v", rep)
 	}
-	for _, u := range rep.Units {
-		if math.IsNaN(u.Delta) || math.IsInf(u.Delta, 0) || math.Abs(u.Loss-rep.BaseLoss-u.Delta) > 1e-12 {
+	for k, u := range rep.Units {
+		if math.IsNaN(u.Delta) || math.IsInf(u.Delta, 0) || (k < 2 && math.Abs(u.Loss-rep.BaseLoss-u.Delta) > 1e-12) {
 			t.Errorf("entry %+v (base %g)", u, rep.BaseLoss)
 		}
+	}
+	if _, err := FinetuneImportance(context.Background(), g, []Change{{Layer: "features.2"}}, &train.Datasets{Train: ds, Eval: ds}, FinetuneCheckOptions{Train: cfg, Steps: 1}); err == nil {
+		t.Error("a layer change on a block without a prunable layer accepted")
 	}
 	if _, err := FinetuneImportance(context.Background(), g, changes, nil, FinetuneCheckOptions{}); err == nil {
 		t.Error("no data accepted")

@@ -51,11 +51,13 @@ validation split of the training set) per candidate: seconds to minutes.
 blocks' (plan --prune-importance reads it).
 
 --check N is the expensive check of the cheap estimate: N candidates
-spread over the cheap ranking (half units, half pruned blocks with --prune) are
-each fine-tuned for --check-steps steps with the change applied, and their
-held-out loss compared with the same fine-tune without the change (the
-control). It prints both estimates side by side with their Spearman rank
-correlation and writes them to --check-out. It costs N+1 fine-tunes.`,
+spread over the cheap ranking (a third each of units, pruned blocks and
+pruned layers with --prune) are each fine-tuned for --check-steps steps
+with the change applied, and their held-out loss compared with the same
+fine-tune without the change (the control; for a pruned layer, the
+fine-tune with its block's activations removed alone). It prints both
+estimates side by side with their Spearman rank correlations and writes
+them to --check-out. It costs N+1 fine-tunes, plus one per pruned layer.`,
 		Example: `  dshrink importance base.dsk --data fashion-mnist -o imp.json
   dshrink importance base.dsk --data fashion-mnist --prune -o imp.json --prune-out prune.json
   dshrink importance base.dsk --data fashion-mnist --prune -o imp.json --prune-out prune.json \
@@ -94,10 +96,11 @@ type checkRow struct {
 type checkResult struct {
 	Rows     []checkRow `json:"rows"`
 	Spearman float64    `json:"spearman"`
-	// SpearmanUnits and SpearmanPruned are the rank correlations within
-	// each kind of change (NaN with fewer than two of a kind).
+	// SpearmanUnits, SpearmanPruned and SpearmanLayers are the rank
+	// correlations within each kind of change (NaN with fewer than two).
 	SpearmanUnits  float64 `json:"spearman_units"`
 	SpearmanPruned float64 `json:"spearman_pruned"`
+	SpearmanLayers float64 `json:"spearman_layers"`
 	// PruneWeight is (fine-tuned / cheap for pruned blocks) over (the same
 	// for units): the factor that puts the cheap pruning importance on the
 	// scale of the cheap unit importance as fine-tuning sees them (plan
@@ -178,8 +181,8 @@ func runImportance(ctx context.Context, model string, o *importanceFlags, stdout
 		for _, r := range chk.Rows {
 			fmt.Fprintf(stdout, "%-28s %12.4f %12.4f\n", r.Change, r.Cheap, r.Finetuned)
 		}
-		fmt.Fprintf(stdout, "Spearman rank correlation %.3f over %d candidates (units %.3f, pruned blocks %.3f)\n",
-			chk.Spearman, len(chk.Rows), chk.SpearmanUnits, chk.SpearmanPruned)
+		fmt.Fprintf(stdout, "Spearman rank correlation %.3f over %d candidates (units %.3f, pruned blocks %.3f, pruned layers %.3f)\n",
+			chk.Spearman, len(chk.Rows), chk.SpearmanUnits, chk.SpearmanPruned, chk.SpearmanLayers)
 		if chk.PruneWeight > 0 {
 			fmt.Fprintf(stdout, "fine-tuning weighs pruning %.2fx the cheap estimate's ratio to removed activations: plan with --prune-weight %.2f\n",
 				chk.PruneWeight, chk.PruneWeight)
@@ -220,27 +223,45 @@ func spread(rep *latency.ImportanceReport, k int) []latency.UnitImportance {
 // importanceCheck fine-tunes o.check candidates spread over the cheap
 // ranking and compares both estimates.
 func importanceCheck(ctx context.Context, g *graph.Graph, rep, prep *latency.ImportanceReport, ds *train.Datasets, o *importanceFlags, log io.Writer) (*checkResult, error) {
-	nu := o.check
-	if prep != nil && len(prep.Units) > 0 {
-		nu = (o.check + 1) / 2
-	}
-	var changes []latency.Change
-	var cheap []float64
-	for _, u := range spread(rep, nu) {
-		changes = append(changes, latency.Change{Unit: u.Unit})
-		cheap = append(cheap, u.Delta)
-	}
-	if prep != nil && o.check > nu {
-		blocksOnly := &latency.ImportanceReport{}
+	// Split the candidates over the kinds: units, pruned blocks, pruned
+	// layers (the last two with --prune), the units taking the remainder.
+	blocksOnly, layersOnly := &latency.ImportanceReport{}, &latency.ImportanceReport{}
+	if prep != nil {
 		for _, u := range prep.Units {
-			if !strings.HasPrefix(u.Unit, latency.LayerPrefix) {
+			if strings.HasPrefix(u.Unit, latency.LayerPrefix) {
+				layersOnly.Units = append(layersOnly.Units, u)
+			} else {
 				blocksOnly.Units = append(blocksOnly.Units, u)
 			}
 		}
-		for _, u := range spread(blocksOnly, o.check-nu) {
-			changes = append(changes, latency.Change{Pruned: u.Unit})
-			cheap = append(cheap, u.Delta)
+	}
+	kinds := 1
+	for _, r := range []*latency.ImportanceReport{blocksOnly, layersOnly} {
+		if len(r.Units) > 0 {
+			kinds++
 		}
+	}
+	per := o.check / kinds
+	nb, nl := 0, 0
+	if len(blocksOnly.Units) > 0 {
+		nb = per
+	}
+	if len(layersOnly.Units) > 0 {
+		nl = per
+	}
+	var changes []latency.Change
+	var cheap []float64
+	for _, u := range spread(rep, o.check-nb-nl) {
+		changes = append(changes, latency.Change{Unit: u.Unit})
+		cheap = append(cheap, u.Delta)
+	}
+	for _, u := range spread(blocksOnly, nb) {
+		changes = append(changes, latency.Change{Pruned: u.Unit})
+		cheap = append(cheap, u.Delta)
+	}
+	for _, u := range spread(layersOnly, nl) {
+		changes = append(changes, latency.Change{Layer: strings.TrimPrefix(u.Unit, latency.LayerPrefix)})
+		cheap = append(cheap, u.Delta)
 	}
 	cfg := train.DefaultConfig()
 	cfg.BatchSize, cfg.LR, cfg.Seed, cfg.Threads = o.checkBatch, o.checkLR, o.seed, o.threads
@@ -258,15 +279,18 @@ func importanceCheck(ctx context.Context, g *graph.Graph, rep, prep *latency.Imp
 		fine = append(fine, fr.Units[k].Delta)
 	}
 	res.Spearman = latency.Spearman(cheap, fine)
-	var cu, fu, cp, fp []float64
+	var cu, fu, cp, fp, cl, fl []float64
 	for k, c := range changes {
-		if c.Pruned != "" {
+		switch {
+		case c.Pruned != "":
 			cp, fp = append(cp, cheap[k]), append(fp, fine[k])
-		} else {
+		case c.Layer != "":
+			cl, fl = append(cl, cheap[k]), append(fl, fine[k])
+		default:
 			cu, fu = append(cu, cheap[k]), append(fu, fine[k])
 		}
 	}
-	res.SpearmanUnits, res.SpearmanPruned = latency.Spearman(cu, fu), latency.Spearman(cp, fp)
+	res.SpearmanUnits, res.SpearmanPruned, res.SpearmanLayers = latency.Spearman(cu, fu), latency.Spearman(cp, fp), latency.Spearman(cl, fl)
 	ratio := func(c, f []float64) float64 {
 		var sc, sf float64
 		for i := range c {
