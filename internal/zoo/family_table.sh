@@ -34,7 +34,7 @@ for m in ${models//,/ }; do
   ./dshrink merge "$m.dsk" --plan all -o "$m.merged.dsk" --json >"$m.merge.json" 2>"$m.merge.log"
   ./dshrink export "$m.merged.dsk" -o "$m.merged.onnx" >/dev/null
   ./dshrink bench "$m.dsk" "$m.merged.dsk" --threads 1 --batch 1 --rounds 10 --iters 5 --json >"$m.bench.json" 2>/dev/null
-  ORT_NPM_DIR="$root/.cache/ort" node "$root/tools/ortbench/bench_ort.js" --threads 1 --batch 1 --rounds 10 --iters 5 \
+  ORT_NPM_DIR="$root/.cache/ort" node "$root/tools/ortbench/bench_ort.js" --threads 1 --batch 1 --rounds 20 --iters 5 \
     --json "$m.ort.json" "original=fx/$m.onnx" "merged=$m.merged.onnx" >/dev/null
 done
 MODELS=$models SIZE=$size /usr/bin/python3 - <<'EOF'
