@@ -8,7 +8,7 @@
 //   - 1x1, stride 1, unpadded: one GEMM per image and group, no im2col; the
 //     backward passes gather small planes of several images side by side so
 //     that one GEMM covers them;
-//   - depthwise (Groups == C == K): direct kernels. Forward has AVX-512
+//   - depthwise (Groups == C == K): direct kernels. Forward has assembly
 //     kernels for 3x3 (stride 1 and 2), 5x5 and any KxK at stride 1; other
 //     strided shapes (5x5, 7x7 at stride 2) and both backward passes use the
 //     "flat phase" formulation (see dwflat.go): the padded input is split
@@ -17,6 +17,13 @@
 //     Stride-1 backward data on larger planes runs the forward kernel on the
 //     rotated weights;
 //   - everything else (dense or grouped): im2col per image and group + GEMM.
+//
+// The depthwise assembly kernels (AVX-512 and AVX2 on amd64, NEON on arm64)
+// are chosen through kernels/isa at run time, each beside its Go reference.
+// Their argument blocks and the Go that fills them are shared by both
+// architectures (dw_asm.go, dwtiny_asm.go); dw_<arch>.go and
+// dwtiny_<arch>.go declare the kernels and say which one each level calls;
+// dw_other.go is the build without them (other architectures, -tags purego).
 //
 // Inference code can pack the weights once with PackWeights and call
 // ForwardPacked. Weights are laid out [K, C/Groups, KH, KW] as in PyTorch.
