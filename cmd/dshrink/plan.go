@@ -35,6 +35,7 @@ type planFlags struct {
 	prune         bool
 	pruneImp      string
 	pruneWeight   float64
+	pruneLayers   bool
 	force         bool
 	importance    string
 	dataset       string
@@ -85,9 +86,10 @@ the merge builds exactly those (latency.Realize; --measure checks it).
 
 --prune (with --data) or --prune-importance FILE (from dshrink importance
 --prune) lets the planner also prune (LayerMerge): a residual block with
-equal input and output shapes removed whole (the identity kept), or, inside
-a merged segment, each block's stride-1 depthwise layer (the merged kernel
-then stays 1x1; the table times those segments too), when that buys more
+equal input and output shapes removed whole (the identity kept), and with
+--prune-layers, inside a merged segment, each block's stride-1 depthwise
+layer (the merged kernel then stays 1x1; the table times those segments
+too; their cheap importance ranks poorly against fine-tuning), when that buys more
 latency per unit of importance than removing activations; the importance
 lost is the held-out loss increase with the block (or layer) pruned
 (times --prune-weight: dshrink importance --check measures how fine-tuning
@@ -124,6 +126,7 @@ Pareto plan with shrink.Finetune (expensive) and plots accuracy.`,
 	f.BoolVar(&o.multiBlock, "multi-block", true, "allow segments of several blocks merged into one convolution (--multi-block=false: one block per merged convolution)")
 	f.BoolVar(&o.prune, "prune", false, "also plan pruning whole residual blocks (LayerMerge); importance from --data")
 	f.StringVar(&o.pruneImp, "prune-importance", "", "pruning importance report (dshrink importance --prune-out); implies --prune")
+	f.BoolVar(&o.pruneLayers, "prune-layers", false, "with --prune, also prune the depthwise layers inside merged segments (their cheap importance is a rough guess: see dshrink importance --check)")
 	f.Float64Var(&o.pruneWeight, "prune-weight", 1, "multiply the pruning importance by this (dshrink importance --check suggests one)")
 	f.BoolVar(&o.force, "force", false, "assume merge --force (blocks whose MACs grow past the limit are merged too)")
 	f.StringVar(&o.importance, "importance", "", "uniform, or an importance report file (default: estimated from --data, else uniform)")
@@ -165,7 +168,10 @@ func runPlan(ctx context.Context, model string, o *planFlags, stdout, log io.Wri
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	if o.prune || o.pruneImp != "" {
+	if o.pruneLayers {
+		if !o.prune && o.pruneImp == "" {
+			return errors.New("plan: --prune-layers needs --prune or --prune-importance")
+		}
 		o.pf.layerPruning = true // the table times the layer-pruned segments too
 	}
 	t, err := tableFor(g, o.table, &o.pf, log)
@@ -376,7 +382,7 @@ func pruneCostsFor(g *graph.Graph, t *latency.Table, o *planFlags, ds *train.Dat
 		layers[i] *= o.pruneWeight
 		anyLayer = anyLayer || !math.IsInf(layers[i], 1)
 	}
-	if !anyLayer {
+	if !anyLayer || !o.pruneLayers {
 		layers = nil
 	}
 	return blocks, layers, nil
