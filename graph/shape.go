@@ -455,8 +455,8 @@ func checkElems(s []int) error {
 
 // Cost holds per-image costs of a model.
 type Cost struct {
-	MACs   int64 // multiply-accumulates of Conv and Linear nodes (per image)
-	Params int64 // parameter values (BatchNorm running statistics excluded)
+	MACs   int64 `json:"macs"`   // multiply-accumulates of Conv and Linear nodes (per image)
+	Params int64 `json:"params"` // parameter values (BatchNorm running statistics excluded)
 }
 
 // NodeMACs returns the multiply-accumulates of one node for one image, given

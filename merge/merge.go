@@ -39,7 +39,7 @@ const (
 type Options struct {
 	// MaxKernel caps the merged kernel size (height and width); 0 means
 	// DefaultMaxKernel. A chain stops growing before it would exceed it.
-	MaxKernel int
+	MaxKernel int `json:"max_kernel"`
 	// MaxMACGrowth skips a chain whose merged convolution would cost more
 	// than this factor times the MACs of the layers it replaces (the
 	// modelled cost: a dense convolution runs several times closer to peak
@@ -47,16 +47,16 @@ type Options struct {
 	// does not). 0 means DefaultMaxMACGrowth; a negative value disables the
 	// check. With the default, MobileNetV2's expansion-1 block (10 M -> 57.8 M
 	// MACs at 224) is not merged, as in the official code.
-	MaxMACGrowth float64
+	MaxMACGrowth float64 `json:"max_mac_growth"`
 	// Force merges chains that the MAC check would skip.
-	Force bool
+	Force bool `json:"force"`
 	// CrossBlocks lets a chain run across block boundaries (graph.Node.Block).
 	// By default each chain stays inside one block (or one run of nodes
 	// outside blocks), which merges each removed inverted residual block into
 	// its own convolution as the paper does. Across blocks, composing two
 	// padded spatial convolutions is exact only in the pad-first form over the
 	// whole run; otherwise the chain stops there and the report says why.
-	CrossBlocks bool
+	CrossBlocks bool `json:"cross_blocks"`
 	// Segments, when not empty, lists exactly the runs to merge (value
 	// ranges, see Segment): each becomes one convolution whatever its kernel
 	// growth (MaxKernel, MaxMACGrowth and Force do not apply: a caller that
@@ -65,11 +65,11 @@ type Options struct {
 	// removed everywhere). Runs must not overlap. A run that is not linear,
 	// or not one convolution in the form the model is in (ErrNeedsPadFirst),
 	// is an error naming the node.
-	Segments []Segment `json:",omitempty"`
+	Segments []Segment `json:"segments,omitempty"`
 	// PadFirst (Run only) rewrites the run into the pad-first form before
 	// merging it (see PadFirst). Merge refuses it: call PadFirst, then Merge,
 	// and verify against PadFirst's result.
-	PadFirst bool `json:",omitempty"`
+	PadFirst bool `json:"pad_first,omitempty"`
 }
 
 func (o Options) withDefaults() Options {
