@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -123,9 +123,12 @@ Training settings come from the finetune section of the YAML configuration
 			}
 			w := cmd.OutOrStdout()
 			if jsonOut {
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return printJSON(w, struct {
+					*shrink.FinetuneReport
+					Outputs map[string]string `json:"outputs"`
+				}{rep, map[string]string{
+					"finetuned": filepath.Join(out, shrink.FinetunedFile), "merged": filepath.Join(out, shrink.MergedFile),
+					"report": filepath.Join(out, shrink.ReportFile), "plan": filepath.Join(out, shrink.PlanFile)}})
 			}
 			fmt.Fprintf(w, "plan %s: %d of %d units removed\n", rep.Plan, rep.RemovedN, rep.Units)
 			fmt.Fprintf(w, "%-11s %8s %10s %10s %6s\n", "model", "top-1 %", "params", "MACs", "convs")

@@ -74,9 +74,17 @@ func TestResumeEpochsCLI(t *testing.T) {
 			t.Helper()
 			args := append([]string{"finetune", "--model", "m.dsk", "--plan", "ds-d", "-o", "ft", "--json"}, tinyStage...)
 			out := run(t, bin, dir, append(args, extra...)...)
-			var rep struct{ Epochs, Steps int }
+			var rep struct {
+				Epochs, Steps int
+				Outputs       map[string]string `json:"outputs"`
+			}
 			if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &rep); err != nil {
 				t.Fatalf("finetune --json: %v\n%s", err, out)
+			}
+			for _, k := range []string{"finetuned", "merged", "report", "plan"} {
+				if _, err := os.Stat(filepath.Join(dir, rep.Outputs[k])); rep.Outputs[k] == "" || err != nil {
+					t.Errorf("finetune --json: outputs[%q] = %q does not name a written file (%v)", k, rep.Outputs[k], err)
+				}
 			}
 			return rep.Epochs, rep.Steps
 		}
