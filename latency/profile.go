@@ -34,15 +34,15 @@ type ProfileOptions struct {
 	LayerPruning bool
 	MaxLayerRun  int
 	// Isolated uses the segments' isolated timings as the table entries. By
-	// default the kept and merged single-block entries and the fixed parts
-	// are measured in context: the whole model and the model with every
-	// block merged run step by step in the same rounds, and each block's
-	// entry is the sum of its steps' times there. A segment compiled alone
+	// default every entry is measured in context: the kept blocks and the
+	// fixed parts in the whole model, the merged segments of length L in
+	// whole models merged along runs of L blocks at each offset (and the
+	// layer-pruned ones likewise), all run step by step in the same rounds;
+	// an entry is the sum of its steps' times there. A segment compiled alone
 	// keeps its weights and input in the caches between runs and so runs
 	// faster than inside the model (10-13% under the whole model at 224x224
 	// on these machines); in context the table adds up to the model it
-	// describes. Multi-block segments are always timed alone, scaled by the
-	// in-context / isolated ratio of the single merged blocks they span.
+	// describes.
 	Isolated bool
 	// Runtime is the runtime that times the segments: "ours" (package
 	// runtime; also when empty) or "ort", ONNX Runtime through node and

@@ -8,19 +8,28 @@
 //
 //   - Profile measures a latency Table: for a model made of a chain of blocks
 //     (MobileNetV2 inverted residuals), the time of every block kept as it is
-//     (its original convolutions), of every block merged into the dense
-//     convolution it becomes, of every run of consecutive blocks merged into
-//     one convolution (where the merged kernel stays within the cap), and of
-//     the fixed parts (stem, head, classifier). Each segment is compiled on
-//     its own with package runtime and timed in interleaved rounds.
+//     (its original convolutions), of every run of consecutive blocks (one or
+//     several) merged into one convolution, exactly the convolution the
+//     merger builds for that run (merge.Run, pad-first form; while the
+//     merged kernel stays within the cap), optionally of runs merged with
+//     their blocks' depthwise layers pruned (LayerMerge), and of the fixed
+//     parts (stem, head, classifier), each timed in context inside whole
+//     models in interleaved rounds.
+//   - PlanFor writes a solution as a plan file listing its segments and
+//     pruned blocks and layers; Realize (ApplyPlanned, MergePlanned) builds
+//     exactly that model; PredictPlan and MeasureMerge compare a merged
+//     model with the original per chain (merge only where it pays).
 //   - Importance estimates, in minutes, how much each block's activations
 //     matter: the increase of the held-out loss when that unit alone runs as
-//     the identity (optionally after recalibrating BatchNorm).
+//     the identity (optionally after recalibrating BatchNorm);
+//     PruneImportance and LayerPruneImportance do the same for pruned blocks
+//     and layers, and FinetuneImportance is the expensive check of all three.
 //   - Solve is the two-stage dynamic program: stage 1 finds, for every run of
-//     blocks [i, j), the fastest split into merged segments; stage 2 picks the
-//     blocks that keep their activations to maximise the kept importance
-//     subject to the predicted latency (the sum of table entries) staying
-//     within a budget in milliseconds.
+//     blocks [i, j), the fastest split into merged segments; stage 2 picks,
+//     over segment boundaries, the blocks that keep their activations, are
+//     pruned, or are merged (optionally with their layers pruned) to maximise
+//     the kept importance subject to the predicted latency (the sum of table
+//     entries) staying within a budget in milliseconds.
 //   - Pareto sweeps budgets and draws the importance (or accuracy) against
 //     latency front.
 package latency
