@@ -191,11 +191,11 @@ func Profile(g *graph.Graph, opts ProfileOptions) (*Table, error) {
 				fmt.Fprintf(opts.Log, "profile: skip %v\n", err)
 				break
 			}
-			geo, err := geomOf(mg)
+			k, err := kernelOf(mg)
 			if err != nil {
 				return nil, err
 			}
-			if j > i+1 && geo.k > opts.MaxKernel {
+			if j > i+1 && k > opts.MaxKernel {
 				break
 			}
 			r := c.run(i, j)

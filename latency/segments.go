@@ -342,33 +342,22 @@ func mergeRuns(g *graph.Graph, runs []merge.Segment) (*graph.Graph, *merge.Repor
 	return merge.Merge(pf, merge.Options{Segments: runs})
 }
 
-// convGeom is the geometry of a merged convolution.
-type convGeom struct {
-	k, s, pad int // square kernel, stride, top/left padding
-}
-
-func geomOf(g *graph.Graph) (convGeom, error) {
+// kernelOf returns the kernel size (the larger side) of the one
+// convolution of a merged segment's model.
+func kernelOf(g *graph.Graph) (int, error) {
 	var conv *graph.Node
 	for _, n := range g.Nodes {
 		if n.Op == graph.OpConv {
 			if conv != nil {
-				return convGeom{}, fmt.Errorf("latency: %s has more than one convolution", g.Name)
+				return 0, fmt.Errorf("latency: %s has more than one convolution", g.Name)
 			}
 			conv = n
 		}
 	}
 	if conv == nil {
-		return convGeom{}, fmt.Errorf("latency: %s has no convolution", g.Name)
+		return 0, fmt.Errorf("latency: %s has no convolution", g.Name)
 	}
-	a := conv.Conv
-	pad := a.Pads[0]
-	// A Pad node in front (pad-first form) adds to the padding.
-	for _, n := range g.Nodes {
-		if n.Op == graph.OpPad {
-			pad += n.Pad.Pads[0]
-		}
-	}
-	return convGeom{k: max(a.KH, a.KW), s: max(a.StrideH, a.StrideW), pad: pad}, nil
+	return max(conv.Conv.KH, conv.Conv.KW), nil
 }
 
 func macs(g *graph.Graph) int64 {
