@@ -21,6 +21,7 @@ import (
 func init() {
 	var (
 		planSpec, out, padForm, inputs string
+		unmergedOut                    string
 		opts                           merge.Options
 		explain, asJSON, finalAct      bool
 		tol                            float64
@@ -89,6 +90,9 @@ largest and mean output difference) and says so, separately.`,
 			if st, err := os.Stat(out); err == nil && st.IsDir() {
 				return fmt.Errorf("merge: -o %s is an existing directory; name the output file", out)
 			}
+			if unmergedOut != "" && unmergedOut == out {
+				return fmt.Errorf("merge: --unmerged %s is also -o: name two files", out)
+			}
 			var ao plan.ApplyOptions
 			switch padForm {
 			case "bias-map":
@@ -156,6 +160,9 @@ largest and mean output difference) and says so, separately.`,
 				js := mergeJSON{Report: rep, Policy: d, FunctionChange: change}
 				if res.OK {
 					js.Outputs = map[string]string{"model": out}
+					if unmergedOut != "" {
+						js.Outputs["unmerged"] = unmergedOut
+					}
 				}
 				if err := printJSON(w, js); err != nil {
 					return err
@@ -193,10 +200,20 @@ largest and mean output difference) and says so, separately.`,
 			if !asJSON {
 				fmt.Fprintf(w, "wrote %s\n", out)
 			}
+			if unmergedOut != "" {
+				applied.Meta["plan"] = merged.Meta["plan"]
+				if err := applied.Save(unmergedOut); err != nil {
+					return err
+				}
+				if !asJSON {
+					fmt.Fprintf(w, "wrote %s (the plan-applied, unmerged model the merge was verified against)\n", unmergedOut)
+				}
+			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&unmergedOut, "unmerged", "", "also write the plan-applied, unmerged model the merge was verified against (e.g. to check both in ONNX Runtime)")
 	f.StringVar(&planSpec, "plan", "", "plan file, preset (all, ds-a ... ds-f) or list of units (features.3,features.5-8)")
 	f.StringVarP(&out, "output", "o", "", "output model file (.dsk)")
 	f.StringVar(&padForm, "pad-form", "bias-map", "exact border handling: bias-map (model as it is) or pad-first (model fine-tuned in the pad-first form)")
