@@ -2,7 +2,8 @@
 """Summarise a shrink/experiments-targets.sh run directory: per target speedup
 and arm, the merged model's top-1 (mean, sample std, min, max over seeds), the
 blocks removed, the table's predicted latency and the measured p50 latency
-(OUT/bench.json, every model timed side by side with the base), as Markdown on
+(OUT/bench-long.json when present, else OUT/bench.json: every model timed
+side by side with the base), as Markdown on
 stdout; OUT/summary.json with every run; OUT/pareto.json, the accuracy-latency
 points in the format dshrink report --pareto plots.
 
@@ -25,7 +26,9 @@ LABEL = {
 
 def main(out):
     bench, base_ms = {}, None
-    bpath = os.path.join(out, 'bench.json')
+    bpath = os.path.join(out, 'bench-long.json')  # the longer timing, when it was run
+    if not os.path.exists(bpath):
+        bpath = os.path.join(out, 'bench.json')
     if os.path.exists(bpath):
         b = json.load(open(bpath))
         for i, r in enumerate(b['results']):

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,11 +35,12 @@ time base and shrunk model side by side (p50, batch 1, 1 thread), print the
 final table and write report.html into the run directory. The other
 methods are one flag away in dshrink shrink (--method search|random|last-k).
 
-It trains on 12000 images (base 5 epochs, fine-tune 2): 3m29s on
-a fresh machine with 2 shared AMD EPYC Zen 4 cores (AVX-512; 3m05s with the
-AVX2 kernels), up to 9 minutes when other jobs load the cores. Expect a base near 84% top-1 on 2000 test images,
-activations removed in about 11 of 17 blocks, and the shrunk model about 4
-points below the base and about 1.4x faster. It is a demo, not the headline run
+It trains on 12000 images (base 5 epochs, fine-tune 3): 3m14s on 2
+shared AMD EPYC Zen 4 cores (AVX-512) with other jobs running (2026-12-06),
+up to 9 minutes when other jobs load the cores heavily. Expect a base near
+84% top-1 on 2000 test images, activations removed in 8 or 9 of 17 blocks,
+and the shrunk model within about a point of the base and about 1.4x
+faster (84.65% vs 84.00%, 1.43x). It is a demo, not the headline run
 (dshrink shrink --config configs/shrink-fmnist.yaml).
 --quick is a smoke test of under a minute (39s on the same machine; 2000
 training images, 1-2 epochs per stage) into runs/demo-quick, whose
@@ -123,12 +126,14 @@ It needs the Fashion-MNIST files (Debian package dataset-fashion-mnist;
 	rootCmd.AddCommand(demo)
 
 	var (
-		reportOut string
-		pareto    []string
-		repJSON   bool
+		reportOut  string
+		pareto     []string
+		repJSON    bool
+		plotOut    string
+		evalImages int
 	)
 	rep := &cobra.Command{
-		Use:   "report RUN_DIR [-o report.html]",
+		Use:   "report (RUN_DIR [-o report.html] | --pareto FILES --plot OUT.png)",
 		Short: "(Re)build the HTML report of a shrink or demo run directory",
 		Long: `Build a self-contained HTML page (inline CSS, plots embedded as PNG, no
 scripts, renders offline) from a finished run directory of dshrink shrink or
@@ -140,9 +145,39 @@ before/after), the training curves of every stage and the merge
 verification figures. Without -o it writes RUN_DIR/report.html.`,
 		Example: `  dshrink report runs/demo
   dshrink report runs/shrink-fmnist -o /tmp/shrink-report.html
-  dshrink report runs/shrink-fmnist --pareto runs/pareto/pareto.json`,
-		Args: cobra.ExactArgs(1),
+  dshrink report runs/shrink-fmnist --pareto runs/pareto/pareto.json
+  dshrink report --pareto runs/i19/exp/pareto.json --plot pareto.png --eval-images 5000`,
+		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				// Only the points of --pareto files, as one plot.
+				if plotOut == "" || len(pareto) == 0 {
+					return fmt.Errorf("report: give a RUN_DIR, or --pareto FILES with --plot OUT.png")
+				}
+				var pts []report.Point
+				for _, f := range pareto {
+					p, err := report.ReadPareto(f)
+					if err != nil {
+						return fmt.Errorf("report: %w", err)
+					}
+					pts = append(pts, p...)
+				}
+				png, err := report.LatencyPlot(pts, evalImages)
+				if err != nil {
+					return fmt.Errorf("report: %w", err)
+				}
+				if png == nil {
+					return fmt.Errorf("report: no point of %s has an accuracy and a latency", strings.Join(pareto, ", "))
+				}
+				if err := os.WriteFile(plotOut, png, 0o644); err != nil {
+					return fmt.Errorf("report: %w", err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "plot: %s (%d points)\n", plotOut, len(pts))
+				return nil
+			}
+			if plotOut != "" {
+				return fmt.Errorf("report: --plot draws --pareto files alone; give no RUN_DIR with it")
+			}
 			path, err := report.BuildWith(args[0], reportOut, report.Options{Pareto: pareto})
 			if err != nil {
 				return err
@@ -157,6 +192,8 @@ verification figures. Without -o it writes RUN_DIR/report.html.`,
 	rep.Flags().StringVarP(&reportOut, "output", "o", "", "output file (default RUN_DIR/report.html)")
 	rep.Flags().StringSliceVar(&pareto, "pareto", nil, "also plot these accuracy-latency point files (e.g. the pareto.json of dshrink plan --pareto)")
 	rep.Flags().BoolVar(&repJSON, "json", false, "print the result as JSON")
+	rep.Flags().StringVar(&plotOut, "plot", "", "without RUN_DIR: write the accuracy-latency plot of the --pareto files' points to this PNG")
+	rep.Flags().IntVar(&evalImages, "eval-images", 0, "with --plot: the number of held-out images behind the accuracies (for the axis label)")
 	rootCmd.AddCommand(rep)
 }
 
