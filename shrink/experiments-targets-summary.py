@@ -15,9 +15,10 @@ import os
 import statistics
 import sys
 
-ARMS = ['planner', 'search', 'search-long', 'random']
+ARMS = ['planner-mb', 'planner', 'search', 'search-long', 'random']
 LABEL = {
-    'planner': 'planner (per block)',
+    'planner-mb': 'planner (multi-block + pruning)',
+    'planner': 'planner (built per block)',
     'search': 'search (official recipe, 1 epoch)',
     'search-long': 'search (official recipe, long)',
     'random': 'random order',
@@ -42,7 +43,7 @@ def main(out):
             continue
         arm, target, seed = name.rsplit('-', 2)
         d = json.load(open(f))
-        plan_name = {'planner': f'planner-{target}.json'}.get(arm, f'{arm}-{target}-{seed}.json')
+        plan_name = {'planner': f'planner-{target}.json', 'planner-mb': f'planner-mb-{target}.json'}.get(arm, f'{arm}-{target}-{seed}.json')
         p = json.load(open(os.path.join(out, 'plans', plan_name)))
         merged = os.path.normpath(d['merged']['file'])
         runs.append(dict(arm=arm, target=float(target), seed=int(seed), top1=100 * d['merged']['top1'],

@@ -3,7 +3,9 @@
 # SEEDS seeds each, accuracy at equal measured latency for
 #
 #   planner     dshrink plan --speedup S (latency table of this machine, cheap
-#               importance, two-stage DP; one block per merged segment)
+#               importance, two-stage DP)
+#   planner-mb  the same with multi-block segments and block pruning (LayerMerge),
+#               fine-tuned in the planner's form and merged along its segments
 #   search      the paper's gate search, official recipe (shrink.OfficialSearchTrain),
 #               KEEP_S candidates keep their activation during the search
 #               (KEEP_S = the planner plan's kept blocks at S), then its
@@ -35,6 +37,7 @@ LONG_TARGET=${LONG_TARGET:-1.6}
 FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-2}
 ARMS=${ARMS:-planner search random search-steps}   # also: search-long
 STEPS=${STEPS:-5}           # search-steps: the search stopped after this many steps
+PLANNER_MB_FLAGS=${PLANNER_MB_FLAGS:---multi-block --prune --data fashion-mnist}   # planner-mb arm
 DSHRINK=${DSHRINK:-}
 
 mkdir -p "$OUT/plans" "$OUT/logs" "$OUT/ft"
@@ -67,10 +70,22 @@ fi
 # 2. The planner's plans (one per target: the importance and the table are fixed).
 for S in $TARGETS; do
 	P="$OUT/plans/planner-$S.json"
-	if [ ! -f "$P" ]; then
+	if has planner && [ ! -f "$P" ]; then
 		"$DSHRINK" plan "$BASE" --speedup "$S" --table "$T" --importance "$OUT/imp.json" -o "$P" > "$OUT/logs/planner-$S.txt" 2>&1
 	fi
 done
+
+# 2b. The planner with multi-block segments and pruning (LayerMerge), its own
+#     table (the key records the table's options).
+if has planner-mb; then
+	for S in $TARGETS; do
+		P="$OUT/plans/planner-mb-$S.json"
+		if [ ! -f "$P" ]; then
+			"$DSHRINK" plan "$BASE" --speedup "$S" --table "$OUT/table-mb.json" --importance "$OUT/imp.json" $PLANNER_MB_FLAGS \
+				-o "$P" > "$OUT/logs/planner-mb-$S.txt" 2>&1 || echo "planner-mb at $S: no plan (see logs/planner-mb-$S.txt)"
+		fi
+	done
+fi
 
 # 3. Seed by seed (so that whole seeds finish first): the searches and the
 #    random orders at every target, then every plan fine-tuned (seed s
@@ -87,6 +102,7 @@ ft() { # arm target seed plan
 for s in $(seq 1 "$SEEDS"); do
 	for S in $TARGETS; do
 		# The search trains with as many kept blocks as the planner keeps at S.
+		[ -f "$OUT/plans/planner-$S.json" ] || continue
 		KEEP=$(python3 -c "import json,sys; p=json.load(open(sys.argv[1])); print(sum(1 for u in p['units'] if u['keep'] and u['name'] not in ('features.0','features.18')))" "$OUT/plans/planner-$S.json")
 		if has search && [ ! -f "$OUT/plans/search-$S-$s.json" ]; then
 			log "search S=$S seed $s (keep $KEEP, $SEARCH_EPOCHS epochs)"
@@ -114,6 +130,7 @@ for s in $(seq 1 "$SEEDS"); do
 	done
 	for S in $TARGETS; do
 		has planner && ft planner "$S" "$s" "$OUT/plans/planner-$S.json"
+		if has planner-mb && [ -f "$OUT/plans/planner-mb-$S.json" ]; then ft planner-mb "$S" "$s" "$OUT/plans/planner-mb-$S.json"; fi
 		has search && ft search "$S" "$s" "$OUT/plans/search-$S-$s.json"
 		has random && ft random "$S" "$s" "$OUT/plans/random-$S-$s.json"
 		if has search-long && [ "$S" = "$LONG_TARGET" ]; then ft search-long "$S" "$s" "$OUT/plans/search-long-$S-$s.json"; fi

@@ -12,6 +12,7 @@ import (
 	"github.com/dshrink/dshrink/data"
 	"github.com/dshrink/dshrink/graph"
 	"github.com/dshrink/dshrink/internal/fsutil"
+	"github.com/dshrink/dshrink/latency"
 	"github.com/dshrink/dshrink/merge"
 	"github.com/dshrink/dshrink/plan"
 	"github.com/dshrink/dshrink/train"
@@ -153,6 +154,20 @@ func realImages(ds data.Dataset, n int) ([]float32, int) {
 	return x, n
 }
 
+// Planned reports whether p is a latency planner's plan that the per-block
+// form cannot build: a segment of several blocks, or pruned blocks or layers.
+func Planned(p *plan.Plan) bool {
+	if len(p.Pruned) > 0 || len(p.PrunedLayers) > 0 {
+		return true
+	}
+	for _, s := range p.Segments {
+		if len(s) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // Finetune fine-tunes base with opts.Plan applied (docs/method.md, stage 2): the
 // removed units' activations become the identity, removed blocks are in the
 // pad-first form when asked, with an optional ReLU6 after each, and the
@@ -174,7 +189,21 @@ func Finetune(ctx context.Context, base *graph.Graph, opts FinetuneOptions) (*Fi
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
-	student, err := plan.Apply(base, opts.Plan, plan.ApplyOptions{AddFinalAct: opts.FinalAct, PadFirst: opts.PadFirst})
+	// A latency planner's plan with a run of several blocks merged into one
+	// convolution, or with pruned blocks or layers, trains in the planner's
+	// form (pad-first over each whole run, pruned parts removed) and merges
+	// exactly its runs; other plans keep the per-block form.
+	planned := Planned(opts.Plan)
+	if planned && opts.FinalAct {
+		return nil, errors.New("finetune: the final ReLU6 after each removed block (final_act) does not fit a plan that merges several blocks into one convolution or prunes: turn it off")
+	}
+	var student *graph.Graph
+	var err error
+	if planned {
+		student, err = latency.ApplyPlanned(base, opts.Plan)
+	} else {
+		student, err = plan.Apply(base, opts.Plan, plan.ApplyOptions{AddFinalAct: opts.FinalAct, PadFirst: opts.PadFirst})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
@@ -243,7 +272,13 @@ func Finetune(ctx context.Context, base *graph.Graph, opts FinetuneOptions) (*Fi
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
 
-	merged, mrep, err := merge.Merge(ft, opts.Merge)
+	var merged *graph.Graph
+	var mrep *merge.Report
+	if planned {
+		merged, mrep, err = latency.MergePlanned(ft, opts.Plan)
+	} else {
+		merged, mrep, err = merge.Merge(ft, opts.Merge)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
 	}
