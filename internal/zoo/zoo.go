@@ -39,6 +39,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/dshrink/dshrink/internal/fsutil"
 )
 
 // Python is the interpreter with Debian's torch and torchvision.
@@ -74,7 +76,7 @@ func Root(dir string) (string, error) {
 // fixture script when they are missing or the script changed.
 func Fixtures(root string, size, batch int) (string, error) {
 	script := filepath.Join(root, "tools", "fixtures", "make_torchvision_fixtures.py")
-	src, err := os.ReadFile(script)
+	src, err := fsutil.ReadFile(script, 0)
 	if err != nil {
 		return "", fmt.Errorf("zoo: %w", err)
 	}
@@ -82,7 +84,7 @@ func Fixtures(root string, size, batch int) (string, error) {
 	h := sha256.Sum256(append(src, []byte(strings.Join(args, " "))...))
 	stamp := hex.EncodeToString(h[:8])
 	dir := filepath.Join(root, ".cache", "zoo", fmt.Sprintf("s%d-b%d", size, batch))
-	if b, err := os.ReadFile(filepath.Join(dir, "stamp")); err == nil && strings.TrimSpace(string(b)) == stamp {
+	if b, err := fsutil.ReadFile(filepath.Join(dir, "stamp"), 0); err == nil && strings.TrimSpace(string(b)) == stamp {
 		return dir, nil
 	}
 	if err := exec.Command(Python, "-c", "import torch, torchvision").Run(); err != nil {
@@ -164,7 +166,7 @@ func RunORT(root, mods, path string, x []float32, shape []int) ([]float32, error
 
 // ReadF32 reads a raw little-endian float32 file.
 func ReadF32(path string) ([]float32, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("zoo: %w", err)
 	}
