@@ -152,8 +152,13 @@ type PlannerConfig struct {
 	// importance measurement (0: none).
 	CalibBatches int `yaml:"calib_batches" json:"calib_batches"`
 	// MultiBlock lets the planner merge several blocks into one
-	// convolution (only where the merge produces them).
+	// convolution (the merger builds exactly the planned runs).
 	MultiBlock bool `yaml:"multi_block" json:"multi_block"`
+	// Prune lets the planner also prune whole residual blocks (LayerMerge),
+	// priced by the held-out loss increase with the block pruned.
+	Prune bool `yaml:"prune" json:"prune"`
+	// PruneWeight multiplies the pruning importance (1 when 0).
+	PruneWeight float64 `yaml:"prune_weight" json:"prune_weight"`
 }
 
 // FinetuneConfig configures the fine-tuning (docs/method.md, stage 2).
@@ -332,8 +337,14 @@ func (c Config) Validate() error {
 	if m, _ := ParseMethod(c.Method); m == MethodPlanner && !c.Target.IsSet() && c.Finetune.Plan == "" {
 		return bad("method planner needs a target: target.speedup (e.g. 1.5) or target.latency_ms")
 	}
-	if c.Planner.ImportanceImages < 0 || c.Planner.CalibBatches < 0 {
-		return bad("planner.importance_images and calib_batches must be >= 0")
+	if c.Planner.ImportanceImages < 0 || c.Planner.CalibBatches < 0 || c.Planner.PruneWeight < 0 || math.IsNaN(c.Planner.PruneWeight) {
+		return bad("planner.importance_images, calib_batches and prune_weight must be >= 0")
+	}
+	if c.Planner.Prune && c.Finetune.FinalAct {
+		return bad("planner.prune does not fit finetune.final_act (the paper's ReLU6 after each removed block)")
+	}
+	if c.Planner.MultiBlock && c.Finetune.FinalAct {
+		return bad("planner.multi_block does not fit finetune.final_act (the paper's ReLU6 after each removed block)")
 	}
 	f := c.Finetune
 	if f.DistillWeight < 0 || f.DistillWeight > 1 || math.IsNaN(f.DistillWeight) {

@@ -30,6 +30,8 @@ const (
 	TableFile = "table.json"
 	// ImportanceFile is the planner's importance report.
 	ImportanceFile = "importance.json"
+	// PruneImportanceFile is the planner's pruning importance report.
+	PruneImportanceFile = "prune-importance.json"
 )
 
 // targetCtx is the latency table of the base at the bench's batch and
@@ -40,7 +42,7 @@ type targetCtx struct {
 	budget float64
 }
 
-func newTargetCtx(cfg Config, base *graph.Graph, dir string, imp []float64, logw io.Writer) (*targetCtx, error) {
+func newTargetCtx(cfg Config, base *graph.Graph, dir string, imp, prune []float64, logw io.Writer) (*targetCtx, error) {
 	path := cfg.Planner.Table
 	if path == "" {
 		path = filepath.Join(dir, TableFile)
@@ -56,7 +58,7 @@ func newTargetCtx(cfg Config, base *graph.Graph, dir string, imp []float64, logw
 		}
 	}
 	mo := cfg.Merge.Options()
-	prob, err := latency.NewProblem(tab, imp, latency.ProblemOptions{MultiBlock: cfg.Planner.MultiBlock, Force: mo.Force, MaxMACGrowth: mo.MaxMACGrowth})
+	prob, err := latency.NewProblem(tab, imp, latency.ProblemOptions{MultiBlock: cfg.Planner.MultiBlock, Force: mo.Force, MaxMACGrowth: mo.MaxMACGrowth, Prune: prune})
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +93,7 @@ func planStage(ctx context.Context, cfg Config, base *graph.Graph, ds *train.Dat
 				return q, g2, snap, path, nil
 			}
 		}
-		tc, err := newTargetCtx(cfg, base, dir, nil, logw)
+		tc, err := newTargetCtx(cfg, base, dir, nil, nil, logw)
 		if err != nil {
 			return nil, nil, nil, "", fmt.Errorf("search: %w", err)
 		}
@@ -148,7 +150,7 @@ func planStage(ctx context.Context, cfg Config, base *graph.Graph, ds *train.Dat
 	done := PlanDone{Method: method, Target: cfg.Target}
 	switch method {
 	case MethodPlanner:
-		tc0, err := newTargetCtx(cfg, base, dir, nil, logw)
+		tc0, err := newTargetCtx(cfg, base, dir, nil, nil, logw)
 		if err != nil {
 			return nil, nil, nil, "", fmt.Errorf("plan: %w", err)
 		}
@@ -156,7 +158,13 @@ func planStage(ctx context.Context, cfg Config, base *graph.Graph, ds *train.Dat
 		if err != nil {
 			return nil, nil, nil, "", fmt.Errorf("plan: %w", err)
 		}
-		tc, err := newTargetCtx(cfg, base, dir, imp.Deltas(), logw)
+		var prune []float64
+		if cfg.Planner.Prune {
+			if prune, err = plannerPruneCosts(cfg, base, tc0.tab, ds, filepath.Join(dir, PruneImportanceFile), logw); err != nil {
+				return nil, nil, nil, "", fmt.Errorf("plan: %w", err)
+			}
+		}
+		tc, err := newTargetCtx(cfg, base, dir, imp.Deltas(), prune, logw)
 		if err != nil {
 			return nil, nil, nil, "", fmt.Errorf("plan: %w", err)
 		}
@@ -181,7 +189,7 @@ func planStage(ctx context.Context, cfg Config, base *graph.Graph, ds *train.Dat
 		}
 		seed := cfg.Search.Train.Seed
 		if cfg.Target.IsSet() {
-			tc, err := newTargetCtx(cfg, base, dir, nil, logw)
+			tc, err := newTargetCtx(cfg, base, dir, nil, nil, logw)
 			if err != nil {
 				return nil, nil, nil, "", fmt.Errorf("plan: %w", err)
 			}
@@ -252,4 +260,40 @@ func plannerImportance(cfg Config, base *graph.Graph, tab *latency.Table, ds *tr
 		return nil, fmt.Errorf("importance: %w", err)
 	}
 	return r, nil
+}
+
+// plannerPruneCosts returns the pruning cost of every block of the table
+// (latency.PruneCosts of the held-out loss increase with the block pruned,
+// times planner.prune_weight; +Inf for blocks that cannot be pruned), from
+// path when it holds the report.
+func plannerPruneCosts(cfg Config, base *graph.Graph, tab *latency.Table, ds *train.Datasets, path string, logw io.Writer) ([]float64, error) {
+	var rep latency.ImportanceReport
+	if !exists(path) || readJSON(path, &rep) != nil {
+		n := cfg.Planner.ImportanceImages
+		if n <= 0 {
+			n = 512
+		}
+		n = min(n, ds.Train.Len()/2)
+		rest, val, err := data.Split(ds.Train, n, cfg.Search.Train.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("pruning importance: %w", err)
+		}
+		blocks := latency.PrunableBlocks(base)
+		fmt.Fprintf(logw, "plan: pruning importance of %d blocks on %d held-out training images\n", len(blocks), n)
+		r, err := latency.PruneImportance(base, blocks, val, rest, latency.ImportanceOptions{Images: n, CalibBatches: cfg.Planner.CalibBatches, Seed: cfg.Search.Train.Seed})
+		if err != nil {
+			return nil, fmt.Errorf("pruning importance: %w", err)
+		}
+		if err := writeJSON(path, r); err != nil {
+			return nil, fmt.Errorf("pruning importance: %w", err)
+		}
+		rep = *r
+	}
+	costs := latency.PruneCosts(tab, &rep)
+	if w := cfg.Planner.PruneWeight; w > 0 && w != 1 {
+		for i := range costs {
+			costs[i] *= w
+		}
+	}
+	return costs, nil
 }
