@@ -117,6 +117,7 @@ func init() {
 		quiet, jsonOut                            bool
 		method                                    string
 		speedup, latencyMs                        float64
+		multiBlock, prune                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "shrink [--config FILE.yaml] [flags]",
@@ -129,7 +130,9 @@ by --method at a target (--speedup 1.5, or --latency-ms 0.15):
   planner     (default) the latency planner: a measured latency table of
               this machine and a cheap importance estimate, two-stage DP
               (Kim et al.); it beats the others at equal measured latency
-              on Fashion-MNIST (docs/method.md, BENCHMARKS.md)
+              on Fashion-MNIST (docs/method.md, BENCHMARKS.md). With
+              --multi-block --prune it also merges runs of blocks and prunes
+              whole blocks (LayerMerge): best there at 1.6x and above
   search      the paper's gate search (official recipe), its ranking read
               off at the target
   random      a seeded random order, read off at the target
@@ -152,6 +155,7 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 		Example: `  dshrink shrink --config configs/shrink-fmnist.yaml
   dshrink shrink --config configs/shrink-fmnist.yaml --speedup 1.6
   dshrink shrink --config configs/shrink-fmnist.yaml --method search --speedup 1.6
+  dshrink shrink --config configs/shrink-fmnist.yaml --speedup 2 --multi-block --prune
   dshrink shrink --config configs/shrink-fmnist.yaml --model runs/fmnist-mbv2-0.5/model.dsk --out runs/shrink
   dshrink shrink --model base.dsk --plan ds-d --out runs/ds-d
   dshrink shrink --config configs/shrink-fmnist.yaml --compare random,last-k --seeds 3
@@ -217,6 +221,12 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 			if fl.Changed("speedup") || fl.Changed("latency-ms") {
 				cfg.Target = shrink.Target{Speedup: speedup, LatencyMs: latencyMs}
 			}
+			if fl.Changed("multi-block") {
+				cfg.Planner.MultiBlock = multiBlock
+			}
+			if fl.Changed("prune") {
+				cfg.Planner.Prune = prune
+			}
 			if quiet {
 				cfg.Quiet = true
 			}
@@ -269,6 +279,8 @@ and resumes an interrupted one from its checkpoint (Ctrl-C saves one).
 	f.StringVar(&method, "method", "", "how the plan is chosen: planner (default: the latency planner, best at equal measured latency), search (the paper's gates), random or last-k")
 	f.Float64Var(&speedup, "speedup", 0, "target speedup over the base, e.g. 1.5 (overrides the config's target)")
 	f.Float64Var(&latencyMs, "latency-ms", 0, "target latency in ms at the bench's batch and threads (overrides the config's target)")
+	f.BoolVar(&multiBlock, "multi-block", false, "planner: also merge runs of several blocks into one convolution (overrides planner.multi_block)")
+	f.BoolVar(&prune, "prune", false, "planner: also prune whole residual blocks, LayerMerge (overrides planner.prune; best at 1.6x and above on Fashion-MNIST)")
 	rootCmd.AddCommand(cmd)
 }
 
