@@ -4,7 +4,8 @@ and arm, the merged model's top-1 (mean, sample std, min, max over seeds), the
 blocks removed, the table's predicted latency and the measured p50 latency
 (OUT/bench-long.json when present, else OUT/bench.json: every model timed
 side by side with the base), as Markdown on
-stdout; OUT/summary.json with every run; OUT/pareto.json, the accuracy-latency
+stdout (models missing from the main timing come from OUT/bench-extra-*.json,
+scaled by their run's base latency); OUT/summary.json with every run; OUT/pareto.json, the accuracy-latency
 points in the format dshrink report --pareto plots.
 
     python3 shrink/experiments-targets-summary.py runs/i19/exp
@@ -36,6 +37,18 @@ def main(out):
             bench[os.path.normpath(r['file'])] = r['p50_ms']
             if i == 0:
                 base_ms = r['p50_ms']
+    # Models timed in later runs (bench-extra-*.json, the base first in each):
+    # their latency relative to that run's base, averaged over the runs, times
+    # the main run's base latency.
+    extra = {}
+    for f in sorted(glob.glob(os.path.join(out, 'bench-extra-*.json'))):
+        b = json.load(open(f))
+        b0 = b['results'][0]['p50_ms']
+        for r in b['results'][1:]:
+            extra.setdefault(os.path.normpath(r['file']), []).append(r['p50_ms'] / b0)
+    for k, v in extra.items():
+        if k not in bench and base_ms:
+            bench[k] = base_ms * statistics.mean(v)
     runs = []
     for f in sorted(glob.glob(os.path.join(out, 'ft', '*.json'))):
         name = os.path.basename(f)[:-5]
