@@ -641,9 +641,9 @@ func PlanFor(g *graph.Graph, t *Table, sol *Solution, importanceSource string) (
 	}
 	p.Pruned = pruned
 	p.Meta = map[string]string{
-		"budget_ms":         strconv.FormatFloat(sol.BudgetMs, 'f', 4, 64),
-		"predicted_ms":      strconv.FormatFloat(sol.LatencyMs, 'f', 4, 64),
-		"base_predicted_ms": strconv.FormatFloat(t.BaseMs(), 'f', 4, 64),
+		"budget_ms":         strconv.FormatFloat(sol.BudgetMs, 'f', -1, 64),
+		"predicted_ms":      strconv.FormatFloat(sol.LatencyMs, 'f', -1, 64),
+		"base_predicted_ms": strconv.FormatFloat(t.BaseMs(), 'f', -1, 64),
 		"importance":        strconv.FormatFloat(sol.Importance, 'g', 6, 64),
 		"importance_source": importanceSource,
 		"merged_segments":   strings.Join(segs, ","),

@@ -189,9 +189,9 @@ func TargetPlan(g *graph.Graph, source, name string, removed map[string]bool, ta
 	}
 	p.Meta = map[string]string{
 		"target":            t.String(),
-		"budget_ms":         strconv.FormatFloat(budgetMs, 'f', 4, 64),
-		"predicted_ms":      strconv.FormatFloat(predictedMs, 'f', 4, 64),
-		"base_predicted_ms": strconv.FormatFloat(tab.BaseMs(), 'f', 4, 64),
+		"budget_ms":         strconv.FormatFloat(budgetMs, 'f', -1, 64),
+		"predicted_ms":      strconv.FormatFloat(predictedMs, 'f', -1, 64),
+		"base_predicted_ms": strconv.FormatFloat(tab.BaseMs(), 'f', -1, 64),
 		"predicted_speedup": strconv.FormatFloat(tab.BaseMs()/predictedMs, 'f', 3, 64),
 		"removed_blocks":    strconv.Itoa(len(removed)),
 		"removed":           strings.Join(rs, ","),
