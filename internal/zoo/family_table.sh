@@ -16,7 +16,8 @@
 #   internal/zoo/family_table.sh [OUTDIR]     # default /tmp/dshrink-family-table
 #
 # Needs /usr/bin/python3 with torch and torchvision, node and onnxruntime-node
-# in .cache/ort (./scripts/setup.sh --tests). About 10-15 minutes on 2 cores.
+# in .cache/ort (./scripts/setup.sh --tests). About 1-2 minutes on 2 quiet cores after the
+# export (longer under load).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/dshrink-family-table}
@@ -60,5 +61,5 @@ for m in os.environ['MODELS'].split(','):
     merged = sum(1 for c in (mg.get('chains') or []) if c['merged'])
     if merged == 0:  # the same model twice: the figures are the measurement's noise
         ours, ort = 'none merged (same model: %s)' % ours, 'none merged (same model: %s)' % ort
-    print('| %s | yes | %d | %d | %.0fM -> %.0fM | %s | %s |' % (m, imp['blocks'], merged, mg['before']['MACs'] / 1e6, mg['after']['MACs'] / 1e6, ours, ort))
+    print('| %s | yes | %d | %d | %.0fM -> %.0fM | %s | %s |' % (m, imp['blocks'], merged, mg['before']['macs'] / 1e6, mg['after']['macs'] / 1e6, ours, ort))
 EOF
