@@ -183,6 +183,10 @@ largest and mean output difference) and says so, separately.`,
 				printDecision(w, d, explain)
 				fmt.Fprintf(w, "merge exactness (merged vs plan-applied, unmerged): verified against %s on %d images (%d real): max abs error %.3g, max relative error %.3g (worst merged chain output %s: %.3g), tolerance %.3g\n",
 					rep.VerifiedAgainst, res.Images, res.RealImages, res.MaxAbs, res.MaxRel, res.WorstValue, res.WorstRel, res.Tol)
+				if res.Float32MaxRel > 0 {
+					fmt.Fprintf(w, "  (in float32 the outputs differed by %.3g relative while every merged chain's output agreed: rounding amplified by this model's unbounded activations after the chains; the figures above are the float64 rerun, %s)\n",
+						res.Float32MaxRel, res.Executor)
+				}
 				printChange(w, args[0], d, change)
 			}
 			if !res.OK {
