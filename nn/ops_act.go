@@ -111,16 +111,9 @@ func expf(x float32) float32 {
 	return p * math.Float32frombits(uint32(k+127)<<23)
 }
 
-// sigmoid returns 1/(1+e^-x) and its derivative s*(1-s).
-func sigmoid(x float32) (s, d float32) {
-	s = 1 / (1 + expf(-x))
-	return s, s * (1 - s)
-}
-
-// act1 returns act(x) and act'(x) for one value, with the same conventions
-// at the kinks as package vec. Gated chunks use it for the piecewise-linear
-// kinds; sigmoid and SiLU run on vec's vector kernels there too (runSmooth),
-// and its scalar expf form of them agrees with those to a few ulps.
+// act1 returns act(x) and act'(x) for one value of a piecewise-linear kind,
+// with the same conventions at the kinks as package vec. Gated chunks use it;
+// sigmoid and SiLU run on vec's vector kernels there (runSmooth).
 func act1(kind graph.ActKind, x float32) (float32, float32) {
 	switch kind {
 	case graph.ActReLU:
@@ -152,14 +145,6 @@ func act1(kind graph.ActKind, x float32) (float32, float32) {
 			return 1, 0
 		}
 		return (x + 3) * (1.0 / 6), 1.0 / 6
-	case graph.ActSigmoid:
-		return sigmoid(x)
-	case graph.ActSiLU:
-		s, d := sigmoid(x)
-		if s == 0 {
-			return 0, 0 // x far below 0 (or -Inf): x*s and its derivative vanish
-		}
-		return x * s, s + x*d
 	}
 	return x, 1
 }
